@@ -1,0 +1,1 @@
+"""Transport-free execution logic: replay, steps, waits and outcomes."""

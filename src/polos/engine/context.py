@@ -1,0 +1,41 @@
+"""``WorkflowContext``: what a running workflow knows about itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .run import ExecutionRun
+from .steps import Step
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+class WorkflowContext:
+    """Passed as the first argument of every workflow."""
+
+    def __init__(self, run: ExecutionRun) -> None:
+        row = run.row
+        self._run = run
+        self.execution_id: str = row.id
+        self.workflow_id: str = row.workflow_id
+        self.user_id: str | None = row.user_id
+        self.session_id: str | None = row.session_id
+        self.parent_execution_id: str | None = row.parent_execution_id
+        self.root_execution_id: str = row.root_execution_id or row.id
+        self.root_workflow_id: str = row.root_workflow_id or row.workflow_id
+        self.step_key: str | None = row.step_key
+        self.created_at: datetime = _dt(row.created_at) or datetime.now(UTC)
+        self.started_at: datetime | None = _dt(row.started_at)
+        #: Which claim of this execution is running now (1 on the first run;
+        #: it grows each time the execution resumes after a wait or a crash).
+        self.attempt: int = run.attempt
+        #: How many earlier attempts there were (``attempt - 1``).
+        self.retry_count: int = run.attempt - 1
+        self.state: Any = None
+        self.step = Step(run)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowContext {self.workflow_id} {self.execution_id} attempt={self.attempt}>"

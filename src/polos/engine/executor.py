@@ -1,0 +1,66 @@
+"""Run one attempt of one execution, from replay to its outcome.
+
+Outcomes: the function returns (complete), raises (fail), waits (the run
+unwinds with ``Suspended``; the store already holds it as ``waiting``), or
+loses the right to run (``Stopped``: cancelled or taken over). If the worker
+itself is shutting down and cancels the task, the execution is handed back
+to the queue so that another worker (or this one, later) resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .. import serialization
+from ..errors import PolosError, StoreUnavailableError
+from .context import WorkflowContext
+from .run import ExecutionRun, current_run, error_record
+from .signals import Unwind
+from .steps import call_function
+
+log = logging.getLogger("polos.engine")
+
+#: Stop reason set by a worker that is shutting down: runs stop at their next
+#: step and their executions go back to the queue.
+SHUTTING_DOWN = "worker shutting down"
+
+
+async def execute(run: ExecutionRun) -> None:
+    store, clock = run.store, run.clock
+    token = current_run.set(run)
+    try:
+        try:
+            result = await _call(run)
+            output = run.encode(f"result of workflow {run.definition.id!r}", result)
+        except Unwind:
+            if run.stop_reason == SHUTTING_DOWN:
+                await store.release_execution(run.execution_id, run.attempt, clock.now())
+            return
+        except asyncio.CancelledError:
+            run.stop(SHUTTING_DOWN)
+            await asyncio.shield(store.release_execution(run.execution_id, run.attempt, clock.now()))
+            raise
+        except StoreUnavailableError:
+            raise  # not the workflow's fault: the lease expires and a later attempt resumes
+        except Exception as exc:
+            if not isinstance(exc, PolosError):
+                log.info("execution %s (%s) failed: %r", run.execution_id, run.definition.id, exc)
+            run.stop("failed")
+            await store.fail_execution(run.execution_id, run.attempt, error_record(exc), clock.now())
+            return
+        run.stop("completed")
+        await store.complete_execution(run.execution_id, run.attempt, output, clock.now())
+    finally:
+        run.cancel_stray_tasks()
+        current_run.reset(token)
+
+
+async def _call(run: ExecutionRun) -> Any:
+    definition = run.definition
+    ctx = WorkflowContext(run)
+    if not definition.takes_payload:
+        return await call_function(definition.fn, (ctx,), {})
+    payload = definition.coerce_payload(serialization.loads(run.row.payload))
+    return await call_function(definition.fn, (ctx, payload), {})

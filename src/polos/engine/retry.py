@@ -1,0 +1,30 @@
+"""Retry policy of ``ctx.step.run``: exponential backoff, capped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..durations import parse_duration
+from ..errors import FatalError, RetryableError
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 2
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries cannot be negative, got {self.max_retries}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("base_delay and max_delay cannot be negative")
+
+    def should_retry(self, error: BaseException, retries_done: int) -> bool:
+        return not isinstance(error, FatalError) and retries_done < self.max_retries
+
+    def delay(self, error: BaseException, retry_number: int) -> float:
+        """Seconds to wait before retry number ``retry_number`` (1-based)."""
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            return parse_duration(error.retry_after)
+        return float(min(self.max_delay, self.base_delay * 2 ** (retry_number - 1)))

@@ -1,0 +1,157 @@
+"""The state of one attempt of one execution, and the step bookkeeping.
+
+Replay works by key: every recorded step of the execution is loaded before
+the function starts, so a replayed step is a dict lookup with no I/O. A new
+step runs and is recorded with one fenced write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+
+import orjson
+
+from .. import serialization
+from ..errors import (
+    DuplicateStepKeyError,
+    NonDeterminismError,
+    PayloadTooLargeError,
+    SerializationError,
+    StepExecutionError,
+)
+from ..store import Store
+from ..store.records import Claimed, StepRow
+from .clock import Clock
+from .definition import WorkflowDefinition
+from .signals import Stopped, Suspended
+
+DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+
+current_run: contextvars.ContextVar[ExecutionRun | None] = contextvars.ContextVar(
+    "polos_current_run", default=None
+)
+
+
+class ExecutionRun:
+    def __init__(
+        self,
+        store: Store,
+        claimed: Claimed,
+        definition: WorkflowDefinition,
+        *,
+        clock: Clock,
+        worker_id: str,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self.store = store
+        self.row = claimed.execution
+        self.execution_id = claimed.execution.id
+        self.attempt = claimed.execution.attempt
+        self.definition = definition
+        self.clock = clock
+        self.worker_id = worker_id
+        self.max_payload_bytes = max_payload_bytes
+        self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
+        self.used_keys: set[str] = set()
+        self.stop_reason: str | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.decorated_step_counts: dict[str, int] = {}
+
+    # keys and replay ----------------------------------------------------------
+    def take_key(self, step_key: str, kind: str, name: str) -> StepRow | None:
+        """Reserve ``step_key`` for this run; returns its record if replaying."""
+        if not isinstance(step_key, str) or not step_key:
+            raise TypeError(f"a step key must be a non-empty string, got {step_key!r}")
+        if step_key in self.used_keys:
+            raise DuplicateStepKeyError(step_key)
+        self.used_keys.add(step_key)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        recorded = self.recorded.get(step_key)
+        if recorded is not None and (recorded.kind != kind or recorded.name != name):
+            raise NonDeterminismError(
+                step_key, _describe(recorded.kind, recorded.name), _describe(kind, name)
+            )
+        if recorded is None and self.stop_reason is not None:
+            raise Stopped(self.stop_reason)
+        return recorded
+
+    def replay(self, recorded: StepRow) -> Any:
+        if recorded.error is not None:
+            raise step_error_from_record(recorded)
+        return serialization.loads(recorded.output)
+
+    # recording ----------------------------------------------------------------
+    def encode(self, what: str, value: Any) -> str:
+        """JSON for ``value``, or a clear error naming ``what`` and the type."""
+        try:
+            text = serialization.dumps(value)
+        except SerializationError as exc:
+            raise SerializationError(f"{what}: {exc}") from None
+        if len(text) > self.max_payload_bytes:
+            raise PayloadTooLargeError(what, len(text), self.max_payload_bytes)
+        return text
+
+    async def record(
+        self, step_key: str, kind: str, name: str, output: str | None, error: str | None = None
+    ) -> StepRow:
+        row = StepRow(step_key, kind, name, output, error, self.attempt, self.clock.now())
+        if not await self.store.record_step(self.execution_id, self.attempt, row):
+            self.stop("fenced")
+            raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
+        self.recorded[step_key] = row
+        return row
+
+    async def park(self, step_key: str, kind: str, wake_at: float | None) -> None:
+        """Record a wait and unwind; whatever resolves it requeues the execution."""
+        parked = await self.store.begin_wait(
+            self.execution_id, self.attempt, step_key, kind, wake_at, self.clock.now()
+        )
+        self.stop("suspended" if parked else "fenced")
+        if not parked:
+            raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
+        raise Suspended(step_key)
+
+    async def note_retry(self, step_key: str, retry: int, delay: float, error: BaseException) -> None:
+        detail = {"step_key": step_key, "retry": retry, "delay": delay, "error": f"{type(error).__name__}: {error}"}
+        await self.store.add_history(
+            self.execution_id, self.attempt, "step_retry", orjson.dumps(detail).decode(), self.clock.now()
+        )
+
+    # stopping -------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """Make every still-running branch of this run stop at its next step."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def cancel_stray_tasks(self) -> None:
+        """Cancel branches (``asyncio.gather`` children) left running after an unwind."""
+        me = asyncio.current_task()
+        for task in self.tasks:
+            if task is not me and not task.done():
+                task.cancel()
+
+
+def error_record(error: BaseException, attempts: int = 1) -> str:
+    return orjson.dumps(
+        {
+            "type": type(error).__name__,
+            "module": type(error).__module__,
+            "message": str(error),
+            "attempts": attempts,
+        }
+    ).decode()
+
+
+def step_error_from_record(recorded: StepRow) -> StepExecutionError:
+    info = orjson.loads(recorded.error or "{}")
+    return StepExecutionError(
+        recorded.step_key, info.get("type", "Error"), info.get("message", ""), info.get("attempts", 1)
+    )
+
+
+def _describe(kind: str, name: str) -> str:
+    return f"ctx.step.{kind}({name})" if name else f"ctx.step.{kind}"

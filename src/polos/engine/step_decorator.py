@@ -1,0 +1,99 @@
+"""``@step``: make a plain function a durable step when called in a workflow.
+
+Inside a workflow, each call becomes ``ctx.step.run`` with a key made of the
+step's name and a per-run counter (``send_email``, ``send_email#2``, ...),
+assigned in call order. Outside a workflow the function runs as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from .run import current_run
+from .steps import Step
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StepFunction(Generic[P, R]):
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        key: str | None,
+        max_retries: int,
+        retry_delay: float,
+        max_delay: float,
+    ) -> None:
+        self.fn = fn
+        self.key = key or getattr(fn, "__name__", "step")
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.max_delay = max_delay
+        self.__polos_step_fn__ = fn
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        return self._call(None, args, kwargs)
+
+    def with_key(self, step_key: str) -> Callable[P, Any]:
+        """Call this step under an explicit key instead of the derived one."""
+        return lambda *args, **kwargs: self._call(step_key, args, kwargs)
+
+    def _call(self, step_key: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        run = current_run.get()
+        if run is None:
+            return self.fn(*args, **kwargs)
+        if step_key is None:
+            count = run.decorated_step_counts.get(self.key, 0) + 1
+            run.decorated_step_counts[self.key] = count
+            step_key = self.key if count == 1 else f"{self.key}#{count}"
+        # The key is fixed now, at call time, so that it follows call order
+        # even when several calls are gathered.
+        call = functools.partial(self.fn, *args, **kwargs)
+        return Step(run).run(
+            step_key,
+            call,
+            max_retries=self.max_retries,
+            base_delay=self.retry_delay,
+            max_delay=self.max_delay,
+        )
+
+
+@overload
+def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+
+
+@overload
+def step(
+    *,
+    key: str | None = None,
+    max_retries: int = 2,
+    retry_delay: float = 1.0,
+    max_delay: float = 10.0,
+) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
+
+
+def step(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    key: str | None = None,
+    max_retries: int = 2,
+    retry_delay: float = 1.0,
+    max_delay: float = 10.0,
+) -> Any:
+    """Decorate a function as a step: ``@step`` or ``@step(max_retries=5)``."""
+
+    def wrap(f: Callable[P, R]) -> StepFunction[P, R]:
+        if not callable(f) or inspect.isclass(f):
+            raise TypeError(f"@step needs a function, got {f!r}")
+        return StepFunction(
+            f, key=key, max_retries=max_retries, retry_delay=retry_delay, max_delay=max_delay
+        )
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,161 @@
+"""``ctx.step``: every side effect of a workflow goes through here."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import random as _random
+import uuid as _uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import serialization
+from ..durations import seconds_of
+from ..errors import PayloadTooLargeError, SerializationError, StepExecutionError
+from .retry import RetryPolicy
+from .run import ExecutionRun, error_record
+from .signals import Stopped
+from .tracing import Span
+
+
+class Step:
+    """The step API of one execution, reached as ``ctx.step``."""
+
+    def __init__(self, run: ExecutionRun) -> None:
+        self._run = run
+
+    # run -------------------------------------------------------------------------
+    async def run(
+        self,
+        step_key: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        max_retries: int = 2,
+        base_delay: float = 1.0,
+        max_delay: float = 10.0,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` once, durably; sync functions run in a thread.
+
+        A failure is retried with exponential backoff up to ``max_retries``
+        times (``FatalError`` never is); the final failure is recorded and
+        raised as ``StepExecutionError``, on this run and on every replay.
+        """
+        run = self._run
+        name = function_name(fn)
+        recorded = run.take_key(step_key, "run", name)
+        if recorded is not None:
+            return run.replay(recorded)
+        policy = RetryPolicy(max_retries, base_delay, max_delay)
+        retries = 0
+        while True:
+            try:
+                value = await call_function(fn, args, kwargs)
+                output = run.encode(f"output of step {step_key!r}", value)
+                break
+            except asyncio.CancelledError:
+                raise
+            except (SerializationError, PayloadTooLargeError) as exc:
+                # Deterministic: retrying cannot help, so fail the step now.
+                await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
+                raise StepExecutionError(step_key, type(exc).__name__, str(exc), retries + 1) from exc
+            except Exception as exc:
+                if not policy.should_retry(exc, retries):
+                    await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
+                    raise StepExecutionError(
+                        step_key, type(exc).__name__, str(exc), retries + 1
+                    ) from exc
+                retries += 1
+                delay = policy.delay(exc, retries)
+                await run.note_retry(step_key, retries, delay, exc)
+                await asyncio.sleep(delay)
+                if run.stop_reason is not None:
+                    raise Stopped(run.stop_reason) from None
+        await run.record(step_key, "run", name, output)
+        return value
+
+    # values fixed at first run -----------------------------------------------------
+    async def uuid(self, step_key: str) -> str:
+        """A random UUID (as a string), the same on every replay."""
+        return await self._value(step_key, "uuid", lambda: str(_uuid.uuid4()))  # type: ignore[no-any-return]
+
+    async def now(self, step_key: str) -> datetime:
+        """The current UTC time, the same on every replay."""
+        return await self._value(step_key, "now", lambda: datetime.now(UTC))  # type: ignore[no-any-return]
+
+    async def random(self, step_key: str) -> float:
+        """A random float in [0, 1), the same on every replay."""
+        return await self._value(step_key, "random", _random.random)  # type: ignore[no-any-return]
+
+    async def _value(self, step_key: str, kind: str, make: Callable[[], Any]) -> Any:
+        run = self._run
+        recorded = run.take_key(step_key, kind, "")
+        if recorded is not None:
+            return run.replay(recorded)
+        value = make()
+        await run.record(step_key, kind, "", serialization.dumps(value))
+        return value
+
+    # durable sleeps -------------------------------------------------------------------
+    async def wait_for(
+        self,
+        step_key: str,
+        duration: float | str | timedelta | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+    ) -> None:
+        """Sleep durably; the worker slot is freed while waiting."""
+        total = seconds_of(
+            duration, seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks
+        )
+        await self._sleep_until(step_key, lambda now: now + total)
+
+    async def wait_until(self, step_key: str, when: datetime) -> None:
+        """Sleep durably until ``when`` (a naive datetime is taken as UTC)."""
+        if not isinstance(when, datetime):
+            raise TypeError(f"wait_until needs a datetime, got {when!r}")
+        target = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+        await self._sleep_until(step_key, lambda _now: target)
+
+    async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:
+        run = self._run
+        if run.take_key(step_key, "wait", "") is not None:
+            return
+        now = run.clock.now()
+        wake_at = wake_at_from(now)
+        if wake_at <= now:
+            await run.record(step_key, "wait", "", "null")
+            return
+        await run.park(step_key, "timer", wake_at)
+
+    # helpers --------------------------------------------------------------------------
+    def idempotency_key(self, step_key: str) -> str:
+        """A key, stable across retries and replays, to pass to external APIs."""
+        return f"{self._run.execution_id}:{step_key}"
+
+    def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Span:
+        """A custom span (``with`` or ``async with``)."""
+        return Span(name, attributes)
+
+
+def function_name(fn: Callable[..., Any]) -> str:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    inner = getattr(fn, "__polos_step_fn__", fn)
+    return getattr(inner, "__qualname__", None) or type(inner).__qualname__
+
+
+async def call_function(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Await async functions on the loop; run plain functions in a thread."""
+    if inspect.iscoroutinefunction(fn) or getattr(fn, "__polos_async__", False):
+        return await fn(*args, **kwargs)
+    result = await asyncio.to_thread(fn, *args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

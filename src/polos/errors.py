@@ -1,0 +1,150 @@
+"""Every error a user of Polos can meet, in one place.
+
+Each message says what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+
+class PolosError(Exception):
+    """Base class of every error raised by Polos itself."""
+
+
+class FatalError(Exception):
+    """Raise inside a step to fail it at once: it is never retried."""
+
+
+class RetryableError(Exception):
+    """Raise inside a step to ask for a retry, optionally after a given delay.
+
+    ``retry_after`` may be seconds, a ``timedelta`` or a duration string
+    such as ``"30s"``.
+    """
+
+    def __init__(self, message: str = "", retry_after: float | str | timedelta | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StepExecutionError(PolosError):
+    """A step failed for good (retries exhausted, or a ``FatalError``).
+
+    Raised inside the workflow at the failing step, on the first run and,
+    identically, on every replay, because the failure is recorded.
+    """
+
+    def __init__(self, step_key: str, error_type: str, message: str, attempts: int = 1):
+        self.step_key = step_key
+        self.error_type = error_type
+        self.error_message = message
+        self.attempts = attempts
+        super().__init__(
+            f"step {step_key!r} failed after {attempts} attempt(s): {error_type}: {message}"
+        )
+
+
+class WorkflowTimeoutError(PolosError):
+    """Waiting for a workflow's result took longer than the given timeout.
+
+    The execution itself goes on; only the wait gave up.
+    """
+
+    def __init__(self, execution_id: str, timeout: float):
+        self.execution_id = execution_id
+        self.timeout = timeout
+        super().__init__(
+            f"execution {execution_id} did not finish within {timeout:g}s; it is still "
+            "running: call get_execution() later or wait again with a larger timeout"
+        )
+
+
+class WorkflowFailedError(PolosError):
+    """The workflow ended in ``failed``; ``error`` holds what it raised."""
+
+    def __init__(self, execution_id: str, error: dict[str, Any] | None):
+        self.execution_id = execution_id
+        self.error = error or {}
+        kind = self.error.get("type", "Error")
+        message = self.error.get("message", "")
+        super().__init__(f"execution {execution_id} failed: {kind}: {message}")
+
+
+class ExecutionCancelledError(PolosError):
+    """The execution was cancelled before it produced a result."""
+
+    def __init__(self, execution_id: str):
+        self.execution_id = execution_id
+        super().__init__(f"execution {execution_id} was cancelled")
+
+
+class ExecutionNotFoundError(PolosError):
+    def __init__(self, execution_id: str):
+        self.execution_id = execution_id
+        super().__init__(
+            f"no execution with id {execution_id!r} in this database; check the id and that "
+            "the client points at the same database as the worker (POLOS_DATABASE_URL)"
+        )
+
+
+class WorkflowNotFoundError(PolosError):
+    def __init__(self, workflow_id: str, known: list[str] | None = None):
+        self.workflow_id = workflow_id
+        hint = f" Known workflows: {', '.join(sorted(known))}." if known else ""
+        super().__init__(
+            f"no workflow with id {workflow_id!r} is defined in this process.{hint} "
+            "Import the module that defines it before starting the worker."
+        )
+
+
+class InvalidPayloadError(PolosError):
+    """The payload given to a workflow does not match its input type."""
+
+
+class SerializationError(PolosError):
+    """A value cannot be stored as JSON and restored to its type."""
+
+
+class PayloadTooLargeError(PolosError):
+    def __init__(self, what: str, size: int, limit: int):
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size} bytes once serialized, above the limit of {limit} bytes "
+            "(max_payload_bytes); store large data elsewhere and pass a reference"
+        )
+
+
+class DuplicateStepKeyError(PolosError):
+    def __init__(self, step_key: str):
+        self.step_key = step_key
+        super().__init__(
+            f"step key {step_key!r} is used twice in one execution; every ctx.step call "
+            "needs a unique key (in loops, add the index: f'process_{i}')"
+        )
+
+
+class NonDeterminismError(PolosError):
+    """A recorded step key now belongs to another kind of step or function."""
+
+    def __init__(self, step_key: str, recorded: str, now: str):
+        self.step_key = step_key
+        super().__init__(
+            f"step {step_key!r} was recorded as {recorded} but the code now calls {now} "
+            "with this key; the workflow code changed under a running execution. Use a new "
+            "step key for new code, or let old executions finish before deploying"
+        )
+
+
+class WorkflowDefinitionError(PolosError):
+    """A workflow, step or option is defined in a way that cannot work."""
+
+
+class InsideWorkflowError(PolosError):
+    """A client call was made from inside a running workflow."""
+
+
+class StoreUnavailableError(PolosError):
+    """The database could not be reached after retrying."""

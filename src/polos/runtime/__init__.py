@@ -1,0 +1,1 @@
+"""Workers, clients and the embedded ``Polos`` object."""

@@ -1,0 +1,157 @@
+"""What clients hand back: execution handles and execution views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from .. import serialization
+from ..store.records import ExecutionRow, HistoryRow, StepRow
+
+if TYPE_CHECKING:
+    from .client import ClientLike
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+class ExecutionHandle(BaseModel):
+    """A reference to an execution: inspect it, cancel it or await its result."""
+
+    id: str
+    workflow_id: str
+    created_at: datetime | None = None
+    parent_execution_id: str | None = None
+    root_workflow_id: str | None = None
+    root_execution_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    step_key: str | None = None
+    _client: Any = PrivateAttr(default=None)
+
+    @property
+    def execution_id(self) -> str:
+        return self.id
+
+    def bind(self, client: ClientLike) -> ExecutionHandle:
+        self._client = client
+        return self
+
+    def _pick(self, client: ClientLike | None) -> ClientLike:
+        from .current import default_client
+
+        return client or self._client or default_client()
+
+    async def get(self, client: ClientLike | None = None) -> ExecutionInfo:
+        return await self._pick(client).get_execution(self.id)
+
+    async def cancel(self, client: ClientLike | None = None) -> ExecutionInfo:
+        return await self._pick(client).cancel_execution(self.id)
+
+    async def result(self, client: ClientLike | None = None, timeout: float | None = 600.0) -> Any:
+        """Wait for the execution to finish and return its result (or raise its error)."""
+        return await self._pick(client).wait_for_result(self.id, timeout=timeout)
+
+
+class StepInfo(BaseModel):
+    step_key: str
+    kind: str
+    name: str
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attempt: int
+    created_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    at: datetime
+    event: str
+    attempt: int
+    detail: dict[str, Any] | None = None
+
+
+class ExecutionInfo(BaseModel):
+    """A snapshot of one execution, as ``get_execution`` returns it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id: str
+    workflow_id: str
+    status: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    attempt: int
+    created_at: datetime
+    started_at: datetime | None = None
+    updated_at: datetime
+    completed_at: datetime | None = None
+    parent_execution_id: str | None = None
+    root_execution_id: str | None = None
+    root_workflow_id: str | None = None
+    step_key: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    waiting_on: str | None = None
+    wake_at: datetime | None = None
+    steps: list[StepInfo] = []
+    history: list[HistoryEntry] = []
+
+    @property
+    def execution_id(self) -> str:
+        return self.id
+
+
+def execution_info(
+    row: ExecutionRow, steps: list[StepRow] | None = None, history: list[HistoryRow] | None = None
+) -> ExecutionInfo:
+    return ExecutionInfo(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        status=row.status,
+        result=serialization.loads(row.result, strict=False),
+        error=orjson.loads(row.error) if row.error else None,
+        attempt=row.attempt,
+        created_at=_dt(row.created_at),
+        started_at=_dt(row.started_at),
+        updated_at=_dt(row.updated_at),
+        completed_at=_dt(row.completed_at),
+        parent_execution_id=row.parent_execution_id,
+        root_execution_id=row.root_execution_id or row.id,
+        root_workflow_id=row.root_workflow_id or row.workflow_id,
+        step_key=row.step_key,
+        session_id=row.session_id,
+        user_id=row.user_id,
+        waiting_on=row.wait_step_key,
+        wake_at=_dt(row.wake_at),
+        steps=[
+            StepInfo(
+                step_key=s.step_key,
+                kind=s.kind,
+                name=s.name,
+                output=serialization.loads(s.output, strict=False),
+                error=orjson.loads(s.error) if s.error else None,
+                attempt=s.attempt,
+                created_at=_dt(s.created_at),
+            )
+            for s in steps or ()
+        ],
+        history=[
+            HistoryEntry(
+                seq=h.seq,
+                at=_dt(h.at),
+                event=h.event,
+                attempt=h.attempt,
+                detail=orjson.loads(h.detail) if h.detail else None,
+            )
+            for h in history or ()
+        ],
+    )
+
+
+def handle_for(row_id: str, workflow_id: str, created_at: float, **fields: Any) -> ExecutionHandle:
+    return ExecutionHandle(id=row_id, workflow_id=workflow_id, created_at=_dt(created_at), **fields)

@@ -1,0 +1,108 @@
+"""``Polos``: a client and a worker in one process; the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from ..engine.definition import WorkflowDefinition
+from .client import PolosClient
+from .current import current_polos, set_current
+from .models import ExecutionHandle, ExecutionInfo
+from .worker import Worker, wait_for_signal
+
+
+class Polos:
+    """Client + worker in one object.
+
+    ``async with Polos() as polos:`` starts a worker for every defined
+    workflow on the embedded SQLite database ``./.polos/polos.db`` (or
+    ``database_url`` / ``POLOS_DATABASE_URL``), and makes it the current
+    client for ``wf.run(payload)`` calls without a client.
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        workflows: Iterable[WorkflowDefinition | str] | None = None,
+        max_concurrent_workflows: int = 100,
+        worker: bool = True,
+        **worker_options: Any,
+    ) -> None:
+        self.client = PolosClient(database_url)
+        self.worker: Worker | None = (
+            Worker(
+                self.client,
+                workflows=workflows,
+                max_concurrent_workflows=max_concurrent_workflows,
+                **worker_options,
+            )
+            if worker
+            else None
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Task[None] | None = None
+
+    # lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.client.start()
+        if self.worker is not None:
+            await self.worker.start()
+        set_current(self)
+
+    def start_in_background(self) -> None:
+        """Begin starting; every client call waits for the start to finish."""
+        self._starting = asyncio.get_running_loop().create_task(self.start())
+        self.loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        if current_polos() is self:
+            set_current(None)
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.client.close()
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM, then stop gracefully."""
+        await self._ready()
+        try:
+            await wait_for_signal()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> Polos:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _ready(self) -> PolosClient:
+        if self._starting is not None:
+            await self._starting
+        elif self.loop is None:
+            await self.start()
+        return self.client
+
+    # the client API ------------------------------------------------------------------------
+    async def invoke(self, workflow: Any, payload: Any = None, **options: Any) -> ExecutionHandle:
+        handle = await (await self._ready()).invoke(workflow, payload, **options)
+        return handle.bind(self)
+
+    async def run(self, workflow: Any, payload: Any = None, *, timeout: float | None = 600.0, **options: Any) -> Any:
+        return await (await self._ready()).run(workflow, payload, timeout=timeout, **options)
+
+    async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:
+        return await (await self._ready()).wait_for_result(execution_id, timeout=timeout)
+
+    async def get_execution(self, execution_id: str) -> ExecutionInfo:
+        return await (await self._ready()).get_execution(execution_id)
+
+    async def cancel_execution(self, execution_id: str) -> ExecutionInfo:
+        return await (await self._ready()).cancel_execution(execution_id)
+
+    async def list_executions(self, **filters: Any) -> list[ExecutionInfo]:
+        return await (await self._ready()).list_executions(**filters)

@@ -1,0 +1,290 @@
+"""``Worker``: claims executions under a lease and runs many at once on one loop.
+
+Four background loops: claiming (woken in-process when work is queued, else
+by a short poll), heartbeats (renew leases, learn of cancellations and
+take-overs, recover the runs of dead workers), timers (fire due waits, requeue
+expired leases) and the execution tasks themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from ..engine import definition as registry
+from ..engine.clock import SYSTEM_CLOCK, Clock
+from ..engine.definition import WorkflowDefinition
+from ..engine.executor import SHUTTING_DOWN, execute
+from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
+from ..errors import WorkflowDefinitionError, WorkflowNotFoundError
+from ..store import Claimed, Store, WorkerRow
+from .client import PolosClient
+from .liveness import HOSTNAME, provably_dead
+
+log = logging.getLogger("polos.worker")
+
+
+class Worker:
+    """Runs workflows. ``await worker.run()`` blocks until SIGINT/SIGTERM."""
+
+    def __init__(
+        self,
+        client: PolosClient | None = None,
+        workflows: Iterable[WorkflowDefinition | str] | None = None,
+        agents: Iterable[Any] | None = None,
+        tools: Iterable[Any] | None = None,
+        max_concurrent_workflows: int = 100,
+        *,
+        database_url: str | None = None,
+        lease_seconds: float = 30.0,
+        heartbeat_interval: float | None = None,
+        poll_interval: float = 0.1,
+        shutdown_grace_seconds: float = 10.0,
+        worker_id: str | None = None,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if max_concurrent_workflows < 1:
+            raise ValueError(f"max_concurrent_workflows must be at least 1, got {max_concurrent_workflows}")
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
+        self.client = client or PolosClient(database_url, max_payload_bytes=max_payload_bytes)
+        self._requested = [*(workflows or ()), *(agents or ()), *(tools or ())]
+        self._explicit = workflows is not None or agents is not None or tools is not None
+        self.max_concurrent_workflows = max_concurrent_workflows
+        self.lease_seconds = lease_seconds
+        self.heartbeat_interval = heartbeat_interval or lease_seconds / 3
+        self.poll_interval = poll_interval
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.worker_id = worker_id or f"{HOSTNAME}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.clock = clock or SYSTEM_CLOCK
+        self.max_payload_bytes = max_payload_bytes
+        self.definitions: dict[str, WorkflowDefinition] = {}
+        self._runs: dict[str, ExecutionRun] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._started = False
+        self._slot_free = asyncio.Event()
+        self._unsubscribe: Any = None
+
+    @property
+    def store(self) -> Store:
+        return self.client.store
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    # lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._resolve_definitions()
+        await self.client.start()
+        now = self.clock.now()
+        await self.store.register_worker(WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now))
+        await self._recover_dead_workers()
+        self._unsubscribe = self.store.hub.on_cancel(self._on_cancelled)
+        self._started, self._stopping = True, False
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="polos-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="polos-heartbeat"),
+            asyncio.create_task(self._timer_loop(), name="polos-timers"),
+        ]
+        log.info(
+            "worker %s started on %s with %d workflow(s)",
+            self.worker_id, self.store.description, len(self.definitions),
+        )
+
+    async def stop(self) -> None:
+        """Stop claiming; running executions stop at their next step and go back to the queue."""
+        if not self._started:
+            return
+        self._stopping = True
+        for task in self._loops[:1]:
+            task.cancel()
+        for run in self._runs.values():
+            run.stop(SHUTTING_DOWN)
+        if self._tasks:
+            _, pending = await asyncio.wait(
+                list(self._tasks.values()), timeout=self.shutdown_grace_seconds
+            )
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        with contextlib.suppress(Exception):
+            await self.store.unregister_worker(self.worker_id)
+        self._started = False
+        log.info("worker %s stopped", self.worker_id)
+
+    async def run(self) -> None:
+        """Start, then serve until SIGINT or SIGTERM, then stop gracefully."""
+        await self.start()
+        try:
+            await wait_for_signal()
+        finally:
+            await self.stop()
+
+    def _resolve_definitions(self) -> None:
+        if not self._explicit:
+            self._requested = list(registry.all_definitions())
+        for item in self._requested:
+            if isinstance(item, str):
+                found = registry.lookup(item)
+                if found is None:
+                    raise WorkflowNotFoundError(item, [d.id for d in registry.all_definitions()])
+                item = found
+            if not isinstance(item, WorkflowDefinition):
+                raise WorkflowDefinitionError(f"Worker got {item!r}, which is not a workflow")
+            self.definitions[item.id] = item
+
+    # claiming ---------------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        work = self.store.hub.work_event()
+        ids = list(self.definitions)
+        while not self._stopping:
+            free = self.max_concurrent_workflows - len(self._tasks)
+            if free > 0 and ids:
+                work.clear()
+                try:
+                    batch = await self.store.claim(
+                        self.worker_id, ids, free, self.clock.now(), self.lease_seconds
+                    )
+                except Exception:
+                    log.exception("claiming failed; retrying")
+                    batch = []
+                    await asyncio.sleep(self.poll_interval)
+                for claimed in batch:
+                    self._launch(claimed)
+                if len(batch) == free:
+                    await asyncio.sleep(0)  # let the new tasks start, then claim more
+                    continue
+                await _wait_any([work], self.poll_interval)
+            else:
+                self._slot_free.clear()
+                await _wait_any([self._slot_free], self.poll_interval)
+
+    def _launch(self, claimed: Claimed) -> None:
+        execution = claimed.execution
+        run = ExecutionRun(
+            self.store,
+            claimed,
+            self.definitions[execution.workflow_id],
+            clock=self.clock,
+            worker_id=self.worker_id,
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        self._runs[execution.id] = run
+        self._tasks[execution.id] = asyncio.create_task(self._execute(run), name=f"polos-{execution.id}")
+
+    async def _execute(self, run: ExecutionRun) -> None:
+        try:
+            await execute(run)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("execution %s stopped on an internal error; its lease will expire and "
+                          "another attempt will resume it", run.execution_id)
+        finally:
+            self._runs.pop(run.execution_id, None)
+            self._tasks.pop(run.execution_id, None)
+            self._slot_free.set()
+
+    def _on_cancelled(self, execution_id: str) -> None:
+        run = self._runs.get(execution_id)
+        if run is not None:
+            run.stop("cancelled")
+
+    # heartbeats and recovery -------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                leases = [(run.execution_id, run.attempt) for run in self._runs.values()]
+                lost = await self.store.heartbeat(
+                    self.worker_id, leases, self.clock.now(), self.lease_seconds
+                )
+                for execution_id in lost:
+                    run = self._runs.get(execution_id)
+                    if run is not None:
+                        run.stop("lease lost or execution cancelled")
+                await self._recover_dead_workers()
+            except Exception:
+                log.exception("heartbeat failed; retrying")
+
+    async def _recover_dead_workers(self) -> None:
+        now = self.clock.now()
+        for other in await self.store.list_workers():
+            if other.worker_id == self.worker_id:
+                continue
+            stale = now - other.heartbeat_at > self.lease_seconds * 2
+            if provably_dead(other.hostname, other.pid) or stale:
+                count = await self.store.requeue_worker(other.worker_id, now)
+                if count:
+                    log.warning(
+                        "worker %s (pid %d on %s) is gone; requeued its %d running execution(s)",
+                        other.worker_id, other.pid, other.hostname, count,
+                    )
+
+    # timers and expired leases -------------------------------------------------------------
+    async def _timer_loop(self) -> None:
+        timers = self.store.hub.timer_event()
+        last_reap = 0.0
+        while True:
+            try:
+                timers.clear()
+                now = self.clock.now()
+                due = await self.store.next_timer_at()
+                if due is not None and due <= now:
+                    await self.store.fire_due_timers(now)
+                    due = await self.store.next_timer_at()
+                if time.monotonic() - last_reap > min(self.lease_seconds / 2, 5.0):
+                    last_reap = time.monotonic()
+                    await self.store.requeue_expired_leases(now)
+                sleep = 1.0 if due is None else max(0.0, min(due - self.clock.now(), 1.0))
+            except Exception:
+                log.exception("timer loop failed; retrying")
+                sleep = 1.0
+            await _wait_any([timers], sleep)
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (or until cancelled)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    try:
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,92 @@
+"""``@workflow`` and the ``Workflow`` objects it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, overload
+
+from ..engine import definition as registry
+from ..engine.definition import WorkflowDefinition
+from ..errors import WorkflowDefinitionError
+from .client import ClientLike
+from .current import default_client, forbid_inside_workflow
+from .models import ExecutionHandle
+
+# Options of the Polos API that later versions implement; refusing them
+# loudly is better than silently ignoring what the user asked for.
+_NOT_YET = ("queue", "schedule", "trigger_on_event", "on_start", "on_end", "state_schema")
+
+
+class Workflow(WorkflowDefinition):
+    """A durable workflow: ``await wf.run(client, payload)`` or ``await wf.invoke(...)``."""
+
+    async def invoke(self, client: Any = None, payload: Any = None, **options: Any) -> ExecutionHandle:
+        """Queue a run and return its handle at once."""
+        forbid_inside_workflow(f"{self.id}.invoke()")
+        target, payload = _split(client, payload)
+        return await target.invoke(self, payload, **options)
+
+    async def run(
+        self, client: Any = None, payload: Any = None, *, timeout: float | None = 600.0, **options: Any
+    ) -> Any:
+        """Run to completion and return the result (raises the workflow's failure)."""
+        forbid_inside_workflow(f"{self.id}.run()")
+        target, payload = _split(client, payload)
+        handle = await target.invoke(self, payload, **options)
+        return await target.wait_for_result(handle.id, timeout=timeout)
+
+
+def _split(client: Any, payload: Any) -> tuple[ClientLike, Any]:
+    """Accept ``wf.run(client, payload)`` as well as ``wf.run(payload)``."""
+    if client is None:
+        return default_client(), payload
+    if isinstance(client, ClientLike):
+        return client, payload
+    if payload is not None:
+        raise TypeError(f"expected a PolosClient or Polos as first argument, got {client!r}")
+    return default_client(), client
+
+
+@overload
+def workflow(fn: Callable[..., Any], /) -> Workflow: ...
+
+
+@overload
+def workflow(
+    *, id: str | None = None, description: str | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Workflow]: ...
+
+
+def workflow(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    id: str | None = None,
+    description: str | None = None,
+    **options: Any,
+) -> Any:
+    """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...")``."""
+    for name, value in options.items():
+        if name not in _NOT_YET and name not in ("batch_size", "batch_timeout_seconds"):
+            raise WorkflowDefinitionError(f"@workflow got an unknown option {name!r}")
+        if name in _NOT_YET and value is not None:
+            raise WorkflowDefinitionError(
+                f"@workflow option {name}= is not supported by this version of Polos yet "
+                "(see docs/roadmap.md)"
+            )
+
+    def wrap(f: Callable[..., Any]) -> Workflow:
+        wf = Workflow(f, id=id, description=description)
+        registry.register(wf)
+        return wf
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def get_workflow(workflow_id: str) -> Workflow | None:
+    found = registry.lookup(workflow_id)
+    return found if isinstance(found, Workflow) else None
+
+
+def get_all_workflows() -> list[Workflow]:
+    return [d for d in registry.all_definitions() if isinstance(d, Workflow)]

@@ -1,0 +1,195 @@
+"""JSON in the store; Python types back out.
+
+Values are walked once into a JSON tree in which every type that plain JSON
+would flatten (datetimes, UUIDs, bytes, enums, sets, tuples, pydantic models,
+dataclasses...) is wrapped in a small tagged object ``{"__polos__": tag, ...}``.
+Decoding reverses the walk, importing model and dataclass classes by their
+module path. A value that cannot be stored raises ``SerializationError`` when
+it is encoded, so a bad step output fails at that step, never later in replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import importlib
+import math
+import uuid
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path, PurePath
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from .errors import SerializationError
+
+TAG = "__polos__"
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_class_refs: dict[type, str] = {}
+
+
+def dumps(value: Any) -> str:
+    """Encode ``value`` to JSON text; raises ``SerializationError``."""
+    return orjson.dumps(to_tree(value)).decode()
+
+
+def loads(text: str | bytes | None, *, strict: bool = True) -> Any:
+    """Decode JSON text made by :func:`dumps`.
+
+    With ``strict=False`` a class that cannot be imported here (a client in a
+    process that lacks the user's modules) decodes to its plain data instead
+    of raising.
+    """
+    if text is None:
+        return None
+    return from_tree(orjson.loads(text), strict)
+
+
+def to_tree(value: Any) -> Any:
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return value
+    if t is int:
+        return value if _INT_MIN <= value <= _INT_MAX else {TAG: "int", "v": str(value)}
+    if t is float:
+        return value if math.isfinite(value) else {TAG: "float", "v": repr(value)}
+    if t is list:
+        return [to_tree(v) for v in value]
+    if t is dict:
+        if all(type(k) is str for k in value) and TAG not in value:
+            return {k: to_tree(v) for k, v in value.items()}
+        return {TAG: "dict", "v": [[to_tree(k), to_tree(v)] for k, v in value.items()]}
+    return _to_tagged(value)
+
+
+def _to_tagged(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return {TAG: "model", "c": class_ref(type(value)), "v": value.model_dump(mode="json")}
+    if isinstance(value, enum.Enum):
+        return {TAG: "enum", "c": class_ref(type(value)), "v": to_tree(value.value)}
+    if isinstance(value, bool | int | float | str):  # subclasses of the basics
+        return to_tree(type(value).__mro__[-2](value))
+    if isinstance(value, datetime):
+        return {TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {TAG: "date", "v": value.isoformat()}
+    if isinstance(value, time):
+        return {TAG: "time", "v": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {TAG: "timedelta", "v": value.total_seconds()}
+    if isinstance(value, uuid.UUID):
+        return {TAG: "uuid", "v": str(value)}
+    if isinstance(value, Decimal):
+        return {TAG: "decimal", "v": str(value)}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, tuple):
+        return {TAG: "tuple", "v": [to_tree(v) for v in value]}
+    if isinstance(value, frozenset):
+        return {TAG: "frozenset", "v": [to_tree(v) for v in value]}
+    if isinstance(value, set):
+        return {TAG: "set", "v": [to_tree(v) for v in value]}
+    if isinstance(value, PurePath):
+        return {TAG: "path", "v": str(value)}
+    if isinstance(value, list | dict):
+        return to_tree(list(value) if isinstance(value, list) else dict(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: to_tree(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {TAG: "dataclass", "c": class_ref(type(value)), "v": fields}
+    raise SerializationError(
+        f"a value of type {type(value).__module__}.{type(value).__qualname__} cannot be stored; "
+        "return JSON data, a pydantic model, a dataclass, or a datetime/UUID/bytes/enum/set"
+    )
+
+
+def class_ref(cls: type) -> str:
+    """``module:QualName`` for a class that can be imported back, checked once."""
+    ref = _class_refs.get(cls)
+    if ref is not None:
+        return ref
+    if "<locals>" in cls.__qualname__:
+        raise SerializationError(
+            f"class {cls.__qualname__} is defined inside a function, so it could not be "
+            "rebuilt on replay; define it at module level"
+        )
+    ref = f"{cls.__module__}:{cls.__qualname__}"
+    if _import_class(ref) is not cls:
+        raise SerializationError(
+            f"class {cls.__qualname__} cannot be found again as {ref}; define it at module "
+            "level under a unique name"
+        )
+    _class_refs[cls] = ref
+    return ref
+
+
+def _import_class(ref: str) -> Any:
+    module_name, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def from_tree(tree: Any, strict: bool = True) -> Any:
+    if type(tree) is list:
+        return [from_tree(v, strict) for v in tree]
+    if type(tree) is not dict:
+        return tree
+    tag = tree.get(TAG)
+    if tag is None:
+        return {k: from_tree(v, strict) for k, v in tree.items()}
+    return _from_tagged(tag, tree, strict)
+
+
+def _from_tagged(tag: str, tree: dict[str, Any], strict: bool) -> Any:
+    v = tree.get("v")
+    simple = _SIMPLE_DECODERS.get(tag)
+    if simple is not None:
+        return simple(v)
+    if tag == "dict":
+        return {from_tree(k, strict): from_tree(val, strict) for k, val in v}
+    if tag in ("tuple", "set", "frozenset"):
+        items = [from_tree(x, strict) for x in v]
+        return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
+    if tag in ("model", "enum", "dataclass"):
+        return _decode_class(tag, tree["c"], v, strict)
+    raise SerializationError(f"unknown stored type tag {tag!r}; was it written by a newer Polos?")
+
+
+def _decode_class(tag: str, ref: str, v: Any, strict: bool) -> Any:
+    try:
+        cls = _import_class(ref)
+    except (ImportError, AttributeError) as exc:
+        if strict:
+            raise SerializationError(
+                f"stored value needs class {ref}, which cannot be imported here: {exc}"
+            ) from exc
+        return from_tree(v, strict)
+    if tag == "model":
+        return cls.model_validate(v)
+    if tag == "enum":
+        return cls(from_tree(v, strict))
+    fields = {k: from_tree(x, strict) for k, x in v.items()}
+    init = {f.name for f in dataclasses.fields(cls) if f.init}
+    obj = cls(**{k: x for k, x in fields.items() if k in init})
+    for k, x in fields.items():
+        if k not in init:
+            object.__setattr__(obj, k, x)
+    return obj
+
+
+_SIMPLE_DECODERS: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "time": time.fromisoformat,
+    "timedelta": lambda v: timedelta(seconds=v),
+    "uuid": uuid.UUID,
+    "decimal": Decimal,
+    "bytes": base64.b64decode,
+    "path": Path,
+}

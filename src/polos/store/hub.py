@@ -1,0 +1,87 @@
+"""In-process wake-ups between the parts of Polos that share one database.
+
+A client and a worker in the same process (``Polos``) must not wait for a poll
+to notice each other: the store fires these signals right after it commits,
+and the PostgreSQL backend also fires them when a NOTIFY arrives from another
+process. A lost signal costs latency only, because every waiter also polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+
+_hubs: dict[str, Hub] = {}
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._work: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+        self._timers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+        self._finished: dict[str, list[asyncio.Future[None]]] = {}
+        self._cancel_listeners: list[Callable[[str], None]] = []
+
+    @classmethod
+    def for_database(cls, key: str) -> Hub:
+        """One hub per database per process, so separate objects still meet."""
+        hub = _hubs.get(key)
+        if hub is None:
+            hub = _hubs[key] = cls()
+        return hub
+
+    # queued work -------------------------------------------------------
+    def work_event(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._work.add(event)
+        return event
+
+    def work_queued(self) -> None:
+        _set_all(self._work)
+
+    # timers --------------------------------------------------------------
+    def timer_event(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._timers.add(event)
+        return event
+
+    def timer_set(self) -> None:
+        _set_all(self._timers)
+
+    # finished executions -------------------------------------------------
+    def finished_future(self, execution_id: str) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finished.setdefault(execution_id, []).append(fut)
+        return fut
+
+    def discard_future(self, execution_id: str, fut: asyncio.Future[None]) -> None:
+        waiters = self._finished.get(execution_id)
+        if waiters and fut in waiters:
+            waiters.remove(fut)
+            if not waiters:
+                del self._finished[execution_id]
+
+    def execution_finished(self, execution_id: str) -> None:
+        for fut in self._finished.pop(execution_id, ()):
+            if not fut.done():
+                fut.get_loop().call_soon_threadsafe(_resolve, fut)
+
+    # cancellations -------------------------------------------------------
+    def on_cancel(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        self._cancel_listeners.append(listener)
+        return lambda: self._cancel_listeners.remove(listener)
+
+    def execution_cancelled(self, execution_id: str) -> None:
+        for listener in list(self._cancel_listeners):
+            listener(execution_id)
+        self.execution_finished(execution_id)
+
+
+def _set_all(events: weakref.WeakSet[asyncio.Event]) -> None:
+    for event in list(events):
+        event.set()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

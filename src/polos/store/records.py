@@ -1,0 +1,104 @@
+"""Plain records that cross the store interface.
+
+JSON payloads travel as text: the store never interprets them. Times are
+Unix epoch seconds (float) so that every backend and host agrees on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Execution statuses. A waiting execution holds no worker and no lease.
+QUEUED = "queued"
+RUNNING = "running"
+WAITING = "waiting"
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+ACTIVE_STATUSES = (QUEUED, RUNNING, WAITING)
+FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED)
+
+
+@dataclass(slots=True)
+class NewExecution:
+    id: str
+    workflow_id: str
+    payload: str
+    created_at: float
+    parent_execution_id: str | None = None
+    root_execution_id: str | None = None
+    root_workflow_id: str | None = None
+    step_key: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(slots=True)
+class ExecutionRow:
+    id: str
+    workflow_id: str
+    status: str
+    payload: str
+    result: str | None
+    error: str | None
+    attempt: int
+    owner: str | None
+    lease_expires_at: float | None
+    wait_step_key: str | None
+    wait_kind: str | None
+    wake_at: float | None
+    created_at: float
+    started_at: float | None
+    updated_at: float
+    completed_at: float | None
+    parent_execution_id: str | None
+    root_execution_id: str | None
+    root_workflow_id: str | None
+    step_key: str | None
+    session_id: str | None
+    user_id: str | None
+
+
+#: The execution columns every query selects, in ExecutionRow's field order.
+EXECUTION_COLUMNS = ", ".join(ExecutionRow.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class StepRow:
+    """One recorded step. Rows are never updated once written."""
+
+    step_key: str
+    kind: str
+    name: str
+    output: str | None
+    error: str | None
+    attempt: int
+    created_at: float
+    execution_id: str = ""
+
+
+@dataclass(slots=True)
+class HistoryRow:
+    execution_id: str
+    seq: int
+    at: float
+    event: str
+    attempt: int
+    detail: str | None
+
+
+@dataclass(slots=True)
+class Claimed:
+    """An execution handed to one worker, with every step it recorded so far."""
+
+    execution: ExecutionRow
+    steps: list[StepRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WorkerRow:
+    worker_id: str
+    hostname: str
+    pid: int
+    started_at: float
+    heartbeat_at: float

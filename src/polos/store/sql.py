@@ -1,0 +1,38 @@
+"""Load SQL kept in ``.sql`` files beside each backend.
+
+``queries.sql`` holds named queries, each introduced by ``-- name: <name>``;
+``migrations/NNNN_*.sql`` hold the versioned schema, applied in order.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(package: str, *, columns: str) -> dict[str, str]:
+    """Named queries; ``EXECUTION_COLUMNS`` in them becomes ``columns``."""
+    text = resources.files(package).joinpath("queries.sql").read_text()
+    text = text.replace("EXECUTION_COLUMNS", columns)
+    parts = _NAME.split(text)
+    # parts = [preamble, name1, body1, name2, body2, ...]
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def load_migrations(package: str) -> list[tuple[int, str, list[str]]]:
+    """``(version, name, statements)`` sorted by version."""
+    folder = resources.files(package).joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, split_statements(entry.read_text())))
+    return sorted(found)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration on ``;`` at line ends (our migrations hold no bodies with ``;``)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE) if s.strip()]

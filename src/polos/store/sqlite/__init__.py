@@ -1,0 +1,3 @@
+from .backend import SQLiteStore
+
+__all__ = ["SQLiteStore"]
