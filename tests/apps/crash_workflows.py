@@ -1,0 +1,58 @@
+"""Workflows run by worker subprocesses in the crash tests.
+
+Every step appends ``<event> <execution_id> <step_key> <pid> <time>`` to the
+file named by ``POLOS_TEST_LOG``, so the test can tell what ran where and when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from polos import WorkflowContext, workflow
+
+LOG = os.environ.get("POLOS_TEST_LOG", "/dev/null")
+
+
+def log(event: str, execution_id: str, step_key: str) -> None:
+    with open(LOG, "a") as f:
+        f.write(f"{event} {execution_id} {step_key} {os.getpid()} {time.time():.6f}\n")
+        f.flush()
+
+
+def traced(execution_id: str, step_key: str, seconds: float) -> object:
+    async def body() -> dict[str, str]:
+        log("start", execution_id, step_key)
+        await asyncio.sleep(seconds)
+        log("end", execution_id, step_key)
+        return {"step": step_key, "by": str(os.getpid())}
+
+    return body
+
+
+@workflow(id="crash_order")
+async def crash_order(ctx: WorkflowContext, input: dict[str, float]) -> dict[str, object]:
+    slow = float(input.get("slow", 0.0))
+    eid = ctx.execution_id
+    order = await ctx.step.run("validate", traced(eid, "validate", 0.01))
+    payment = await ctx.step.run("charge", traced(eid, "charge", 0.01))
+    await ctx.step.run("send_email", traced(eid, "send_email", slow))
+    return {"order": order["step"], "payment": payment["step"], "status": "completed"}
+
+
+@workflow(id="crash_many_steps")
+async def crash_many_steps(ctx: WorkflowContext, input: dict[str, float]) -> int:
+    eid = ctx.execution_id
+    for i in range(int(input["steps"])):
+        await ctx.step.run(f"s{i}", traced(eid, f"s{i}", float(input["step_seconds"])))
+    return int(input["steps"])
+
+
+@workflow(id="crash_sleeper")
+async def crash_sleeper(ctx: WorkflowContext, input: dict[str, float]) -> str:
+    eid = ctx.execution_id
+    await ctx.step.run("before", traced(eid, "before", 0.0))
+    await ctx.step.wait_for("nap", seconds=float(input["seconds"]))
+    await ctx.step.run("after", traced(eid, "after", 0.0))
+    return "woke"

@@ -1,0 +1,101 @@
+"""Cancelling queued, waiting and running executions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from polos import (
+    ExecutionCancelledError,
+    ExecutionNotFoundError,
+    Polos,
+    PolosClient,
+    WorkflowContext,
+    workflow,
+)
+
+RAN: list[str] = []
+RUNNING = asyncio.Event()
+PROCEED = asyncio.Event()
+
+
+async def note(tag: str) -> str:
+    RAN.append(tag)
+    return tag
+
+
+async def blocker() -> str:
+    RUNNING.set()
+    await PROCEED.wait()
+    return "blocked"
+
+
+@workflow(id="cancel_sleeper")
+async def cancel_sleeper(ctx: WorkflowContext) -> str:
+    await ctx.step.run("first", note, "first")
+    await ctx.step.wait_for("long", hours=1)
+    await ctx.step.run("after", note, "after")
+    return "finished"
+
+
+@workflow(id="cancel_runner")
+async def cancel_runner(ctx: WorkflowContext) -> str:
+    await ctx.step.run("block", blocker)
+    await ctx.step.run("next", note, "next")
+    return "finished"
+
+
+async def test_cancel_queued(database_url: str) -> None:
+    RAN.clear()
+    async with PolosClient(database_url) as client:
+        handle = await client.invoke("cancel_sleeper")
+        info = await handle.cancel(client)
+        assert info.status == "cancelled"
+    async with Polos(database_url, workflows=[cancel_sleeper]) as polos:
+        with pytest.raises(ExecutionCancelledError):
+            await handle.result(polos, timeout=5)
+        await asyncio.sleep(0.2)
+    assert RAN == []
+
+
+async def test_cancel_waiting(polos: Polos) -> None:
+    RAN.clear()
+    handle = await cancel_sleeper.invoke(polos)
+    while (await polos.get_execution(handle.id)).status != "waiting":
+        await asyncio.sleep(0.01)
+    info = await polos.cancel_execution(handle.id)
+    assert info.status == "cancelled" and info.completed_at is not None
+    with pytest.raises(ExecutionCancelledError):
+        await handle.result(polos, timeout=5)
+    assert RAN == ["first"]
+    history = [e.event for e in (await polos.get_execution(handle.id)).history]
+    assert history[-1] == "cancelled"
+
+
+async def test_cancel_running_stops_at_next_step(polos: Polos) -> None:
+    RAN.clear()
+    RUNNING.clear()
+    PROCEED.clear()
+    handle = await cancel_runner.invoke(polos)
+    await asyncio.wait_for(RUNNING.wait(), 10)
+    info = await polos.cancel_execution(handle.id)
+    assert info.status == "cancelled"
+    PROCEED.set()
+    with pytest.raises(ExecutionCancelledError):
+        await handle.result(polos, timeout=5)
+    await asyncio.sleep(0.2)
+    final = await polos.get_execution(handle.id)
+    assert final.status == "cancelled"
+    assert RAN == []  # the step after the boundary never ran
+    assert [s.step_key for s in final.steps] == []  # the running step's output was refused
+
+
+async def test_cancel_finished_is_left_alone_and_unknown_is_an_error(polos: Polos) -> None:
+    PROCEED.set()
+    handle = await cancel_runner.invoke(polos)
+    assert await handle.result(polos, timeout=10) == "finished"
+    info = await polos.cancel_execution(handle.id)
+    assert info.status == "completed"
+    with pytest.raises(ExecutionNotFoundError):
+        await polos.cancel_execution("no-such-id")
