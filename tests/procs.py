@@ -70,8 +70,12 @@ class WorkerProcess:
 class StepLog:
     """What the step functions wrote: starts and ends per (execution, step)."""
 
-    starts: dict[tuple[str, str], list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
-    ends: dict[tuple[str, str], list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
+    starts: dict[tuple[str, str], list[tuple[int, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    ends: dict[tuple[str, str], list[tuple[int, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     @classmethod
     def read(cls, path: Path) -> StepLog:

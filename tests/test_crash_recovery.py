@@ -14,13 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
-from procs import StepLog, WorkerProcess, wait_until
 
 from polos import PolosClient
+from procs import StepLog, WorkerProcess, wait_until
 
 
 def started(log_path: Path, key: str, count: int = 1) -> object:
-    return lambda: sum(len(v) for (_, k), v in StepLog.read(log_path).starts.items() if k == key) >= count
+    return lambda: (
+        sum(len(v) for (_, k), v in StepLog.read(log_path).starts.items() if k == key) >= count
+    )
 
 
 def assert_no_recorded_step_ran_again(log: StepLog, execution_id: str, steps: list[object]) -> None:
@@ -36,7 +38,9 @@ async def test_sigkill_mid_step_then_restart_finishes(database_url: str, tmp_pat
     try:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_order", {"slow": 1.5})
-        await asyncio.to_thread(wait_until, started(log_path, "send_email"), 20, "send_email to start")
+        await asyncio.to_thread(
+            wait_until, started(log_path, "send_email"), 20, "send_email to start"
+        )
         worker.kill()
 
         restarted = WorkerProcess(database_url, log_path)
@@ -66,7 +70,9 @@ async def test_repeated_random_kills_lose_nothing(database_url: str, tmp_path: P
     try:
         worker = WorkerProcess(database_url, log_path)
         handles = [
-            await client.invoke("crash_many_steps", {"steps": 8, "step_seconds": rng.uniform(0.02, 0.1)})
+            await client.invoke(
+                "crash_many_steps", {"steps": 8, "step_seconds": rng.uniform(0.02, 0.1)}
+            )
             for _ in range(20)
         ]
         for _ in range(4):

@@ -84,7 +84,11 @@ async def test_store_refuses_writes_from_a_stale_attempt(database_url: str) -> N
         assert await store.record_step("e1", 2, fresh)
         assert await store.complete_execution("e1", 2, '"new"', 11.0)
         row = await store.get_execution("e1")
-        assert row is not None and (row.status, row.result, row.attempt) == ("completed", '"new"', 2)
+        assert row is not None and (row.status, row.result, row.attempt) == (
+            "completed",
+            '"new"',
+            2,
+        )
         assert [(s.step_key, s.output) for s in await store.list_steps("e1")] == [("k", '"new"')]
     finally:
         await store.close()

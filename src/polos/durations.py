@@ -27,7 +27,9 @@ def parse_duration(value: float | int | str | timedelta) -> float:
     elif isinstance(value, str):
         seconds = _parse_string(value)
     else:
-        raise TypeError(f"a duration must be seconds, a timedelta or a string like '30s', not {value!r}")
+        raise TypeError(
+            f"a duration must be seconds, a timedelta or a string like '30s', not {value!r}"
+        )
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
     return seconds
@@ -59,7 +61,13 @@ def seconds_of(
 ) -> float:
     """Sum a positional duration and the keyword units, as ``wait_for`` takes them."""
     total = parse_duration(duration) if duration is not None else 0.0
-    for amount, unit in ((seconds, 1), (minutes, 60), (hours, 3600), (days, 86400), (weeks, 604800)):
+    for amount, unit in (
+        (seconds, 1),
+        (minutes, 60),
+        (hours, 3600),
+        (days, 86400),
+        (weeks, 604800),
+    ):
         if amount < 0:
             raise ValueError(f"a duration cannot be negative: {amount}")
         total += amount * unit

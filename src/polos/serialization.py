@@ -145,7 +145,7 @@ def from_tree(tree: Any, strict: bool = True) -> Any:
 
 
 def _from_tagged(tag: str, tree: dict[str, Any], strict: bool) -> Any:
-    v = tree.get("v")
+    v: Any = tree.get("v")
     simple = _SIMPLE_DECODERS.get(tag)
     if simple is not None:
         return simple(v)

@@ -13,9 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import crash_workflows  # noqa: E402,F401  (registers the workflows)
+import crash_workflows  # noqa: F401  (registers the workflows)
 
-from polos import Worker  # noqa: E402
+from polos import Worker
 
 
 async def main() -> None:

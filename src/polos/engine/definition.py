@@ -16,13 +16,17 @@ _registry: dict[str, WorkflowDefinition] = {}
 class WorkflowDefinition:
     """A workflow function plus what the engine must know to call it."""
 
-    def __init__(self, fn: Callable[..., Any], *, id: str | None = None, description: str | None = None):
+    def __init__(
+        self, fn: Callable[..., Any], *, id: str | None = None, description: str | None = None
+    ):
         if not callable(fn):
             raise WorkflowDefinitionError(f"@workflow needs a function, got {fn!r}")
         self.fn = fn
         self.id: str = id or fn.__name__
         if not self.id or not isinstance(self.id, str):
-            raise WorkflowDefinitionError(f"workflow id must be a non-empty string, got {self.id!r}")
+            raise WorkflowDefinitionError(
+                f"workflow id must be a non-empty string, got {self.id!r}"
+            )
         self.description = description or inspect.getdoc(fn) or ""
         self.is_async = inspect.iscoroutinefunction(fn)
         params = list(inspect.signature(fn).parameters.values())

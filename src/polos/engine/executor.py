@@ -40,7 +40,9 @@ async def execute(run: ExecutionRun) -> None:
             return
         except asyncio.CancelledError:
             run.stop(SHUTTING_DOWN)
-            await asyncio.shield(store.release_execution(run.execution_id, run.attempt, clock.now()))
+            await asyncio.shield(
+                store.release_execution(run.execution_id, run.attempt, clock.now())
+            )
             raise
         except StoreUnavailableError:
             raise  # not the workflow's fault: the lease expires and a later attempt resumes
@@ -48,7 +50,9 @@ async def execute(run: ExecutionRun) -> None:
             if not isinstance(exc, PolosError):
                 log.info("execution %s (%s) failed: %r", run.execution_id, run.definition.id, exc)
             run.stop("failed")
-            await store.fail_execution(run.execution_id, run.attempt, error_record(exc), clock.now())
+            await store.fail_execution(
+                run.execution_id, run.attempt, error_record(exc), clock.now()
+            )
             return
         run.stop("completed")
         await store.complete_execution(run.execution_id, run.attempt, output, clock.now())

@@ -115,10 +115,21 @@ class ExecutionRun:
             raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
         raise Suspended(step_key)
 
-    async def note_retry(self, step_key: str, retry: int, delay: float, error: BaseException) -> None:
-        detail = {"step_key": step_key, "retry": retry, "delay": delay, "error": f"{type(error).__name__}: {error}"}
+    async def note_retry(
+        self, step_key: str, retry: int, delay: float, error: BaseException
+    ) -> None:
+        detail = {
+            "step_key": step_key,
+            "retry": retry,
+            "delay": delay,
+            "error": f"{type(error).__name__}: {error}",
+        }
         await self.store.add_history(
-            self.execution_id, self.attempt, "step_retry", orjson.dumps(detail).decode(), self.clock.now()
+            self.execution_id,
+            self.attempt,
+            "step_retry",
+            orjson.dumps(detail).decode(),
+            self.clock.now(),
         )
 
     # stopping -------------------------------------------------------------------
@@ -149,7 +160,10 @@ def error_record(error: BaseException, attempts: int = 1) -> str:
 def step_error_from_record(recorded: StepRow) -> StepExecutionError:
     info = orjson.loads(recorded.error or "{}")
     return StepExecutionError(
-        recorded.step_key, info.get("type", "Error"), info.get("message", ""), info.get("attempts", 1)
+        recorded.step_key,
+        info.get("type", "Error"),
+        info.get("message", ""),
+        info.get("attempts", 1),
     )
 
 

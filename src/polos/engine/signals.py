@@ -7,7 +7,7 @@ cannot swallow them by accident.
 from __future__ import annotations
 
 
-class Unwind(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class Unwind(BaseException):
     """Stop running this attempt of the execution; the store already says why."""
 
 

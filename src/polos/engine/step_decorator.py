@@ -30,12 +30,12 @@ class StepFunction(Generic[P, R]):
         max_delay: float,
     ) -> None:
         self.fn = fn
-        self.key = key or getattr(fn, "__name__", "step")
+        self.key: str = key or str(getattr(fn, "__name__", "step"))
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.max_delay = max_delay
         self.__polos_step_fn__ = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         return self._call(None, args, kwargs)
@@ -52,11 +52,12 @@ class StepFunction(Generic[P, R]):
             count = run.decorated_step_counts.get(self.key, 0) + 1
             run.decorated_step_counts[self.key] = count
             step_key = self.key if count == 1 else f"{self.key}#{count}"
+        key: str = step_key
         # The key is fixed now, at call time, so that it follows call order
         # even when several calls are gathered.
         call = functools.partial(self.fn, *args, **kwargs)
         return Step(run).run(
-            step_key,
+            key,
             call,
             max_retries=self.max_retries,
             base_delay=self.retry_delay,

@@ -60,7 +60,9 @@ class Step:
             except (SerializationError, PayloadTooLargeError) as exc:
                 # Deterministic: retrying cannot help, so fail the step now.
                 await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
-                raise StepExecutionError(step_key, type(exc).__name__, str(exc), retries + 1) from exc
+                raise StepExecutionError(
+                    step_key, type(exc).__name__, str(exc), retries + 1
+                ) from exc
             except Exception as exc:
                 if not policy.should_retry(exc, retries):
                     await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
@@ -151,7 +153,9 @@ def function_name(fn: Callable[..., Any]) -> str:
     return getattr(inner, "__qualname__", None) or type(inner).__qualname__
 
 
-async def call_function(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+async def call_function(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """Await async functions on the loop; run plain functions in a thread."""
     if inspect.iscoroutinefunction(fn) or getattr(fn, "__polos_async__", False):
         return await fn(*args, **kwargs)

@@ -34,7 +34,9 @@ _POLL_MIN, _POLL_MAX = 0.01, 0.25
 class ClientLike(Protocol):
     """What a workflow's ``invoke``/``run`` need: a ``PolosClient`` or a ``Polos``."""
 
-    async def invoke(self, workflow: Any, payload: Any = None, **options: Any) -> ExecutionHandle: ...
+    async def invoke(
+        self, workflow: Any, payload: Any = None, **options: Any
+    ) -> ExecutionHandle: ...
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any: ...
     async def get_execution(self, execution_id: str) -> ExecutionInfo: ...
     async def cancel_execution(self, execution_id: str) -> ExecutionInfo: ...
@@ -130,8 +132,13 @@ class PolosClient:
         )
         await store.create_execution(new)
         return handle_for(
-            new.id, workflow_id, new.created_at, session_id=session_id, user_id=user_id,
-            root_execution_id=new.id, root_workflow_id=workflow_id,
+            new.id,
+            workflow_id,
+            new.created_at,
+            session_id=session_id,
+            user_id=user_id,
+            root_execution_id=new.id,
+            root_workflow_id=workflow_id,
         ).bind(self)
 
     async def run(

@@ -19,6 +19,10 @@ def _dt(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
 class ExecutionHandle(BaseModel):
     """A reference to an execution: inspect it, cancel it or await its result."""
 
@@ -116,9 +120,9 @@ def execution_info(
         result=serialization.loads(row.result, strict=False),
         error=orjson.loads(row.error) if row.error else None,
         attempt=row.attempt,
-        created_at=_dt(row.created_at),
+        created_at=_at(row.created_at),
         started_at=_dt(row.started_at),
-        updated_at=_dt(row.updated_at),
+        updated_at=_at(row.updated_at),
         completed_at=_dt(row.completed_at),
         parent_execution_id=row.parent_execution_id,
         root_execution_id=row.root_execution_id or row.id,
@@ -136,14 +140,14 @@ def execution_info(
                 output=serialization.loads(s.output, strict=False),
                 error=orjson.loads(s.error) if s.error else None,
                 attempt=s.attempt,
-                created_at=_dt(s.created_at),
+                created_at=_at(s.created_at),
             )
             for s in steps or ()
         ],
         history=[
             HistoryEntry(
                 seq=h.seq,
-                at=_dt(h.at),
+                at=_at(h.at),
                 event=h.event,
                 attempt=h.attempt,
                 detail=orjson.loads(h.detail) if h.detail else None,

@@ -92,7 +92,9 @@ class Polos:
         handle = await (await self._ready()).invoke(workflow, payload, **options)
         return handle.bind(self)
 
-    async def run(self, workflow: Any, payload: Any = None, *, timeout: float | None = 600.0, **options: Any) -> Any:
+    async def run(
+        self, workflow: Any, payload: Any = None, *, timeout: float | None = 600.0, **options: Any
+    ) -> Any:
         return await (await self._ready()).run(workflow, payload, timeout=timeout, **options)
 
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:

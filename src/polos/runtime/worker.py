@@ -52,7 +52,9 @@ class Worker:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         if max_concurrent_workflows < 1:
-            raise ValueError(f"max_concurrent_workflows must be at least 1, got {max_concurrent_workflows}")
+            raise ValueError(
+                f"max_concurrent_workflows must be at least 1, got {max_concurrent_workflows}"
+            )
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
         self.client = client or PolosClient(database_url, max_payload_bytes=max_payload_bytes)
@@ -101,7 +103,9 @@ class Worker:
         ]
         log.info(
             "worker %s started on %s with %d workflow(s)",
-            self.worker_id, self.store.description, len(self.definitions),
+            self.worker_id,
+            self.store.description,
+            len(self.definitions),
         )
 
     async def stop(self) -> None:
@@ -190,7 +194,9 @@ class Worker:
             max_payload_bytes=self.max_payload_bytes,
         )
         self._runs[execution.id] = run
-        self._tasks[execution.id] = asyncio.create_task(self._execute(run), name=f"polos-{execution.id}")
+        self._tasks[execution.id] = asyncio.create_task(
+            self._execute(run), name=f"polos-{execution.id}"
+        )
 
     async def _execute(self, run: ExecutionRun) -> None:
         try:
@@ -198,8 +204,11 @@ class Worker:
         except asyncio.CancelledError:
             pass
         except Exception:
-            log.exception("execution %s stopped on an internal error; its lease will expire and "
-                          "another attempt will resume it", run.execution_id)
+            log.exception(
+                "execution %s stopped on an internal error; its lease will expire and "
+                "another attempt will resume it",
+                run.execution_id,
+            )
         finally:
             self._runs.pop(run.execution_id, None)
             self._tasks.pop(run.execution_id, None)
@@ -238,7 +247,10 @@ class Worker:
                 if count:
                     log.warning(
                         "worker %s (pid %d on %s) is gone; requeued its %d running execution(s)",
-                        other.worker_id, other.pid, other.hostname, count,
+                        other.worker_id,
+                        other.pid,
+                        other.hostname,
+                        count,
                     )
 
     # timers and expired leases -------------------------------------------------------------

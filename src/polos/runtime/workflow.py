@@ -20,14 +20,21 @@ _NOT_YET = ("queue", "schedule", "trigger_on_event", "on_start", "on_end", "stat
 class Workflow(WorkflowDefinition):
     """A durable workflow: ``await wf.run(client, payload)`` or ``await wf.invoke(...)``."""
 
-    async def invoke(self, client: Any = None, payload: Any = None, **options: Any) -> ExecutionHandle:
+    async def invoke(
+        self, client: Any = None, payload: Any = None, **options: Any
+    ) -> ExecutionHandle:
         """Queue a run and return its handle at once."""
         forbid_inside_workflow(f"{self.id}.invoke()")
         target, payload = _split(client, payload)
         return await target.invoke(self, payload, **options)
 
     async def run(
-        self, client: Any = None, payload: Any = None, *, timeout: float | None = 600.0, **options: Any
+        self,
+        client: Any = None,
+        payload: Any = None,
+        *,
+        timeout: float | None = 600.0,
+        **options: Any,
     ) -> Any:
         """Run to completion and return the result (raises the workflow's failure)."""
         forbid_inside_workflow(f"{self.id}.run()")

@@ -49,7 +49,9 @@ __all__ = [
 
 def resolve_database_url(database_url: str | None) -> str:
     """The URL to use: the argument, else ``POLOS_DATABASE_URL``, else embedded SQLite."""
-    return database_url or os.environ.get("POLOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    return (
+        database_url or os.environ.get("POLOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    )
 
 
 def store_from_url(database_url: str | None = None) -> Store:

@@ -100,7 +100,9 @@ class Store(abc.ABC):
     ) -> bool: ...
 
     @abc.abstractmethod
-    async def fail_execution(self, execution_id: str, attempt: int, error: str, now: float) -> bool: ...
+    async def fail_execution(
+        self, execution_id: str, attempt: int, error: str, now: float
+    ) -> bool: ...
 
     @abc.abstractmethod
     async def add_history(

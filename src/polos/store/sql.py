@@ -35,4 +35,6 @@ def load_migrations(package: str) -> list[tuple[int, str, list[str]]]:
 def split_statements(script: str) -> list[str]:
     """Split a migration on ``;`` at line ends (our migrations hold no bodies with ``;``)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE) if s.strip()]
+    return [
+        s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE) if s.strip()
+    ]

@@ -197,7 +197,10 @@ class SQLiteStore(Store):
             detail = orjson.dumps({"owner": worker_id}).decode()
             conn.executemany(
                 _Q["insert_history"],
-                [(c.execution.id, now, "claimed", c.execution.attempt, detail) for c in claimed.values()],
+                [
+                    (c.execution.id, now, "claimed", c.execution.attempt, detail)
+                    for c in claimed.values()
+                ],
             )
             resumed = [c.execution.id for c in claimed.values() if c.execution.attempt > 1]
             if resumed:
@@ -223,10 +226,7 @@ class SQLiteStore(Store):
             if not leases:
                 return set()
             ids = orjson.dumps([lease[0] for lease in leases]).decode()
-            current = {
-                row[0]: row
-                for row in conn.execute(_Q["lease_states"], (ids,))
-            }
+            current = {row[0]: row for row in conn.execute(_Q["lease_states"], (ids,))}
             lost = set()
             for execution_id, attempt in leases:
                 row = current.get(execution_id)
@@ -316,7 +316,9 @@ class SQLiteStore(Store):
     async def complete_execution(
         self, execution_id: str, attempt: int, result: str, now: float
     ) -> bool:
-        return await self._finish("complete_execution", "completed", execution_id, attempt, result, now)
+        return await self._finish(
+            "complete_execution", "completed", execution_id, attempt, result, now
+        )
 
     async def fail_execution(self, execution_id: str, attempt: int, error: str, now: float) -> bool:
         return await self._finish("fail_execution", "failed", execution_id, attempt, error, now)
