@@ -59,7 +59,8 @@ def store_from_url(database_url: str | None = None) -> Store:
 
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (add
     ``?synchronous=full`` to fsync every commit), or
-    ``postgresql://user@host:port/db``.
+    ``postgresql://user@host:port/db`` (add ``?schema=name`` to keep Polos' tables
+    in their own schema; see docs/postgres.md for the other options).
     """
     url = resolve_database_url(database_url)
     parsed = urlparse(url)
@@ -76,11 +77,9 @@ def store_from_url(database_url: str | None = None) -> Store:
             raise ValueError(f"unknown SQLite URL option(s) {sorted(unknown)}; known: synchronous")
         return SQLiteStore(path, synchronous=options.get("synchronous", "NORMAL"))
     if parsed.scheme in ("postgres", "postgresql"):
-        try:
-            from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:  # pragma: no cover - until the backend lands
-            raise ValueError("the PostgreSQL backend is not available in this build") from exc
-        return PostgresStore(url)  # type: ignore[no-any-return,unused-ignore]
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ValueError(
         f"unsupported database URL {url!r}; use sqlite:///path/to/polos.db or "
         "postgresql://user@host:5432/dbname"

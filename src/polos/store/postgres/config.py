@@ -1,0 +1,161 @@
+"""Reading a ``postgresql://`` URL into what the backend needs.
+
+Polos adds a few options of its own to the query string (``schema``,
+``application_name``, ``pool_size``, ``retry_seconds``); they are removed
+before the DSN reaches asyncpg, because asyncpg would otherwise send any
+unknown option to the server as a run-time setting and fail at connect time
+with a confusing message. Connection options asyncpg understands itself
+(``sslmode`` and friends) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: Query options asyncpg reads itself (see asyncpg.connect_utils).
+PASS_THROUGH_OPTIONS = frozenset(
+    {
+        "host",
+        "port",
+        "dbname",
+        "database",
+        "user",
+        "password",
+        "passfile",
+        "service",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslnegotiation",
+        "sslcrl",
+        "sslpassword",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+POLOS_OPTIONS = frozenset({"schema", "application_name", "pool_size", "retry_seconds"})
+
+DEFAULT_SCHEMA = "public"
+DEFAULT_APPLICATION_NAME = "polos"
+DEFAULT_POOL_SIZE = 10
+DEFAULT_RETRY_SECONDS = 60.0
+
+# A plain identifier: no quoting surprises in psql, channel names or logs.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_MAX_IDENTIFIER_BYTES = 63
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresConfig:
+    dsn: str  # what asyncpg gets: the URL without Polos' own options
+    schema: str
+    application_name: str
+    pool_size: int
+    retry_seconds: float
+    safe_dsn: str  # the DSN without its password, for logs and the hub key
+
+    @property
+    def quoted_schema(self) -> str:
+        return f'"{self.schema}"'
+
+    @property
+    def channel(self) -> str:
+        """The LISTEN/NOTIFY channel of this schema (identifiers stop at 63 bytes)."""
+        name = f"polos_{self.schema}"
+        if len(name.encode()) <= _MAX_IDENTIFIER_BYTES:
+            return name
+        return f"polos_{hashlib.sha256(self.schema.encode()).hexdigest()[:24]}"
+
+    @property
+    def migration_lock_key(self) -> int:
+        """A stable 64-bit advisory-lock key per schema (Python's hash() is salted)."""
+        digest = hashlib.sha256(f"polos-migrate:{self.schema}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @property
+    def hub_key(self) -> str:
+        return f"postgres:{self.safe_dsn}:{self.schema}"
+
+    @property
+    def description(self) -> str:
+        return f"PostgreSQL database {self.safe_dsn} (schema {self.schema})"
+
+
+def parse_url(url: str) -> PostgresConfig:
+    """Split a ``postgresql://`` URL into the asyncpg DSN and Polos' options."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {_without_password(url)!r}")
+    options: dict[str, str] = {}
+    passed: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in POLOS_OPTIONS:
+            options[key] = value
+        elif key in PASS_THROUGH_OPTIONS:
+            passed.append((key, value))
+        else:
+            raise ValueError(
+                f"unknown PostgreSQL URL option {key!r}; Polos knows "
+                f"{', '.join(sorted(POLOS_OPTIONS))} and passes the connection options "
+                f"{', '.join(sorted(PASS_THROUGH_OPTIONS))} to asyncpg"
+            )
+    dsn = urlunsplit(parts._replace(query=urlencode(passed)))
+    return PostgresConfig(
+        dsn=dsn,
+        schema=_schema(options.get("schema", DEFAULT_SCHEMA)),
+        application_name=options.get("application_name") or DEFAULT_APPLICATION_NAME,
+        pool_size=_positive_int("pool_size", options.get("pool_size"), DEFAULT_POOL_SIZE),
+        retry_seconds=_non_negative_float(
+            "retry_seconds", options.get("retry_seconds"), DEFAULT_RETRY_SECONDS
+        ),
+        safe_dsn=_without_password(urlunsplit(parts._replace(query=""))),
+    )
+
+
+def _schema(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(
+            f"schema={name!r} is not a plain identifier; use letters, digits and "
+            "underscores (at most 63, not starting with a digit)"
+        )
+    return name
+
+
+def _positive_int(option: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{option}={raw!r} must be a positive integer")
+    return value
+
+
+def _non_negative_float(option: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also rejects nan
+        raise ValueError(f"{option}={raw!r} must be a number of seconds (0 or more)")
+    return value
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{hosts}"))
+    return url
