@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -30,6 +31,8 @@ def parse_duration(value: float | int | str | timedelta) -> float:
         raise TypeError(
             f"a duration must be seconds, a timedelta or a string like '30s', not {value!r}"
         )
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, not {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
     return seconds
@@ -68,7 +71,6 @@ def seconds_of(
         (days, 86400),
         (weeks, 604800),
     ):
-        if amount < 0:
-            raise ValueError(f"a duration cannot be negative: {amount}")
-        total += amount * unit
+        if amount:
+            total += parse_duration(amount) * unit
     return total

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from .errors import SerializationError
 
@@ -33,7 +34,14 @@ _class_refs: dict[type, str] = {}
 
 def dumps(value: Any) -> str:
     """Encode ``value`` to JSON text; raises ``SerializationError``."""
-    return orjson.dumps(to_tree(value)).decode()
+    try:
+        return orjson.dumps(to_tree(value)).decode()
+    except RecursionError:
+        raise SerializationError(
+            "the value is nested too deeply or contains itself, so it cannot be stored"
+        ) from None
+    except orjson.JSONEncodeError as exc:  # e.g. a str with lone surrogates, or too deep
+        raise SerializationError(f"the value cannot be stored as JSON: {exc}") from None
 
 
 def loads(text: str | bytes | None, *, strict: bool = True) -> Any:
@@ -48,7 +56,13 @@ def loads(text: str | bytes | None, *, strict: bool = True) -> Any:
     return from_tree(orjson.loads(text), strict)
 
 
-def to_tree(value: Any) -> Any:
+def to_tree(value: Any, lenient: bool = False) -> Any:
+    """The JSON tree of ``value``.
+
+    ``lenient`` is used for the data of pydantic models only: a leaf of a type
+    we do not know (a URL, a secret...) becomes its pydantic JSON form, which
+    the model's own validation turns back into the field's type.
+    """
     t = type(value)
     if t is str or t is bool or value is None:
         return value
@@ -57,21 +71,64 @@ def to_tree(value: Any) -> Any:
     if t is float:
         return value if math.isfinite(value) else {TAG: "float", "v": repr(value)}
     if t is list:
-        return [to_tree(v) for v in value]
+        return [to_tree(v, lenient) for v in value]
     if t is dict:
         if all(type(k) is str for k in value) and TAG not in value:
-            return {k: to_tree(v) for k, v in value.items()}
-        return {TAG: "dict", "v": [[to_tree(k), to_tree(v)] for k, v in value.items()]}
-    return _to_tagged(value)
+            return {k: to_tree(v, lenient) for k, v in value.items()}
+        return {
+            TAG: "dict",
+            "v": [[to_tree(k, lenient), to_tree(v, lenient)] for k, v in value.items()],
+        }
+    if not lenient:
+        return _to_tagged(value, lenient)
+    try:
+        return _to_tagged(value, lenient)
+    except SerializationError:
+        try:
+            return to_jsonable_python(value)
+        except Exception:
+            raise SerializationError(
+                f"a value of type {_type_name(value)} inside a pydantic model cannot be stored"
+            ) from None
 
 
-def _to_tagged(value: Any) -> Any:
+def _type_name(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def _model_tree(value: BaseModel) -> dict[str, Any]:
+    """Tagged tree of a pydantic model, built so that validation rebuilds it exactly.
+
+    The model's python-mode data is walked like any value (so NaN floats, bytes,
+    datetimes in ``Any`` fields and sets keep their types) and stored under
+    ``t``. If that fails (custom serializers for JSON only), its JSON-mode data
+    is stored under ``v``, checked now to validate back, never later in replay.
+    """
+    cls = type(value)
+    ref = class_ref(cls)
+    try:
+        data = value.model_dump(mode="python", by_alias=True, round_trip=True, warnings=False)
+        return {TAG: "model", "c": ref, "t": to_tree(data, True)}
+    except Exception:
+        pass
+    try:
+        data = value.model_dump(mode="json", by_alias=True, round_trip=True, warnings=False)
+        cls.model_validate(data)
+    except Exception as exc:
+        raise SerializationError(
+            f"pydantic model {cls.__module__}.{cls.__qualname__} cannot be stored and "
+            f"rebuilt: {type(exc).__name__}: {exc}"
+        ) from None
+    return {TAG: "model", "c": ref, "v": data}
+
+
+def _to_tagged(value: Any, lenient: bool = False) -> Any:
     if isinstance(value, BaseModel):
-        return {TAG: "model", "c": class_ref(type(value)), "v": value.model_dump(mode="json")}
+        return _model_tree(value)
     if isinstance(value, enum.Enum):
-        return {TAG: "enum", "c": class_ref(type(value)), "v": to_tree(value.value)}
+        return {TAG: "enum", "c": class_ref(type(value)), "v": to_tree(value.value, lenient)}
     if isinstance(value, bool | int | float | str):  # subclasses of the basics
-        return to_tree(type(value).__mro__[-2](value))
+        return to_tree(type(value).__mro__[-2](value), lenient)
     if isinstance(value, datetime):
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
@@ -79,28 +136,36 @@ def _to_tagged(value: Any) -> Any:
     if isinstance(value, time):
         return {TAG: "time", "v": value.isoformat()}
     if isinstance(value, timedelta):
-        return {TAG: "timedelta", "v": value.total_seconds()}
+        # Exact: total_seconds() loses microseconds beyond about 270 years.
+        return {TAG: "timedelta", "v": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, uuid.UUID):
         return {TAG: "uuid", "v": str(value)}
     if isinstance(value, Decimal):
         return {TAG: "decimal", "v": str(value)}
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, bytearray):
+        return {TAG: "bytearray", "v": base64.b64encode(value).decode()}
+    if isinstance(value, bytes | memoryview):
         return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, tuple):
-        return {TAG: "tuple", "v": [to_tree(v) for v in value]}
+        items = [to_tree(v, lenient) for v in value]
+        if hasattr(type(value), "_fields"):  # a NamedTuple keeps its class
+            return {TAG: "namedtuple", "c": class_ref(type(value)), "v": items}
+        return {TAG: "tuple", "v": items}
     if isinstance(value, frozenset):
-        return {TAG: "frozenset", "v": [to_tree(v) for v in value]}
+        return {TAG: "frozenset", "v": [to_tree(v, lenient) for v in value]}
     if isinstance(value, set):
-        return {TAG: "set", "v": [to_tree(v) for v in value]}
+        return {TAG: "set", "v": [to_tree(v, lenient) for v in value]}
     if isinstance(value, PurePath):
         return {TAG: "path", "v": str(value)}
     if isinstance(value, list | dict):
-        return to_tree(list(value) if isinstance(value, list) else dict(value))
+        return to_tree(list(value) if isinstance(value, list) else dict(value), lenient)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: to_tree(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {
+            f.name: to_tree(getattr(value, f.name), lenient) for f in dataclasses.fields(value)
+        }
         return {TAG: "dataclass", "c": class_ref(type(value)), "v": fields}
     raise SerializationError(
-        f"a value of type {type(value).__module__}.{type(value).__qualname__} cannot be stored; "
+        f"a value of type {_type_name(value)} cannot be stored; "
         "return JSON data, a pydantic model, a dataclass, or a datetime/UUID/bytes/enum/set"
     )
 
@@ -154,7 +219,9 @@ def _from_tagged(tag: str, tree: dict[str, Any], strict: bool) -> Any:
     if tag in ("tuple", "set", "frozenset"):
         items = [from_tree(x, strict) for x in v]
         return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
-    if tag in ("model", "enum", "dataclass"):
+    if tag == "model" and "t" in tree:
+        return _decode_class(tag, tree["c"], from_tree(tree["t"], strict), strict)
+    if tag in ("model", "enum", "dataclass", "namedtuple"):
         return _decode_class(tag, tree["c"], v, strict)
     raise SerializationError(f"unknown stored type tag {tag!r}; was it written by a newer Polos?")
 
@@ -172,6 +239,8 @@ def _decode_class(tag: str, ref: str, v: Any, strict: bool) -> Any:
         return cls.model_validate(v)
     if tag == "enum":
         return cls(from_tree(v, strict))
+    if tag == "namedtuple":
+        return cls(*(from_tree(x, strict) for x in v))
     fields = {k: from_tree(x, strict) for k, x in v.items()}
     init = {f.name for f in dataclasses.fields(cls) if f.init}
     obj = cls(**{k: x for k, x in fields.items() if k in init})
@@ -187,9 +256,10 @@ _SIMPLE_DECODERS: dict[str, Any] = {
     "datetime": datetime.fromisoformat,
     "date": date.fromisoformat,
     "time": time.fromisoformat,
-    "timedelta": lambda v: timedelta(seconds=v),
+    "timedelta": lambda v: timedelta(*v) if type(v) is list else timedelta(seconds=v),
     "uuid": uuid.UUID,
     "decimal": Decimal,
     "bytes": base64.b64decode,
+    "bytearray": lambda v: bytearray(base64.b64decode(v)),
     "path": Path,
 }

@@ -26,5 +26,10 @@ class RetryPolicy:
     def delay(self, error: BaseException, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
         if isinstance(error, RetryableError) and error.retry_after is not None:
-            return parse_duration(error.retry_after)
-        return float(min(self.max_delay, self.base_delay * 2 ** (retry_number - 1)))
+            try:
+                return parse_duration(error.retry_after)
+            except (TypeError, ValueError):
+                pass  # an unreadable retry_after must not break the retry loop: back off
+        # Capping the exponent keeps huge retry counts from overflowing a float.
+        exponent = min(max(retry_number - 1, 0), 64)
+        return float(min(self.max_delay, self.base_delay * 2**exponent))

@@ -12,6 +12,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from ..durations import parse_duration
+from .retry import RetryPolicy
 from .run import current_run
 from .steps import Step
 
@@ -26,19 +28,29 @@ class StepFunction(Generic[P, R]):
         *,
         key: str | None,
         max_retries: int,
-        retry_delay: float,
-        max_delay: float,
+        retry_delay: float | str,
+        max_delay: float | str,
     ) -> None:
         self.fn = fn
         self.key: str = key or str(getattr(fn, "__name__", "step"))
-        self.max_retries = max_retries
-        self.retry_delay = retry_delay
-        self.max_delay = max_delay
+        if not isinstance(self.key, str) or not self.key:
+            raise TypeError(f"a step key must be a non-empty string, got {self.key!r}")
+        # Checked now, at decoration, rather than at the first call in a workflow.
+        policy = RetryPolicy(max_retries, parse_duration(retry_delay), parse_duration(max_delay))
+        self.max_retries = policy.max_retries
+        self.retry_delay = policy.base_delay
+        self.max_delay = policy.max_delay
         self.__polos_step_fn__ = fn
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         return self._call(None, args, kwargs)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """``@step`` on a method: bind ``self`` like a plain function would."""
+        if instance is None:
+            return self
+        return _BoundStep(self, instance)
 
     def with_key(self, step_key: str) -> Callable[P, Any]:
         """Call this step under an explicit key instead of the derived one."""
@@ -65,6 +77,25 @@ class StepFunction(Generic[P, R]):
         )
 
 
+class _BoundStep:
+    """A ``@step`` method bound to its instance."""
+
+    def __init__(self, step_fn: StepFunction[Any, Any], instance: Any) -> None:
+        self._step_fn = step_fn
+        self._instance = instance
+        self.__polos_step_fn__ = step_fn.fn
+        functools.update_wrapper(self, step_fn.fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._step_fn._call(None, (self._instance, *args), kwargs)
+
+    def with_key(self, step_key: str) -> Callable[..., Any]:
+        """Call this step under an explicit key instead of the derived one."""
+        return lambda *args, **kwargs: self._step_fn._call(
+            step_key, (self._instance, *args), kwargs
+        )
+
+
 @overload
 def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
 
@@ -74,8 +105,8 @@ def step(
     *,
     key: str | None = None,
     max_retries: int = 2,
-    retry_delay: float = 1.0,
-    max_delay: float = 10.0,
+    retry_delay: float | str = 1.0,
+    max_delay: float | str = 10.0,
 ) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
 
 
@@ -85,8 +116,8 @@ def step(
     *,
     key: str | None = None,
     max_retries: int = 2,
-    retry_delay: float = 1.0,
-    max_delay: float = 10.0,
+    retry_delay: float | str = 1.0,
+    max_delay: float | str = 10.0,
 ) -> Any:
     """Decorate a function as a step: ``@step`` or ``@step(max_retries=5)``."""
 
