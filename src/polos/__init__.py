@@ -1,9 +1,11 @@
 """Polos: durable execution for AI agents and workflows, in plain async Python."""
 
+from . import events, schedules
 from .engine.context import WorkflowContext
 from .engine.step_decorator import step
 from .engine.steps import Step
 from .errors import (
+    ChildWorkflowError,
     DuplicateStepKeyError,
     ExecutionCancelledError,
     ExecutionNotFoundError,
@@ -17,21 +19,37 @@ from .errors import (
     SerializationError,
     StepExecutionError,
     StoreUnavailableError,
+    WaitTimeoutError,
     WorkflowDefinitionError,
     WorkflowFailedError,
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
 from .runtime.client import PolosClient
-from .runtime.models import ExecutionHandle, ExecutionInfo, HistoryEntry, StepInfo
+from .runtime.models import ExecutionInfo, HistoryEntry, StepInfo
 from .runtime.polos import Polos
 from .runtime.worker import Worker
-from .runtime.workflow import Workflow, get_all_workflows, get_workflow, workflow
+from .runtime.workflow import Workflow, batch_invoke, get_all_workflows, get_workflow, workflow
+from .schedules import ScheduleInfo
+from .types import (
+    BatchStepResult,
+    BatchWorkflowInput,
+    EventData,
+    EventPayload,
+    ExecutionHandle,
+    SchedulePayload,
+    SuspendInfo,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchStepResult",
+    "BatchWorkflowInput",
+    "ChildWorkflowError",
     "DuplicateStepKeyError",
+    "EventData",
+    "EventPayload",
     "ExecutionCancelledError",
     "ExecutionHandle",
     "ExecutionInfo",
@@ -46,11 +64,15 @@ __all__ = [
     "PolosClient",
     "PolosError",
     "RetryableError",
+    "ScheduleInfo",
+    "SchedulePayload",
     "SerializationError",
     "Step",
     "StepExecutionError",
     "StepInfo",
     "StoreUnavailableError",
+    "SuspendInfo",
+    "WaitTimeoutError",
     "Worker",
     "Workflow",
     "WorkflowContext",
@@ -59,8 +81,11 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowTimeoutError",
     "__version__",
+    "batch_invoke",
+    "events",
     "get_all_workflows",
     "get_workflow",
+    "schedules",
     "step",
     "workflow",
 ]

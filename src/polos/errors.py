@@ -148,3 +148,31 @@ class InsideWorkflowError(PolosError):
 
 class StoreUnavailableError(PolosError):
     """The database could not be reached after retrying."""
+
+
+class WaitTimeoutError(PolosError):
+    """A ``wait_for_event`` or ``suspend`` timed out before anything arrived.
+
+    Raised inside the workflow at that step (on this run and every replay);
+    the workflow may catch it and carry on.
+    """
+
+    def __init__(self, step_key: str, message: str | None = None):
+        self.step_key = step_key
+        super().__init__(message or f"step {step_key!r} timed out")
+
+
+class ChildWorkflowError(StepExecutionError):
+    """A child workflow started with ``invoke_and_wait`` failed or was cancelled."""
+
+    def __init__(
+        self, step_key: str, child_execution_id: str, workflow_id: str, error: dict[str, Any] | None
+    ):
+        self.child_execution_id = child_execution_id
+        self.workflow_id = workflow_id
+        self.error = error or {}
+        super().__init__(
+            step_key,
+            str(self.error.get("type", "Error")),
+            f"child {workflow_id} ({child_execution_id}) failed: {self.error.get('message', '')}",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..types import workflow_topic
 from .run import ExecutionRun
 from .steps import Step
 
@@ -34,8 +35,21 @@ class WorkflowContext:
         self.attempt: int = run.attempt
         #: How many earlier attempts there were (``attempt - 1``).
         self.retry_count: int = run.attempt - 1
-        self.state: Any = None
         self.step = Step(run)
+
+    @property
+    def state(self) -> Any:
+        """The workflow's state (an instance of its ``state_schema``), kept durably."""
+        return self._run.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._run.state = self._run.definition.initial_state(value)
+
+    @property
+    def topic(self) -> str:
+        """This execution's own event topic, read by ``events.stream_workflow``."""
+        return workflow_topic(self.execution_id)
 
     def __repr__(self) -> str:
         return f"<WorkflowContext {self.workflow_id} {self.execution_id} attempt={self.attempt}>"

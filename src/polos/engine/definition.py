@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import InvalidPayloadError, WorkflowDefinitionError
 
@@ -17,7 +17,16 @@ class WorkflowDefinition:
     """A workflow function plus what the engine must know to call it."""
 
     def __init__(
-        self, fn: Callable[..., Any], *, id: str | None = None, description: str | None = None
+        self,
+        fn: Callable[..., Any],
+        *,
+        id: str | None = None,
+        description: str | None = None,
+        state_schema: type[BaseModel] | None = None,
+        schedule: Any = None,
+        trigger_on_event: str | None = None,
+        batch_size: int = 1,
+        batch_timeout_seconds: float | None = None,
     ):
         if not callable(fn):
             raise WorkflowDefinitionError(f"@workflow needs a function, got {fn!r}")
@@ -46,6 +55,49 @@ class WorkflowDefinition:
             if self.input_type is Any:
                 self.input_type = None
         self._adapter: TypeAdapter[Any] | None = None
+        if state_schema is not None and not (
+            isinstance(state_schema, type) and issubclass(state_schema, BaseModel)
+        ):
+            raise WorkflowDefinitionError(
+                f"state_schema of workflow {self.id!r} must be a pydantic model class, got {state_schema!r}"
+            )
+        self.state_schema = state_schema
+        from .schedules import parse_schedule
+
+        self.schedule = parse_schedule(schedule, self.id)
+        self.schedulable = schedule is not None and schedule is not False
+        if trigger_on_event is not None and (
+            not isinstance(trigger_on_event, str) or not trigger_on_event
+        ):
+            raise WorkflowDefinitionError(
+                f"trigger_on_event of workflow {self.id!r} must be a topic name, got {trigger_on_event!r}"
+            )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise WorkflowDefinitionError(
+                f"batch_size must be a positive integer, got {batch_size!r}"
+            )
+        if batch_timeout_seconds is not None and batch_timeout_seconds <= 0:
+            raise WorkflowDefinitionError(
+                f"batch_timeout_seconds must be positive, got {batch_timeout_seconds!r}"
+            )
+        self.trigger_on_event = trigger_on_event
+        self.batch_size = batch_size
+        self.batch_timeout_seconds = batch_timeout_seconds
+
+    def initial_state(self, value: Any) -> Any:
+        """The state object a run starts from (``state_schema()`` when none was given)."""
+        if self.state_schema is None:
+            return None
+        if value is None:
+            return self.state_schema()
+        if isinstance(value, self.state_schema):
+            return value
+        try:
+            return self.state_schema.model_validate(value)
+        except ValidationError as exc:
+            raise InvalidPayloadError(
+                f"initial_state for workflow {self.id!r} does not match {self.state_schema.__name__}: {exc}"
+            ) from None
 
     def coerce_payload(self, payload: Any) -> Any:
         """Validate ``payload`` against the input annotation and build it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -18,8 +18,10 @@ from ..errors import (
     DuplicateStepKeyError,
     NonDeterminismError,
     PayloadTooLargeError,
+    PolosError,
     SerializationError,
     StepExecutionError,
+    WaitTimeoutError,
 )
 from ..store import Store
 from ..store.records import Claimed, StepRow
@@ -58,6 +60,26 @@ class ExecutionRun:
         self.stop_reason: str | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.decorated_step_counts: dict[str, int] = {}
+        self.event_cursor = claimed.event_cursor
+        self.state: Any = definition.initial_state(serialization.loads(self.row.state))
+        self._state_json: str | None = self.row.state if definition.state_schema else None
+
+    # workflow state --------------------------------------------------------------
+    def state_if_changed(self) -> str | None:
+        """The state as JSON when it changed since last saved, else ``None`` (cheap when stateless)."""
+        if self.definition.state_schema is None:
+            return None
+        text = self.encode("workflow state", self.state)
+        if text == self._state_json:
+            return None
+        self._state_json = text
+        return text
+
+    def state_now(self) -> str | None:
+        if self.definition.state_schema is None:
+            return None
+        self.state_if_changed()
+        return self._state_json
 
     # keys and replay ----------------------------------------------------------
     def take_key(self, step_key: str, kind: str, name: str) -> StepRow | None:
@@ -80,6 +102,9 @@ class ExecutionRun:
         return recorded
 
     def replay(self, recorded: StepRow) -> Any:
+        if recorded.state is not None:
+            self.state = self.definition.initial_state(serialization.loads(recorded.state))
+            self._state_json = recorded.state
         if recorded.error is not None:
             raise step_error_from_record(recorded)
         return serialization.loads(recorded.output)
@@ -98,7 +123,16 @@ class ExecutionRun:
     async def record(
         self, step_key: str, kind: str, name: str, output: str | None, error: str | None = None
     ) -> StepRow:
-        row = StepRow(step_key, kind, name, output, error, self.attempt, self.clock.now())
+        row = StepRow(
+            step_key,
+            kind,
+            name,
+            output,
+            error,
+            self.attempt,
+            self.clock.now(),
+            state=self.state_if_changed(),
+        )
         if not await self.store.record_step(self.execution_id, self.attempt, row):
             self.stop("fenced")
             raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
@@ -108,12 +142,26 @@ class ExecutionRun:
     async def park(self, step_key: str, kind: str, wake_at: float | None) -> None:
         """Record a wait and unwind; whatever resolves it requeues the execution."""
         parked = await self.store.begin_wait(
-            self.execution_id, self.attempt, step_key, kind, wake_at, self.clock.now()
+            self.execution_id,
+            self.attempt,
+            step_key,
+            kind,
+            wake_at,
+            self.clock.now(),
+            state=self.state_if_changed(),
         )
+        self.unwind(parked, step_key)
+
+    def unwind(self, parked: bool, step_key: str) -> NoReturn:
+        """After a wait was stored (or refused), leave this attempt."""
         self.stop("suspended" if parked else "fenced")
         if not parked:
             raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
         raise Suspended(step_key)
+
+    def refused(self) -> NoReturn:
+        self.stop("fenced")
+        raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
 
     async def note_retry(
         self, step_key: str, retry: int, delay: float, error: BaseException
@@ -157,8 +205,10 @@ def error_record(error: BaseException, attempts: int = 1) -> str:
     ).decode()
 
 
-def step_error_from_record(recorded: StepRow) -> StepExecutionError:
+def step_error_from_record(recorded: StepRow) -> PolosError:
     info = orjson.loads(recorded.error or "{}")
+    if info.get("type") == "WaitTimeoutError":
+        return WaitTimeoutError(recorded.step_key, info.get("message"))
     return StepExecutionError(
         recorded.step_key,
         info.get("type", "Error"),

@@ -17,10 +17,12 @@ from ..errors import PayloadTooLargeError, SerializationError, StepExecutionErro
 from .retry import RetryPolicy
 from .run import ExecutionRun, error_record
 from .signals import Stopped
+from .steps_children import ChildSteps
+from .steps_events import EventSteps
 from .tracing import Span
 
 
-class Step:
+class Step(ChildSteps, EventSteps):
     """The step API of one execution, reached as ``ctx.step``."""
 
     def __init__(self, run: ExecutionRun) -> None:

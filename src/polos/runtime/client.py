@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import serialization
@@ -20,9 +22,18 @@ from ..errors import (
     WorkflowTimeoutError,
 )
 from ..store import FINAL_STATUSES, NewExecution, Store, store_from_url
-from ..store.records import CANCELLED, COMPLETED
+from ..store.payloads import event_json
+from ..store.records import CANCELLED, COMPLETED, WAIT_SUSPEND, EventRow, NewEvent
+from ..types import (
+    BatchWorkflowInput,
+    EventData,
+    EventPayload,
+    ExecutionHandle,
+    SuspendInfo,
+    suspend_topic,
+)
 from .current import forbid_inside_workflow
-from .models import ExecutionHandle, ExecutionInfo, execution_info, handle_for
+from .models import ExecutionInfo, execution_info, handle_for
 
 if TYPE_CHECKING:
     from ..engine.definition import WorkflowDefinition
@@ -42,7 +53,7 @@ class ClientLike(Protocol):
     async def cancel_execution(self, execution_id: str) -> ExecutionInfo: ...
 
 
-_UNSUPPORTED = ("queue", "concurrency_key", "initial_state", "run_timeout_seconds")
+_UNSUPPORTED = ("queue", "concurrency_key")
 
 
 class PolosClient:
@@ -104,42 +115,78 @@ class PolosClient:
         *,
         session_id: str | None = None,
         user_id: str | None = None,
+        initial_state: Any = None,
+        run_timeout_seconds: float | None = None,
         **options: Any,
     ) -> ExecutionHandle:
         """Queue a run of ``workflow`` (an id or a workflow object); returns at once."""
         forbid_inside_workflow("invoke()")
         _reject_unsupported(options)
-        workflow_id = workflow if isinstance(workflow, str) else workflow.id
-        definition = registry.lookup(workflow_id)
-        if definition is not None:
-            definition.coerce_payload(payload)  # fail now, before anything is stored
-        try:
-            payload_json = serialization.dumps(payload)
-        except SerializationError as exc:
-            raise SerializationError(f"payload of workflow {workflow_id!r}: {exc}") from None
-        if len(payload_json) > self.max_payload_bytes:
-            raise PayloadTooLargeError(
-                f"payload of workflow {workflow_id!r}", len(payload_json), self.max_payload_bytes
-            )
+        item = BatchWorkflowInput(
+            id=workflow,
+            payload=payload,
+            session_id=session_id,
+            user_id=user_id,
+            initial_state=initial_state,
+            run_timeout_seconds=run_timeout_seconds,
+        )
+        [handle] = await self.batch_invoke([item])
+        return handle
+
+    async def batch_invoke(self, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
+        """Queue several runs in one transaction; handles in input order."""
+        forbid_inside_workflow("batch_invoke()")
+        news = [self._new_execution(item) for item in items]
         store = await self._ready()
-        new = NewExecution(
+        await store.create_executions(news)
+        return [
+            handle_for(
+                n.id,
+                n.workflow_id,
+                n.created_at,
+                session_id=n.session_id,
+                user_id=n.user_id,
+                root_execution_id=n.id,
+                root_workflow_id=n.workflow_id,
+            ).bind(self)
+            for n in news
+        ]
+
+    def _new_execution(self, item: BatchWorkflowInput) -> NewExecution:
+        workflow_id = item.workflow_id
+        definition = registry.lookup(workflow_id)
+        state = None
+        if definition is not None:
+            definition.coerce_payload(item.payload)  # fail now, before anything is stored
+            if item.initial_state is not None:
+                state = definition.initial_state(item.initial_state)
+        elif item.initial_state is not None:
+            state = item.initial_state
+        if item.run_timeout_seconds is not None and item.run_timeout_seconds <= 0:
+            raise ValueError(
+                f"run_timeout_seconds must be positive, got {item.run_timeout_seconds}"
+            )
+        return NewExecution(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
-            payload=payload_json,
+            payload=self._encode(f"payload of workflow {workflow_id!r}", item.payload),
             created_at=time.time(),
-            session_id=session_id,
-            user_id=user_id,
+            session_id=item.session_id,
+            user_id=item.user_id,
+            run_timeout_seconds=item.run_timeout_seconds,
+            state=None
+            if state is None
+            else self._encode(f"initial_state of {workflow_id!r}", state),
         )
-        await store.create_execution(new)
-        return handle_for(
-            new.id,
-            workflow_id,
-            new.created_at,
-            session_id=session_id,
-            user_id=user_id,
-            root_execution_id=new.id,
-            root_workflow_id=workflow_id,
-        ).bind(self)
+
+    def _encode(self, what: str, value: Any) -> str:
+        try:
+            text = serialization.dumps(value)
+        except SerializationError as exc:
+            raise SerializationError(f"{what}: {exc}") from None
+        if len(text) > self.max_payload_bytes:
+            raise PayloadTooLargeError(what, len(text), self.max_payload_bytes)
+        return text
 
     async def run(
         self,
@@ -153,6 +200,75 @@ class PolosClient:
         forbid_inside_workflow("run()")
         handle = await self.invoke(workflow, payload, **options)
         return await self.wait_for_result(handle.id, timeout=timeout)
+
+    # events and humans ---------------------------------------------------------------
+    async def publish(
+        self, topic: str, data: Any = None, event_type: str | None = None
+    ) -> EventPayload:
+        """Append one event to ``topic``; waiting runs and triggers see it at once."""
+        [event] = await self.batch_publish(topic, [EventData(event_type=event_type, data=data)])
+        return event
+
+    async def batch_publish(self, topic: str, events: Sequence[EventData]) -> list[EventPayload]:
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"an event topic must be a non-empty string, got {topic!r}")
+        now = time.time()
+        news = [
+            NewEvent(
+                str(uuid.uuid4()),
+                topic,
+                e.event_type,
+                self._encode(f"event data on {topic!r}", e.data),
+                now,
+            )
+            for e in events
+        ]
+        store = await self._ready()
+        rows = await store.publish_events(news, now) or []
+        return [event_payload(row) for row in rows]
+
+    async def resume(
+        self,
+        suspend_workflow_id: str,
+        suspend_execution_id: str,
+        suspend_step_key: str,
+        data: Any = None,
+    ) -> EventPayload:
+        """Resume a run paused at ``ctx.step.suspend``. A resume sent before the run
+        reaches its suspend is kept and delivered when it gets there."""
+        store = await self._ready()
+        row = await store.get_execution(suspend_execution_id)
+        if row is None:
+            raise ExecutionNotFoundError(suspend_execution_id)
+        if row.workflow_id != suspend_workflow_id:
+            raise PolosError(
+                f"execution {suspend_execution_id} runs workflow {row.workflow_id!r}, "
+                f"not {suspend_workflow_id!r}; check the ids passed to resume()"
+            )
+        if row.status in FINAL_STATUSES:
+            raise PolosError(
+                f"execution {suspend_execution_id} is already {row.status}; there is nothing to resume"
+            )
+        return await self.publish(
+            suspend_topic(suspend_execution_id, suspend_step_key), data, "resume"
+        )
+
+    async def list_suspended(self, workflow_id: str | None = None) -> list[SuspendInfo]:
+        """Runs paused at ``ctx.step.suspend``, oldest first, with the data they show."""
+        store = await self._ready()
+        return [
+            SuspendInfo(
+                execution_id=row.id,
+                workflow_id=row.workflow_id,
+                step_key=row.wait_step_key or "",
+                data=serialization.loads(row.wait_data, strict=False),
+                since=datetime.fromtimestamp(row.updated_at, UTC),
+                timeout_at=datetime.fromtimestamp(row.wake_at, UTC) if row.wake_at else None,
+                session_id=row.session_id,
+                user_id=row.user_id,
+            )
+            for row in await store.list_waits(WAIT_SUSPEND, workflow_id)
+        ]
 
     # inspecting -------------------------------------------------------------------
     async def get_execution(self, execution_id: str) -> ExecutionInfo:
@@ -208,6 +324,17 @@ class PolosClient:
         if row is None:
             raise ExecutionNotFoundError(execution_id)
         return execution_info(row)
+
+
+async def store_of(client: Any) -> Store:
+    """The opened store behind a ``PolosClient`` or a ``Polos``."""
+    target = getattr(client, "client", client)
+    store: Store = await target._ready()
+    return store
+
+
+def event_payload(row: EventRow) -> EventPayload:
+    return EventPayload.model_validate(serialization.loads(event_json(row), strict=False))
 
 
 def _outcome(execution_id: str, status: str, result: str | None, error: str | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from .. import types
 from ..engine.run import current_run
 from ..errors import InsideWorkflowError
 
@@ -45,3 +46,6 @@ def default_client() -> ClientLike:
         _default = Polos()
         _default.start_in_background()
     return _default
+
+
+types.client_resolver = default_client

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict
 
 from .. import serialization
 from ..store.records import ExecutionRow, HistoryRow, StepRow
-
-if TYPE_CHECKING:
-    from .client import ClientLike
+from ..types import ExecutionHandle
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -21,44 +19,6 @@ def _dt(epoch: float | None) -> datetime | None:
 
 def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-class ExecutionHandle(BaseModel):
-    """A reference to an execution: inspect it, cancel it or await its result."""
-
-    id: str
-    workflow_id: str
-    created_at: datetime | None = None
-    parent_execution_id: str | None = None
-    root_workflow_id: str | None = None
-    root_execution_id: str | None = None
-    session_id: str | None = None
-    user_id: str | None = None
-    step_key: str | None = None
-    _client: Any = PrivateAttr(default=None)
-
-    @property
-    def execution_id(self) -> str:
-        return self.id
-
-    def bind(self, client: ClientLike) -> ExecutionHandle:
-        self._client = client
-        return self
-
-    def _pick(self, client: ClientLike | None) -> ClientLike:
-        from .current import default_client
-
-        return client or self._client or default_client()
-
-    async def get(self, client: ClientLike | None = None) -> ExecutionInfo:
-        return await self._pick(client).get_execution(self.id)
-
-    async def cancel(self, client: ClientLike | None = None) -> ExecutionInfo:
-        return await self._pick(client).cancel_execution(self.id)
-
-    async def result(self, client: ClientLike | None = None, timeout: float | None = 600.0) -> Any:
-        """Wait for the execution to finish and return its result (or raise its error)."""
-        return await self._pick(client).wait_for_result(self.id, timeout=timeout)
 
 
 class StepInfo(BaseModel):
@@ -101,7 +61,10 @@ class ExecutionInfo(BaseModel):
     session_id: str | None = None
     user_id: str | None = None
     waiting_on: str | None = None
+    wait_kind: str | None = None
     wake_at: datetime | None = None
+    #: The workflow state (``state_schema``): initial, then as of the last wait, then final.
+    state: Any = None
     steps: list[StepInfo] = []
     history: list[HistoryEntry] = []
 
@@ -131,7 +94,9 @@ def execution_info(
         session_id=row.session_id,
         user_id=row.user_id,
         waiting_on=row.wait_step_key,
+        wait_kind=row.wait_kind,
         wake_at=_dt(row.wake_at),
+        state=serialization.loads(row.state, strict=False),
         steps=[
             StepInfo(
                 step_key=s.step_key,

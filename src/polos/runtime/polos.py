@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..engine.definition import WorkflowDefinition
+from ..store import Store
+from ..types import BatchWorkflowInput, EventData, EventPayload, ExecutionHandle, SuspendInfo
 from .client import PolosClient
 from .current import current_polos, set_current
-from .models import ExecutionHandle, ExecutionInfo
+from .models import ExecutionInfo
 from .worker import Worker, wait_for_signal
 
 
@@ -108,3 +110,33 @@ class Polos:
 
     async def list_executions(self, **filters: Any) -> list[ExecutionInfo]:
         return await (await self._ready()).list_executions(**filters)
+
+    async def batch_invoke(self, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
+        handles = await (await self._ready()).batch_invoke(items)
+        return [h.bind(self) for h in handles]
+
+    async def publish(
+        self, topic: str, data: Any = None, event_type: str | None = None
+    ) -> EventPayload:
+        return await (await self._ready()).publish(topic, data, event_type)
+
+    async def batch_publish(self, topic: str, events: Sequence[EventData]) -> list[EventPayload]:
+        return await (await self._ready()).batch_publish(topic, events)
+
+    async def resume(
+        self,
+        suspend_workflow_id: str,
+        suspend_execution_id: str,
+        suspend_step_key: str,
+        data: Any = None,
+    ) -> EventPayload:
+        return await (await self._ready()).resume(
+            suspend_workflow_id, suspend_execution_id, suspend_step_key, data
+        )
+
+    async def list_suspended(self, workflow_id: str | None = None) -> list[SuspendInfo]:
+        return await (await self._ready()).list_suspended(workflow_id)
+
+    @property
+    def store(self) -> Store:
+        return self.client.store

@@ -23,6 +23,8 @@ from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
 from ..engine.executor import SHUTTING_DOWN, execute
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
+from ..engine.schedules import fire_due_schedules, schedule_row
+from ..engine.triggers import fire_triggers
 from ..errors import WorkflowDefinitionError, WorkflowNotFoundError
 from ..store import Claimed, Store, WorkerRow
 from .client import PolosClient
@@ -93,6 +95,7 @@ class Worker:
         await self.client.start()
         now = self.clock.now()
         await self.store.register_worker(WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now))
+        await self._register_schedules_and_triggers(now)
         await self._recover_dead_workers()
         self._unsubscribe = self.store.hub.on_cancel(self._on_cancelled)
         self._started, self._stopping = True, False
@@ -100,6 +103,7 @@ class Worker:
             asyncio.create_task(self._claim_loop(), name="polos-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="polos-heartbeat"),
             asyncio.create_task(self._timer_loop(), name="polos-timers"),
+            asyncio.create_task(self._trigger_loop(), name="polos-triggers"),
         ]
         log.info(
             "worker %s started on %s with %d workflow(s)",
@@ -156,6 +160,21 @@ class Worker:
             if not isinstance(item, WorkflowDefinition):
                 raise WorkflowDefinitionError(f"Worker got {item!r}, which is not a workflow")
             self.definitions[item.id] = item
+
+    async def _register_schedules_and_triggers(self, now: float) -> None:
+        for definition in self.definitions.values():
+            if definition.schedule is not None:
+                await self.store.upsert_schedule(
+                    schedule_row(definition.id, definition.schedule, now)
+                )
+            if definition.trigger_on_event is not None:
+                await self.store.upsert_trigger(
+                    definition.id,
+                    definition.trigger_on_event,
+                    definition.batch_size,
+                    definition.batch_timeout_seconds,
+                    now,
+                )
 
     # claiming ---------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
@@ -264,6 +283,8 @@ class Worker:
                 due = await self.store.next_timer_at()
                 if due is not None and due <= now:
                     await self.store.fire_due_timers(now)
+                    await self.store.expire_deadlines(now)
+                    await fire_due_schedules(self.store, now)
                     due = await self.store.next_timer_at()
                 if time.monotonic() - last_reap > min(self.lease_seconds / 2, 5.0):
                     last_reap = time.monotonic()
@@ -273,6 +294,18 @@ class Worker:
                 log.exception("timer loop failed; retrying")
                 sleep = 1.0
             await _wait_any([timers], sleep)
+
+    async def _trigger_loop(self) -> None:
+        published = self.store.hub.events_event()
+        while True:
+            published.clear()
+            try:
+                started = await fire_triggers(self.store, self.clock.now())
+            except Exception:
+                log.exception("event triggers failed; retrying")
+                started = 0
+            if not started:
+                await _wait_any([published], 1.0)
 
 
 async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:

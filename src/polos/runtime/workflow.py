@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 from ..engine import definition as registry
 from ..engine.definition import WorkflowDefinition
 from ..errors import WorkflowDefinitionError
+from ..types import BatchWorkflowInput, ExecutionHandle
 from .client import ClientLike
 from .current import default_client, forbid_inside_workflow
-from .models import ExecutionHandle
 
 # Options of the Polos API that later versions implement; refusing them
 # loudly is better than silently ignoring what the user asked for.
-_NOT_YET = ("queue", "schedule", "trigger_on_event", "on_start", "on_end", "state_schema")
+_NOT_YET = ("queue", "on_start", "on_end")
+_OPTIONS = ("state_schema", "schedule", "trigger_on_event", "batch_size", "batch_timeout_seconds")
 
 
 class Workflow(WorkflowDefinition):
@@ -74,7 +75,7 @@ def workflow(
 ) -> Any:
     """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...")``."""
     for name, value in options.items():
-        if name not in _NOT_YET and name not in ("batch_size", "batch_timeout_seconds"):
+        if name not in _NOT_YET and name not in _OPTIONS:
             raise WorkflowDefinitionError(f"@workflow got an unknown option {name!r}")
         if name in _NOT_YET and value is not None:
             raise WorkflowDefinitionError(
@@ -83,7 +84,8 @@ def workflow(
             )
 
     def wrap(f: Callable[..., Any]) -> Workflow:
-        wf = Workflow(f, id=id, description=description)
+        chosen = {k: v for k, v in options.items() if k in _OPTIONS}
+        wf = Workflow(f, id=id, description=description, **chosen)
         registry.register(wf)
         return wf
 
@@ -97,3 +99,11 @@ def get_workflow(workflow_id: str) -> Workflow | None:
 
 def get_all_workflows() -> list[Workflow]:
     return [d for d in registry.all_definitions() if isinstance(d, Workflow)]
+
+
+async def batch_invoke(client: Any, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
+    """Queue several runs at once: ``batch_invoke(client, [BatchWorkflowInput(id=..., payload=...)])``."""
+    forbid_inside_workflow("batch_invoke()")
+    target: Any = client if client is not None else default_client()
+    handles: list[ExecutionHandle] = await target.batch_invoke(items)
+    return handles

@@ -14,7 +14,19 @@ import abc
 from collections.abc import Sequence
 
 from .hub import Hub
-from .records import Claimed, ExecutionRow, HistoryRow, NewExecution, StepRow, WorkerRow
+from .records import (
+    Claimed,
+    EventRow,
+    ExecutionRow,
+    HistoryRow,
+    NewEvent,
+    NewExecution,
+    ScheduleRow,
+    StepRow,
+    TriggerRow,
+    WaitResult,
+    WorkerRow,
+)
 
 
 class Store(abc.ABC):
@@ -35,6 +47,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def create_execution(self, new: NewExecution) -> None:
         """Insert a ``queued`` execution and its ``created`` history entry."""
+
+    @abc.abstractmethod
+    async def create_executions(self, news: Sequence[NewExecution]) -> None:
+        """Insert several ``queued`` executions in one transaction."""
 
     # claiming and leases --------------------------------------------------
     @abc.abstractmethod
@@ -91,17 +107,66 @@ class Store(abc.ABC):
         kind: str,
         wake_at: float | None,
         now: float,
+        *,
+        state: str | None = None,
     ) -> bool:
-        """Park a running execution as ``waiting`` on one of its steps."""
+        """Park a running execution as ``waiting`` on one of its steps (a timer).
+
+        ``state`` (a workflow state snapshot) is saved on the execution.
+        """
+
+    @abc.abstractmethod
+    async def wait_for_event(
+        self,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        topic: str,
+        cursor: int,
+        wake_at: float | None,
+        data: str | None,
+        now: float,
+        *,
+        state: str | None = None,
+    ) -> WaitResult:
+        """Wait for the first event on ``topic`` with a sequence id above ``cursor``.
+
+        If one is already there, record it as the step's output at once;
+        else park the execution (``wake_at`` is the timeout, ``data`` what a
+        suspend shows). Checking and parking are atomic with publishing, so
+        no event can slip between them.
+        """
+
+    @abc.abstractmethod
+    async def start_children(
+        self,
+        parent_id: str,
+        attempt: int,
+        step_key: str,
+        children: Sequence[NewExecution],
+        *,
+        wait: bool,
+        output: str | None,
+        now: float,
+        state: str | None = None,
+    ) -> bool:
+        """Create child executions for a parent's step, in one transaction.
+
+        With ``wait`` the parent parks until the last child ends: that child's
+        ending records the step's output (every child's outcome, in order) and
+        requeues the parent, atomically. Without it the step is recorded with
+        ``output`` (the handles) at once.
+        """
 
     @abc.abstractmethod
     async def complete_execution(
-        self, execution_id: str, attempt: int, result: str, now: float
+        self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
     ) -> bool: ...
 
     @abc.abstractmethod
     async def fail_execution(
-        self, execution_id: str, attempt: int, error: str, now: float
+        self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
     ) -> bool: ...
 
     @abc.abstractmethod
@@ -110,18 +175,104 @@ class Store(abc.ABC):
     ) -> None:
         """Append a free-form entry (a step retry, for instance) to the history."""
 
-    # timers ---------------------------------------------------------------
+    # events ---------------------------------------------------------------
     @abc.abstractmethod
-    async def fire_due_timers(self, now: float) -> int:
-        """Resolve every timer wait due by ``now``: record its step and requeue."""
+    async def publish_events(
+        self,
+        events: Sequence[NewEvent],
+        now: float,
+        *,
+        step: tuple[str, int, StepRow] | None = None,
+    ) -> list[EventRow] | None:
+        """Append events and resolve the waits they satisfy, in one transaction.
+
+        With ``step`` (execution id, attempt, step row) the publishing step is
+        recorded in the same transaction, fenced: ``None`` means refused.
+        """
 
     @abc.abstractmethod
-    async def next_timer_at(self) -> float | None: ...
+    async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]: ...
+
+    @abc.abstractmethod
+    async def last_event_seq(self) -> int: ...
+
+    # timers, timeouts, deadlines --------------------------------------------
+    @abc.abstractmethod
+    async def fire_due_timers(self, now: float) -> int:
+        """Resolve every wait due by ``now``: a timer with ``null``, any other
+        wait with a timeout error; record the step and requeue."""
+
+    @abc.abstractmethod
+    async def expire_deadlines(self, now: float) -> int:
+        """Fail executions past their ``run_timeout_seconds`` (cancelling their children)."""
+
+    @abc.abstractmethod
+    async def next_timer_at(self) -> float | None:
+        """The earliest time something is due: a wait, a deadline or a schedule tick."""
+
+    # schedules ---------------------------------------------------------------
+    @abc.abstractmethod
+    async def upsert_schedule(self, schedule: ScheduleRow) -> ScheduleRow:
+        """Create or update; an unchanged cron keeps its next tick."""
+
+    @abc.abstractmethod
+    async def list_schedules(self, workflow_id: str | None = None) -> list[ScheduleRow]: ...
+
+    @abc.abstractmethod
+    async def delete_schedule(self, schedule_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def due_schedules(self, now: float) -> list[ScheduleRow]: ...
+
+    @abc.abstractmethod
+    async def fire_schedule(
+        self,
+        schedule_id: str,
+        expected_next_fire_at: float,
+        next_fire_at: float,
+        fired_at: float | None,
+        execution: NewExecution | None,
+        now: float,
+    ) -> bool:
+        """Advance a schedule and start its run, only if no one else did (exactly once)."""
+
+    # event triggers ------------------------------------------------------------
+    @abc.abstractmethod
+    async def upsert_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        batch_size: int,
+        batch_timeout_seconds: float | None,
+        now: float,
+    ) -> None:
+        """Register a trigger; a new one starts after the last event published so far."""
+
+    @abc.abstractmethod
+    async def list_triggers(self) -> list[TriggerRow]: ...
+
+    @abc.abstractmethod
+    async def fire_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        expected_cursor: int,
+        new_cursor: int,
+        executions: Sequence[NewExecution],
+        now: float,
+    ) -> bool:
+        """Advance a trigger's cursor and start its runs, only if no one else did."""
 
     # cancellation -----------------------------------------------------------
     @abc.abstractmethod
+    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+        """Executions waiting on a wait of ``kind`` (pending suspends, for instance)."""
+
+    @abc.abstractmethod
     async def cancel_execution(self, execution_id: str, now: float) -> ExecutionRow | None:
-        """Cancel a queued, waiting or running execution; returns the row after.
+        """Cancel a queued, waiting or running execution and its active descendants.
+
+        Returns the row after.
 
         A running execution is marked ``cancelled`` at once; its worker's
         next fenced write is refused, so it stops at its next step boundary.

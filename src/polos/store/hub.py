@@ -19,6 +19,7 @@ class Hub:
     def __init__(self) -> None:
         self._work: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
         self._timers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+        self._events: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
         self._finished: dict[str, list[asyncio.Future[None]]] = {}
         self._cancel_listeners: list[Callable[[str], None]] = []
 
@@ -47,6 +48,15 @@ class Hub:
 
     def timer_set(self) -> None:
         _set_all(self._timers)
+
+    # published events (streams and event triggers) -----------------------
+    def events_event(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.add(event)
+        return event
+
+    def events_published(self) -> None:
+        _set_all(self._events)
 
     # finished executions -------------------------------------------------
     def finished_future(self, execution_id: str) -> asyncio.Future[None]:

@@ -31,6 +31,9 @@ class NewExecution:
     step_key: str | None = None
     session_id: str | None = None
     user_id: str | None = None
+    child_index: int | None = None
+    run_timeout_seconds: float | None = None
+    state: str | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +60,14 @@ class ExecutionRow:
     step_key: str | None
     session_id: str | None
     user_id: str | None
+    child_index: int | None = None
+    pending_children: int = 0
+    wait_topic: str | None = None
+    wait_cursor: int | None = None
+    wait_data: str | None = None
+    run_timeout_seconds: float | None = None
+    deadline_at: float | None = None
+    state: str | None = None
 
 
 #: The execution columns every query selects, in ExecutionRow's field order.
@@ -75,6 +86,12 @@ class StepRow:
     attempt: int
     created_at: float
     execution_id: str = ""
+    #: Snapshot of the workflow state after this step, when the step changed it.
+    state: str | None = None
+
+
+#: The step columns every query selects, in StepRow's field order.
+STEP_COLUMNS = ", ".join(StepRow.__dataclass_fields__)
 
 
 @dataclass(slots=True)
@@ -93,6 +110,9 @@ class Claimed:
 
     execution: ExecutionRow
     steps: list[StepRow] = field(default_factory=list)
+    #: The last event sequence id committed before the claim: an event wait
+    #: reached in this attempt takes the first event after it.
+    event_cursor: int = 0
 
 
 @dataclass(slots=True)
@@ -102,3 +122,64 @@ class WorkerRow:
     pid: int
     started_at: float
     heartbeat_at: float
+
+
+@dataclass(slots=True)
+class NewEvent:
+    id: str
+    topic: str
+    event_type: str | None
+    data: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class EventRow:
+    seq: int
+    id: str
+    topic: str
+    event_type: str | None
+    data: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class ScheduleRow:
+    schedule_id: str
+    workflow_id: str
+    key: str
+    cron: str
+    timezone: str
+    next_fire_at: float
+    last_fire_at: float | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class TriggerRow:
+    workflow_id: str
+    topic: str
+    batch_size: int
+    batch_timeout_seconds: float | None
+    cursor: int
+    updated_at: float
+
+
+@dataclass(slots=True)
+class WaitResult:
+    """What ``wait_for_event`` did: refused (fenced), resolved at once, or parked."""
+
+    accepted: bool
+    output: str | None = None  # the event, when an event already waiting was taken
+
+    @property
+    def parked(self) -> bool:
+        return self.accepted and self.output is None
+
+
+# Wait kinds: what a waiting execution waits for.
+WAIT_TIMER = "timer"
+WAIT_EVENT = "event"
+WAIT_SUSPEND = "suspend"
+WAIT_CHILDREN = "children"

@@ -12,10 +12,14 @@ from importlib import resources
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
-def load_queries(package: str, *, columns: str) -> dict[str, str]:
-    """Named queries; ``EXECUTION_COLUMNS`` in them becomes ``columns``."""
+def load_queries(package: str, *, columns: str | None = None) -> dict[str, str]:
+    """Named queries; ``EXECUTION_COLUMNS`` and ``STEP_COLUMNS`` in them are expanded
+    to the columns of :class:`ExecutionRow` and :class:`StepRow`, in field order."""
+    from .records import EXECUTION_COLUMNS, STEP_COLUMNS
+
     text = resources.files(package).joinpath("queries.sql").read_text()
-    text = text.replace("EXECUTION_COLUMNS", columns)
+    text = text.replace("EXECUTION_COLUMNS", columns or EXECUTION_COLUMNS)
+    text = text.replace("STEP_COLUMNS", STEP_COLUMNS)
     parts = _NAME.split(text)
     # parts = [preamble, name1, body1, name2, body2, ...]
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}

@@ -6,6 +6,8 @@ for the disk), so it holds the loop for tens of microseconds, which is far
 cheaper than hopping to a thread. When another process holds the write lock,
 SQLite's own busy wait is kept to a few milliseconds and the rest of the wait
 is an ``asyncio.sleep`` with backoff, so the loop never blocks for long.
+SQLite has one writer at a time, so every transaction here is serializable:
+an event published and a wait parked can never miss each other.
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ from typing import Any, TypeVar
 import orjson
 
 from ...errors import StoreUnavailableError
+from .. import payloads
 from ..base import Store
 from ..hub import Hub
 from ..records import (
     CANCELLED,
-    EXECUTION_COLUMNS,
+    FAILED,
+    WAIT_CHILDREN,
+    WAIT_TIMER,
     Claimed,
+    EventRow,
     ExecutionRow,
     HistoryRow,
+    NewEvent,
     NewExecution,
+    ScheduleRow,
     StepRow,
+    TriggerRow,
+    WaitResult,
     WorkerRow,
 )
 from ..sql import load_migrations, load_queries
@@ -38,9 +48,166 @@ from ..sql import load_migrations, load_queries
 log = logging.getLogger("polos.store.sqlite")
 T = TypeVar("T")
 
-_Q = load_queries(__package__ or "polos.store.sqlite", columns=EXECUTION_COLUMNS)
+_Q = load_queries(__package__ or "polos.store.sqlite")
 _BUSY_TIMEOUT_S = 0.005
 _LOCK_GIVE_UP_S = 60.0
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _Tx:
+    """What one transaction changed, so the right signals fire after COMMIT."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.queued = False
+        self.finished: list[str] = []
+        self.cancelled: list[str] = []
+        self.events = False
+        self.timers = False
+
+    def q(self, name: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(_Q[name], params)
+
+    def history(
+        self, execution_id: str, now: float, event: str, attempt: int, detail: Any = None
+    ) -> None:
+        self.q(
+            "insert_history",
+            (execution_id, now, event, attempt, None if detail is None else _json(detail)),
+        )
+
+    def fenced(self, execution_id: str, attempt: int) -> bool:
+        return self.q("is_running", (execution_id, attempt)).fetchone() is not None
+
+    def insert_step(
+        self,
+        execution_id: str,
+        key: str,
+        kind: str,
+        output: str | None,
+        error: str | None,
+        attempt: int,
+        now: float,
+    ) -> None:
+        self.q("insert_step", (execution_id, key, kind, output, error, attempt, now))
+
+    def resolve_wait(
+        self,
+        execution_id: str,
+        key: str,
+        kind: str,
+        attempt: int,
+        now: float,
+        output: str | None,
+        error: str | None,
+        by: str,
+    ) -> None:
+        """Record the waiting step's outcome and requeue the execution."""
+        self.insert_step(execution_id, key, kind, output, error, attempt, now)
+        self.history(execution_id, now, "resumed", attempt, {"step_key": key, "by": by})
+        self.q("resolve_wait", (now, execution_id))
+        self.queued = True
+
+    def insert_executions(self, news: Sequence[NewExecution]) -> None:
+        self.conn.executemany(
+            _Q["insert_execution"],
+            [
+                (
+                    n.id,
+                    n.workflow_id,
+                    n.payload,
+                    n.created_at,
+                    n.created_at,
+                    n.parent_execution_id,
+                    n.root_execution_id,
+                    n.root_workflow_id,
+                    n.step_key,
+                    n.session_id,
+                    n.user_id,
+                    n.child_index,
+                    n.run_timeout_seconds,
+                    n.state,
+                )
+                for n in news
+            ],
+        )
+        self.conn.executemany(
+            _Q["insert_history"], [(n.id, n.created_at, "created", 0, None) for n in news]
+        )
+        if news:
+            self.queued = True
+
+    def ended(self, execution_id: str, now: float) -> None:
+        """An execution just finished: if its parent waits on its batch, count it down."""
+        self.finished.append(execution_id)
+        parent, key = self.q("child_link", (execution_id,)).fetchone() or (None, None)
+        if parent is None or key is None:
+            return
+        row = self.q("count_down_parent", (parent, key)).fetchone()
+        if row is None or row[0] > 0:
+            return
+        children = self.q("children_of_step", (parent, key)).fetchall()
+        self.resolve_wait(
+            parent,
+            key,
+            WAIT_CHILDREN,
+            row[1],
+            now,
+            payloads.children_json(children),
+            None,
+            "children",
+        )
+
+    def end_tree(
+        self, root_id: str, status: str, error: str | None, now: float, event: str
+    ) -> bool:
+        """End ``root_id`` with ``status`` and cancel its active descendants."""
+        tree = self.q("active_tree", (root_id,)).fetchall()
+        if not tree:
+            return False
+        for execution_id, previous, attempt in tree:
+            is_root = execution_id == root_id
+            self.q(
+                "end_execution",
+                (
+                    status if is_root else CANCELLED,
+                    error if is_root else payloads.CANCELLED_ERROR,
+                    now,
+                    now,
+                    execution_id,
+                ),
+            )
+            self.history(
+                execution_id,
+                now,
+                event if is_root else CANCELLED,
+                attempt,
+                {"previous_status": previous} if is_root else {"by": root_id},
+            )
+            self.cancelled.append(execution_id)
+        self.ended(root_id, now)
+        return True
+
+    def publish(self, events: Sequence[NewEvent], now: float) -> list[EventRow]:
+        rows = []
+        for new in events:
+            row = EventRow(
+                *self.q(
+                    "insert_event", (new.id, new.topic, new.event_type, new.data, new.created_at)
+                ).fetchone()
+            )
+            rows.append(row)
+            for execution_id, key, kind, attempt in self.q(
+                "waiters_of_topic", (row.topic, row.seq)
+            ).fetchall():
+                self.resolve_wait(
+                    execution_id, key, kind, attempt, now, payloads.event_json(row), None, "event"
+                )
+        self.events = self.events or bool(rows)
+        return rows
 
 
 class SQLiteStore(Store):
@@ -67,11 +234,9 @@ class SQLiteStore(Store):
             timeout=_BUSY_TIMEOUT_S,
             cached_statements=256,
         )
-        conn.row_factory = None
         self._conn = conn
         await self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=OFF")
         await self._retry(self._migrate)
 
     async def close(self) -> None:
@@ -131,50 +296,53 @@ class SQLiteStore(Store):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
 
-    async def _tx(self, body: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``body`` in one write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+    async def _tx(self, body: Callable[[_Tx], T]) -> T:
+        """Run ``body`` in one write transaction, then fire the signals it earned."""
         conn = self._db
 
-        def run() -> T:
+        def run() -> tuple[T, _Tx]:
+            tx = _Tx(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                out = body(conn)
+                out = body(tx)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            return out
+            return out, tx
 
-        return await self._retry(run)
+        out, tx = await self._retry(run)
+        self._signal(tx)
+        return out
+
+    def _signal(self, tx: _Tx) -> None:
+        hub = self.hub
+        for execution_id in tx.cancelled:
+            hub.execution_cancelled(execution_id)
+        for execution_id in tx.finished:
+            hub.execution_finished(execution_id)
+        if tx.queued:
+            hub.work_queued()
+        if tx.events:
+            hub.events_published()
+        if tx.timers:
+            hub.timer_set()
 
     async def _one(self, query: str, params: Sequence[Any]) -> int:
         """One autocommit write statement; returns the number of rows it changed."""
         conn = self._db
         return await self._retry(lambda: conn.execute(query, params).rowcount)
 
+    async def _fetch(self, query: str, params: Sequence[Any]) -> list[Any]:
+        conn = self._db
+        return await self._retry(lambda: conn.execute(query, params).fetchall())
+
     # submitting ----------------------------------------------------------------
     async def create_execution(self, new: NewExecution) -> None:
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                _Q["insert_execution"],
-                (
-                    new.id,
-                    new.workflow_id,
-                    new.payload,
-                    new.created_at,
-                    new.created_at,
-                    new.parent_execution_id,
-                    new.root_execution_id,
-                    new.root_workflow_id,
-                    new.step_key,
-                    new.session_id,
-                    new.user_id,
-                ),
-            )
-            conn.execute(_Q["insert_history"], (new.id, new.created_at, "created", 0, None))
+        await self.create_executions([new])
 
-        await self._tx(body)
-        self.hub.work_queued()
+    async def create_executions(self, news: Sequence[NewExecution]) -> None:
+        await self._tx(lambda tx: tx.insert_executions(news))
 
     # claiming and leases -------------------------------------------------------
     async def claim(
@@ -185,17 +353,20 @@ class SQLiteStore(Store):
         now: float,
         lease_seconds: float,
     ) -> list[Claimed]:
-        wf_json = orjson.dumps(list(workflow_ids)).decode()
+        if limit <= 0 or not workflow_ids:
+            return []
+        wf_json = _json(list(workflow_ids))
 
-        def body(conn: sqlite3.Connection) -> list[Claimed]:
-            rows = conn.execute(
-                _Q["claim"], (worker_id, now + lease_seconds, now, now, wf_json, limit)
+        def body(tx: _Tx) -> list[Claimed]:
+            rows = tx.q(
+                "claim", (worker_id, now + lease_seconds, now, now, now, wf_json, limit)
             ).fetchall()
             if not rows:
                 return []
-            claimed = {row[0]: Claimed(_execution(row)) for row in rows}
-            detail = orjson.dumps({"owner": worker_id}).decode()
-            conn.executemany(
+            cursor = tx.q("last_event_seq").fetchone()[0]
+            claimed = {row[0]: Claimed(ExecutionRow(*row), event_cursor=cursor) for row in rows}
+            detail = _json({"owner": worker_id})
+            tx.conn.executemany(
                 _Q["insert_history"],
                 [
                     (c.execution.id, now, "claimed", c.execution.attempt, detail)
@@ -204,13 +375,10 @@ class SQLiteStore(Store):
             )
             resumed = [c.execution.id for c in claimed.values() if c.execution.attempt > 1]
             if resumed:
-                ids = orjson.dumps(resumed).decode()
-                for step in conn.execute(_Q["steps_of_many"], (ids,)):
+                for step in tx.q("steps_of_many", (_json(resumed),)):
                     claimed[step[7]].steps.append(StepRow(*step))
             return list(claimed.values())
 
-        if limit <= 0 or not workflow_ids:
-            return []
         return await self._tx(body)
 
     async def heartbeat(
@@ -220,13 +388,13 @@ class SQLiteStore(Store):
         now: float,
         lease_seconds: float,
     ) -> set[str]:
-        def body(conn: sqlite3.Connection) -> set[str]:
-            conn.execute(_Q["heartbeat_worker"], (now, worker_id))
-            conn.execute(_Q["renew_leases"], (now + lease_seconds, worker_id))
+        def body(tx: _Tx) -> set[str]:
+            tx.q("heartbeat_worker", (now, worker_id))
+            tx.q("renew_leases", (now + lease_seconds, worker_id))
             if not leases:
                 return set()
-            ids = orjson.dumps([lease[0] for lease in leases]).decode()
-            current = {row[0]: row for row in conn.execute(_Q["lease_states"], (ids,))}
+            ids = _json([lease[0] for lease in leases])
+            current = {row[0]: row for row in tx.q("lease_states", (ids,))}
             lost = set()
             for execution_id, attempt in leases:
                 row = current.get(execution_id)
@@ -237,38 +405,33 @@ class SQLiteStore(Store):
         return await self._tx(body)
 
     async def release_execution(self, execution_id: str, attempt: int, now: float) -> bool:
-        def body(conn: sqlite3.Connection) -> bool:
-            changed = conn.execute(_Q["release_execution"], (now, execution_id, attempt)).rowcount
-            if changed:
-                conn.execute(_Q["insert_history"], (execution_id, now, "released", attempt, None))
-            return bool(changed)
+        def body(tx: _Tx) -> bool:
+            if not tx.q("release_execution", (now, execution_id, attempt)).rowcount:
+                return False
+            tx.history(execution_id, now, "released", attempt)
+            tx.queued = True
+            return True
 
-        released = await self._tx(body)
-        if released:
-            self.hub.work_queued()
-        return released
+        return await self._tx(body)
 
     async def requeue_expired_leases(self, now: float) -> int:
-        def body(conn: sqlite3.Connection) -> int:
-            conn.execute(_Q["history_for_expired"], (now, now))
-            return conn.execute(_Q["requeue_expired"], (now, now)).rowcount
-
-        count = await self._tx(body)
-        if count:
-            self.hub.work_queued()
-        return count
-
-    async def requeue_worker(self, worker_id: str, now: float) -> int:
-        def body(conn: sqlite3.Connection) -> int:
-            conn.execute(_Q["history_for_dead_worker"], (now, worker_id))
-            count = conn.execute(_Q["requeue_owned"], (now, worker_id)).rowcount
-            conn.execute(_Q["delete_worker"], (worker_id,))
+        def body(tx: _Tx) -> int:
+            tx.q("history_for_expired", (now, now))
+            count: int = tx.q("requeue_expired", (now, now)).rowcount
+            tx.queued = count > 0
             return count
 
-        count = await self._tx(body)
-        if count:
-            self.hub.work_queued()
-        return count
+        return await self._tx(body)
+
+    async def requeue_worker(self, worker_id: str, now: float) -> int:
+        def body(tx: _Tx) -> int:
+            tx.q("history_for_dead_worker", (now, worker_id))
+            count: int = tx.q("requeue_owned", (now, worker_id)).rowcount
+            tx.q("delete_worker", (worker_id,))
+            tx.queued = count > 0
+            return count
+
+        return await self._tx(body)
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
@@ -283,11 +446,55 @@ class SQLiteStore(Store):
                 step.error,
                 attempt,
                 step.created_at,
+                step.state,
                 execution_id,
                 attempt,
             ),
         )
         return changed == 1
+
+    def _park(
+        self,
+        tx: _Tx,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        wake_at: float | None,
+        now: float,
+        *,
+        topic: str | None = None,
+        cursor: int | None = None,
+        data: str | None = None,
+        pending: int = 0,
+        state: str | None = None,
+    ) -> bool:
+        changed = tx.q(
+            "begin_wait",
+            (
+                step_key,
+                kind,
+                wake_at,
+                topic,
+                cursor,
+                data,
+                pending,
+                state,
+                now,
+                execution_id,
+                attempt,
+            ),
+        ).rowcount
+        if changed:
+            tx.history(
+                execution_id,
+                now,
+                "waiting",
+                attempt,
+                {"step_key": step_key, "kind": kind, "wake_at": wake_at, "topic": topic},
+            )
+            tx.timers = tx.timers or wake_at is not None
+        return bool(changed)
 
     async def begin_wait(
         self,
@@ -297,87 +504,286 @@ class SQLiteStore(Store):
         kind: str,
         wake_at: float | None,
         now: float,
+        *,
+        state: str | None = None,
     ) -> bool:
-        detail = orjson.dumps({"step_key": step_key, "kind": kind, "wake_at": wake_at}).decode()
-
-        def body(conn: sqlite3.Connection) -> bool:
-            changed = conn.execute(
-                _Q["begin_wait"], (step_key, kind, wake_at, now, execution_id, attempt)
-            ).rowcount
-            if changed:
-                conn.execute(_Q["insert_history"], (execution_id, now, "waiting", attempt, detail))
-            return bool(changed)
-
-        parked = await self._tx(body)
-        if parked and wake_at is not None:
-            self.hub.timer_set()
-        return parked
-
-    async def complete_execution(
-        self, execution_id: str, attempt: int, result: str, now: float
-    ) -> bool:
-        return await self._finish(
-            "complete_execution", "completed", execution_id, attempt, result, now
+        return await self._tx(
+            lambda tx: self._park(
+                tx, execution_id, attempt, step_key, kind, wake_at, now, state=state
+            )
         )
 
-    async def fail_execution(self, execution_id: str, attempt: int, error: str, now: float) -> bool:
-        return await self._finish("fail_execution", "failed", execution_id, attempt, error, now)
+    async def wait_for_event(
+        self,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        topic: str,
+        cursor: int,
+        wake_at: float | None,
+        data: str | None,
+        now: float,
+        *,
+        state: str | None = None,
+    ) -> WaitResult:
+        def body(tx: _Tx) -> WaitResult:
+            if not tx.fenced(execution_id, attempt):
+                return WaitResult(False)
+            first = tx.q("first_event_after", (topic, cursor)).fetchone()
+            if first is not None:
+                output = payloads.event_json(EventRow(*first))
+                tx.insert_step(execution_id, step_key, kind, output, None, attempt, now)
+                return WaitResult(True, output)
+            self._park(
+                tx,
+                execution_id,
+                attempt,
+                step_key,
+                kind,
+                wake_at,
+                now,
+                topic=topic,
+                cursor=cursor,
+                data=data,
+                state=state,
+            )
+            return WaitResult(True)
+
+        return await self._tx(body)
+
+    async def start_children(
+        self,
+        parent_id: str,
+        attempt: int,
+        step_key: str,
+        children: Sequence[NewExecution],
+        *,
+        wait: bool,
+        output: str | None,
+        now: float,
+        state: str | None = None,
+    ) -> bool:
+        def body(tx: _Tx) -> bool:
+            if not tx.fenced(parent_id, attempt):
+                return False
+            tx.insert_executions(children)
+            if wait:
+                return self._park(
+                    tx,
+                    parent_id,
+                    attempt,
+                    step_key,
+                    WAIT_CHILDREN,
+                    None,
+                    now,
+                    pending=len(children),
+                    state=state,
+                )
+            tx.insert_step(parent_id, step_key, "invoke", output, None, attempt, now)
+            return True
+
+        return await self._tx(body)
+
+    async def complete_execution(
+        self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
+    ) -> bool:
+        return await self._finish(
+            "complete_execution", "completed", execution_id, attempt, result, now, state
+        )
+
+    async def fail_execution(
+        self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
+    ) -> bool:
+        return await self._finish(
+            "fail_execution", FAILED, execution_id, attempt, error, now, state
+        )
 
     async def _finish(
-        self, query: str, event: str, execution_id: str, attempt: int, value: str, now: float
+        self,
+        query: str,
+        event: str,
+        execution_id: str,
+        attempt: int,
+        value: str,
+        now: float,
+        state: str | None,
     ) -> bool:
-        def body(conn: sqlite3.Connection) -> bool:
-            changed = conn.execute(_Q[query], (value, now, now, execution_id, attempt)).rowcount
-            if changed:
-                conn.execute(_Q["insert_history"], (execution_id, now, event, attempt, None))
-            return bool(changed)
+        def body(tx: _Tx) -> bool:
+            if not tx.q(query, (value, state, now, now, execution_id, attempt)).rowcount:
+                return False
+            tx.history(execution_id, now, event, attempt)
+            # Fire-and-forget children outlive their parent; only a wait ties them.
+            tx.ended(execution_id, now)
+            return True
 
-        done = await self._tx(body)
-        if done:
-            self.hub.execution_finished(execution_id)
-        return done
+        return await self._tx(body)
 
     async def add_history(
         self, execution_id: str, attempt: int, event: str, detail: str | None, now: float
     ) -> None:
         await self._one(_Q["insert_history"], (execution_id, now, event, attempt, detail))
 
-    # timers --------------------------------------------------------------------
-    async def fire_due_timers(self, now: float) -> int:
-        def body(conn: sqlite3.Connection) -> int:
-            conn.execute(_Q["record_due_timers"], (now, now))
-            conn.execute(_Q["history_for_due_timers"], (now, now))
-            return conn.execute(_Q["requeue_due_timers"], (now, now)).rowcount
+    # events ------------------------------------------------------------------------
+    async def publish_events(
+        self,
+        events: Sequence[NewEvent],
+        now: float,
+        *,
+        step: tuple[str, int, StepRow] | None = None,
+    ) -> list[EventRow] | None:
+        def body(tx: _Tx) -> list[EventRow] | None:
+            if step is not None:
+                execution_id, attempt, row = step
+                if not tx.fenced(execution_id, attempt):
+                    return None
+                tx.insert_step(execution_id, row.step_key, row.kind, row.output, None, attempt, now)
+            return tx.publish(events, now)
 
-        count = await self._tx(body)
-        if count:
-            self.hub.work_queued()
-        return count
+        return await self._tx(body)
+
+    async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]:
+        return [
+            EventRow(*r) for r in await self._fetch(_Q["read_events"], (topic, after_seq, limit))
+        ]
+
+    async def last_event_seq(self) -> int:
+        rows = await self._fetch(_Q["last_event_seq"], ())
+        return int(rows[0][0])
+
+    # timers, timeouts and deadlines -----------------------------------------------------
+    async def fire_due_timers(self, now: float) -> int:
+        def body(tx: _Tx) -> int:
+            due = tx.q("due_waits", (now,)).fetchall()
+            for execution_id, key, kind, attempt in due:
+                if kind == WAIT_TIMER:
+                    tx.resolve_wait(execution_id, key, "wait", attempt, now, "null", None, "timer")
+                else:
+                    error = payloads.timeout_error_json(key, kind)
+                    tx.resolve_wait(execution_id, key, kind, attempt, now, None, error, "timeout")
+            return len(due)
+
+        return await self._tx(body)
+
+    async def expire_deadlines(self, now: float) -> int:
+        def body(tx: _Tx) -> int:
+            due = tx.q("due_deadlines", (now,)).fetchall()
+            for execution_id, timeout, _attempt in due:
+                tx.end_tree(
+                    execution_id, FAILED, payloads.deadline_error_json(timeout), now, "timed_out"
+                )
+            return len(due)
+
+        return await self._tx(body)
 
     async def next_timer_at(self) -> float | None:
-        conn = self._db
-        row = await self._retry(lambda: conn.execute(_Q["next_timer_at"]).fetchone())
-        return row[0] if row else None
+        rows = await self._fetch(_Q["next_timer_at"], ())
+        return rows[0][0] if rows else None
 
     # cancellation ------------------------------------------------------------------
     async def cancel_execution(self, execution_id: str, now: float) -> ExecutionRow | None:
-        def body(conn: sqlite3.Connection) -> tuple[ExecutionRow | None, bool]:
-            before = conn.execute(_Q["get_execution"], (execution_id,)).fetchone()
-            if before is None:
-                return None, False
-            changed = conn.execute(_Q["cancel_execution"], (now, now, execution_id)).rowcount
-            if changed:
-                detail = orjson.dumps({"previous_status": before[2]}).decode()
-                conn.execute(
-                    _Q["insert_history"], (execution_id, now, CANCELLED, before[6], detail)
-                )
-            after = conn.execute(_Q["get_execution"], (execution_id,)).fetchone()
-            return _execution(after), bool(changed)
+        def body(tx: _Tx) -> ExecutionRow | None:
+            if tx.q("get_execution", (execution_id,)).fetchone() is None:
+                return None
+            tx.end_tree(execution_id, CANCELLED, payloads.CANCELLED_ERROR, now, CANCELLED)
+            return ExecutionRow(*tx.q("get_execution", (execution_id,)).fetchone())
 
-        row, changed = await self._tx(body)
-        if changed:
-            self.hub.execution_cancelled(execution_id)
-        return row
+        return await self._tx(body)
+
+    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+        rows = await self._fetch(_Q["list_waits"], (kind, workflow_id, workflow_id))
+        return [ExecutionRow(*row) for row in rows]
+
+    # schedules --------------------------------------------------------------------------
+    async def upsert_schedule(self, schedule: ScheduleRow) -> ScheduleRow:
+        def body(tx: _Tx) -> ScheduleRow:
+            s = schedule
+            tx.q(
+                "upsert_schedule",
+                (
+                    s.schedule_id,
+                    s.workflow_id,
+                    s.key,
+                    s.cron,
+                    s.timezone,
+                    s.next_fire_at,
+                    s.created_at,
+                    s.updated_at,
+                ),
+            )
+            tx.timers = True
+            return ScheduleRow(*tx.q("get_schedule", (s.schedule_id,)).fetchone())
+
+        return await self._tx(body)
+
+    async def list_schedules(self, workflow_id: str | None = None) -> list[ScheduleRow]:
+        return [
+            ScheduleRow(*r)
+            for r in await self._fetch(_Q["list_schedules"], (workflow_id, workflow_id))
+        ]
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        return await self._one(_Q["delete_schedule"], (schedule_id,)) == 1
+
+    async def due_schedules(self, now: float) -> list[ScheduleRow]:
+        return [ScheduleRow(*r) for r in await self._fetch(_Q["due_schedules"], (now,))]
+
+    async def fire_schedule(
+        self,
+        schedule_id: str,
+        expected_next_fire_at: float,
+        next_fire_at: float,
+        fired_at: float | None,
+        execution: NewExecution | None,
+        now: float,
+    ) -> bool:
+        def body(tx: _Tx) -> bool:
+            won = tx.q(
+                "advance_schedule",
+                (next_fire_at, fired_at, now, schedule_id, expected_next_fire_at),
+            ).rowcount
+            if won and execution is not None:
+                tx.insert_executions([execution])
+            return bool(won)
+
+        return await self._tx(body)
+
+    # event triggers ------------------------------------------------------------------------
+    async def upsert_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        batch_size: int,
+        batch_timeout_seconds: float | None,
+        now: float,
+    ) -> None:
+        await self._tx(
+            lambda tx: tx.q(
+                "upsert_trigger", (workflow_id, topic, batch_size, batch_timeout_seconds, now)
+            )
+        )
+
+    async def list_triggers(self) -> list[TriggerRow]:
+        return [TriggerRow(*r) for r in await self._fetch(_Q["list_triggers"], ())]
+
+    async def fire_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        expected_cursor: int,
+        new_cursor: int,
+        executions: Sequence[NewExecution],
+        now: float,
+    ) -> bool:
+        def body(tx: _Tx) -> bool:
+            won = tx.q(
+                "advance_trigger", (new_cursor, now, workflow_id, topic, expected_cursor)
+            ).rowcount
+            if won:
+                tx.insert_executions(executions)
+            return bool(won)
+
+        return await self._tx(body)
 
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:
@@ -393,17 +799,13 @@ class SQLiteStore(Store):
         return [WorkerRow(*row) for row in await self._fetch(_Q["list_workers"], ())]
 
     # reading ---------------------------------------------------------------------------
-    async def _fetch(self, query: str, params: Sequence[Any]) -> list[Any]:
-        conn = self._db
-        return await self._retry(lambda: conn.execute(query, params).fetchall())
-
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
         rows = await self._fetch(_Q["get_execution"], (execution_id,))
-        return _execution(rows[0]) if rows else None
+        return ExecutionRow(*rows[0]) if rows else None
 
     async def get_executions(self, execution_ids: Sequence[str]) -> list[ExecutionRow]:
-        ids = orjson.dumps(list(execution_ids)).decode()
-        return [_execution(row) for row in await self._fetch(_Q["get_executions"], (ids,))]
+        rows = await self._fetch(_Q["get_executions"], (_json(list(execution_ids)),))
+        return [ExecutionRow(*row) for row in rows]
 
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         return [StepRow(*row) for row in await self._fetch(_Q["list_steps"], (execution_id,))]
@@ -421,9 +823,4 @@ class SQLiteStore(Store):
         rows = await self._fetch(
             _Q["list_executions"], (status, status, workflow_id, workflow_id, limit)
         )
-        return [_execution(row) for row in rows]
-
-
-def _execution(row: Sequence[Any]) -> ExecutionRow:
-    # Queries select EXECUTION_COLUMNS, which lists ExecutionRow's fields in order.
-    return ExecutionRow(*row)
+        return [ExecutionRow(*row) for row in rows]

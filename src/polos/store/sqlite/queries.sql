@@ -3,8 +3,9 @@
 -- name: insert_execution
 INSERT INTO executions (
     id, workflow_id, status, payload, attempt, created_at, updated_at,
-    parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+    parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
+    child_index, run_timeout_seconds, state
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_history
 INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, ?, ?)
@@ -12,7 +13,8 @@ INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, 
 -- name: claim
 UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
-    started_at = COALESCE(started_at, ?), updated_at = ?
+    started_at = COALESCE(started_at, ?), updated_at = ?,
+    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
 WHERE id IN (
     SELECT id FROM executions
     WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
@@ -22,30 +24,34 @@ WHERE id IN (
 RETURNING EXECUTION_COLUMNS
 
 -- name: steps_of_many
-SELECT step_key, kind, name, output, error, attempt, created_at, execution_id
+SELECT STEP_COLUMNS
 FROM steps WHERE execution_id IN (SELECT value FROM json_each(?))
 
+-- name: is_running
+SELECT 1 FROM executions WHERE id = ? AND attempt = ? AND status = 'running'
+
 -- name: record_step
-INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?
+INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE EXISTS (SELECT 1 FROM executions WHERE id = ? AND attempt = ? AND status = 'running')
 
 -- name: begin_wait
 UPDATE executions
 SET status = 'waiting', owner = NULL, lease_expires_at = NULL,
-    wait_step_key = ?, wait_kind = ?, wake_at = ?, updated_at = ?
+    wait_step_key = ?, wait_kind = ?, wake_at = ?, wait_topic = ?, wait_cursor = ?,
+    wait_data = ?, pending_children = ?, state = COALESCE(?, state), updated_at = ?
 WHERE id = ? AND attempt = ? AND status = 'running'
 
 -- name: complete_execution
 UPDATE executions
-SET status = 'completed', result = ?, owner = NULL, lease_expires_at = NULL,
-    completed_at = ?, updated_at = ?
+SET status = 'completed', result = ?, state = COALESCE(?, state), owner = NULL,
+    lease_expires_at = NULL, completed_at = ?, updated_at = ?
 WHERE id = ? AND attempt = ? AND status = 'running'
 
 -- name: fail_execution
 UPDATE executions
-SET status = 'failed', error = ?, owner = NULL, lease_expires_at = NULL,
-    completed_at = ?, updated_at = ?
+SET status = 'failed', error = ?, state = COALESCE(?, state), owner = NULL,
+    lease_expires_at = NULL, completed_at = ?, updated_at = ?
 WHERE id = ? AND attempt = ? AND status = 'running'
 
 -- name: release_execution
@@ -84,31 +90,130 @@ UPDATE executions
 SET status = 'queued', owner = NULL, lease_expires_at = NULL, updated_at = ?
 WHERE status = 'running' AND owner = ?
 
--- name: record_due_timers
+-- name: due_waits
+SELECT id, wait_step_key, wait_kind, attempt FROM executions
+WHERE status = 'waiting' AND wake_at <= ?
+
+-- name: resolve_wait
+UPDATE executions
+SET status = 'queued', wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, wait_topic = NULL,
+    wait_cursor = NULL, wait_data = NULL, pending_children = 0, updated_at = ?
+WHERE id = ? AND status = 'waiting'
+
+-- name: insert_step
 INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
-SELECT id, wait_step_key, 'wait', '', 'null', NULL, attempt, ?
-FROM executions
-WHERE status = 'waiting' AND wait_kind = 'timer' AND wake_at <= ?
+VALUES (?, ?, ?, '', ?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 
--- name: history_for_due_timers
-INSERT INTO history (execution_id, at, event, attempt, detail)
-SELECT id, ?, 'resumed', attempt, json_object('step_key', wait_step_key, 'by', 'timer')
-FROM executions WHERE status = 'waiting' AND wait_kind = 'timer' AND wake_at <= ?
-
--- name: requeue_due_timers
-UPDATE executions
-SET status = 'queued', wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, updated_at = ?
-WHERE status = 'waiting' AND wait_kind = 'timer' AND wake_at <= ?
-
 -- name: next_timer_at
-SELECT MIN(wake_at) FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL
+SELECT MIN(t) FROM (
+    SELECT MIN(wake_at) AS t FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL
+    UNION ALL
+    SELECT MIN(deadline_at) FROM executions
+    WHERE deadline_at IS NOT NULL AND status IN ('queued', 'running', 'waiting')
+    UNION ALL
+    SELECT MIN(next_fire_at) FROM schedules
+)
 
--- name: cancel_execution
+-- name: active_tree
+WITH RECURSIVE tree(id) AS (
+    SELECT ?
+    UNION ALL
+    SELECT e.id FROM executions e JOIN tree ON e.parent_execution_id = tree.id
+)
+SELECT e.id, e.status, e.attempt FROM executions e JOIN tree ON e.id = tree.id
+WHERE e.status IN ('queued', 'running', 'waiting')
+
+-- name: end_execution
 UPDATE executions
-SET status = 'cancelled', owner = NULL, lease_expires_at = NULL, wait_step_key = NULL,
-    wait_kind = NULL, wake_at = NULL, completed_at = ?, updated_at = ?
+SET status = ?, error = COALESCE(?, error), owner = NULL, lease_expires_at = NULL,
+    wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, wait_topic = NULL, wait_cursor = NULL,
+    wait_data = NULL, pending_children = 0, completed_at = ?, updated_at = ?
 WHERE id = ? AND status IN ('queued', 'running', 'waiting')
+
+-- name: child_link
+SELECT parent_execution_id, step_key FROM executions WHERE id = ?
+
+-- name: count_down_parent
+UPDATE executions SET pending_children = pending_children - 1
+WHERE id = ? AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key = ?
+RETURNING pending_children, attempt
+
+-- name: children_of_step
+SELECT id, workflow_id, status, result, error FROM executions
+WHERE parent_execution_id = ? AND step_key = ?
+ORDER BY child_index
+
+-- name: due_deadlines
+SELECT id, run_timeout_seconds, attempt FROM executions
+WHERE deadline_at <= ? AND status IN ('queued', 'running', 'waiting')
+
+-- name: last_event_seq
+SELECT COALESCE(MAX(seq), 0) FROM events
+
+-- name: insert_event
+INSERT INTO events (id, topic, event_type, data, created_at) VALUES (?, ?, ?, ?, ?)
+RETURNING seq, id, topic, event_type, data, created_at
+
+-- name: waiters_of_topic
+SELECT id, wait_step_key, wait_kind, attempt FROM executions
+WHERE status = 'waiting' AND wait_topic = ? AND wait_cursor < ?
+
+-- name: first_event_after
+SELECT seq, id, topic, event_type, data, created_at FROM events
+WHERE topic = ? AND seq > ? ORDER BY seq LIMIT 1
+
+-- name: read_events
+SELECT seq, id, topic, event_type, data, created_at FROM events
+WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?
+
+-- name: list_waits
+SELECT EXECUTION_COLUMNS FROM executions
+WHERE status = 'waiting' AND wait_kind = ? AND (? IS NULL OR workflow_id = ?)
+ORDER BY updated_at
+
+-- name: upsert_schedule
+INSERT INTO schedules (schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)
+ON CONFLICT (schedule_id) DO UPDATE SET
+    cron = excluded.cron, timezone = excluded.timezone, updated_at = excluded.updated_at,
+    next_fire_at = CASE
+        WHEN schedules.cron = excluded.cron AND schedules.timezone = excluded.timezone
+        THEN schedules.next_fire_at ELSE excluded.next_fire_at END
+
+-- name: get_schedule
+SELECT schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at, updated_at
+FROM schedules WHERE schedule_id = ?
+
+-- name: list_schedules
+SELECT schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at, updated_at
+FROM schedules WHERE (? IS NULL OR workflow_id = ?) ORDER BY workflow_id, key
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE schedule_id = ?
+
+-- name: due_schedules
+SELECT schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at, updated_at
+FROM schedules WHERE next_fire_at <= ? ORDER BY next_fire_at
+
+-- name: advance_schedule
+UPDATE schedules SET next_fire_at = ?, last_fire_at = ?, updated_at = ?
+WHERE schedule_id = ? AND next_fire_at = ?
+
+-- name: upsert_trigger
+INSERT INTO triggers (workflow_id, topic, batch_size, batch_timeout_seconds, cursor, updated_at)
+VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM events), ?)
+ON CONFLICT (workflow_id, topic) DO UPDATE SET
+    batch_size = excluded.batch_size, batch_timeout_seconds = excluded.batch_timeout_seconds,
+    updated_at = excluded.updated_at
+
+-- name: list_triggers
+SELECT workflow_id, topic, batch_size, batch_timeout_seconds, cursor, updated_at FROM triggers
+
+-- name: advance_trigger
+UPDATE triggers SET cursor = ?, updated_at = ?
+WHERE workflow_id = ? AND topic = ? AND cursor = ?
+
 
 -- name: upsert_worker
 INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
@@ -127,7 +232,7 @@ SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
 SELECT EXECUTION_COLUMNS FROM executions WHERE id IN (SELECT value FROM json_each(?))
 
 -- name: list_steps
-SELECT step_key, kind, name, output, error, attempt, created_at, execution_id
+SELECT STEP_COLUMNS
 FROM steps WHERE execution_id = ? ORDER BY created_at, step_key
 
 -- name: list_history

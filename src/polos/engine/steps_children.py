@@ -1,0 +1,194 @@
+"""``ctx.step.invoke*`` and ``batch_invoke*``: child workflows.
+
+Starting children is one fenced transaction with the parent's step: either
+the children exist and the step is recorded (or the parent waits for them),
+or nothing happened and a replay starts them again. A waiting parent holds no
+worker slot; the last child to end records the step's output (every child's
+outcome, in input order) and requeues the parent in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .. import serialization
+from ..errors import ChildWorkflowError, InvalidPayloadError, PolosError
+from ..store.records import NewExecution, StepRow
+from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
+from . import definition as registry
+from .run import ExecutionRun
+
+_NOT_YET = ("queue", "concurrency_key")
+
+
+class ChildSteps:
+    _run: ExecutionRun
+
+    async def invoke(
+        self,
+        step_key: str,
+        workflow: Any,
+        payload: Any = None,
+        *,
+        run_timeout_seconds: float | None = None,
+        initial_state: Any = None,
+        **options: Any,
+    ) -> ExecutionHandle:
+        """Start a child workflow and return its handle without waiting."""
+        item = _item(workflow, payload, run_timeout_seconds, initial_state, options)
+        [handle] = await self._start(step_key, [item], "invoke")
+        return handle
+
+    async def batch_invoke(
+        self, step_key: str, items: Sequence[BatchWorkflowInput]
+    ) -> list[ExecutionHandle]:
+        """Start several child workflows at once; returns their handles in input order."""
+        return await self._start(step_key, list(items), "invoke")
+
+    async def invoke_and_wait(
+        self,
+        step_key: str,
+        workflow: Any,
+        payload: Any = None,
+        *,
+        run_timeout_seconds: float | None = None,
+        initial_state: Any = None,
+        **options: Any,
+    ) -> Any:
+        """Start a child and wait (worker freed) for its result; its failure raises
+        ``ChildWorkflowError`` here, which the parent may catch."""
+        item = _item(workflow, payload, run_timeout_seconds, initial_state, options)
+        [outcome] = await self._start_and_wait(step_key, [item])
+        if not outcome.success:
+            raise ChildWorkflowError(
+                step_key, outcome.execution_id, outcome.workflow_id, outcome.error
+            )
+        return outcome.result
+
+    async def batch_invoke_and_wait(
+        self, step_key: str, items: Sequence[BatchWorkflowInput]
+    ) -> list[BatchStepResult]:
+        """Start several children and wait for all; one ``BatchStepResult`` each, in input order."""
+        return await self._start_and_wait(step_key, list(items))
+
+    # ------------------------------------------------------------------------
+    async def _start(
+        self, step_key: str, items: list[BatchWorkflowInput], kind: str
+    ) -> list[ExecutionHandle]:
+        run = self._run
+        recorded = run.take_key(step_key, kind, "")
+        if recorded is not None:
+            return list(run.replay(recorded))
+        children = [_child(run, step_key, i, item) for i, item in enumerate(items)]
+        handles = [_handle(c) for c in children]
+        output = run.encode(f"handles of step {step_key!r}", handles)
+        started = await run.store.start_children(
+            run.execution_id,
+            run.attempt,
+            step_key,
+            children,
+            wait=False,
+            output=output,
+            now=run.clock.now(),
+            state=run.state_if_changed(),
+        )
+        if not started:
+            run.refused()
+        run.recorded[step_key] = StepRow(
+            step_key, kind, "", output, None, run.attempt, run.clock.now()
+        )
+        return handles
+
+    async def _start_and_wait(
+        self, step_key: str, items: list[BatchWorkflowInput]
+    ) -> list[BatchStepResult]:
+        run = self._run
+        recorded = run.take_key(step_key, "children", "")
+        if recorded is not None:
+            return [BatchStepResult.model_validate(r) for r in run.replay(recorded)]
+        if not items:
+            await run.record(step_key, "children", "", "[]")
+            return []
+        children = [_child(run, step_key, i, item) for i, item in enumerate(items)]
+        parked = await run.store.start_children(
+            run.execution_id,
+            run.attempt,
+            step_key,
+            children,
+            wait=True,
+            output=None,
+            now=run.clock.now(),
+            state=run.state_if_changed(),
+        )
+        run.unwind(parked, step_key)
+
+
+def _item(
+    workflow: Any,
+    payload: Any,
+    run_timeout_seconds: float | None,
+    initial_state: Any,
+    options: dict[str, Any],
+) -> BatchWorkflowInput:
+    for name, value in options.items():
+        if name not in _NOT_YET:
+            raise TypeError(f"ctx.step.invoke got an unknown option {name!r}")
+        if value is not None:
+            raise PolosError(
+                f"{name}= is not supported by this version of Polos yet (see docs/roadmap.md)"
+            )
+    return BatchWorkflowInput(
+        id=workflow,
+        payload=payload,
+        run_timeout_seconds=run_timeout_seconds,
+        initial_state=initial_state,
+    )
+
+
+def _child(run: ExecutionRun, step_key: str, index: int, item: BatchWorkflowInput) -> NewExecution:
+    workflow_id = item.workflow_id
+    found = registry.lookup(workflow_id)
+    if found is not None:
+        found.coerce_payload(item.payload)
+        state = found.initial_state(item.initial_state) if item.initial_state is not None else None
+    elif item.initial_state is not None:
+        raise InvalidPayloadError(
+            f"initial_state given for {workflow_id!r}, which is not defined here"
+        )
+    else:
+        state = None
+    row = run.row
+    return NewExecution(
+        id=str(uuid.uuid4()),
+        workflow_id=workflow_id,
+        payload=run.encode(f"payload of child {workflow_id!r} at step {step_key!r}", item.payload),
+        created_at=time.time(),
+        parent_execution_id=run.execution_id,
+        root_execution_id=row.root_execution_id or row.id,
+        root_workflow_id=row.root_workflow_id or row.workflow_id,
+        step_key=step_key,
+        session_id=item.session_id or row.session_id,
+        user_id=item.user_id or row.user_id,
+        child_index=index,
+        run_timeout_seconds=item.run_timeout_seconds,
+        state=serialization.dumps(state) if state is not None else None,
+    )
+
+
+def _handle(child: NewExecution) -> ExecutionHandle:
+    from datetime import UTC, datetime
+
+    return ExecutionHandle(
+        id=child.id,
+        workflow_id=child.workflow_id,
+        created_at=datetime.fromtimestamp(child.created_at, UTC),
+        parent_execution_id=child.parent_execution_id,
+        root_workflow_id=child.root_workflow_id,
+        root_execution_id=child.root_execution_id,
+        session_id=child.session_id,
+        user_id=child.user_id,
+        step_key=child.step_key,
+    )

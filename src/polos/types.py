@@ -1,0 +1,140 @@
+"""Data types shared by every layer: handles, events, batches, schedules.
+
+They are plain pydantic models, so they can be step outputs and payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+#: Set by the runtime: finds the client to use when a handle was given none.
+client_resolver: Callable[[], Any] | None = None
+
+
+class ExecutionHandle(BaseModel):
+    """A reference to an execution: inspect it, cancel it or await its result."""
+
+    id: str
+    workflow_id: str
+    created_at: datetime | None = None
+    parent_execution_id: str | None = None
+    root_workflow_id: str | None = None
+    root_execution_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    step_key: str | None = None
+    _client: Any = PrivateAttr(default=None)
+
+    @property
+    def execution_id(self) -> str:
+        return self.id
+
+    def bind(self, client: Any) -> ExecutionHandle:
+        self._client = client
+        return self
+
+    def _pick(self, client: Any) -> Any:
+        if client is not None:
+            return client
+        if self._client is not None:
+            return self._client
+        if client_resolver is None:  # pragma: no cover - the runtime always sets it
+            raise RuntimeError("no Polos client is available; pass one explicitly")
+        return client_resolver()
+
+    async def get(self, client: Any = None) -> Any:
+        """The execution's current ``ExecutionInfo``."""
+        return await self._pick(client).get_execution(self.id)
+
+    async def cancel(self, client: Any = None) -> Any:
+        return await self._pick(client).cancel_execution(self.id)
+
+    async def result(self, client: Any = None, timeout: float | None = 600.0) -> Any:
+        """Wait for the execution to finish and return its result (or raise its error)."""
+        return await self._pick(client).wait_for_result(self.id, timeout=timeout)
+
+
+class BatchWorkflowInput(BaseModel):
+    """One run of a batch: the workflow id (or object) and its payload."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id: Any
+    payload: Any = None
+    session_id: str | None = None
+    user_id: str | None = None
+    initial_state: Any = None
+    run_timeout_seconds: float | None = None
+
+    @property
+    def workflow_id(self) -> str:
+        return self.id if isinstance(self.id, str) else str(self.id.id)
+
+
+class BatchStepResult(BaseModel):
+    """The outcome of one child of a batch, in the order of the inputs."""
+
+    workflow_id: str
+    execution_id: str
+    success: bool
+    result: Any = None
+    error: dict[str, Any] | None = None
+    status: str = "completed"
+
+
+class EventData(BaseModel):
+    """What a publisher sends: an optional type and any storable data."""
+
+    event_type: str | None = None
+    data: Any = None
+
+
+class EventPayload(BaseModel):
+    """An event as stored in its topic's log."""
+
+    id: str
+    sequence_id: int
+    topic: str
+    event_type: str | None = None
+    data: Any = None
+    created_at: datetime
+
+
+class SchedulePayload(BaseModel):
+    """The payload a scheduled workflow receives at each tick."""
+
+    timestamp: datetime
+    last_timestamp: datetime | None = None
+    timezone: str
+    schedule_id: str
+    key: str
+    upcoming: datetime | None = None
+    #: Ticks skipped because no worker ran at their time (see docs: catch-up policy).
+    missed_ticks: int = 0
+
+
+class SuspendInfo(BaseModel):
+    """A run paused at ``ctx.step.suspend``, waiting for a human."""
+
+    execution_id: str
+    workflow_id: str
+    step_key: str
+    data: Any = None
+    since: datetime
+    timeout_at: datetime | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+
+
+def suspend_topic(execution_id: str, step_key: str) -> str:
+    """The topic a suspend listens on; publishing to it resumes the run."""
+    return f"polos.resume/{execution_id}/{step_key}"
+
+
+def workflow_topic(execution_id: str) -> str:
+    """The topic of one execution's own stream (``events.stream_workflow``)."""
+    return f"polos.workflow/{execution_id}"
