@@ -51,11 +51,13 @@ async def execute(run: ExecutionRun) -> None:
                 log.info("execution %s (%s) failed: %r", run.execution_id, run.definition.id, exc)
             run.stop("failed")
             await store.fail_execution(
-                run.execution_id, run.attempt, error_record(exc), clock.now()
+                run.execution_id, run.attempt, error_record(exc), clock.now(), state=run.state_now()
             )
             return
         run.stop("completed")
-        await store.complete_execution(run.execution_id, run.attempt, output, clock.now())
+        await store.complete_execution(
+            run.execution_id, run.attempt, output, clock.now(), state=run.state_now()
+        )
     finally:
         run.cancel_stray_tasks()
         current_run.reset(token)

@@ -61,8 +61,9 @@ class ExecutionRun:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.decorated_step_counts: dict[str, int] = {}
         self.event_cursor = claimed.event_cursor
-        self.state: Any = definition.initial_state(serialization.loads(self.row.state))
-        self._state_json: str | None = self.row.state if definition.state_schema else None
+        # Replay starts from the initial state; step snapshots restore the rest.
+        self.state: Any = definition.initial_state(serialization.loads(self.row.initial_state))
+        self._state_json: str | None = self.row.initial_state if definition.state_schema else None
 
     # workflow state --------------------------------------------------------------
     def state_if_changed(self) -> str | None:

@@ -67,6 +67,7 @@ class ExecutionRow:
     wait_data: str | None = None
     run_timeout_seconds: float | None = None
     deadline_at: float | None = None
+    initial_state: str | None = None
     state: str | None = None
 
 

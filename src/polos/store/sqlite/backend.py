@@ -129,7 +129,8 @@ class _Tx:
                     n.user_id,
                     n.child_index,
                     n.run_timeout_seconds,
-                    n.state,
+                    n.state,  # the initial state...
+                    n.state,  # ...is also the current one until the run saves another
                 )
                 for n in news
             ],

@@ -4,8 +4,8 @@
 INSERT INTO executions (
     id, workflow_id, status, payload, attempt, created_at, updated_at,
     parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
-    child_index, run_timeout_seconds, state
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    child_index, run_timeout_seconds, initial_state, state
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_history
 INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, ?, ?)

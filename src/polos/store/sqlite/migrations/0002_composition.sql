@@ -12,7 +12,9 @@ ALTER TABLE executions ADD COLUMN wait_data TEXT;
 -- run_timeout_seconds: the deadline is set when the run first starts.
 ALTER TABLE executions ADD COLUMN run_timeout_seconds REAL;
 ALTER TABLE executions ADD COLUMN deadline_at REAL;
--- Workflow state (state_schema): initial, then snapshots at waits, then final.
+-- Workflow state (state_schema): replays start from the initial state; the
+-- current one is saved at each wait and at the end, for people to read.
+ALTER TABLE executions ADD COLUMN initial_state TEXT;
 ALTER TABLE executions ADD COLUMN state TEXT;
 -- A step's state snapshot, when the step changed the state.
 ALTER TABLE steps ADD COLUMN state TEXT;
