@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 
-from polos import WorkflowContext, workflow
+from polos import BatchWorkflowInput, WorkflowContext, workflow
 
 LOG = os.environ.get("POLOS_TEST_LOG", "/dev/null")
 
@@ -56,3 +56,27 @@ async def crash_sleeper(ctx: WorkflowContext, input: dict[str, float]) -> str:
     await ctx.step.wait_for("nap", seconds=float(input["seconds"]))
     await ctx.step.run("after", traced(eid, "after", 0.0))
     return "woke"
+
+
+@workflow(id="crash_parent")
+async def crash_parent(ctx: WorkflowContext, input: dict[str, float]) -> int:
+    eid = ctx.execution_id
+    await ctx.step.run("before", traced(eid, "before", 0.0))
+    kids = [
+        BatchWorkflowInput(
+            id="crash_many_steps", payload={"steps": 3, "step_seconds": input["slow"]}
+        )
+        for _ in range(3)
+    ]
+    results = await ctx.step.batch_invoke_and_wait("kids", kids)
+    await ctx.step.run("after", traced(eid, "after", 0.0))
+    return sum(int(r.result) for r in results)
+
+
+@workflow(id="crash_event_waiter")
+async def crash_event_waiter(ctx: WorkflowContext, input: dict[str, str]) -> object:
+    eid = ctx.execution_id
+    await ctx.step.run("before", traced(eid, "before", 0.0))
+    event = await ctx.step.wait_for_event("signal", topic=input["topic"])
+    await ctx.step.run("after", traced(eid, "after", 0.0))
+    return event.data

@@ -21,7 +21,7 @@ from ..errors import (
     WorkflowFailedError,
     WorkflowTimeoutError,
 )
-from ..store import FINAL_STATUSES, NewExecution, Store, store_from_url
+from ..store import FINAL_STATUSES, NewExecution, Store, resolve_database_url, store_from_url
 from ..store.payloads import event_json
 from ..store.records import CANCELLED, COMPLETED, WAIT_SUSPEND, EventRow, NewEvent
 from ..types import (
@@ -71,7 +71,8 @@ class PolosClient:
         store: Store | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
-        self._store = store if store is not None else store_from_url(database_url)
+        self.database_url = resolve_database_url(database_url)
+        self._store = store if store is not None else store_from_url(self.database_url)
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self.max_payload_bytes = max_payload_bytes

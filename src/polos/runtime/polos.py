@@ -34,6 +34,7 @@ class Polos:
         **worker_options: Any,
     ) -> None:
         self.client = PolosClient(database_url)
+        self.database_url = self.client.database_url
         self.worker: Worker | None = (
             Worker(
                 self.client,
