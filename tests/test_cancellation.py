@@ -16,8 +16,13 @@ from polos import (
 )
 
 RAN: list[str] = []
-RUNNING = asyncio.Event()
-PROCEED = asyncio.Event()
+# Made afresh by each test: an asyncio.Event belongs to the loop that first waits on it.
+GATES: dict[str, asyncio.Event] = {}
+
+
+def _fresh_gates() -> tuple[asyncio.Event, asyncio.Event]:
+    GATES["running"], GATES["proceed"] = asyncio.Event(), asyncio.Event()
+    return GATES["running"], GATES["proceed"]
 
 
 async def note(tag: str) -> str:
@@ -26,8 +31,8 @@ async def note(tag: str) -> str:
 
 
 async def blocker() -> str:
-    RUNNING.set()
-    await PROCEED.wait()
+    GATES["running"].set()
+    await GATES["proceed"].wait()
     return "blocked"
 
 
@@ -75,13 +80,12 @@ async def test_cancel_waiting(polos: Polos) -> None:
 
 async def test_cancel_running_stops_at_next_step(polos: Polos) -> None:
     RAN.clear()
-    RUNNING.clear()
-    PROCEED.clear()
+    running, proceed = _fresh_gates()
     handle = await cancel_runner.invoke(polos)
-    await asyncio.wait_for(RUNNING.wait(), 10)
+    await asyncio.wait_for(running.wait(), 10)
     info = await polos.cancel_execution(handle.id)
     assert info.status == "cancelled"
-    PROCEED.set()
+    proceed.set()
     with pytest.raises(ExecutionCancelledError):
         await handle.result(polos, timeout=5)
     await asyncio.sleep(0.2)
@@ -92,7 +96,8 @@ async def test_cancel_running_stops_at_next_step(polos: Polos) -> None:
 
 
 async def test_cancel_finished_is_left_alone_and_unknown_is_an_error(polos: Polos) -> None:
-    PROCEED.set()
+    _, proceed = _fresh_gates()
+    proceed.set()
     handle = await cancel_runner.invoke(polos)
     assert await handle.result(polos, timeout=10) == "finished"
     info = await polos.cancel_execution(handle.id)

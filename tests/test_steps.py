@@ -214,11 +214,6 @@ async def test_step_output_limit_is_configurable(sqlite_url: str) -> None:
         assert result["error_type"] == "PayloadTooLargeError"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Polos(max_payload_bytes=...) limits step outputs but not invoke payloads: "
-    "runtime/polos.py builds PolosClient(database_url) without max_payload_bytes",
-)
 async def test_invoke_payload_limit_follows_polos_option(sqlite_url: str) -> None:
     async with Polos(sqlite_url, poll_interval=0.05, max_payload_bytes=1000) as polos:
         with pytest.raises(PayloadTooLargeError):

@@ -107,6 +107,15 @@ def _model_tree(value: BaseModel) -> dict[str, Any]:
     cls = type(value)
     ref = class_ref(cls)
     try:
+        # Attribute values rather than model_dump: a model held in an ``Any``
+        # field (a child's result in a BatchStepResult) must stay a model.
+        data = {(f.alias or name): getattr(value, name) for name, f in cls.model_fields.items()}
+        if value.model_extra:
+            data.update(value.model_extra)
+        return {TAG: "model", "c": ref, "t": to_tree(data, True)}
+    except SerializationError:
+        pass
+    try:
         data = value.model_dump(mode="python", by_alias=True, round_trip=True, warnings=False)
         return {TAG: "model", "c": ref, "t": to_tree(data, True)}
     except Exception:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..engine.definition import WorkflowDefinition
+from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..store import Store
 from ..types import BatchWorkflowInput, EventData, EventPayload, ExecutionHandle, SuspendInfo
 from .client import PolosClient
@@ -33,7 +34,10 @@ class Polos:
         worker: bool = True,
         **worker_options: Any,
     ) -> None:
-        self.client = PolosClient(database_url)
+        self.client = PolosClient(
+            database_url,
+            max_payload_bytes=worker_options.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES),
+        )
         self.database_url = self.client.database_url
         self.worker: Worker | None = (
             Worker(

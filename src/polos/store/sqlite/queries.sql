@@ -13,7 +13,7 @@ INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, 
 -- name: claim
 UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
-    started_at = COALESCE(started_at, ?), updated_at = ?,
+    started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
     deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
 WHERE id IN (
     SELECT id FROM executions
