@@ -1,0 +1,1 @@
+"""Agents: LLM loops with tools, built on the durable engine."""

@@ -1,0 +1,201 @@
+"""Anthropic Messages, through the official ``anthropic`` SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from ._sdk_errors import translated
+from .base import PerLoopClient, request_model
+from .retry import RetryPolicy, call_with_retries, stream_with_retries
+from .types import FinishReason, LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+    from anthropic.types import Message as AnthropicMessage
+
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+"""Anthropic requires a limit on every call; this one suits every current model."""
+
+_STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
+}
+
+
+class AnthropicProvider:
+    """``POST /v1/messages`` on Anthropic (or a server speaking its format)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        name: str = "anthropic",
+    ) -> None:
+        self._model = model
+        self._name = name
+        self._retry = retry or RetryPolicy()
+        self._default_max_output_tokens = default_max_output_tokens
+
+        def new_client() -> AsyncAnthropic:
+            from anthropic import AsyncAnthropic  # imported late: `import polos` stays light
+
+            options: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
+            if timeout is not None:
+                options["timeout"] = timeout
+            # max_retries=0: our RetryPolicy is the only retry loop (see retry.py).
+            return AsyncAnthropic(max_retries=0, **options)
+
+        async def close(client: AsyncAnthropic) -> None:
+            await client.close()
+
+        self._clients = PerLoopClient(new_client, close)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        model = request_model(request, self._model)
+        params = self._params(request, model)
+
+        async def attempt() -> LLMResponse:
+            with self._errors(model):
+                message = await self._clients.get().messages.create(**params)
+            return _llm_response(message, model)
+
+        return await call_with_retries(attempt, self._retry)
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk | LLMResponse]:
+        model = request_model(request, self._model)
+        params = self._params(request, model)
+
+        async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
+            with self._errors(model):
+                # The SDK's stream helper assembles the final message for us.
+                async with self._clients.get().messages.stream(**params) as events:
+                    async for event in events:
+                        if event.type == "text" and event.text:
+                            yield StreamChunk(text=event.text)
+                    message = await events.get_final_message()
+            yield _llm_response(message, model)
+
+        return stream_with_retries(attempt, self._retry)
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+
+    def _errors(self, model: str) -> AbstractContextManager[None]:
+        import anthropic
+
+        return translated(
+            provider=self._name, model=model, connection_errors=(anthropic.APIConnectionError,)
+        )
+
+    def _params(self, request: LLMRequest, model: str) -> dict[str, Any]:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": _wire_messages(request.messages),
+            "max_tokens": request.max_output_tokens or self._default_max_output_tokens,
+        }
+        if system:
+            params["system"] = system
+        if request.tools:
+            params["tools"] = [
+                {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "input_schema": tool.parameters,
+                }
+                for tool in request.tools
+            ]
+        if request.temperature is not None:
+            # The SDK no longer lists `temperature` (recent models fix it), yet
+            # the API still takes it for the models that allow it.
+            params["extra_body"] = {"temperature": request.temperature}
+        if request.response_schema is not None:
+            params["output_config"] = {
+                "format": {"type": "json_schema", "schema": request.response_schema}
+            }
+        return params
+
+
+def _wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages in Anthropic's shape: no system role, tool results sent by the user.
+
+    Results of parallel calls must all arrive in the one user message that
+    follows the assistant's calls, so consecutive tool messages are merged.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue  # sent in the top-level `system` parameter
+        if message.role == "tool":
+            blocks = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": result.tool_call_id,
+                    "content": result.content,
+                    "is_error": result.is_error,
+                }
+                for result in message.tool_results
+            ]
+            previous = out[-1] if out else None
+            if previous and previous["role"] == "user" and isinstance(previous["content"], list):
+                previous["content"].extend(blocks)
+            else:
+                out.append({"role": "user", "content": blocks})
+        elif message.role == "assistant" and message.tool_calls:
+            content: list[dict[str, Any]] = []
+            if message.content:
+                content.append({"type": "text", "text": message.content})
+            content.extend(
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+                for call in message.tool_calls
+            )
+            out.append({"role": "assistant", "content": content})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    return out
+
+
+def _llm_response(message: AnthropicMessage, model: str) -> LLMResponse:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            calls.append(ToolCall.from_raw(block.id, block.name, json.dumps(block.input)))
+    usage = message.usage
+    # Anthropic counts cached prompt tokens apart; adding them back makes
+    # input_tokens mean the same as OpenAI's prompt tokens.
+    input_tokens = (
+        usage.input_tokens
+        + (usage.cache_creation_input_tokens or 0)
+        + (usage.cache_read_input_tokens or 0)
+    )
+    return LLMResponse(
+        text="".join(texts),
+        tool_calls=calls,
+        usage=Usage.of(input_tokens, usage.output_tokens),
+        finish_reason=_STOP_REASONS.get(message.stop_reason or "end_turn", "other"),
+        model=message.model or model,
+        id=message.id,
+    )

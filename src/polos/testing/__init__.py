@@ -1,0 +1,27 @@
+"""Testing kit: fake LLM servers that replay scripted turns.
+
+Point the real ``openai`` or ``anthropic`` SDK (or an agent, through
+``provider_base_url``) at a fake server and every answer, tool call, streamed
+chunk and error comes from the script: deterministic tests, no network.
+
+    from polos.testing import FakeOpenAIServer, Turn
+
+    with FakeOpenAIServer([Turn.call("lookup", {"q": "x"}), Turn.reply("done")]) as llm:
+        ...  # provider_base_url=llm.base_url
+        assert len(llm.requests) == 2
+
+Needs the ``agents`` extra (starlette and uvicorn): pip install 'polos[agents]'.
+"""
+
+from .fake_anthropic import FakeAnthropicServer
+from .fake_openai import FakeOpenAIServer
+from .script import FakeToolCall, RecordedRequest, Turn, TurnSource
+
+__all__ = [
+    "FakeAnthropicServer",
+    "FakeOpenAIServer",
+    "FakeToolCall",
+    "RecordedRequest",
+    "Turn",
+    "TurnSource",
+]
