@@ -103,9 +103,18 @@ def sqlite_url(tmp_path: os.PathLike[str]) -> str:
 @pytest.fixture
 async def polos(database_url: str) -> AsyncIterator[object]:
     """A started ``Polos`` (client + worker) on a fresh database, fast timings."""
-    from polos import Polos
+    from polos import Polos, get_all_workflows
 
-    p = Polos(database_url, lease_seconds=5.0, poll_interval=0.05, shutdown_grace_seconds=2.0)
+    # Every workflow defined so far, except those on a cron schedule: their
+    # ticks would start runs in every test's database.
+    served = [wf for wf in get_all_workflows() if wf.schedule is None]
+    p = Polos(
+        database_url,
+        workflows=served,
+        lease_seconds=5.0,
+        poll_interval=0.05,
+        shutdown_grace_seconds=2.0,
+    )
     await p.start()
     try:
         yield p

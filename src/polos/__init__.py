@@ -2,6 +2,7 @@
 
 from . import events, schedules
 from .engine.context import WorkflowContext
+from .engine.queues import Queue, queue
 from .engine.step_decorator import step
 from .engine.steps import Step
 from .errors import (
@@ -37,6 +38,7 @@ from .types import (
     EventData,
     EventPayload,
     ExecutionHandle,
+    QueueStats,
     SchedulePayload,
     SuspendInfo,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "Polos",
     "PolosClient",
     "PolosError",
+    "Queue",
+    "QueueStats",
     "RetryableError",
     "ScheduleInfo",
     "SchedulePayload",
@@ -85,6 +89,7 @@ __all__ = [
     "events",
     "get_all_workflows",
     "get_workflow",
+    "queue",
     "schedules",
     "step",
     "workflow",

@@ -69,6 +69,13 @@ class BatchWorkflowInput(BaseModel):
     user_id: str | None = None
     initial_state: Any = None
     run_timeout_seconds: float | None = None
+    #: A queue name, a ``Queue`` or a dict; default: the workflow's queue.
+    queue: Any = None
+    concurrency_key: str | None = None
+    #: Higher starts first within a queue; FIFO among equals.
+    priority: int = 0
+    #: A second invoke with the same key returns the first execution instead.
+    idempotency_key: str | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -138,3 +145,17 @@ def suspend_topic(execution_id: str, step_key: str) -> str:
 def workflow_topic(execution_id: str) -> str:
     """The topic of one execution's own stream (``events.stream_workflow``)."""
     return f"polos.workflow/{execution_id}"
+
+
+class QueueStats(BaseModel):
+    """A queue's limits and how many of its executions are in each active status."""
+
+    name: str
+    concurrency_limit: int | None = None
+    rate_limit: int | None = None
+    rate_period: float | None = None
+    queued: int = 0
+    running: int = 0
+    waiting: int = 0
+    #: concurrency key ('' for none) -> {status: count}
+    by_key: dict[str, dict[str, int]] = {}

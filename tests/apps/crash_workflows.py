@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 
-from polos import BatchWorkflowInput, WorkflowContext, workflow
+from polos import BatchWorkflowInput, WorkflowContext, queue, workflow
 
 LOG = os.environ.get("POLOS_TEST_LOG", "/dev/null")
 
@@ -80,3 +80,9 @@ async def crash_event_waiter(ctx: WorkflowContext, input: dict[str, str]) -> obj
     event = await ctx.step.wait_for_event("signal", topic=input["topic"])
     await ctx.step.run("after", traced(eid, "after", 0.0))
     return event.data
+
+
+@workflow(id="fc_limited", queue=queue("fc_two", concurrency_limit=2))
+async def fc_limited(ctx: WorkflowContext, input: dict[str, float]) -> str:
+    await ctx.step.run("work", traced(ctx.execution_id, "work", float(input["seconds"])))
+    return "ok"

@@ -27,6 +27,7 @@ class WorkflowDefinition:
         trigger_on_event: str | None = None,
         batch_size: int = 1,
         batch_timeout_seconds: float | None = None,
+        queue: Any = None,
     ):
         if not callable(fn):
             raise WorkflowDefinitionError(f"@workflow needs a function, got {fn!r}")
@@ -80,6 +81,9 @@ class WorkflowDefinition:
             raise WorkflowDefinitionError(
                 f"batch_timeout_seconds must be positive, got {batch_timeout_seconds!r}"
             )
+        from .queues import resolve
+
+        self.queue = resolve(queue, self.id)
         self.trigger_on_event = trigger_on_event
         self.batch_size = batch_size
         self.batch_timeout_seconds = batch_timeout_seconds
@@ -139,3 +143,10 @@ def all_definitions() -> list[WorkflowDefinition]:
 
 def _origin(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def queue_name_of(workflow_id: str) -> str:
+    """The queue a workflow's runs go to by default; ``""`` when it is not defined
+    in this process: the worker that claims the run assigns its queue then."""
+    found = _registry.get(workflow_id)
+    return found.queue.name if found is not None else ""

@@ -22,6 +22,7 @@ from ..errors import WorkflowDefinitionError
 from ..store import Store
 from ..store.records import NewExecution, ScheduleRow
 from ..types import SchedulePayload
+from .definition import queue_name_of
 
 _MAX_COUNTED_MISSES = 10_000
 
@@ -105,6 +106,8 @@ async def fire_due_schedules(store: Store, now: float) -> int:
             workflow_id=schedule.workflow_id,
             payload=serialization.dumps(payload),
             created_at=now,
+            queue_name=queue_name_of(schedule.workflow_id),
+            schedule_id=schedule.schedule_id,
         )
         if await store.fire_schedule(
             schedule.schedule_id, schedule.next_fire_at, upcoming, tick, execution, now

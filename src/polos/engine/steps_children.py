@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import serialization
-from ..errors import ChildWorkflowError, InvalidPayloadError, PolosError
+from ..errors import ChildWorkflowError, InvalidPayloadError
 from ..store.records import NewExecution, StepRow
 from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
 from . import definition as registry
+from . import queues
+from .queues import Queue, ensure_in_store
 from .run import ExecutionRun
-
-_NOT_YET = ("queue", "concurrency_key")
 
 
 class ChildSteps:
@@ -35,10 +35,18 @@ class ChildSteps:
         *,
         run_timeout_seconds: float | None = None,
         initial_state: Any = None,
-        **options: Any,
+        queue: Any = None,
+        concurrency_key: str | None = None,
     ) -> ExecutionHandle:
         """Start a child workflow and return its handle without waiting."""
-        item = _item(workflow, payload, run_timeout_seconds, initial_state, options)
+        item = BatchWorkflowInput(
+            id=workflow,
+            payload=payload,
+            run_timeout_seconds=run_timeout_seconds,
+            initial_state=initial_state,
+            queue=queue,
+            concurrency_key=concurrency_key,
+        )
         [handle] = await self._start(step_key, [item], "invoke")
         return handle
 
@@ -56,11 +64,19 @@ class ChildSteps:
         *,
         run_timeout_seconds: float | None = None,
         initial_state: Any = None,
-        **options: Any,
+        queue: Any = None,
+        concurrency_key: str | None = None,
     ) -> Any:
         """Start a child and wait (worker freed) for its result; its failure raises
         ``ChildWorkflowError`` here, which the parent may catch."""
-        item = _item(workflow, payload, run_timeout_seconds, initial_state, options)
+        item = BatchWorkflowInput(
+            id=workflow,
+            payload=payload,
+            run_timeout_seconds=run_timeout_seconds,
+            initial_state=initial_state,
+            queue=queue,
+            concurrency_key=concurrency_key,
+        )
         [outcome] = await self._start_and_wait(step_key, [item])
         if not outcome.success:
             raise ChildWorkflowError(
@@ -82,7 +98,7 @@ class ChildSteps:
         recorded = run.take_key(step_key, kind, "")
         if recorded is not None:
             return list(run.replay(recorded))
-        children = [_child(run, step_key, i, item) for i, item in enumerate(items)]
+        children = await _children(run, step_key, items)
         handles = [_handle(c) for c in children]
         output = run.encode(f"handles of step {step_key!r}", handles)
         started = await run.store.start_children(
@@ -112,7 +128,7 @@ class ChildSteps:
         if not items:
             await run.record(step_key, "children", "", "[]")
             return []
-        children = [_child(run, step_key, i, item) for i, item in enumerate(items)]
+        children = await _children(run, step_key, items)
         parked = await run.store.start_children(
             run.execution_id,
             run.attempt,
@@ -126,29 +142,28 @@ class ChildSteps:
         run.unwind(parked, step_key)
 
 
-def _item(
-    workflow: Any,
-    payload: Any,
-    run_timeout_seconds: float | None,
-    initial_state: Any,
-    options: dict[str, Any],
-) -> BatchWorkflowInput:
-    for name, value in options.items():
-        if name not in _NOT_YET:
-            raise TypeError(f"ctx.step.invoke got an unknown option {name!r}")
-        if value is not None:
-            raise PolosError(
-                f"{name}= is not supported by this version of Polos yet (see docs/roadmap.md)"
-            )
-    return BatchWorkflowInput(
-        id=workflow,
-        payload=payload,
-        run_timeout_seconds=run_timeout_seconds,
-        initial_state=initial_state,
-    )
+async def _children(
+    run: ExecutionRun, step_key: str, items: list[BatchWorkflowInput]
+) -> list[NewExecution]:
+    chosen = [_queue_of(item) for item in items]
+    await ensure_in_store(run.store, [q for q in chosen if q is not None])
+    return [
+        _child(run, step_key, i, item, q)
+        for i, (item, q) in enumerate(zip(items, chosen, strict=True))
+    ]
 
 
-def _child(run: ExecutionRun, step_key: str, index: int, item: BatchWorkflowInput) -> NewExecution:
+def _queue_of(item: BatchWorkflowInput) -> Queue | None:
+    """The child's queue; ``None`` leaves it to the worker that claims it."""
+    found = registry.lookup(item.workflow_id)
+    if item.queue is None:
+        return found.queue if found is not None else None
+    return queues.resolve(item.queue, item.workflow_id)
+
+
+def _child(
+    run: ExecutionRun, step_key: str, index: int, item: BatchWorkflowInput, queue: Queue | None
+) -> NewExecution:
     workflow_id = item.workflow_id
     found = registry.lookup(workflow_id)
     if found is not None:
@@ -175,6 +190,10 @@ def _child(run: ExecutionRun, step_key: str, index: int, item: BatchWorkflowInpu
         child_index=index,
         run_timeout_seconds=item.run_timeout_seconds,
         state=serialization.dumps(state) if state is not None else None,
+        queue_name=queue.name if queue is not None else "",
+        concurrency_key=item.concurrency_key or "",
+        priority=item.priority,
+        idempotency_key=item.idempotency_key,
     )
 
 

@@ -22,6 +22,7 @@ from ..store import Store
 from ..store.payloads import event_json
 from ..store.records import EventRow, NewExecution, TriggerRow
 from ..types import EventPayload
+from .definition import queue_name_of
 
 
 async def fire_triggers(store: Store, now: float) -> int:
@@ -64,4 +65,5 @@ def _execution(trigger: TriggerRow, batch: list[EventRow], now: float) -> NewExe
         workflow_id=trigger.workflow_id,
         payload=serialization.dumps(payload),
         created_at=now,
+        queue_name=queue_name_of(trigger.workflow_id),
     )

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import serialization
 from ..engine import definition as registry
+from ..engine import queues
+from ..engine.queues import Queue, ensure_in_store
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..errors import (
     ExecutionCancelledError,
@@ -29,6 +31,7 @@ from ..types import (
     EventData,
     EventPayload,
     ExecutionHandle,
+    QueueStats,
     SuspendInfo,
     suspend_topic,
 )
@@ -51,9 +54,6 @@ class ClientLike(Protocol):
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any: ...
     async def get_execution(self, execution_id: str) -> ExecutionInfo: ...
     async def cancel_execution(self, execution_id: str) -> ExecutionInfo: ...
-
-
-_UNSUPPORTED = ("queue", "concurrency_key")
 
 
 class PolosClient:
@@ -118,11 +118,19 @@ class PolosClient:
         user_id: str | None = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
-        **options: Any,
+        queue: Any = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
     ) -> ExecutionHandle:
-        """Queue a run of ``workflow`` (an id or a workflow object); returns at once."""
+        """Queue a run of ``workflow`` (an id or a workflow object); returns at once.
+
+        ``queue`` overrides the workflow's queue; ``concurrency_key`` gives the
+        run its own limit within the queue (per tenant, per user...);
+        ``priority`` orders starts within a queue; ``idempotency_key`` makes a
+        second invoke with the same key return the first execution.
+        """
         forbid_inside_workflow("invoke()")
-        _reject_unsupported(options)
         item = BatchWorkflowInput(
             id=workflow,
             payload=payload,
@@ -130,6 +138,10 @@ class PolosClient:
             user_id=user_id,
             initial_state=initial_state,
             run_timeout_seconds=run_timeout_seconds,
+            queue=queue,
+            concurrency_key=concurrency_key,
+            priority=priority,
+            idempotency_key=idempotency_key,
         )
         [handle] = await self.batch_invoke([item])
         return handle
@@ -137,23 +149,25 @@ class PolosClient:
     async def batch_invoke(self, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
         """Queue several runs in one transaction; handles in input order."""
         forbid_inside_workflow("batch_invoke()")
-        news = [self._new_execution(item) for item in items]
+        prepared = [self._new_execution(item) for item in items]
         store = await self._ready()
-        await store.create_executions(news)
+        await ensure_in_store(store, [q for _, q in prepared if q is not None])
+        news = [n for n, _ in prepared]
+        ids = await store.create_executions(news)
         return [
             handle_for(
-                n.id,
+                execution_id,
                 n.workflow_id,
                 n.created_at,
                 session_id=n.session_id,
                 user_id=n.user_id,
-                root_execution_id=n.id,
+                root_execution_id=execution_id,
                 root_workflow_id=n.workflow_id,
             ).bind(self)
-            for n in news
+            for execution_id, n in zip(ids, news, strict=True)
         ]
 
-    def _new_execution(self, item: BatchWorkflowInput) -> NewExecution:
+    def _new_execution(self, item: BatchWorkflowInput) -> tuple[NewExecution, Queue | None]:
         workflow_id = item.workflow_id
         definition = registry.lookup(workflow_id)
         state = None
@@ -167,7 +181,11 @@ class PolosClient:
             raise ValueError(
                 f"run_timeout_seconds must be positive, got {item.run_timeout_seconds}"
             )
-        return NewExecution(
+        if item.queue is not None:
+            queue: Queue | None = queues.resolve(item.queue, workflow_id)
+        else:  # unknown here: the claiming worker assigns the workflow's queue
+            queue = definition.queue if definition is not None else None
+        new = NewExecution(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
             payload=self._encode(f"payload of workflow {workflow_id!r}", item.payload),
@@ -178,7 +196,12 @@ class PolosClient:
             state=None
             if state is None
             else self._encode(f"initial_state of {workflow_id!r}", state),
+            queue_name=queue.name if queue is not None else "",
+            concurrency_key=_key(item.concurrency_key),
+            priority=_priority(item.priority),
+            idempotency_key=item.idempotency_key,
         )
+        return new, queue
 
     def _encode(self, what: str, value: Any) -> str:
         try:
@@ -201,6 +224,27 @@ class PolosClient:
         forbid_inside_workflow("run()")
         handle = await self.invoke(workflow, payload, **options)
         return await self.wait_for_result(handle.id, timeout=timeout)
+
+    # queues ---------------------------------------------------------------------------
+    async def queue_stats(self) -> list[QueueStats]:
+        """Per queue: its limits, and how many executions are queued, running and
+        waiting, in all and per concurrency key."""
+        store = await self._ready()
+        stats: dict[str, QueueStats] = {
+            q.name: QueueStats(
+                name=q.name,
+                concurrency_limit=q.concurrency_limit,
+                rate_limit=q.rate_limit,
+                rate_period=q.rate_period,
+            )
+            for q in await store.list_queues()
+        }
+        for count in await store.queue_counts():
+            entry = stats.setdefault(count.queue_name, QueueStats(name=count.queue_name))
+            setattr(entry, count.status, getattr(entry, count.status) + count.count)
+            per_key = entry.by_key.setdefault(count.concurrency_key, {})
+            per_key[count.status] = per_key.get(count.status, 0) + count.count
+        return sorted(stats.values(), key=lambda s: s.name)
 
     # events and humans ---------------------------------------------------------------
     async def publish(
@@ -348,12 +392,13 @@ def _outcome(execution_id: str, status: str, result: str | None, error: str | No
     raise WorkflowFailedError(execution_id, orjson.loads(error) if error else None)
 
 
-def _reject_unsupported(options: dict[str, Any]) -> None:
-    for name, value in options.items():
-        if name not in _UNSUPPORTED:
-            raise TypeError(f"invoke() got an unknown option {name!r}")
-        if value is not None:
-            raise PolosError(
-                f"invoke option {name}= is not supported by this version of Polos yet; "
-                "remove it (see docs/roadmap.md)"
-            )
+def _key(value: str | None) -> str:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"concurrency_key must be a string, got {value!r}")
+    return value or ""
+
+
+def _priority(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"priority must be an integer, got {value!r}")
+    return value

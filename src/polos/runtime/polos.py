@@ -9,7 +9,14 @@ from typing import Any
 from ..engine.definition import WorkflowDefinition
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..store import Store
-from ..types import BatchWorkflowInput, EventData, EventPayload, ExecutionHandle, SuspendInfo
+from ..types import (
+    BatchWorkflowInput,
+    EventData,
+    EventPayload,
+    ExecutionHandle,
+    QueueStats,
+    SuspendInfo,
+)
 from .client import PolosClient
 from .current import current_polos, set_current
 from .models import ExecutionInfo
@@ -138,6 +145,9 @@ class Polos:
         return await (await self._ready()).resume(
             suspend_workflow_id, suspend_execution_id, suspend_step_key, data
         )
+
+    async def queue_stats(self) -> list[QueueStats]:
+        return await (await self._ready()).queue_stats()
 
     async def list_suspended(self, workflow_id: str | None = None) -> list[SuspendInfo]:
         return await (await self._ready()).list_suspended(workflow_id)

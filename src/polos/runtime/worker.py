@@ -22,6 +22,7 @@ from ..engine import definition as registry
 from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
 from ..engine.executor import SHUTTING_DOWN, execute
+from ..engine.queues import defined_queues, ensure_in_store
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
 from ..engine.schedules import fire_due_schedules, schedule_row
 from ..engine.triggers import fire_triggers
@@ -162,6 +163,9 @@ class Worker:
             self.definitions[item.id] = item
 
     async def _register_schedules_and_triggers(self, now: float) -> None:
+        await ensure_in_store(
+            self.store, [*defined_queues(), *(d.queue for d in self.definitions.values())]
+        )
         for definition in self.definitions.values():
             if definition.schedule is not None:
                 await self.store.upsert_schedule(
@@ -179,7 +183,7 @@ class Worker:
     # claiming ---------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
         work = self.store.hub.work_event()
-        ids = list(self.definitions)
+        ids = {d.id: d.queue.name for d in self.definitions.values()}
         while not self._stopping:
             free = self.max_concurrent_workflows - len(self._tasks)
             if free > 0 and ids:

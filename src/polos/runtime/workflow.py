@@ -14,8 +14,15 @@ from .current import default_client, forbid_inside_workflow
 
 # Options of the Polos API that later versions implement; refusing them
 # loudly is better than silently ignoring what the user asked for.
-_NOT_YET = ("queue", "on_start", "on_end")
-_OPTIONS = ("state_schema", "schedule", "trigger_on_event", "batch_size", "batch_timeout_seconds")
+_NOT_YET = ("on_start", "on_end")
+_OPTIONS = (
+    "state_schema",
+    "schedule",
+    "trigger_on_event",
+    "batch_size",
+    "batch_timeout_seconds",
+    "queue",
+)
 
 
 class Workflow(WorkflowDefinition):

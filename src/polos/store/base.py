@@ -11,7 +11,7 @@ Nothing above this layer issues SQL.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .hub import Hub
 from .records import (
@@ -21,6 +21,8 @@ from .records import (
     HistoryRow,
     NewEvent,
     NewExecution,
+    QueueCount,
+    QueueRow,
     ScheduleRow,
     StepRow,
     TriggerRow,
@@ -45,27 +47,36 @@ class Store(abc.ABC):
 
     # submitting -----------------------------------------------------------
     @abc.abstractmethod
-    async def create_execution(self, new: NewExecution) -> None:
-        """Insert a ``queued`` execution and its ``created`` history entry."""
+    async def create_execution(self, new: NewExecution) -> str:
+        """Insert a ``queued`` execution and its ``created`` history entry; returns its id."""
 
     @abc.abstractmethod
-    async def create_executions(self, news: Sequence[NewExecution]) -> None:
-        """Insert several ``queued`` executions in one transaction."""
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        """Insert several ``queued`` executions in one transaction.
+
+        Returns their ids in order. An execution whose ``idempotency_key`` is
+        already used is not inserted: the existing execution's id comes back.
+        """
 
     # claiming and leases --------------------------------------------------
     @abc.abstractmethod
     async def claim(
         self,
         worker_id: str,
-        workflow_ids: Sequence[str],
+        workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
         now: float,
         lease_seconds: float,
     ) -> list[Claimed]:
         """Move up to ``limit`` queued executions to ``running`` for this worker.
 
-        Each claim increments the attempt number; the recorded steps of
-        each claimed execution come back with it (one query for all).
+        ``workflow_ids`` are the workflows this worker runs, or a mapping from
+        each to its queue: queued executions of those workflows whose queue
+        was left unassigned (their submitter did not know the workflow) get
+        that queue first. Admission then applies queue limits (see
+        :mod:`polos.store.admission`) in priority order. Each claim increments
+        the attempt number; the recorded steps of each claimed execution come
+        back with it (one query for all).
         """
 
     @abc.abstractmethod
@@ -233,8 +244,25 @@ class Store(abc.ABC):
         fired_at: float | None,
         execution: NewExecution | None,
         now: float,
+        *,
+        skip_if_active: bool = True,
     ) -> bool:
-        """Advance a schedule and start its run, only if no one else did (exactly once)."""
+        """Advance a schedule and start its run, only if no one else did (exactly once).
+
+        With ``skip_if_active`` no run starts while an earlier run of the same
+        schedule is still queued, running or waiting (the tick is skipped).
+        """
+
+    # queues ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def upsert_queue(self, queue: QueueRow) -> None: ...
+
+    @abc.abstractmethod
+    async def list_queues(self) -> list[QueueRow]: ...
+
+    @abc.abstractmethod
+    async def queue_counts(self) -> list[QueueCount]:
+        """Active executions counted per queue, concurrency key and status."""
 
     # event triggers ------------------------------------------------------------
     @abc.abstractmethod

@@ -34,6 +34,11 @@ class NewExecution:
     child_index: int | None = None
     run_timeout_seconds: float | None = None
     state: str | None = None
+    queue_name: str = ""
+    concurrency_key: str = ""
+    priority: int = 0
+    idempotency_key: str | None = None
+    schedule_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +74,11 @@ class ExecutionRow:
     deadline_at: float | None = None
     initial_state: str | None = None
     state: str | None = None
+    queue_name: str = ""
+    concurrency_key: str = ""
+    priority: int = 0
+    idempotency_key: str | None = None
+    schedule_id: str | None = None
 
 
 #: The execution columns every query selects, in ExecutionRow's field order.
@@ -184,3 +194,26 @@ WAIT_TIMER = "timer"
 WAIT_EVENT = "event"
 WAIT_SUSPEND = "suspend"
 WAIT_CHILDREN = "children"
+
+
+@dataclass(slots=True)
+class QueueRow:
+    name: str
+    concurrency_limit: int | None
+    rate_limit: int | None
+    rate_period: float | None
+    updated_at: float
+
+    @property
+    def limited(self) -> bool:
+        return self.concurrency_limit is not None or self.rate_limit is not None
+
+
+@dataclass(slots=True)
+class QueueCount:
+    """How many executions of one queue and concurrency key are in one status."""
+
+    queue_name: str
+    concurrency_key: str
+    status: str
+    count: int

@@ -17,13 +17,14 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
 from ...errors import StoreUnavailableError
 from .. import payloads
+from ..admission import Admission, Candidate
 from ..base import Store
 from ..hub import Hub
 from ..records import (
@@ -37,6 +38,8 @@ from ..records import (
     HistoryRow,
     NewEvent,
     NewExecution,
+    QueueCount,
+    QueueRow,
     ScheduleRow,
     StepRow,
     TriggerRow,
@@ -50,6 +53,9 @@ T = TypeVar("T")
 
 _Q = load_queries(__package__ or "polos.store.sqlite")
 _BUSY_TIMEOUT_S = 0.005
+# Admission scans queued candidates in pages, at most this many per claim.
+_PAGE = 256
+_MAX_SCANNED = 8192
 _LOCK_GIVE_UP_S = 60.0
 
 
@@ -111,10 +117,13 @@ class _Tx:
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
 
-    def insert_executions(self, news: Sequence[NewExecution]) -> None:
-        self.conn.executemany(
-            _Q["insert_execution"],
-            [
+    def insert_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        """Insert, returning each one's id: an existing execution's when its
+        idempotency key was used before (nothing is inserted for it then)."""
+        ids = []
+        for n in news:
+            inserted = self.q(
+                "insert_execution",
                 (
                     n.id,
                     n.workflow_id,
@@ -131,15 +140,22 @@ class _Tx:
                     n.run_timeout_seconds,
                     n.state,  # the initial state...
                     n.state,  # ...is also the current one until the run saves another
+                    n.queue_name,
+                    n.concurrency_key,
+                    n.priority,
+                    n.idempotency_key,
+                    n.schedule_id,
+                ),
+            ).rowcount
+            if inserted:
+                self.history(n.id, n.created_at, "created", 0)
+                self.queued = True
+                ids.append(n.id)
+            else:
+                ids.append(
+                    self.q("execution_by_idempotency_key", (n.idempotency_key,)).fetchone()[0]
                 )
-                for n in news
-            ],
-        )
-        self.conn.executemany(
-            _Q["insert_history"], [(n.id, n.created_at, "created", 0, None) for n in news]
-        )
-        if news:
-            self.queued = True
+        return ids
 
     def ended(self, execution_id: str, now: float) -> None:
         """An execution just finished: if its parent waits on its batch, count it down."""
@@ -339,29 +355,40 @@ class SQLiteStore(Store):
         return await self._retry(lambda: conn.execute(query, params).fetchall())
 
     # submitting ----------------------------------------------------------------
-    async def create_execution(self, new: NewExecution) -> None:
-        await self.create_executions([new])
+    async def create_execution(self, new: NewExecution) -> str:
+        [execution_id] = await self.create_executions([new])
+        return execution_id
 
-    async def create_executions(self, news: Sequence[NewExecution]) -> None:
-        await self._tx(lambda tx: tx.insert_executions(news))
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        return await self._tx(lambda tx: tx.insert_executions(news))
 
     # claiming and leases -------------------------------------------------------
     async def claim(
         self,
         worker_id: str,
-        workflow_ids: Sequence[str],
+        workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
         now: float,
         lease_seconds: float,
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
-        wf_json = _json(list(workflow_ids))
+        queue_of = (
+            dict(workflow_ids)
+            if isinstance(workflow_ids, Mapping)
+            else {w: w for w in workflow_ids}
+        )
+        wf_json = _json(list(queue_of))
 
         def body(tx: _Tx) -> list[Claimed]:
-            rows = tx.q(
-                "claim", (worker_id, now + lease_seconds, now, now, now, wf_json, limit)
-            ).fetchall()
+            lease = (worker_id, now + lease_seconds, now, now, now)
+            tx.q("assign_queues", (_json(queue_of),))
+            queues = {row[0]: QueueRow(*row) for row in tx.q("limited_queues")}
+            if not queues:  # the common case: one statement
+                rows = tx.q("claim", (*lease, wf_json, limit)).fetchall()
+            else:
+                picked = self._admit(tx, queues, wf_json, limit, now)
+                rows = tx.q("claim_ids", (*lease, _json(picked))).fetchall() if picked else []
             if not rows:
                 return []
             cursor = tx.q("last_event_seq").fetchone()[0]
@@ -381,6 +408,33 @@ class SQLiteStore(Store):
             return list(claimed.values())
 
         return await self._tx(body)
+
+    def _admit(
+        self, tx: _Tx, queues: dict[str, QueueRow], wf_json: str, limit: int, now: float
+    ) -> list[str]:
+        """Pick what may start under the queue limits (SQLite has one writer: counts are current)."""
+        running = {(q, k): n for q, k, n in tx.q("running_groups", (_json(list(queues)),))}
+        starts: dict[tuple[str, str], int] = {}
+        for queue in queues.values():
+            if queue.rate_limit is not None and queue.rate_period is not None:
+                window_start = now - queue.rate_period
+                tx.q("prune_queue_starts", (queue.name, window_start))
+                for key, n in tx.q("recent_starts", (queue.name, window_start)):
+                    starts[(queue.name, key)] = n
+        admission = Admission(queues, running, starts)
+        picked: list[str] = []
+        offset = 0
+        while len(picked) < limit and offset < _MAX_SCANNED:
+            page = [
+                Candidate(*row) for row in tx.q("admission_candidates", (wf_json, _PAGE, offset))
+            ]
+            picked += admission.pick(page, limit - len(picked))
+            if len(page) < _PAGE:
+                break
+            offset += _PAGE
+        for queue_name, key in admission.first_starts:
+            tx.q("insert_queue_start", (queue_name, key, now))
+        return picked
 
     async def heartbeat(
         self,
@@ -737,17 +791,42 @@ class SQLiteStore(Store):
         fired_at: float | None,
         execution: NewExecution | None,
         now: float,
+        *,
+        skip_if_active: bool = True,
     ) -> bool:
         def body(tx: _Tx) -> bool:
             won = tx.q(
                 "advance_schedule",
                 (next_fire_at, fired_at, now, schedule_id, expected_next_fire_at),
             ).rowcount
-            if won and execution is not None:
+            if not won or execution is None:
+                return bool(won)
+            if skip_if_active and tx.q("active_run_of_schedule", (schedule_id,)).fetchone():
+                log.info("schedule %s: tick skipped, its previous run is still active", schedule_id)
+            else:
                 tx.insert_executions([execution])
-            return bool(won)
+            return True
 
         return await self._tx(body)
+
+    # queues ------------------------------------------------------------------------
+    async def upsert_queue(self, queue: QueueRow) -> None:
+        await self._one(
+            _Q["upsert_queue"],
+            (
+                queue.name,
+                queue.concurrency_limit,
+                queue.rate_limit,
+                queue.rate_period,
+                queue.updated_at,
+            ),
+        )
+
+    async def list_queues(self) -> list[QueueRow]:
+        return [QueueRow(*r) for r in await self._fetch(_Q["list_queues"], ())]
+
+    async def queue_counts(self) -> list[QueueCount]:
+        return [QueueCount(*r) for r in await self._fetch(_Q["queue_counts"], ())]
 
     # event triggers ------------------------------------------------------------------------
     async def upsert_trigger(

@@ -4,8 +4,10 @@
 INSERT INTO executions (
     id, workflow_id, status, payload, attempt, created_at, updated_at,
     parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
-    child_index, run_timeout_seconds, initial_state, state
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    child_index, run_timeout_seconds, initial_state, state,
+    queue_name, concurrency_key, priority, idempotency_key, schedule_id
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
 -- name: insert_history
 INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, ?, ?)
@@ -18,10 +20,68 @@ SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
 WHERE id IN (
     SELECT id FROM executions
     WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
-    ORDER BY created_at
+    ORDER BY priority DESC, created_at
     LIMIT ?
 )
 RETURNING EXECUTION_COLUMNS
+
+-- name: claim_ids
+UPDATE executions
+SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
+    started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
+    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
+WHERE id IN (SELECT value FROM json_each(?)) AND status = 'queued'
+RETURNING EXECUTION_COLUMNS
+
+-- name: assign_queues
+UPDATE executions
+SET queue_name = COALESCE((SELECT value FROM json_each(?) WHERE key = workflow_id), workflow_id)
+WHERE status = 'queued' AND queue_name = ''
+
+-- name: limited_queues
+SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues
+WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL
+
+-- name: admission_candidates
+SELECT id, queue_name, concurrency_key, attempt FROM executions
+WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
+ORDER BY priority DESC, created_at
+LIMIT ? OFFSET ?
+
+-- name: running_groups
+SELECT queue_name, concurrency_key, COUNT(*) FROM executions
+WHERE status = 'running' AND queue_name IN (SELECT value FROM json_each(?))
+GROUP BY queue_name, concurrency_key
+
+-- name: recent_starts
+SELECT concurrency_key, COUNT(*) FROM queue_starts
+WHERE queue_name = ? AND started_at > ?
+GROUP BY concurrency_key
+
+-- name: prune_queue_starts
+DELETE FROM queue_starts WHERE queue_name = ? AND started_at <= ?
+
+-- name: insert_queue_start
+INSERT INTO queue_starts (queue_name, concurrency_key, started_at) VALUES (?, ?, ?)
+
+-- name: upsert_queue
+INSERT INTO queues (name, concurrency_limit, rate_limit, rate_period, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    rate_limit = excluded.rate_limit, rate_period = excluded.rate_period, updated_at = excluded.updated_at
+
+-- name: list_queues
+SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues ORDER BY name
+
+-- name: queue_counts
+SELECT queue_name, concurrency_key, status, COUNT(*) FROM executions
+WHERE status IN ('queued', 'running', 'waiting')
+GROUP BY queue_name, concurrency_key, status
+
+-- name: execution_by_idempotency_key
+SELECT id FROM executions WHERE idempotency_key = ?
+
+-- name: active_run_of_schedule
+SELECT 1 FROM executions WHERE schedule_id = ? AND status IN ('queued', 'running', 'waiting') LIMIT 1
 
 -- name: steps_of_many
 SELECT STEP_COLUMNS
