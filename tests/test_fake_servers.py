@@ -362,7 +362,7 @@ def test_turns_can_be_added_while_running() -> None:
 def test_models_listing() -> None:
     with FakeOpenAIServer() as server:
         assert [m.id for m in openai_client(server).models.list()] == ["fake-model"]
-    assert server.requests == [] or server.requests[0].method == "GET"
+    assert server.requests == []  # listing models takes no scripted turn
 
 
 def test_server_is_gone_after_the_block() -> None:

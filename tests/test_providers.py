@@ -44,9 +44,14 @@ from polos.agents.providers import (
 )
 from polos.agents.providers.retry import parse_retry_after, stream_with_retries
 from polos.errors import FatalError, PolosError
-from polos.testing import FakeAnthropicServer, FakeOpenAIServer, FakeToolCall, Turn
-from polos.testing._server import FakeServer
-from polos.testing.script import TurnSource
+from polos.testing import (
+    FakeAnthropicServer,
+    FakeOpenAIServer,
+    FakeServer,
+    FakeToolCall,
+    Turn,
+    TurnSource,
+)
 
 # LiteLLM's own code warns about pydantic features it uses; not ours to fix.
 pytestmark = [

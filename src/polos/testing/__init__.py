@@ -13,6 +13,7 @@ chunk and error comes from the script: deterministic tests, no network.
 Needs the ``agents`` extra (starlette and uvicorn): pip install 'polos[agents]'.
 """
 
+from ._server import FakeServer
 from .fake_anthropic import FakeAnthropicServer
 from .fake_openai import FakeOpenAIServer
 from .script import FakeToolCall, RecordedRequest, Turn, TurnSource
@@ -20,6 +21,7 @@ from .script import FakeToolCall, RecordedRequest, Turn, TurnSource
 __all__ = [
     "FakeAnthropicServer",
     "FakeOpenAIServer",
+    "FakeServer",
     "FakeToolCall",
     "RecordedRequest",
     "Turn",
