@@ -1,77 +1,90 @@
 """PostgreSQL backend: many workers on many hosts share one database.
 
-asyncpg with a connection pool. Every transition is one statement (see
-``queries.sql``), so recording a step costs one network round trip. Claims
-use ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the same
-execution; fenced writes check the attempt and ``status = 'running'`` in the
-same statement that writes.
+asyncpg with a connection pool (see :mod:`.database`). The hot transitions
+(claim, record a step, park, finish) are one statement or one function call
+each, so they cost one network round trip; see ``queries.sql`` and the
+functions in ``migrations/``. Claims use ``FOR UPDATE SKIP LOCKED`` so
+concurrent workers never take the same execution; fenced writes check the
+attempt and ``status = 'running'`` in the statement that writes.
 
 Other processes learn of transitions through LISTEN/NOTIFY on a channel per
 schema (see :mod:`.listener`); this process learns of its own at once,
 because each method fires the hub right after its commit, as SQLite does.
-A lost connection is retried with backoff (see :mod:`.resilience`).
+A lost connection is retried with backoff (see :mod:`.resilience`); every
+write is written so that sending it twice is harmless.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 
-from ...errors import StoreUnavailableError
+from .. import payloads
+from ..admission import Admission, Candidate
 from ..base import Store
 from ..hub import Hub
 from ..records import (
-    EXECUTION_COLUMNS,
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    WAIT_CHILDREN,
+    WAIT_TIMER,
     Claimed,
+    EventRow,
     ExecutionRow,
     HistoryRow,
+    NewEvent,
     NewExecution,
+    QueueCount,
+    QueueRow,
+    ScheduleRow,
     StepRow,
+    TriggerRow,
+    WaitResult,
     WorkerRow,
 )
-from ..sql import load_migrations, load_queries
-from .config import PostgresConfig, parse_url
+from ..sql import load_queries
+from .config import parse_url
+from .database import Conn, Database, Record
 from .listener import Listener
-from .resilience import Outages
 
 log = logging.getLogger("polos.store.postgres")
-T = TypeVar("T")
 
-_Q = load_queries(__package__ or "polos.store.postgres", columns=EXECUTION_COLUMNS)
+_Q = load_queries(__package__ or "polos.store.postgres")
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
-_CONNECT_TIMEOUT = 10.0
-_COMMAND_TIMEOUT = 30.0
-_CLOSE_TIMEOUT = 5.0
+_SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
+# Admission scans queued candidates in pages, at most this many per claim.
+_PAGE = 256
+_MAX_SCANNED = 8192
 
-Conn = Any  # asyncpg.Connection (asyncpg ships no type information)
-Record = Any  # asyncpg.Record
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 class PostgresStore(Store):
     def __init__(self, url: str, *, retry_seconds: float | None = None) -> None:
-        self.config: PostgresConfig = parse_url(url)
+        self.config = parse_url(url)
         self.hub = Hub.for_database(self.config.hub_key)
         self.description = self.config.description
         self.channel = self.config.channel
-        self._outages = Outages(
-            self.description,
-            self.config.retry_seconds if retry_seconds is None else retry_seconds,
+        self.db = Database(
+            self.config, self.config.retry_seconds if retry_seconds is None else retry_seconds
         )
-        self._pool: Any = None  # asyncpg.Pool
+        self._events_lock = self.config.lock_key("events")
+        self._admission_lock = self.config.lock_key("admission")
         self._listener: Listener | None = None
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
-        if self._pool is not None:
+        if self.db.is_open:
             return
-        self._pool = await self._outages.run("connecting", self._open_pool)
-        listener = Listener(self._connect_listener, self.channel, self.hub, self.description)
+        await self.db.open()
+        listener = Listener(self.db.connect_listener, self.channel, self.hub, self.description)
         await listener.start()
         self._listener = listener
 
@@ -79,129 +92,125 @@ class PostgresStore(Store):
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
-            except Exception:
-                # Connections still busy (or already broken): do not hang shutdown.
-                pool.terminate()
+        await self.db.close()
 
-    async def _open_pool(self, _retrying: bool) -> Any:
-        cfg = self.config
-        pool = await asyncpg.create_pool(
-            cfg.dsn,
-            min_size=1,
-            max_size=cfg.pool_size,
-            timeout=_CONNECT_TIMEOUT,
-            command_timeout=_COMMAND_TIMEOUT,
-            server_settings={
-                "search_path": cfg.quoted_schema,
-                "application_name": cfg.application_name,
-            },
-        )
-        try:
-            async with pool.acquire() as conn:
-                await self._migrate(conn)
-        except BaseException:
-            pool.terminate()
-            raise
-        return pool
-
-    async def _connect_listener(self) -> Conn:
-        return await asyncpg.connect(
-            self.config.dsn,
-            timeout=_CONNECT_TIMEOUT,
-            server_settings={"application_name": f"{self.config.application_name}-listen"},
-        )
-
-    async def _migrate(self, conn: Conn) -> None:
-        """Apply pending migrations; the advisory lock makes concurrent openers take turns."""
-        cfg = self.config
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", cfg.migration_lock_key)
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.quoted_schema}")
-            await conn.execute(f"SET LOCAL search_path TO {cfg.quoted_schema}")
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS polos_migrations (version INTEGER PRIMARY KEY, "
-                "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-            )
-            done = {row[0] for row in await conn.fetch("SELECT version FROM polos_migrations")}
-            for version, name, statements in load_migrations(f"{__package__}"):
-                if version in done:
-                    continue
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO polos_migrations VALUES ($1, $2, $3)", version, name, time.time()
-                )
-                log.info("%s: applied migration %s", self.description, name)
+    @property
+    def listening(self) -> bool:
+        """Whether the NOTIFY listener is connected right now (for tests and operators)."""
+        return self._listener is not None and self._listener.listening
 
     # plumbing ----------------------------------------------------------------
-    async def _with_conn(self, what: str, body: Callable[[Conn, bool], Awaitable[T]]) -> T:
-        """Run ``body(conn, retrying)`` on a pooled connection, riding out outages."""
-
-        async def attempt(retrying: bool) -> T:
-            pool = self._pool
-            if pool is None:
-                raise StoreUnavailableError(
-                    f"{self.description} is not open; use 'async with Polos()' or "
-                    "await client.start()"
-                )
-            async with pool.acquire() as conn:
-                return await body(conn, retrying)
-
-        return await self._outages.run(what, attempt)
-
     async def _fetchval(self, what: str, query: str, *args: Any) -> Any:
-        return await self._with_conn(what, lambda conn, _r: conn.fetchval(_Q[query], *args))
+        return await self.db.run(what, lambda conn, _r: conn.fetchval(_Q[query], *args))
 
     async def _fetchrow(self, what: str, query: str, *args: Any) -> Record | None:
-        return await self._with_conn(what, lambda conn, _r: conn.fetchrow(_Q[query], *args))
+        return await self.db.run(what, lambda conn, _r: conn.fetchrow(_Q[query], *args))
 
     async def _fetch(self, what: str, query: str, *args: Any) -> list[Record]:
-        rows = await self._with_conn(what, lambda conn, _r: conn.fetch(_Q[query], *args))
-        return list(rows)
+        return list(await self.db.run(what, lambda conn, _r: conn.fetch(_Q[query], *args)))
 
-    async def _execute(self, what: str, query: str, *args: Any) -> None:
-        await self._with_conn(what, lambda conn, _r: conn.execute(_Q[query], *args))
+    async def _execute(self, what: str, query: str, *args: Any) -> str:
+        status: str = await self.db.run(what, lambda conn, _r: conn.execute(_Q[query], *args))
+        return status
+
+    async def _insert_executions(
+        self, conn: Conn, news: Sequence[NewExecution], retrying: bool
+    ) -> list[str]:
+        """Insert, returning each one's id: an existing execution's when its
+        idempotency key was used before (nothing is inserted for it then)."""
+        if not news:
+            return []
+        rows = await conn.fetch(_Q["insert_executions"], *_execution_arrays(news), self.channel)
+        ids = [row["id"] for row in rows]
+        keys = [row["idempotency_key"] for row in rows if not row["inserted"]]
+        if any(key is None for key in keys) and not retrying:
+            # On a retry the id may exist because the first try committed.
+            raise ValueError("an execution with one of these ids already exists")
+        if any(key is not None for key in keys):
+            # A fresh statement: the execution holding the key may have committed
+            # after this call's insert took its snapshot.
+            found = dict(await conn.fetch(_Q["executions_by_idempotency_key"], keys))
+            ids = [
+                found.get(row["idempotency_key"], row["id"]) if not row["inserted"] else row["id"]
+                for row in rows
+            ]
+        return ids
+
+    async def _park(
+        self,
+        conn: Conn,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        wake_at: float | None,
+        now: float,
+        *,
+        topic: str | None = None,
+        cursor: int | None = None,
+        data: str | None = None,
+        pending: int = 0,
+        state: str | None = None,
+    ) -> bool:
+        detail = _json({"step_key": step_key, "kind": kind, "wake_at": wake_at, "topic": topic})
+        row = await conn.fetchrow(
+            _Q["begin_wait"],
+            execution_id,
+            attempt,
+            step_key,
+            kind,
+            wake_at,
+            topic,
+            cursor,
+            data,
+            pending,
+            state,
+            now,
+            detail,
+            self.channel,
+        )
+        return bool(row["parked"])
+
+    async def _resolve(self, conn: Conn, waits: list[tuple[Any, ...]], now: float) -> int:
+        """Resolve ``(id, step_key, kind, attempt, output, error, by)`` waits in one statement."""
+        if not waits:
+            return 0
+        columns = [list(column) for column in zip(*waits, strict=True)]
+        row = await conn.fetchrow(_Q["resolve_waits"], *columns, now, self.channel)
+        return int(row["resolved"])
 
     # submitting ----------------------------------------------------------------
-    async def create_execution(self, new: NewExecution) -> None:
-        async def body(conn: Conn, retrying: bool) -> None:
-            row = await conn.fetchrow(
-                _Q["insert_execution"],
-                new.id,
-                new.workflow_id,
-                new.payload,
-                new.created_at,
-                new.parent_execution_id,
-                new.root_execution_id,
-                new.root_workflow_id,
-                new.step_key,
-                new.session_id,
-                new.user_id,
-                self.channel,
-            )
-            # On a retry the id may exist because the first try committed.
-            if not row["created"] and not retrying:
-                raise ValueError(f"an execution with id {new.id!r} already exists")
+    async def create_execution(self, new: NewExecution) -> str:
+        [execution_id] = await self.create_executions([new])
+        return execution_id
 
-        await self._with_conn("creating an execution", body)
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        if not news:
+            return []
+        ids = await self.db.run(
+            "creating executions",
+            lambda conn, retrying: self._insert_executions(conn, news, retrying),
+        )
         self.hub.work_queued()
+        return ids
 
     # claiming and leases -------------------------------------------------------
     async def claim(
         self,
         worker_id: str,
-        workflow_ids: Sequence[str],
+        workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
         now: float,
         lease_seconds: float,
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
-        detail = orjson.dumps({"owner": worker_id}).decode()
+        queue_of = (
+            dict(workflow_ids)
+            if isinstance(workflow_ids, Mapping)
+            else {w: w for w in workflow_ids}
+        )
+        lease = _Lease(worker_id, now, now + lease_seconds, _json({"owner": worker_id}))
 
         async def body(conn: Conn, retrying: bool) -> list[Claimed]:
             if retrying:
@@ -209,13 +218,65 @@ class PostgresStore(Store):
                 # hand back what it claimed rather than leaving it to lease expiry.
                 earlier = await conn.fetch(_Q["claimed_earlier"], worker_id, now)
                 if earlier:
-                    return await _with_steps(conn, [Claimed(_execution(r)) for r in earlier])
+                    claimed = [
+                        Claimed(_execution(r), event_cursor=r["event_cursor"]) for r in earlier
+                    ]
+                    return await _with_steps(conn, claimed)
             rows = await conn.fetch(
-                _Q["claim"], worker_id, list(workflow_ids), limit, now + lease_seconds, now, detail
+                _Q["claim"],
+                worker_id,
+                list(queue_of),
+                limit,
+                lease.expires_at,
+                now,
+                lease.detail,
+                list(queue_of.values()),
             )
-            return await _claimed(conn, rows)
+            if rows and rows[0]["limited"]:
+                return await self._claim_admitted(conn, queue_of, limit, lease)
+            return await _claimed(conn, [row for row in rows if row["id"] is not None])
 
-        return await self._with_conn("claiming executions", body)
+        return await self.db.run("claiming executions", body)
+
+    async def _claim_admitted(
+        self, conn: Conn, queue_of: dict[str, str], limit: int, lease: _Lease
+    ) -> list[Claimed]:
+        """Claim under queue limits: admission runs under a lock, so its counts are current."""
+        async with conn.transaction():
+            await conn.execute(_Q["lock_admission"], self._admission_lock)
+            await conn.execute(_Q["assign_queues"], list(queue_of), list(queue_of.values()))
+            queues = {row[0]: QueueRow(*row) for row in await conn.fetch(_Q["limited_queues"])}
+            admission = await _admission(conn, queues, lease.now)
+            picked: list[str] = []
+            offset = 0
+            while len(picked) < limit and offset < _MAX_SCANNED:
+                page = [
+                    Candidate(*row)
+                    for row in await conn.fetch(
+                        _Q["admission_candidates"], list(queue_of), _PAGE, offset
+                    )
+                ]
+                picked += admission.pick(page, limit - len(picked))
+                if len(page) < _PAGE:
+                    break
+                offset += _PAGE
+            if not picked:
+                return []
+            rows = await conn.fetch(
+                _Q["claim_ids"],
+                lease.worker_id,
+                lease.expires_at,
+                lease.now,
+                lease.detail,
+                True,
+                picked,
+            )
+            if admission.first_starts:
+                queue_names, keys = zip(*admission.first_starts, strict=True)
+                await conn.execute(
+                    _Q["insert_queue_starts"], list(queue_names), list(keys), lease.now
+                )
+            return await _claimed(conn, rows)
 
     async def heartbeat(
         self,
@@ -233,12 +294,7 @@ class PostgresStore(Store):
 
     async def release_execution(self, execution_id: str, attempt: int, now: float) -> bool:
         row = await self._fetchrow(
-            "releasing an execution",
-            "release_execution",
-            execution_id,
-            attempt,
-            now,
-            self.channel,
+            "releasing an execution", "release_execution", execution_id, attempt, now, self.channel
         )
         released = bool(row and row["released"])
         if released:
@@ -249,22 +305,20 @@ class PostgresStore(Store):
         row = await self._fetchrow(
             "requeueing expired leases", "requeue_expired", now, self.channel
         )
-        count = int(row["requeued"]) if row else 0
-        if count:
-            self.hub.work_queued()
-        return count
+        return self._queued(int(row["requeued"]) if row else 0)
 
     async def requeue_worker(self, worker_id: str, now: float) -> int:
-        detail = orjson.dumps({"owner": worker_id}).decode()
         row = await self._fetchrow(
             "requeueing a dead worker's executions",
             "requeue_worker",
             now,
             worker_id,
-            detail,
+            _json({"owner": worker_id}),
             self.channel,
         )
-        count = int(row["requeued"]) if row else 0
+        return self._queued(int(row["requeued"]) if row else 0)
+
+    def _queued(self, count: int) -> int:
         if count:
             self.hub.work_queued()
         return count
@@ -282,6 +336,7 @@ class PostgresStore(Store):
             step.error,
             attempt,
             step.created_at,
+            step.state,
         )
         return bool(recorded)
 
@@ -293,43 +348,147 @@ class PostgresStore(Store):
         kind: str,
         wake_at: float | None,
         now: float,
+        *,
+        state: str | None = None,
     ) -> bool:
-        detail = orjson.dumps({"step_key": step_key, "kind": kind, "wake_at": wake_at}).decode()
-        row = await self._fetchrow(
-            "parking an execution",
-            "begin_wait",
-            execution_id,
-            attempt,
-            step_key,
-            kind,
-            wake_at,
-            now,
-            detail,
-            self.channel,
-        )
-        parked = bool(row and row["parked"])
+        async def body(conn: Conn, _retrying: bool) -> bool:
+            return await self._park(
+                conn, execution_id, attempt, step_key, kind, wake_at, now, state=state
+            )
+
+        parked = await self.db.run("parking an execution", body)
         if parked and wake_at is not None:
             self.hub.timer_set()
         return parked
 
-    async def complete_execution(
-        self, execution_id: str, attempt: int, result: str, now: float
-    ) -> bool:
-        return await self._finish("complete_execution", execution_id, attempt, result, now)
+    async def wait_for_event(
+        self,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        topic: str,
+        cursor: int,
+        wake_at: float | None,
+        data: str | None,
+        now: float,
+        *,
+        state: str | None = None,
+    ) -> WaitResult:
+        async def body(conn: Conn, retrying: bool) -> WaitResult:
+            async with conn.transaction():
+                # Shared with other waiters, exclusive with publishers: no event
+                # can commit between the check below and the parking.
+                await conn.execute(_Q["lock_events_shared"], self._events_lock)
+                if retrying:
+                    earlier = await _earlier_wait(conn, execution_id, attempt, step_key)
+                    if earlier is not None:
+                        return earlier
+                if await conn.fetchval(_Q["fence"], execution_id, attempt) is None:
+                    return WaitResult(False)
+                first = await conn.fetchrow(_Q["first_event_after"], topic, cursor)
+                if first is not None:
+                    output = payloads.event_json(EventRow(*first))
+                    await conn.execute(
+                        _Q["insert_step"], execution_id, step_key, kind, output, None, attempt, now
+                    )
+                    return WaitResult(True, output)
+                await self._park(
+                    conn,
+                    execution_id,
+                    attempt,
+                    step_key,
+                    kind,
+                    wake_at,
+                    now,
+                    topic=topic,
+                    cursor=cursor,
+                    data=data,
+                    state=state,
+                )
+                return WaitResult(True)
 
-    async def fail_execution(self, execution_id: str, attempt: int, error: str, now: float) -> bool:
-        return await self._finish("fail_execution", execution_id, attempt, error, now)
+        result = await self.db.run("waiting for an event", body)
+        if result.parked and wake_at is not None:
+            self.hub.timer_set()
+        return result
+
+    async def start_children(
+        self,
+        parent_id: str,
+        attempt: int,
+        step_key: str,
+        children: Sequence[NewExecution],
+        *,
+        wait: bool,
+        output: str | None,
+        now: float,
+        state: str | None = None,
+    ) -> bool:
+        async def body(conn: Conn, retrying: bool) -> bool:
+            async with conn.transaction():
+                if retrying and await _earlier_wait(conn, parent_id, attempt, step_key):
+                    return True
+                if await conn.fetchval(_Q["fence"], parent_id, attempt) is None:
+                    return False
+                await self._insert_executions(conn, children, retrying)
+                if wait:
+                    return await self._park(
+                        conn,
+                        parent_id,
+                        attempt,
+                        step_key,
+                        WAIT_CHILDREN,
+                        None,
+                        now,
+                        pending=len(children),
+                        state=state,
+                    )
+                await conn.execute(
+                    _Q["insert_step"], parent_id, step_key, "invoke", output, None, attempt, now
+                )
+                return True
+
+        started = await self.db.run("starting child executions", body)
+        if started and children:
+            self.hub.work_queued()
+        return started
+
+    async def complete_execution(
+        self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
+    ) -> bool:
+        return await self._finish(COMPLETED, execution_id, attempt, result, now, state)
+
+    async def fail_execution(
+        self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
+    ) -> bool:
+        return await self._finish(FAILED, execution_id, attempt, error, now, state)
 
     async def _finish(
-        self, query: str, execution_id: str, attempt: int, value: str, now: float
+        self,
+        status: str,
+        execution_id: str,
+        attempt: int,
+        value: str,
+        now: float,
+        state: str | None,
     ) -> bool:
-        row = await self._fetchrow(
-            "finishing an execution", query, execution_id, attempt, value, now, self.channel
+        outcome = await self._fetchval(
+            "finishing an execution",
+            "finish",
+            execution_id,
+            attempt,
+            status,
+            value,
+            state,
+            now,
+            self.channel,
         )
-        done = bool(row and row["finished"])
-        if done:
+        if outcome:
             self.hub.execution_finished(execution_id)
-        return done
+        if outcome == 2:  # the last child of a batch: its parent is queued again
+            self.hub.work_queued()
+        return bool(outcome)
 
     async def add_history(
         self, execution_id: str, attempt: int, event: str, detail: str | None, now: float
@@ -338,13 +497,126 @@ class PostgresStore(Store):
             "adding to the history", "add_history", execution_id, now, event, attempt, detail
         )
 
-    # timers --------------------------------------------------------------------
-    async def fire_due_timers(self, now: float) -> int:
-        row = await self._fetchrow("firing due timers", "fire_due_timers", now, self.channel)
-        count = int(row["resumed"]) if row else 0
-        if count:
+    # events ------------------------------------------------------------------------
+    async def publish_events(
+        self,
+        events: Sequence[NewEvent],
+        now: float,
+        *,
+        step: tuple[str, int, StepRow] | None = None,
+    ) -> list[EventRow] | None:
+        async def body(conn: Conn, _retrying: bool) -> tuple[list[EventRow] | None, int]:
+            async with conn.transaction():
+                await conn.execute(_Q["lock_events"], self._events_lock)
+                if step is not None and not await self._record_publish_step(conn, step, now):
+                    return None, 0
+                rows = [await _insert_event(conn, new) for new in events]
+                resolved = await self._resolve_event_waits(conn, rows, now)
+                if rows:
+                    await conn.execute(_Q["notify"], self.channel, "e")
+                return rows, resolved
+
+        rows, resolved = await self.db.run("publishing events", body)
+        if rows:
+            self.hub.events_published()
+        if resolved:
             self.hub.work_queued()
-        return count
+        return rows
+
+    async def _record_publish_step(
+        self, conn: Conn, step: tuple[str, int, StepRow], now: float
+    ) -> bool:
+        execution_id, attempt, row = step
+        recorded = await conn.fetchval(
+            _Q["record_step"],
+            execution_id,
+            row.step_key,
+            row.kind,
+            row.name,
+            row.output,
+            None,
+            attempt,
+            now,
+            None,
+        )
+        return bool(recorded)
+
+    async def _resolve_event_waits(self, conn: Conn, rows: list[EventRow], now: float) -> int:
+        """Hand each waiter on these topics the first new event after its cursor."""
+        if not rows:
+            return 0
+        waiters = await conn.fetch(_Q["event_waiters"], sorted({r.topic for r in rows}))
+        waits: list[tuple[Any, ...]] = []
+        for w in waiters:
+            first = next(
+                (r for r in rows if r.topic == w["wait_topic"] and r.seq > w["wait_cursor"]), None
+            )
+            if first is not None:
+                waits.append(
+                    (
+                        w["id"],
+                        w["wait_step_key"],
+                        w["wait_kind"],
+                        w["attempt"],
+                        payloads.event_json(first),
+                        None,
+                        "event",
+                    )
+                )
+        return await self._resolve(conn, waits, now)
+
+    async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]:
+        rows = await self._fetch("reading events", "read_events", topic, after_seq, limit)
+        return [EventRow(*r) for r in rows]
+
+    async def last_event_seq(self) -> int:
+        return int(await self._fetchval("reading the last event", "last_event_seq"))
+
+    # timers, timeouts and deadlines -----------------------------------------------------
+    async def fire_due_timers(self, now: float) -> int:
+        async def body(conn: Conn, _retrying: bool) -> int:
+            waits: list[tuple[Any, ...]] = []
+            for execution_id, key, kind, attempt in await conn.fetch(_Q["due_waits"], now):
+                if kind == WAIT_TIMER:
+                    waits.append((execution_id, key, "wait", attempt, "null", None, "timer"))
+                else:
+                    error = payloads.timeout_error_json(key, kind)
+                    waits.append((execution_id, key, kind, attempt, None, error, "timeout"))
+            # Each wait resolves only if it is still the same wait: two workers'
+            # timer loops firing at once resolve it once.
+            return await self._resolve(conn, waits, now)
+
+        return self._queued(await self.db.run("firing due timers", body))
+
+    async def expire_deadlines(self, now: float) -> int:
+        due = await self._fetch("reading due deadlines", "due_deadlines", now)
+        expired = 0
+        for execution_id, timeout in due:
+            ended = await self._end_tree(
+                execution_id, FAILED, payloads.deadline_error_json(timeout), "timed_out", now
+            )
+            expired += execution_id in ended
+        return expired
+
+    async def _end_tree(
+        self, root_id: str, status: str, error: str, event: str, now: float
+    ) -> list[str]:
+        ended: list[str] = await self._fetchval(
+            "ending an execution and its children",
+            "end_tree",
+            root_id,
+            status,
+            error,
+            event,
+            now,
+            payloads.CANCELLED_ERROR,
+            self.channel,
+        )
+        for execution_id in ended:
+            self.hub.execution_cancelled(execution_id)
+        if ended:
+            self.hub.work_queued()  # a parent waiting on the root may be queued again
+        return ended
 
     async def next_timer_at(self) -> float | None:
         due = await self._fetchval("reading the next timer", "next_timer_at")
@@ -352,18 +624,146 @@ class PostgresStore(Store):
 
     # cancellation ------------------------------------------------------------------
     async def cancel_execution(self, execution_id: str, now: float) -> ExecutionRow | None:
-        async def body(conn: Conn, _retrying: bool) -> tuple[ExecutionRow | None, bool]:
-            row = await conn.fetchrow(_Q["cancel_execution"], execution_id, now, self.channel)
-            if row is not None:
-                return _execution(row), True
-            # Unknown, or already finished: a fresh statement reads the newest row.
-            current = await conn.fetchrow(_Q["get_execution"], execution_id)
-            return (_execution(current) if current else None), False
+        await self._end_tree(execution_id, CANCELLED, payloads.CANCELLED_ERROR, CANCELLED, now)
+        return await self.get_execution(execution_id)
 
-        row, changed = await self._with_conn("cancelling an execution", body)
-        if changed:
-            self.hub.execution_cancelled(execution_id)
-        return row
+    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+        rows = await self._fetch("listing waits", "list_waits", kind, workflow_id)
+        return [_execution(row) for row in rows]
+
+    # schedules --------------------------------------------------------------------------
+    async def upsert_schedule(self, schedule: ScheduleRow) -> ScheduleRow:
+        s = schedule
+        row = await self._fetchrow(
+            "saving a schedule",
+            "upsert_schedule",
+            s.schedule_id,
+            s.workflow_id,
+            s.key,
+            s.cron,
+            s.timezone,
+            s.next_fire_at,
+            s.created_at,
+            s.updated_at,
+            self.channel,
+        )
+        self.hub.timer_set()
+        assert row is not None  # an upsert always returns its row
+        return ScheduleRow(*tuple(row)[:_SCHEDULE_WIDTH])
+
+    async def list_schedules(self, workflow_id: str | None = None) -> list[ScheduleRow]:
+        rows = await self._fetch("listing schedules", "list_schedules", workflow_id)
+        return [ScheduleRow(*r) for r in rows]
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        status = await self._execute("deleting a schedule", "delete_schedule", schedule_id)
+        return _count(status) == 1
+
+    async def due_schedules(self, now: float) -> list[ScheduleRow]:
+        rows = await self._fetch("reading due schedules", "due_schedules", now)
+        return [ScheduleRow(*r) for r in rows]
+
+    async def fire_schedule(
+        self,
+        schedule_id: str,
+        expected_next_fire_at: float,
+        next_fire_at: float,
+        fired_at: float | None,
+        execution: NewExecution | None,
+        now: float,
+        *,
+        skip_if_active: bool = True,
+    ) -> bool:
+        async def body(conn: Conn, retrying: bool) -> bool:
+            async with conn.transaction():
+                status = await conn.execute(
+                    _Q["advance_schedule"],
+                    next_fire_at,
+                    fired_at,
+                    now,
+                    schedule_id,
+                    expected_next_fire_at,
+                )
+                if _count(status) != 1 or execution is None:
+                    return _count(status) == 1
+                if skip_if_active and await conn.fetchval(
+                    _Q["active_run_of_schedule"], schedule_id
+                ):
+                    log.info(
+                        "schedule %s: tick skipped, its previous run is still active", schedule_id
+                    )
+                else:
+                    await self._insert_executions(conn, [execution], retrying)
+                return True
+
+        won = await self.db.run("firing a schedule", body)
+        if won and execution is not None:
+            self.hub.work_queued()
+        return won
+
+    # queues ------------------------------------------------------------------------
+    async def upsert_queue(self, queue: QueueRow) -> None:
+        await self._execute(
+            "saving a queue",
+            "upsert_queue",
+            queue.name,
+            queue.concurrency_limit,
+            queue.rate_limit,
+            queue.rate_period,
+            queue.updated_at,
+        )
+
+    async def list_queues(self) -> list[QueueRow]:
+        return [QueueRow(*r) for r in await self._fetch("listing queues", "list_queues")]
+
+    async def queue_counts(self) -> list[QueueCount]:
+        return [QueueCount(*r) for r in await self._fetch("counting queues", "queue_counts")]
+
+    # event triggers ------------------------------------------------------------------------
+    async def upsert_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        batch_size: int,
+        batch_timeout_seconds: float | None,
+        now: float,
+    ) -> None:
+        await self._execute(
+            "saving an event trigger",
+            "upsert_trigger",
+            workflow_id,
+            topic,
+            batch_size,
+            batch_timeout_seconds,
+            now,
+        )
+
+    async def list_triggers(self) -> list[TriggerRow]:
+        return [TriggerRow(*r) for r in await self._fetch("listing triggers", "list_triggers")]
+
+    async def fire_trigger(
+        self,
+        workflow_id: str,
+        topic: str,
+        expected_cursor: int,
+        new_cursor: int,
+        executions: Sequence[NewExecution],
+        now: float,
+    ) -> bool:
+        async def body(conn: Conn, retrying: bool) -> bool:
+            async with conn.transaction():
+                status = await conn.execute(
+                    _Q["advance_trigger"], new_cursor, now, workflow_id, topic, expected_cursor
+                )
+                won = _count(status) == 1
+                if won:
+                    await self._insert_executions(conn, executions, retrying)
+                return won
+
+        won = await self.db.run("firing an event trigger", body)
+        if won and executions:
+            self.hub.work_queued()
+        return won
 
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:
@@ -381,8 +781,7 @@ class PostgresStore(Store):
         await self._execute("unregistering a worker", "delete_worker", worker_id)
 
     async def list_workers(self) -> list[WorkerRow]:
-        rows = await self._fetch("listing workers", "list_workers")
-        return [WorkerRow(*row) for row in rows]
+        return [WorkerRow(*row) for row in await self._fetch("listing workers", "list_workers")]
 
     # reading ---------------------------------------------------------------------------
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
@@ -413,11 +812,27 @@ class PostgresStore(Store):
         )
         return [_execution(row) for row in rows]
 
-    # for tests and operators ---------------------------------------------------------
-    @property
-    def listening(self) -> bool:
-        """Whether the NOTIFY listener is connected right now."""
-        return self._listener is not None and self._listener.listening
+
+# helpers ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    worker_id: str
+    now: float
+    expires_at: float
+    detail: str  # the "claimed" history entry
+
+
+async def _admission(conn: Conn, queues: dict[str, QueueRow], now: float) -> Admission:
+    """Current counts for the limited queues (the caller holds the admission lock)."""
+    running = {(q, k): n for q, k, n in await conn.fetch(_Q["running_groups"], list(queues))}
+    starts: dict[tuple[str, str], int] = {}
+    for queue in queues.values():
+        if queue.rate_limit is not None and queue.rate_period is not None:
+            window_start = now - queue.rate_period
+            await conn.execute(_Q["prune_queue_starts"], queue.name, window_start)
+            for key, n in await conn.fetch(_Q["recent_starts"], queue.name, window_start):
+                starts[(queue.name, key)] = n
+    return Admission(queues, running, starts)
 
 
 def _execution(row: Record) -> ExecutionRow:
@@ -426,9 +841,59 @@ def _execution(row: Record) -> ExecutionRow:
 
 
 def _step(fields: Sequence[Any], execution_id: str) -> StepRow:
-    """A step from the claim's aggregated (step_key, ..., created_at) tuples."""
-    step_key, kind, name, output, error, attempt, created_at = fields
-    return StepRow(step_key, kind, name, output, error, attempt, created_at, execution_id)
+    """A step from the claim's aggregated (step_key, ..., created_at, state) tuples."""
+    step_key, kind, name, output, error, attempt, created_at, state = fields
+    return StepRow(step_key, kind, name, output, error, attempt, created_at, execution_id, state)
+
+
+def _count(status: str) -> int:
+    """Rows a command changed, from asyncpg's status string (``UPDATE 1``)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _execution_arrays(news: Sequence[NewExecution]) -> list[list[Any]]:
+    """One array per column of ``insert_executions``."""
+    return [
+        [n.id for n in news],
+        [n.workflow_id for n in news],
+        [n.payload for n in news],
+        [n.created_at for n in news],
+        [n.parent_execution_id for n in news],
+        [n.root_execution_id for n in news],
+        [n.root_workflow_id for n in news],
+        [n.step_key for n in news],
+        [n.session_id for n in news],
+        [n.user_id for n in news],
+        [n.child_index for n in news],
+        [n.run_timeout_seconds for n in news],
+        [n.state for n in news],
+        [n.queue_name for n in news],
+        [n.concurrency_key for n in news],
+        [n.priority for n in news],
+        [n.idempotency_key for n in news],
+        [n.schedule_id for n in news],
+    ]
+
+
+async def _insert_event(conn: Conn, new: NewEvent) -> EventRow:
+    row = await conn.fetchrow(
+        _Q["insert_event"], new.id, new.topic, new.event_type, new.data, new.created_at
+    )
+    if row is None:  # published by an earlier try whose commit we did not hear of
+        row = await conn.fetchrow(_Q["event_by_id"], new.id)
+    return EventRow(*row)
+
+
+async def _earlier_wait(
+    conn: Conn, execution_id: str, attempt: int, step_key: str
+) -> WaitResult | None:
+    """What an earlier try of a wait did, if it committed: resolved or parked."""
+    output = await conn.fetchrow(_Q["step_of_attempt"], execution_id, step_key, attempt)
+    if output is not None:
+        return WaitResult(True, output[0])
+    if await conn.fetchval(_Q["waits_on"], execution_id, attempt, step_key):
+        return WaitResult(True)
+    return None
 
 
 async def _claimed(conn: Conn, rows: Sequence[Record]) -> list[Claimed]:
@@ -436,7 +901,7 @@ async def _claimed(conn: Conn, rows: Sequence[Record]) -> list[Claimed]:
     claimed: list[Claimed] = []
     stale: list[Claimed] = []
     for row in rows:
-        item = Claimed(_execution(row))
+        item = Claimed(_execution(row), event_cursor=row["event_cursor"])
         if row["seen_attempt"] + 1 != item.execution.attempt:
             stale.append(item)  # claimed and requeued by others since our snapshot
         else:

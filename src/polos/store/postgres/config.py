@@ -75,8 +75,11 @@ class PostgresConfig:
 
     @property
     def migration_lock_key(self) -> int:
+        return self.lock_key("migrate")
+
+    def lock_key(self, purpose: str) -> int:
         """A stable 64-bit advisory-lock key per schema (Python's hash() is salted)."""
-        digest = hashlib.sha256(f"polos-migrate:{self.schema}".encode()).digest()
+        digest = hashlib.sha256(f"polos-{purpose}:{self.schema}".encode()).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
     @property

@@ -1,8 +1,9 @@
 """LISTEN on the schema's channel and turn notifications into hub signals.
 
 Other processes NOTIFY after the transitions that someone may be waiting
-for: ``q`` (work queued), ``t`` (a timer was set), ``f:<id>`` (an execution
-finished) and ``c:<id>`` (an execution was cancelled). One dedicated
+for: ``q`` (work queued), ``t`` (a timer was set), ``e`` (events were
+published), ``f:<id>`` (an execution finished) and ``c:<id>`` (an execution
+was cancelled). One dedicated
 connection per store receives them. When that connection drops, the
 listener reconnects with backoff and then wakes every local waiter once,
 because notifications sent while it was away are lost (waiters also poll,
@@ -37,6 +38,8 @@ def dispatch(hub: Hub, payload: str) -> None:
         hub.work_queued()
     elif kind == "t":
         hub.timer_set()
+    elif kind == "e":
+        hub.events_published()
     elif kind == "f" and execution_id:
         hub.execution_finished(execution_id)
     elif kind == "c" and execution_id:

@@ -11,20 +11,45 @@
 -- try already applied (the trailing "OR EXISTS" reads the statement's
 -- snapshot, which never contains this statement's own changes).
 
--- name: insert_execution
-WITH created AS (
+-- name: insert_executions
+-- One statement for any number of executions: parallel arrays, one per
+-- column. ON CONFLICT skips an idempotency key used before (the caller then
+-- looks up its execution) and an id an earlier try of this call inserted.
+WITH new AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[],
+        $14::text[], $15::text[], $16::int[], $17::text[], $18::text[]
+    ) WITH ORDINALITY AS n(
+        id, workflow_id, payload, created_at, parent_execution_id, root_execution_id,
+        root_workflow_id, step_key, session_id, user_id, child_index, run_timeout_seconds,
+        state, queue_name, concurrency_key, priority, idempotency_key, schedule_id, position
+    )
+), created AS (
     INSERT INTO executions (
         id, workflow_id, status, payload, attempt, created_at, updated_at,
-        parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id
-    ) VALUES ($1, $2, 'queued', $3, 0, $4, $4, $5, $6, $7, $8, $9, $10)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
+        parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
+        child_index, run_timeout_seconds, initial_state, state,
+        queue_name, concurrency_key, priority, idempotency_key, schedule_id
+    )
+    SELECT id, workflow_id, 'queued', payload, 0, created_at, created_at,
+           parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id,
+           user_id, child_index, run_timeout_seconds, state, state,
+           queue_name, concurrency_key, priority, idempotency_key, schedule_id
+    FROM new ORDER BY position
+    ON CONFLICT DO NOTHING
+    RETURNING id, created_at
 ), logged AS (
     INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $4, 'created', 0, NULL FROM created
+    SELECT id, created_at, 'created', 0, NULL FROM created
 )
-SELECT EXISTS (SELECT 1 FROM created) AS created,
-       (SELECT pg_notify($11, 'q') WHERE EXISTS (SELECT 1 FROM created)) AS notified
+SELECT n.id, n.idempotency_key, EXISTS (SELECT 1 FROM created c WHERE c.id = n.id) AS inserted,
+       (SELECT pg_notify($19, 'q') WHERE EXISTS (SELECT 1 FROM created)) AS notified
+FROM new n
+ORDER BY n.position
+
+-- name: executions_by_idempotency_key
+SELECT idempotency_key, id FROM executions WHERE idempotency_key = ANY($1::text[])
 
 -- name: add_history
 INSERT INTO history (execution_id, at, event, attempt, detail)
@@ -36,22 +61,35 @@ WHERE NOT EXISTS (
 )
 
 -- name: claim
--- SKIP LOCKED: concurrent claimers pass over each other's rows instead of
--- waiting, and never take the same row. seen_attempt is the attempt in this
--- statement's snapshot; the steps come from that snapshot too, so they are
--- complete only if the row was not claimed and requeued by someone else
--- between the snapshot and our lock (then attempt != seen_attempt + 1 and
--- the backend reloads the steps).
-WITH picked AS (
+-- The common case, when no queue has a limit: one statement. SKIP LOCKED:
+-- concurrent claimers pass over each other's rows instead of waiting, and
+-- never take the same row. When some queue is limited this claims nothing
+-- and says so (limited), and the backend admits under a lock instead.
+--
+-- seen_attempt is the attempt in this statement's snapshot; the steps come
+-- from that snapshot too, so they are complete only if the row was not
+-- claimed and requeued by someone else between the snapshot and our lock
+-- (then attempt != seen_attempt + 1 and the backend reloads the steps).
+-- $7 holds the queue of each workflow in $2, for executions submitted
+-- without one.
+WITH limits AS (
+    SELECT EXISTS (SELECT 1 FROM queues
+                   WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) AS limited
+), picked AS (
     SELECT id AS picked_id FROM executions
     WHERE status = 'queued' AND workflow_id = ANY($2::text[])
-    ORDER BY created_at
+      AND NOT (SELECT limited FROM limits)
+    ORDER BY priority DESC, created_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE executions
     SET status = 'running', owner = $1, attempt = attempt + 1, lease_expires_at = $4,
-        started_at = COALESCE(started_at, $5), updated_at = $5
+        started_at = COALESCE(started_at, GREATEST($5, created_at)), updated_at = $5,
+        deadline_at = COALESCE(deadline_at, $5 + run_timeout_seconds),
+        queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
+            (SELECT m.queue FROM unnest($2::text[], $7::text[]) AS m(workflow, queue)
+             WHERE m.workflow = workflow_id), workflow_id) END
     FROM picked
     WHERE id = picked_id
     RETURNING EXECUTION_COLUMNS
@@ -61,21 +99,87 @@ WITH picked AS (
 )
 SELECT c.*,
        (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
-       (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt, s.created_at))
-        FROM steps s WHERE s.execution_id = c.id) AS steps
+       (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
+                          s.created_at, s.state))
+        FROM steps s WHERE s.execution_id = c.id) AS steps,
+       (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
+       l.limited
+FROM limits l LEFT JOIN claimed c ON TRUE
+ORDER BY c.priority DESC, c.created_at
+
+-- name: claim_ids
+-- The admitted executions (the caller holds the admission lock).
+WITH picked AS (
+    SELECT id AS picked_id FROM executions
+    WHERE id = ANY($6::text[]) AND status = 'queued'
+    FOR UPDATE
+), claimed AS (
+    UPDATE executions
+    SET status = 'running', owner = $1, attempt = attempt + 1, lease_expires_at = $2,
+        started_at = COALESCE(started_at, GREATEST($3, created_at)), updated_at = $3,
+        deadline_at = COALESCE(deadline_at, $3 + run_timeout_seconds)
+    FROM picked
+    WHERE id = picked_id
+    RETURNING EXECUTION_COLUMNS
+), logged AS (
+    INSERT INTO history (execution_id, at, event, attempt, detail)
+    SELECT id, $3, 'claimed', attempt, $4 FROM claimed
+)
+SELECT c.*,
+       (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
+       (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
+                          s.created_at, s.state))
+        FROM steps s WHERE s.execution_id = c.id) AS steps,
+       (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
+       $5::boolean AS limited
 FROM claimed c
-ORDER BY c.created_at
+ORDER BY c.priority DESC, c.created_at
+
+-- name: lock_admission
+SELECT pg_advisory_xact_lock($1)
+
+-- name: assign_queues
+UPDATE executions e SET queue_name = COALESCE(m.queue, e.workflow_id)
+FROM unnest($1::text[], $2::text[]) AS m(workflow, queue)
+WHERE e.status = 'queued' AND e.queue_name = '' AND e.workflow_id = m.workflow
+
+-- name: limited_queues
+SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues
+WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL
+
+-- name: admission_candidates
+SELECT id, queue_name, concurrency_key, attempt FROM executions
+WHERE status = 'queued' AND workflow_id = ANY($1::text[])
+ORDER BY priority DESC, created_at
+LIMIT $2 OFFSET $3
+
+-- name: running_groups
+SELECT queue_name, concurrency_key, count(*) FROM executions
+WHERE status = 'running' AND queue_name = ANY($1::text[])
+GROUP BY queue_name, concurrency_key
+
+-- name: recent_starts
+SELECT concurrency_key, count(*) FROM queue_starts
+WHERE queue_name = $1 AND started_at > $2
+GROUP BY concurrency_key
+
+-- name: prune_queue_starts
+DELETE FROM queue_starts WHERE queue_name = $1 AND started_at <= $2
+
+-- name: insert_queue_starts
+INSERT INTO queue_starts (queue_name, concurrency_key, started_at)
+SELECT q, k, $3 FROM unnest($1::text[], $2::text[]) AS s(q, k)
 
 -- name: claimed_earlier
 -- After a dropped connection: the executions an earlier try of this very
 -- claim (same worker, same "now") moved to running.
-SELECT EXECUTION_COLUMNS FROM executions
+SELECT EXECUTION_COLUMNS, (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor
+FROM executions
 WHERE status = 'running' AND owner = $1 AND updated_at = $2
 ORDER BY created_at
 
 -- name: steps_of_many
-SELECT step_key, kind, name, output, error, attempt, created_at, execution_id
-FROM steps WHERE execution_id = ANY($1::text[])
+SELECT STEP_COLUMNS FROM steps WHERE execution_id = ANY($1::text[])
 
 -- name: heartbeat
 -- Renews only the leases the worker still runs, so an execution whose task
@@ -146,8 +250,10 @@ SELECT (SELECT count(*) FROM requeued) AS requeued,
 -- owner and records nothing. A plain EXISTS would read a snapshot and let a
 -- zombie record a step just after its lease was taken over.
 WITH recorded AS (
-    INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
-    SELECT e.id, $2, $3, $4, $5, $6, e.attempt, $8
+    INSERT INTO steps (
+        execution_id, step_key, kind, name, output, error, attempt, created_at, state
+    )
+    SELECT e.id, $2, $3, $4, $5, $6, e.attempt, $8, $9
     FROM executions e
     WHERE e.id = $1 AND e.attempt = $7 AND e.status = 'running'
     FOR SHARE
@@ -158,105 +264,183 @@ SELECT EXISTS (SELECT 1 FROM recorded)
        OR EXISTS (SELECT 1 FROM steps WHERE execution_id = $1 AND step_key = $2 AND attempt = $7)
 
 -- name: begin_wait
+-- Parks on a timer, an event (topic, cursor), a suspend (data) or children
+-- (pending count); state, when given, is the workflow state to show.
 WITH parked AS (
     UPDATE executions
     SET status = 'waiting', owner = NULL, lease_expires_at = NULL,
-        wait_step_key = $3, wait_kind = $4, wake_at = $5, updated_at = $6
+        wait_step_key = $3, wait_kind = $4, wake_at = $5, wait_topic = $6, wait_cursor = $7,
+        wait_data = $8, pending_children = $9, state = COALESCE($10, state), updated_at = $11
     WHERE id = $1 AND attempt = $2 AND status = 'running'
     RETURNING id
 ), logged AS (
     INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $6, 'waiting', $2, $7 FROM parked
+    SELECT id, $11, 'waiting', $2, $12 FROM parked
 )
 SELECT EXISTS (SELECT 1 FROM parked)
        OR EXISTS (SELECT 1 FROM executions
                   WHERE id = $1 AND attempt = $2 AND status = 'waiting' AND wait_step_key = $3)
        AS parked,
-       (SELECT pg_notify($8, 't')
+       (SELECT pg_notify($13, 't')
         WHERE $5::float8 IS NOT NULL AND EXISTS (SELECT 1 FROM parked)) AS notified
 
--- name: complete_execution
-WITH finished AS (
-    UPDATE executions
-    SET status = 'completed', result = $3, owner = NULL, lease_expires_at = NULL,
-        completed_at = $4, updated_at = $4
-    WHERE id = $1 AND attempt = $2 AND status = 'running'
-    RETURNING id
-), logged AS (
-    INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $4, 'completed', $2, NULL FROM finished
-)
-SELECT EXISTS (SELECT 1 FROM finished)
-       OR EXISTS (SELECT 1 FROM executions
-                  WHERE id = $1 AND attempt = $2 AND status = 'completed') AS finished,
-       (SELECT pg_notify($5, 'f:' || $1) WHERE EXISTS (SELECT 1 FROM finished)) AS notified
+-- name: finish
+SELECT polos_finish($1, $2, $3, $4, $5, $6, $7)
 
--- name: fail_execution
-WITH finished AS (
-    UPDATE executions
-    SET status = 'failed', error = $3, owner = NULL, lease_expires_at = NULL,
-        completed_at = $4, updated_at = $4
-    WHERE id = $1 AND attempt = $2 AND status = 'running'
-    RETURNING id
-), logged AS (
-    INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $4, 'failed', $2, NULL FROM finished
-)
-SELECT EXISTS (SELECT 1 FROM finished)
-       OR EXISTS (SELECT 1 FROM executions
-                  WHERE id = $1 AND attempt = $2 AND status = 'failed') AS finished,
-       (SELECT pg_notify($5, 'f:' || $1) WHERE EXISTS (SELECT 1 FROM finished)) AS notified
+-- name: fence
+-- Inside a multi-statement transaction: hold the running execution still.
+SELECT 1 FROM executions WHERE id = $1 AND attempt = $2 AND status = 'running' FOR UPDATE
 
--- name: fire_due_timers
--- SKIP LOCKED: the timer loops of many workers fire each timer once.
-WITH due AS (
-    SELECT id AS due_id, attempt AS due_attempt, wait_step_key AS due_key FROM executions
-    WHERE status = 'waiting' AND wait_kind = 'timer' AND wake_at <= $1
-    FOR UPDATE SKIP LOCKED
-), resumed AS (
-    UPDATE executions
-    SET status = 'queued', wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, updated_at = $1
-    FROM due
-    WHERE id = due_id
-    RETURNING id, due_attempt, due_key
-), recorded AS (
-    INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
-    SELECT id, due_key, 'wait', '', 'null', NULL, due_attempt, $1 FROM resumed
-    ON CONFLICT DO NOTHING
-), logged AS (
-    INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $1, 'resumed', due_attempt,
-           jsonb_build_object('step_key', due_key, 'by', 'timer')::text
-    FROM resumed
+-- name: waits_on
+-- Whether an earlier try already parked this attempt on this step.
+SELECT EXISTS (SELECT 1 FROM executions
+               WHERE id = $1 AND attempt = $2 AND status = 'waiting' AND wait_step_key = $3)
+
+-- name: step_of_attempt
+SELECT output FROM steps WHERE execution_id = $1 AND step_key = $2 AND attempt = $3
+
+-- name: insert_step
+INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
+VALUES ($1, $2, $3, '', $4, $5, $6, $7)
+ON CONFLICT DO NOTHING
+
+-- name: lock_events
+-- Publishers exclusive, event waiters shared: a wait's check-then-park and a
+-- publish's insert-then-resolve never interleave, and seq order is commit order.
+SELECT pg_advisory_xact_lock($1)
+
+-- name: lock_events_shared
+SELECT pg_advisory_xact_lock_shared($1)
+
+-- name: insert_event
+INSERT INTO events (id, topic, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO NOTHING
+RETURNING seq, id, topic, event_type, data, created_at
+
+-- name: event_by_id
+SELECT seq, id, topic, event_type, data, created_at FROM events WHERE id = $1
+
+-- name: event_waiters
+SELECT id, wait_step_key, wait_kind, attempt, wait_topic, wait_cursor FROM executions
+WHERE status = 'waiting' AND wait_topic = ANY($1::text[])
+ORDER BY id
+FOR UPDATE
+
+-- name: resolve_waits
+-- Parallel arrays, one wait per position; returns how many were resolved.
+WITH resolved AS (
+    SELECT count(*) AS n
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])
+         AS w(id, step_key, kind, attempt, output, error, by_what)
+    WHERE polos_resolve_wait(w.id, w.step_key, w.kind, w.attempt, $8, w.output, w.error, w.by_what)
 )
-SELECT (SELECT count(*) FROM resumed) AS resumed,
-       (SELECT pg_notify($2, 'q') WHERE EXISTS (SELECT 1 FROM resumed)) AS notified
+SELECT n AS resolved, (SELECT pg_notify($9, 'q') WHERE n > 0) AS notified FROM resolved
+
+-- name: first_event_after
+SELECT seq, id, topic, event_type, data, created_at FROM events
+WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT 1
+
+-- name: read_events
+SELECT seq, id, topic, event_type, data, created_at FROM events
+WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3
+
+-- name: last_event_seq
+SELECT COALESCE(max(seq), 0) FROM events
+
+-- name: notify
+SELECT pg_notify($1, $2)
+
+-- name: due_waits
+SELECT id, wait_step_key, wait_kind, attempt FROM executions
+WHERE status = 'waiting' AND wake_at <= $1
 
 -- name: next_timer_at
-SELECT min(wake_at) FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL
-
--- name: cancel_execution
--- previous locks the newest version of the row and reads its status, so a
--- run that finished a moment ago is not cancelled after the fact.
-WITH previous AS (
-    SELECT id AS previous_id, status AS previous_status FROM executions
-    WHERE id = $1
-    FOR UPDATE
-), cancelled AS (
-    UPDATE executions
-    SET status = 'cancelled', owner = NULL, lease_expires_at = NULL, wait_step_key = NULL,
-        wait_kind = NULL, wake_at = NULL, completed_at = $2, updated_at = $2
-    FROM previous
-    WHERE id = previous_id AND previous_status IN ('queued', 'running', 'waiting')
-      AND status IN ('queued', 'running', 'waiting')
-    RETURNING EXECUTION_COLUMNS, previous_status
-), logged AS (
-    INSERT INTO history (execution_id, at, event, attempt, detail)
-    SELECT id, $2, 'cancelled', attempt,
-           jsonb_build_object('previous_status', previous_status)::text
-    FROM cancelled
+SELECT least(
+    (SELECT min(wake_at) FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL),
+    (SELECT min(deadline_at) FROM executions
+     WHERE deadline_at IS NOT NULL AND status IN ('queued', 'running', 'waiting')),
+    (SELECT min(next_fire_at) FROM schedules)
 )
-SELECT c.*, (SELECT pg_notify($3, 'c:' || $1)) AS notified FROM cancelled c
+
+-- name: due_deadlines
+SELECT id, run_timeout_seconds FROM executions
+WHERE deadline_at <= $1 AND status IN ('queued', 'running', 'waiting')
+
+-- name: end_tree
+SELECT polos_end_tree($1, $2, $3, $4, $5, $6, $7)
+
+-- name: list_waits
+SELECT EXECUTION_COLUMNS FROM executions
+WHERE status = 'waiting' AND wait_kind = $1 AND ($2::text IS NULL OR workflow_id = $2)
+ORDER BY updated_at
+
+-- name: upsert_schedule
+-- An unchanged cron (and time zone) keeps its next tick.
+WITH saved AS (
+    INSERT INTO schedules AS s (
+        schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at,
+        created_at, updated_at
+    ) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)
+    ON CONFLICT (schedule_id) DO UPDATE SET
+        cron = excluded.cron, timezone = excluded.timezone, updated_at = excluded.updated_at,
+        next_fire_at = CASE
+            WHEN s.cron = excluded.cron AND s.timezone = excluded.timezone
+            THEN s.next_fire_at ELSE excluded.next_fire_at END
+    RETURNING schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at,
+              created_at, updated_at
+)
+SELECT saved.*, (SELECT pg_notify($9, 't')) AS notified FROM saved
+
+-- name: list_schedules
+SELECT schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at,
+       updated_at
+FROM schedules WHERE ($1::text IS NULL OR workflow_id = $1) ORDER BY workflow_id, key
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE schedule_id = $1
+
+-- name: due_schedules
+SELECT schedule_id, workflow_id, key, cron, timezone, next_fire_at, last_fire_at, created_at,
+       updated_at
+FROM schedules WHERE next_fire_at <= $1 ORDER BY next_fire_at
+
+-- name: advance_schedule
+UPDATE schedules SET next_fire_at = $1, last_fire_at = $2, updated_at = $3
+WHERE schedule_id = $4 AND next_fire_at = $5
+
+-- name: upsert_trigger
+-- A new trigger starts after the last event published so far.
+INSERT INTO triggers (workflow_id, topic, batch_size, batch_timeout_seconds, cursor, updated_at)
+VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(seq), 0) FROM events), $5)
+ON CONFLICT (workflow_id, topic) DO UPDATE SET
+    batch_size = excluded.batch_size, batch_timeout_seconds = excluded.batch_timeout_seconds,
+    updated_at = excluded.updated_at
+
+-- name: active_run_of_schedule
+SELECT EXISTS (SELECT 1 FROM executions
+               WHERE schedule_id = $1 AND status IN ('queued', 'running', 'waiting'))
+
+-- name: upsert_queue
+INSERT INTO queues (name, concurrency_limit, rate_limit, rate_period, updated_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (name) DO UPDATE SET
+    concurrency_limit = excluded.concurrency_limit, rate_limit = excluded.rate_limit,
+    rate_period = excluded.rate_period, updated_at = excluded.updated_at
+
+-- name: list_queues
+SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues ORDER BY name
+
+-- name: queue_counts
+SELECT queue_name, concurrency_key, status, count(*) FROM executions
+WHERE status IN ('queued', 'running', 'waiting')
+GROUP BY queue_name, concurrency_key, status
+
+-- name: list_triggers
+SELECT workflow_id, topic, batch_size, batch_timeout_seconds, cursor, updated_at FROM triggers
+
+-- name: advance_trigger
+UPDATE triggers SET cursor = $1, updated_at = $2
+WHERE workflow_id = $3 AND topic = $4 AND cursor = $5
 
 -- name: upsert_worker
 INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
@@ -275,8 +459,7 @@ SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ANY($1::text[])
 
 -- name: list_steps
-SELECT step_key, kind, name, output, error, attempt, created_at, execution_id
-FROM steps WHERE execution_id = $1 ORDER BY created_at, step_key
+SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 ORDER BY created_at, step_key
 
 -- name: list_history
 SELECT execution_id, seq, at, event, attempt, detail

@@ -37,8 +37,10 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,  # connect timeout or command timeout
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08 and "closed in the middle of operation"
     asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P03 starting up
-    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.TransactionRollbackError,  # deadlock or serialization failure
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a fail-over in progress
+    asyncpg.exceptions.InternalClientError,  # protocol state broken by a dropped connection
 )
 
 

@@ -1,0 +1,156 @@
+"""The connection side of the backend: pool, migrations, retries.
+
+:class:`Database` hands a pooled connection to one operation at a time and
+rides out outages (see :mod:`.resilience`); the store above it only says
+what each operation does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+from ...errors import StoreUnavailableError
+from .config import PostgresConfig
+from .resilience import Outages
+
+log = logging.getLogger("polos.store.postgres")
+T = TypeVar("T")
+
+Conn = Any  # asyncpg.Connection (asyncpg ships no type information)
+Record = Any  # asyncpg.Record
+
+_CONNECT_TIMEOUT = 10.0
+_COMMAND_TIMEOUT = 30.0
+_CLOSE_TIMEOUT = 5.0
+_MIGRATION = re.compile(r"^(\d+)_\w+\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """``(version, file name, script)`` in order.
+
+    Each file runs as one script (PostgreSQL's simple query protocol takes
+    several statements), so function bodies may hold ``;``.
+    """
+    folder = resources.files(__package__ or "polos.store.postgres").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+class Database:
+    def __init__(self, config: PostgresConfig, retry_seconds: float) -> None:
+        self.config = config
+        self.description = config.description
+        self.outages = Outages(config.description, retry_seconds)
+        self._pool: Any = None  # asyncpg.Pool
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def open(self) -> None:
+        if self._pool is None:
+            self._pool = await self.outages.run("connecting", self._open_pool)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
+            except Exception:
+                # Connections still busy (or already broken): do not hang shutdown.
+                pool.terminate()
+
+    async def run(self, what: str, body: Callable[[Conn, bool], Awaitable[T]]) -> T:
+        """Run ``body(conn, retrying)`` on a pooled connection, riding out outages.
+
+        ``retrying`` is true when an earlier try failed: it may have committed.
+        """
+
+        async def attempt(retrying: bool) -> T:
+            pool = self._pool
+            if pool is None:
+                raise StoreUnavailableError(
+                    f"{self.description} is not open; use 'async with Polos()' or "
+                    "await client.start()"
+                )
+            conn = await pool.acquire()
+            try:
+                return await body(conn, retrying)
+            finally:
+                # A release that fails (the connection broke after our statement
+                # completed) must not turn a committed write into an error: the
+                # pool has already dropped the broken connection.
+                with contextlib.suppress(Exception):
+                    await pool.release(conn)
+
+        return await self.outages.run(what, attempt)
+
+    async def connect_listener(self) -> Conn:
+        """A connection of its own for LISTEN (a pooled one would be reset)."""
+        return await asyncpg.connect(
+            self.config.dsn,
+            timeout=_CONNECT_TIMEOUT,
+            server_settings={"application_name": f"{self.config.application_name}-listen"},
+        )
+
+    async def _open_pool(self, _retrying: bool) -> Any:
+        cfg = self.config
+        pool = await asyncpg.create_pool(
+            cfg.dsn,
+            min_size=0,  # no background reconnects by asyncpg: ours log better
+            max_size=cfg.pool_size,
+            timeout=_CONNECT_TIMEOUT,
+            command_timeout=_COMMAND_TIMEOUT,
+            server_settings={
+                "search_path": cfg.quoted_schema,
+                "application_name": cfg.application_name,
+            },
+            # Our sessions keep no state between operations, so skip asyncpg's
+            # reset query on release: it would double the round trips.
+            reset=_keep_session,
+        )
+        try:
+            async with pool.acquire() as conn:
+                await self._migrate(conn)
+        except BaseException:
+            pool.terminate()
+            raise
+        return pool
+
+    async def _migrate(self, conn: Conn) -> None:
+        """Apply pending migrations; the advisory lock makes concurrent openers take turns."""
+        cfg = self.config
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", cfg.migration_lock_key)
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.quoted_schema}")
+            await conn.execute(f"SET LOCAL search_path TO {cfg.quoted_schema}")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS polos_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            done = {row[0] for row in await conn.fetch("SELECT version FROM polos_migrations")}
+            for version, name, script in migrations():
+                if version in done:
+                    continue
+                await conn.execute(script)
+                await conn.execute(
+                    "INSERT INTO polos_migrations VALUES ($1, $2, $3)", version, name, time.time()
+                )
+                log.info("%s: applied migration %s", self.description, name)
+
+
+async def _keep_session(_conn: Conn) -> None:
+    """Pool reset hook: nothing to reset (asyncpg still rolls back an open transaction)."""
