@@ -1,0 +1,188 @@
+"""Summaries, ratios against the design targets, and the printed table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Case -> (label in the table, metric key, unit). Lower is better for "us".
+CASE_INFO: dict[str, tuple[str, str, str]] = {
+    "sqlite_insert": ("raw SQLite INSERT (stdlib sqlite3, autocommit)", "per_insert_us", "us"),
+    "postgres_insert": ("raw PostgreSQL INSERT (asyncpg, autocommit)", "per_insert_us", "us"),
+    "polos_steps": ("Polos: one trivial step (N in one run)", "per_step_us", "us"),
+    "dbos_steps_sync": ("DBOS sync: one trivial step", "per_step_us", "us"),
+    "dbos_steps_async": ("DBOS async: one trivial step", "per_step_us", "us"),
+    "polos_replay": ("Polos: replay one recorded step", "per_step_us", "us"),
+    "polos_throughput": ("Polos: 3-step workflows, one worker", "workflows_per_s", "wf/s"),
+    "dbos_throughput_sync": ("DBOS sync: 3-step workflows", "workflows_per_s", "wf/s"),
+    "dbos_throughput_async": ("DBOS async: 3-step workflows", "workflows_per_s", "wf/s"),
+}
+
+Rounds = dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class Ratio:
+    name: str
+    values: list[float]
+    target: str
+    passes: Callable[[float], bool] | None
+    unit: str = "x"
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    @property
+    def status(self) -> str:
+        if self.median is None:
+            return "n/a"
+        if self.passes is None:
+            return "info"
+        return "PASS" if self.passes(self.median) else "FAIL"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "median": self.median,
+            "per_round": self.values,
+            "target": self.target,
+            "status": self.status,
+        }
+
+
+def summarize(rounds: Rounds) -> dict[str, dict[str, float]]:
+    """Median, min and max of each case's metric over the rounds."""
+    out: dict[str, dict[str, float]] = {}
+    for case, results in rounds.items():
+        key = CASE_INFO[case][1]
+        values = [r[key] for r in results]
+        if values:
+            out[case] = {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+                "rounds": len(values),
+            }
+    return out
+
+
+def _paired(rounds: Rounds, fn: Callable[[int], float | None]) -> list[float]:
+    n = max((len(v) for v in rounds.values()), default=0)
+    values = [fn(i) for i in range(n)]
+    return [v for v in values if v is not None]
+
+
+def _metric(rounds: Rounds, case: str, i: int) -> float | None:
+    results = rounds.get(case, [])
+    return results[i][CASE_INFO[case][1]] if i < len(results) else None
+
+
+def _best_dbos(rounds: Rounds, kind: str, i: int) -> float | None:
+    """The faster DBOS flavour of round ``i`` (lower us per step, higher wf/s)."""
+    values = [_metric(rounds, f"dbos_{kind}_{flavour}", i) for flavour in ("sync", "async")]
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return min(present) if kind == "steps" else max(present)
+
+
+def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
+    """Each ratio is taken within one round (same minute, same noise), then the median."""
+    reference = "sqlite_insert" if backend == "sqlite" else "postgres_insert"
+    dbos_step_target = 20.0 if backend == "sqlite" else 5.0
+
+    def div(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    def step_vs_ref(i: int) -> float | None:
+        return div(_metric(rounds, "polos_steps", i), _metric(rounds, reference, i))
+
+    def dbos_vs_step(i: int) -> float | None:
+        return div(_best_dbos(rounds, "steps", i), _metric(rounds, "polos_steps", i))
+
+    def tp_vs_dbos(i: int) -> float | None:
+        return div(_metric(rounds, "polos_throughput", i), _best_dbos(rounds, "throughput", i))
+
+    def replay_speedup(i: int) -> float | None:
+        return div(_metric(rounds, "polos_steps", i), _metric(rounds, "polos_replay", i))
+
+    replay_calls = [float(r["store_calls_during_replay"]) for r in rounds.get("polos_replay", [])]
+    return [
+        Ratio(
+            f"Polos step / raw {'SQLite' if backend == 'sqlite' else 'PostgreSQL'} INSERT",
+            _paired(rounds, step_vs_ref),
+            "<= 3x" if backend == "sqlite" else "(context only)",
+            (lambda v: v <= 3.0) if backend == "sqlite" else None,
+        ),
+        Ratio(
+            "DBOS step / Polos step (faster DBOS flavour)",
+            _paired(rounds, dbos_vs_step),
+            f">= {dbos_step_target:.0f}x",
+            lambda v: v >= dbos_step_target,
+        ),
+        Ratio(
+            "Polos 3-step wf/s / DBOS wf/s (faster DBOS flavour)",
+            _paired(rounds, tp_vs_dbos),
+            ">= 20x",
+            lambda v: v >= 20.0,
+        ),
+        Ratio(
+            "store calls while replaying N steps", replay_calls, "== 0", lambda v: v == 0, "calls"
+        ),
+        Ratio(
+            "Polos first-run step / replayed step",
+            _paired(rounds, replay_speedup),
+            "(context)",
+            None,
+        ),
+    ]
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.3g}x" if value < 100 else f"{value:.0f}x"
+    if value >= 100:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.3g} {unit}"
+
+
+def table(
+    summary: dict[str, dict[str, float]],
+    ratio_list: list[Ratio],
+    errors: dict[str, str],
+    header: str,
+) -> str:
+    lines = [header, ""]
+    lines.append(f"{'case':<50} {'median':>12} {'min':>12} {'max':>12}")
+    lines.append("-" * 89)
+    for case, (label, _key, unit) in CASE_INFO.items():
+        if case in summary:
+            s = summary[case]
+            row = [_fmt(s["median"], unit), _fmt(s["min"], unit), _fmt(s["max"], unit)]
+            lines.append(f"{label:<50} {row[0]:>12} {row[1]:>12} {row[2]:>12}")
+        elif case in errors:
+            lines.append(f"{label:<50} {'NOT RUN':>12}")
+    lines += ["", f"{'ratio (per round, median)':<52} {'value':>10} {'target':>16} {'status':>7}"]
+    lines.append("-" * 89)
+    for r in ratio_list:
+        value = (
+            _fmt(r.median, "x")
+            if r.unit == "x"
+            else f"{r.median:g}"
+            if r.median is not None
+            else "-"
+        )
+        lines.append(f"{r.name:<52} {value:>10} {r.target:>16} {r.status:>7}")
+    reasons = sorted({_last_line(e) for e in errors.values()})
+    if reasons:
+        lines += ["", "NOT RUN because:", *(f"  - {reason}" for reason in reasons)]
+    return "\n".join(lines)
+
+
+def _last_line(error: str) -> str:
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else error
