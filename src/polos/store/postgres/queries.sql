@@ -117,7 +117,10 @@ WITH picked AS (
     UPDATE executions
     SET status = 'running', owner = $1, attempt = attempt + 1, lease_expires_at = $2,
         started_at = COALESCE(started_at, GREATEST($3, created_at)), updated_at = $3,
-        deadline_at = COALESCE(deadline_at, $3 + run_timeout_seconds)
+        deadline_at = COALESCE(deadline_at, $3 + run_timeout_seconds),
+        queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
+            (SELECT m.queue FROM unnest($7::text[], $8::text[]) AS m(workflow, queue)
+             WHERE m.workflow = workflow_id), workflow_id) END
     FROM picked
     WHERE id = picked_id
     RETURNING EXECUTION_COLUMNS
@@ -148,7 +151,14 @@ SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues
 WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL
 
 -- name: admission_candidates
-SELECT id, queue_name, concurrency_key, attempt FROM executions
+-- An execution submitted after assign_queues ran may still have no queue:
+-- it is judged by the queue it is about to get ($4: each workflow's queue).
+SELECT id,
+       CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
+           (SELECT m.queue FROM unnest($1::text[], $4::text[]) AS m(workflow, queue)
+            WHERE m.workflow = workflow_id), workflow_id) END,
+       concurrency_key, attempt
+FROM executions
 WHERE status = 'queued' AND workflow_id = ANY($1::text[])
 ORDER BY priority DESC, created_at
 LIMIT $2 OFFSET $3

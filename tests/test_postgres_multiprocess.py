@@ -1,0 +1,342 @@
+"""Many worker processes on one PostgreSQL schema, killed and cut off mid-run.
+
+(a) Four workers run 1,000 workflows of four steps while two of them are
+    SIGKILLed at random moments.
+(b) Workers run while every connection they hold is cut, repeatedly, and
+    the server "goes away" for a while (a TCP proxy in front of PostgreSQL
+    stops answering), the way a restart looks from a client.
+
+Both check, from a log every step writes at its start and its end: every
+workflow completes; no step started again after its record was committed;
+and no execution ever ran on two workers at once (its step intervals never
+overlap; a step interrupted by a kill ends when the process died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from conftest import PG_DSN, drop_schema, new_database_url
+from pg_workflows import StepLog
+from polos import PolosClient
+from polos.store import StepRow
+
+APP = Path(__file__).parent / "pg_workflows.py"
+SRC = Path(__file__).parent.parent / "src"
+STEPS = 4
+
+
+class WorkerProcess:
+    def __init__(self, url: str, log_path: Path, index: int, **env: str) -> None:
+        environment = {
+            **os.environ,
+            "POLOS_DATABASE_URL": url,
+            "POLOS_TEST_LOG": str(log_path),
+            "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            **env,
+        }
+        # Output goes to a file: a pipe nobody reads would block a chatty worker.
+        self.output_path = log_path.with_name(f"worker-{index}.out")
+        with self.output_path.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(APP)], env=environment, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.killed_at: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.output_path.read_text()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready" in self.output().split():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        raise AssertionError(f"worker never became ready; output:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL and reap, so that other workers see the pid is gone."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.killed_at = time.time()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.output()
+
+
+def start_workers(count: int, url: str, log_path: Path, **env: str) -> list[WorkerProcess]:
+    workers = [WorkerProcess(url, log_path, i, **env) for i in range(count)]
+    for worker in workers:
+        worker.wait_ready()
+    return workers
+
+
+async def stop_workers(workers: list[WorkerProcess]) -> list[str]:
+    return list(await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers)))
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    url, schema = new_database_url("postgres", tmp_path)
+    try:
+        yield url
+    finally:
+        drop_schema(schema)
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def schema_of(url: str) -> str:
+    return url.rsplit("schema=", 1)[1].split("&", 1)[0]
+
+
+async def invoke_all(client: PolosClient, count: int, max_seconds: float) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, count, 100):
+        handles = await asyncio.gather(
+            *(
+                client.invoke("pg_chain", {"steps": STEPS, "max_seconds": max_seconds})
+                for _ in range(start, min(count, start + 100))
+            )
+        )
+        ids.extend(h.id for h in handles)
+    return ids
+
+
+async def wait_finished(
+    admin: asyncpg.Connection, schema: str, count: int, timeout: float, poll: float = 0.2
+) -> None:
+    """Until at least ``count`` executions of the schema have finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = await admin.fetchval(
+            f"SELECT count(*) FROM {schema}.executions "
+            "WHERE status IN ('completed', 'failed', 'cancelled')"
+        )
+        if done >= count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {done} of {count} executions finished in {timeout}s")
+        await asyncio.sleep(poll)
+
+
+async def check_outcomes(
+    admin: asyncpg.Connection, schema: str, ids: list[str], log_path: Path, killed: dict[int, float]
+) -> None:
+    rows = await admin.fetch(f"SELECT id, status, result FROM {schema}.executions")
+    assert {r["id"] for r in rows} == set(ids)
+    bad = [(r["id"], r["status"]) for r in rows if r["status"] != "completed"]
+    assert not bad, f"executions that did not complete: {bad[:5]}"
+    expected = '["s0","s1","s2","s3"]'
+    assert all(r["result"].replace(" ", "") == expected for r in rows)
+
+    steps = await admin.fetch(
+        f"SELECT step_key, kind, name, output, error, attempt, created_at, execution_id "
+        f"FROM {schema}.steps"
+    )
+    recorded = {(s["execution_id"], s["step_key"]): StepRow(*s) for s in steps}
+    assert len(recorded) == len(ids) * STEPS
+    log = StepLog.read(log_path)
+    assert_no_step_ran_after_its_record(log, recorded)
+    assert_no_execution_ran_twice_at_once(log, killed)
+
+
+def assert_no_step_ran_after_its_record(
+    log: StepLog, recorded: dict[tuple[str, str], StepRow]
+) -> None:
+    for key, step in recorded.items():
+        runs = log.runs[key]
+        assert runs, f"step {key} was recorded but never ran"
+        # step.created_at is taken just before the record is written, so a
+        # start after it can only be a run after the commit.
+        again = [r for r in runs if r.start > step.created_at]
+        assert not again, f"step {key} ran again after it was recorded: {again}"
+        finished = [r for r in runs if r.end is not None]
+        assert finished, f"step {key} was recorded but no run of it finished"
+
+
+def assert_no_execution_ran_twice_at_once(log: StepLog, killed: dict[int, float]) -> None:
+    per_execution: dict[str, list[tuple[float, float, int, str]]] = {}
+    for (eid, key), runs in log.runs.items():
+        for r in runs:
+            end = r.end if r.end is not None else killed.get(r.pid)
+            assert end is not None, f"step {eid}/{key} on live pid {r.pid} never ended"
+            per_execution.setdefault(eid, []).append((r.start, end, r.pid, key))
+    for eid, intervals in per_execution.items():
+        intervals.sort()
+        for before, after in itertools.pairwise(intervals):
+            assert after[0] >= before[1], (
+                f"execution {eid}: step {after[3]} on pid {after[2]} started at {after[0]:.6f} "
+                f"while step {before[3]} on pid {before[2]} ran until {before[1]:.6f}"
+            )
+
+
+@pytest.mark.slow
+async def test_four_workers_two_killed_run_1000_workflows(
+    pg_url: str, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "steps.log"
+    schema = schema_of(pg_url)
+    rng = random.Random(11)
+    workers = await asyncio.to_thread(
+        start_workers, 4, pg_url, log_path, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="50"
+    )
+    client = PolosClient(pg_url)
+    killed: dict[int, float] = {}
+    try:
+        ids = await invoke_all(client, 1000, max_seconds=0.02)
+        # Kill at random moments while the work is in full flow.
+        moments = sorted([rng.uniform(0.1, 0.3), rng.uniform(0.4, 0.6)])
+        for victim, moment in zip(rng.sample(workers, 2), moments, strict=True):
+            await wait_finished(admin, schema, int(len(ids) * moment), timeout=30, poll=0.01)
+            await asyncio.sleep(rng.uniform(0, 0.1))
+            victim.kill()
+            assert victim.killed_at is not None
+            killed[victim.pid] = victim.killed_at
+        await wait_finished(admin, schema, len(ids), timeout=45)
+        await check_outcomes(admin, schema, ids, log_path, killed)
+        history = await admin.fetch(
+            f"SELECT event, count(*) AS n FROM {schema}.history GROUP BY event"
+        )
+        events = {r["event"]: r["n"] for r in history}
+        assert events.get("owner_died", 0) + events.get("lease_expired", 0) > 0, events
+    finally:
+        await client.close()
+        await stop_workers(workers)
+
+
+class FlakyProxy:
+    """A TCP proxy to PostgreSQL that can cut every connection and refuse new ones."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Reset every open connection (a crash or a network blip)."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def outage(self, seconds: float) -> None:
+        """Stop listening and cut everything, then come back on the same port."""
+        assert self._server is not None
+        self._server.close()
+        await self.cut()
+        await asyncio.sleep(seconds)
+        await self.start()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self.cut()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+        self._writers -= {writer, up_writer}
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+
+
+async def disrupt(admin: asyncpg.Connection, app: str, proxy: FlakyProxy) -> None:
+    """Cut every server session of the test three times, reset the proxy, then an outage."""
+    for _ in range(3):
+        await asyncio.sleep(0.7)
+        terminated = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE $1",
+            f"{app}%",
+        )
+        assert terminated > 0
+    await asyncio.sleep(0.5)
+    await proxy.cut()
+    await asyncio.sleep(0.5)
+    await proxy.outage(3.0)  # connects are refused for 3 s, like a restart
+    await asyncio.sleep(0.5)
+
+
+@pytest.mark.slow
+async def test_workers_ride_out_cut_connections_and_an_outage(
+    pg_url: str, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "steps.log"
+    schema = schema_of(pg_url)
+    app = f"polos_{schema}"
+    # Workers reach PostgreSQL through a proxy this test can take down; the
+    # application name lets the test find (only) this test's server sessions.
+    proxy = FlakyProxy("127.0.0.1", 5432)
+    await proxy.start()
+    proxied = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    url = f"{proxied}&application_name={app}"
+    # Leases outlast the outage: this test is about riding it out, not take-overs.
+    workers = await asyncio.to_thread(start_workers, 3, url, log_path, POLOS_TEST_LEASE="20")
+    client = PolosClient(url)
+    ids: list[str] = []
+    try:
+        disruptions = asyncio.create_task(disrupt(admin, app, proxy))
+        # Keep work in flight through every disruption (the client rides them out too).
+        while not disruptions.done():
+            ids += await invoke_all(client, 20, max_seconds=0.05)
+            await asyncio.sleep(0.25)
+        await disruptions
+        await wait_finished(admin, schema, len(ids), timeout=40)
+        await check_outcomes(admin, schema, ids, log_path, killed={})
+        outputs = await stop_workers(workers)
+        assert any("retrying" in out or "reconnecting" in out for out in outputs), outputs[0]
+    finally:
+        await client.close()
+        await stop_workers(workers)  # the proxy runs on this loop: never block it
+        await proxy.close()
