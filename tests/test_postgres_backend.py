@@ -1,0 +1,386 @@
+"""Contract tests of the PostgreSQL store itself (PostgresStore, no worker).
+
+What only PostgreSQL has to prove: claims stay exclusive under real
+concurrency (SKIP LOCKED), fencing holds against a zombie racing a take-over,
+migrations run once when many processes start together, schemas isolate,
+NOTIFY wakes other store instances, retried writes are idempotent, a killed
+connection is ridden out, and bad URLs fail clearly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from conftest import PG_DSN, drop_schema, new_database_url, require_postgres
+from polos import StoreUnavailableError
+from polos.store import NewExecution, StepRow, store_from_url
+from polos.store.hub import Hub
+from polos.store.postgres import PostgresStore
+from polos.store.postgres.config import parse_url
+from polos.store.records import NewEvent
+
+
+# fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    url, schema = new_database_url("postgres", tmp_path)
+    try:
+        yield f"{url}&application_name=polos_{schema}"
+    finally:
+        drop_schema(schema)
+
+
+@pytest.fixture
+async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
+    s = PostgresStore(pg_url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def other_pg_url(tmp_path: Path) -> Iterator[str]:
+    url, schema = new_database_url("postgres", tmp_path)
+    try:
+        yield url
+    finally:
+        drop_schema(schema)
+
+
+@pytest.fixture
+def postgres_up() -> None:
+    require_postgres()  # outside any event loop: it probes with asyncio.run
+
+
+@pytest.fixture
+async def admin(postgres_up: None) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def new_execution(workflow_id: str = "wf", at: float | None = None) -> NewExecution:
+    return NewExecution(str(uuid.uuid4()), workflow_id, "{}", at or time.time())
+
+
+def step(key: str, attempt: int, output: str = "1") -> StepRow:
+    return StepRow(key, "run", "fn", output, None, attempt, time.time())
+
+
+async def claim_one(store: PostgresStore, worker: str, lease: float = 30.0) -> Any:
+    [claimed] = await store.claim(worker, ["wf"], 1, time.time(), lease)
+    return claimed
+
+
+# URLs -----------------------------------------------------------------------------------------
+def test_unknown_url_options_are_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="unknown PostgreSQL URL option 'shema'"):
+        store_from_url("postgresql://u@h/db?shema=x")
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        parse_url("postgresql://u@h/db?schema=a-b")
+    with pytest.raises(ValueError, match="pool_size"):
+        parse_url("postgresql://u@h/db?pool_size=0")
+    with pytest.raises(ValueError, match="retry_seconds"):
+        parse_url("postgresql://u@h/db?retry_seconds=soon")
+
+
+def test_url_options_are_split_from_the_dsn_and_passwords_stay_out_of_logs() -> None:
+    cfg = parse_url("postgresql://me:secret@db.example:5433/app?schema=tenant_1&sslmode=require")
+    assert cfg.schema == "tenant_1"
+    assert cfg.dsn == "postgresql://me:secret@db.example:5433/app?sslmode=require"
+    assert "secret" not in cfg.description and "secret" not in cfg.hub_key
+    assert cfg.hub_key == "postgres:postgresql://me@db.example:5433/app:tenant_1"
+    assert cfg.channel == "polos_tenant_1"
+    assert parse_url("postgresql://me@h/app").schema == "public"
+    long = parse_url(f"postgresql://me@h/app?schema={'s' * 63}")
+    assert len(long.channel) <= 63  # identifiers stop at 63 bytes
+
+
+async def test_an_unreachable_database_raises_store_unavailable_after_retrying() -> None:
+    s = PostgresStore("postgresql://postgres@127.0.0.1:1/test?schema=nowhere", retry_seconds=0.3)
+    began = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="unreachable"):
+        await s.open()
+    assert time.monotonic() - began < 5
+
+
+# migrations and schemas -----------------------------------------------------------------------
+async def test_ten_stores_opening_at_once_migrate_once(admin: asyncpg.Connection) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"  # not created yet: the stores create it
+    stores = [PostgresStore(f"{PG_DSN}?schema={schema}") for _ in range(10)]
+    try:
+        await asyncio.gather(*(s.open() for s in stores))
+        rows = await admin.fetch(f"SELECT version FROM {schema}.polos_migrations ORDER BY 1")
+        assert [r["version"] for r in rows] == list(range(1, len(rows) + 1))
+        assert len(rows) >= 3
+        await stores[3].create_execution(new_execution())
+        assert len(await stores[7].list_executions()) == 1
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_schemas_isolate_executions_and_signals(pg_url: str, other_pg_url: str) -> None:
+    a, b = PostgresStore(pg_url), PostgresStore(other_pg_url)
+    try:
+        await a.open()
+        await b.open()
+        assert a.hub is not b.hub and a.channel != b.channel
+        woken = b.hub.work_event()
+        await a.create_execution(new_execution())
+        assert await b.list_executions() == []
+        assert await b.claim("w", ["wf"], 10, time.time(), 30) == []
+        await asyncio.sleep(0.3)
+        assert not woken.is_set(), "a NOTIFY of one schema must not wake another"
+    finally:
+        await a.close()
+        await b.close()
+
+
+# claiming and fencing ---------------------------------------------------------------------------
+async def test_concurrent_claims_never_hand_one_execution_to_two_workers(pg_url: str) -> None:
+    stores = [PostgresStore(pg_url) for _ in range(8)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        base = time.time()
+        news = [new_execution(at=base + i * 1e-3) for i in range(400)]
+        await stores[0].create_executions(news)
+        claimed: list[tuple[str, list[str]]] = []
+
+        async def claimer(s: PostgresStore, name: str) -> None:
+            rng = random.Random(name)
+            while True:
+                batch = await s.claim(name, ["wf"], rng.randint(1, 10), time.time(), 30)
+                if not batch:
+                    return
+                claimed.append((name, [c.execution.id for c in batch]))
+
+        await asyncio.gather(*(claimer(s, f"w{i}") for i, s in enumerate(stores)))
+        counts = Counter(eid for _, ids in claimed for eid in ids)
+        assert set(counts) == {n.id for n in news}
+        assert max(counts.values()) == 1, "an execution was claimed twice"
+        assert len({name for name, _ in claimed}) > 1, "the claims were spread"
+        order = {n.id: i for i, n in enumerate(news)}
+        for _, ids in claimed:
+            assert ids == sorted(ids, key=order.__getitem__), "a batch comes oldest first"
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_zombie_attempt_cannot_record_wait_or_finish(store: PostgresStore) -> None:
+    await store.create_execution(new_execution())
+    first = await claim_one(store, "zombie", lease=0.01)
+    assert await store.record_step(first.execution.id, 1, step("a", 1))
+    await asyncio.sleep(0.05)
+    assert await store.requeue_expired_leases(time.time()) == 1
+    second = await claim_one(store, "healthy")
+    eid = second.execution.id
+    assert second.execution.attempt == 2 and [s.step_key for s in second.steps] == ["a"]
+    assert not await store.record_step(eid, 1, step("b", 1))
+    assert not await store.begin_wait(eid, 1, "nap", "timer", time.time() + 5, time.time())
+    assert not await store.complete_execution(eid, 1, '"zombie"', time.time())
+    assert not await store.fail_execution(eid, 1, "{}", time.time())
+    assert await store.heartbeat("zombie", [(eid, 1)], time.time(), 30) == {eid}
+    assert await store.heartbeat("healthy", [(eid, 2)], time.time(), 30) == set()
+    assert await store.record_step(eid, 2, step("b", 2))
+    await store.cancel_execution(eid, time.time())
+    assert not await store.record_step(eid, 2, step("c", 2)), "cancelled: refused at once"
+    assert [s.step_key for s in await store.list_steps(eid)] == ["a", "b"]
+
+
+async def test_steps_loaded_at_a_take_over_include_everything_the_zombie_recorded(
+    store: PostgresStore,
+) -> None:
+    """A zombie hammers record_step while its execution is taken over: every step it
+    managed to commit must come back with the new claim (none may slip in after)."""
+    await store.create_execution(new_execution())
+    for round_ in range(15):
+        old = await claim_one(store, f"old{round_}")
+        eid, attempt = old.execution.id, old.execution.attempt
+        stop = asyncio.Event()
+        task = asyncio.create_task(zombie(store, eid, attempt, f"r{round_}", stop))
+        await asyncio.sleep(0.01)
+        assert await store.requeue_worker(f"old{round_}", time.time()) == 1
+        # SKIP LOCKED passes over the row while the zombie's refused insert holds it.
+        batch: list[Any] = []
+        while not batch:
+            batch = await store.claim(f"new{round_}", ["wf"], 1, time.time(), 30)
+        new = batch[0]
+        stop.set()
+        await task
+        loaded = {s.step_key for s in new.steps}
+        recorded = {s.step_key for s in await store.list_steps(eid) if s.attempt == attempt}
+        assert recorded <= loaded, f"steps recorded after the take-over: {recorded - loaded}"
+        await store.requeue_worker(f"new{round_}", time.time())
+
+
+async def zombie(store: PostgresStore, eid: str, attempt: int, prefix: str, stop: Any) -> None:
+    """Record steps as fast as possible until told to stop (refusals included)."""
+    i = 0
+    while not stop.is_set():
+        await store.record_step(eid, attempt, step(f"{prefix}-{i}", attempt))
+        i += 1
+
+
+async def test_heartbeat_renews_only_the_leases_the_worker_still_runs(
+    store: PostgresStore,
+) -> None:
+    await store.create_executions([new_execution(), new_execution()])
+    held, dropped = await store.claim("w", ["wf"], 2, time.time(), 0.2)
+    assert await store.heartbeat("w", [(held.execution.id, 1)], time.time(), 30) == set()
+    await asyncio.sleep(0.3)
+    assert await store.requeue_expired_leases(time.time()) == 1
+    rows = {r.id: r.status for r in await store.list_executions()}
+    assert rows == {held.execution.id: "running", dropped.execution.id: "queued"}
+
+
+# idempotent retries -----------------------------------------------------------------------------
+class _LosesReplies:
+    """Wraps a connection: the next statement runs (and commits), then its reply is "lost"."""
+
+    def __init__(self, conn: Any, plan: dict[str, int]) -> None:
+        self._conn = conn
+        self._plan = plan
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._conn, name)
+        if name not in ("fetch", "fetchrow", "fetchval", "execute") or not self._plan["left"]:
+            return real
+
+        async def lossy(*args: Any, **kwargs: Any) -> Any:
+            result = await real(*args, **kwargs)
+            if self._plan["left"] and not self._conn.is_in_transaction():
+                self._plan["left"] -= 1
+                raise asyncpg.exceptions.ConnectionDoesNotExistError("reply lost (simulated)")
+            return result
+
+        return lossy
+
+
+class _LossyPool:
+    def __init__(self, pool: Any, plan: dict[str, int]) -> None:
+        self._pool = pool
+        self._plan = plan
+        self._wrapped: dict[int, Any] = {}
+
+    async def acquire(self) -> Any:
+        conn = await self._pool.acquire()
+        wrapper = _LosesReplies(conn, self._plan)
+        self._wrapped[id(wrapper)] = conn
+        return wrapper
+
+    async def release(self, wrapper: Any) -> None:
+        await self._pool.release(self._wrapped.pop(id(wrapper)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+async def test_writes_whose_reply_was_lost_are_retried_without_doubling(
+    store: PostgresStore,
+) -> None:
+    plan = {"left": 0}
+    store.db._pool = _LossyPool(store.db._pool, plan)
+
+    def lose_next_reply() -> None:
+        plan["left"] = 1
+
+    new = new_execution()
+    lose_next_reply()
+    assert await store.create_execution(new) == new.id
+    lose_next_reply()
+    [claimed] = await store.claim("w", ["wf"], 5, time.time(), 30)
+    assert claimed.execution.id == new.id, "the lost claim is handed back, not stranded"
+    lose_next_reply()
+    assert await store.record_step(new.id, 1, step("a", 1))
+    lose_next_reply()
+    await store.add_history(new.id, 1, "step_retry", '{"n":1}', 123.0)
+    lose_next_reply()
+    assert await store.complete_execution(new.id, 1, '"done"', time.time())
+    assert plan["left"] == 0
+    events = [h.event for h in await store.list_history(new.id)]
+    assert events == ["created", "claimed", "step_retry", "completed"]
+    assert len(await store.list_steps(new.id)) == 1
+    assert (await store.get_execution(new.id)).status == "completed"  # type: ignore[union-attr]
+
+
+async def test_an_idempotency_key_returns_the_first_execution(store: PostgresStore) -> None:
+    first, again, unrelated = new_execution(), new_execution(), new_execution()
+    first.idempotency_key = again.idempotency_key = "order-42"
+    assert await store.create_execution(first) == first.id
+    assert await store.create_executions([again, unrelated]) == [first.id, unrelated.id]
+    assert len(await store.list_executions()) == 2
+
+
+# NOTIFY and connection loss ---------------------------------------------------------------------
+async def test_notify_wakes_another_store_instance(pg_url: str) -> None:
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    b.hub = Hub()  # as if b lived in another process: only NOTIFY can reach it
+    await a.open()
+    await b.open()
+    try:
+        work, timers, events = b.hub.work_event(), b.hub.timer_event(), b.hub.events_event()
+        cancelled: list[str] = []
+        b.hub.on_cancel(cancelled.append)
+
+        new = new_execution()
+        await a.create_execution(new)
+        await asyncio.wait_for(work.wait(), 2)
+        claimed = await claim_one(a, "w")
+        await a.begin_wait(new.id, 1, "nap", "timer", time.time() + 60, time.time())
+        await asyncio.wait_for(timers.wait(), 2)
+        await a.publish_events([NewEvent(str(uuid.uuid4()), "t", None, "1", time.time())], 1.0)
+        await asyncio.wait_for(events.wait(), 2)
+
+        other = new_execution()
+        await a.create_execution(other)
+        await claim_one(a, "w")
+        finished = b.hub.finished_future(other.id)
+        await a.complete_execution(other.id, 1, "1", time.time())
+        await asyncio.wait_for(finished, 2)
+        await a.cancel_execution(claimed.execution.id, time.time())
+        for _ in range(200):
+            if cancelled:
+                break
+            await asyncio.sleep(0.01)
+        assert cancelled == [claimed.execution.id]
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_killed_connections_are_ridden_out(
+    store: PostgresStore, admin: asyncpg.Connection, pg_url: str
+) -> None:
+    app = pg_url.rsplit("application_name=", 1)[1]
+    await store.create_execution(new_execution())
+    killed = await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name LIKE $1",
+        f"{app}%",
+    )
+    assert killed >= 2  # the pool's connection and the listener's
+    assert len(await store.list_executions()) == 1  # retried on a new connection
+    for _ in range(100):
+        if store.listening:
+            break
+        await asyncio.sleep(0.05)
+    assert store.listening, "the listener reconnected"
+    work = store.hub.work_event()
+    work.clear()
+    await store.create_execution(new_execution())
+    await asyncio.wait_for(work.wait(), 2)
