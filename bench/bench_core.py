@@ -133,12 +133,12 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "polos": _polos_source(),
+        "polos": polos_source(),
         "dbos": _version("dbos"),
     }
 
 
-def _polos_source() -> dict[str, Any]:
+def polos_source() -> dict[str, Any]:
     """Which polos the children import: its folder, git commit and uncommitted changes."""
     spec = importlib.util.find_spec("polos")
     if spec is None or spec.origin is None:

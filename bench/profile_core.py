@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from _targets import TargetFactory, polos_url
+from bench_core import polos_source
 from case_polos import sequential, three_steps
 from polos import Polos
 
@@ -89,8 +90,10 @@ def profile_case(case: str, profiler: str, n: int, m: int, database_url: str | N
     finally:
         factory.close()
     unit = f"{elapsed / n * 1e6:.1f} us/step" if case == "steps" else f"{m / elapsed:,.0f} wf/s"
+    source = polos_source()
     header = (
-        f"# {case} under {profiler}: {elapsed * 1000:.1f} ms ({unit}, profiler overhead included)\n"
+        f"# {case} under {profiler} on {factory.kind}: {elapsed * 1000:.1f} ms ({unit}, "
+        f"profiler overhead included)\n# polos {source.get('commit')} from {source['path']}\n"
     )
     path = BENCH_DIR / "results" / f"profile-{factory.kind}-{case}-{profiler}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
