@@ -30,12 +30,18 @@ class WorkflowContext:
         self.step_key: str | None = row.step_key
         self.created_at: datetime = _dt(row.created_at) or datetime.now(UTC)
         self.started_at: datetime | None = _dt(row.started_at)
-        #: Which claim of this execution is running now (1 on the first run;
-        #: it grows each time the execution resumes after a wait or a crash).
-        self.attempt: int = run.attempt
-        #: How many earlier attempts there were (``attempt - 1``).
-        self.retry_count: int = run.attempt - 1
         self.step = Step(run)
+
+    @property
+    def attempt(self) -> int:
+        """Which claim of this execution is running now: 1 on the first run; it grows
+        each time the execution is claimed again (after a wait or a crash)."""
+        return self._run.attempt
+
+    @property
+    def retry_count(self) -> int:
+        """How many earlier attempts there were (``attempt - 1``)."""
+        return self._run.attempt - 1
 
     @property
     def state(self) -> Any:

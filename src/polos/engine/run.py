@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import orjson
@@ -55,6 +56,10 @@ class ExecutionRun:
         self.clock = clock
         self.worker_id = worker_id
         self.max_payload_bytes = max_payload_bytes
+        #: Set by the worker: keeps a parked run in memory until this worker
+        #: claims it again (returns that claim) or gives up (returns None).
+        self.holder: Callable[[ExecutionRun, str], Awaitable[Claimed | None]] | None = None
+        self.holding = False
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
         self.stop_reason: str | None = None
@@ -151,14 +156,40 @@ class ExecutionRun:
             self.clock.now(),
             state=self.state_if_changed(),
         )
-        self.unwind(parked, step_key)
+        await self.after_park(parked, step_key)
 
-    def unwind(self, parked: bool, step_key: str) -> NoReturn:
-        """After a wait was stored (or refused), leave this attempt."""
-        self.stop("suspended" if parked else "fenced")
+    async def after_park(self, parked: bool, step_key: str) -> StepRow:
+        """A wait was stored: return its outcome, or leave this attempt.
+
+        The database holds the run as ``waiting`` either way, so a crash from
+        here on loses nothing. If the worker allows it (spare slots, no other
+        branch running), the coroutine stays in memory: when whatever resolves
+        the wait requeues the run, this worker claims it again and the run
+        continues here, without replaying from the top. That is what keeps an
+        agent making N tool calls at O(N) store work and time.
+        """
         if not parked:
-            raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
+            self.refused()
+        if self.holder is not None and self._alone():
+            claimed = await self.holder(self, step_key)
+            if claimed is not None:
+                self.row, self.attempt = claimed.execution, claimed.execution.attempt
+                self.event_cursor = claimed.event_cursor
+                step = await self.store.get_step(self.execution_id, step_key)
+                if step is None:  # requeued for another reason: start over by replay
+                    await self.store.release_execution(
+                        self.execution_id, self.attempt, self.clock.now()
+                    )
+                    self.stop("released")
+                    raise Suspended(step_key)
+                self.recorded[step_key] = step
+                return step
+        self.stop("suspended")
         raise Suspended(step_key)
+
+    def _alone(self) -> bool:
+        me = asyncio.current_task()
+        return all(task is me or task.done() for task in self.tasks)
 
     def refused(self) -> NoReturn:
         self.stop("fenced")

@@ -139,7 +139,8 @@ class ChildSteps:
             now=run.clock.now(),
             state=run.state_if_changed(),
         )
-        run.unwind(parked, step_key)
+        step = await run.after_park(parked, step_key)
+        return [BatchStepResult.model_validate(r) for r in run.replay(step)]
 
 
 async def _children(

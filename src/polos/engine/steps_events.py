@@ -114,7 +114,8 @@ class EventSteps:
         if not outcome.accepted:
             run.refused()
         if outcome.output is None:
-            run.unwind(True, step_key)
+            step = await run.after_park(True, step_key)
+            return EventPayload.model_validate(run.replay(step))
         run.recorded[step_key] = StepRow(step_key, kind, "", outcome.output, None, run.attempt, now)
         return EventPayload.model_validate(serialization.loads(outcome.output))
 

@@ -53,6 +53,7 @@ class Worker:
         worker_id: str | None = None,
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        hold_seconds: float = 10.0,
     ) -> None:
         if max_concurrent_workflows < 1:
             raise ValueError(
@@ -71,6 +72,9 @@ class Worker:
         self.worker_id = worker_id or f"{HOSTNAME}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.clock = clock or SYSTEM_CLOCK
         self.max_payload_bytes = max_payload_bytes
+        self.hold_seconds = hold_seconds
+        # Parked runs kept in memory, waiting to be claimed again by this worker.
+        self._holds: dict[str, asyncio.Future[Claimed | None]] = {}
         self.definitions: dict[str, WorkflowDefinition] = {}
         self._runs: dict[str, ExecutionRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -120,6 +124,7 @@ class Worker:
         self._stopping = True
         for task in self._loops[:1]:
             task.cancel()
+        self._release_holds()
         for run in self._runs.values():
             run.stop(SHUTTING_DOWN)
         if self._tasks:
@@ -190,7 +195,12 @@ class Worker:
                 work.clear()
                 try:
                     batch = await self.store.claim(
-                        self.worker_id, ids, free, self.clock.now(), self.lease_seconds
+                        self.worker_id,
+                        ids,
+                        free,
+                        self.clock.now(),
+                        self.lease_seconds,
+                        skip_steps_for=set(self._holds),
                     )
                 except Exception:
                     log.exception("claiming failed; retrying")
@@ -203,11 +213,16 @@ class Worker:
                     continue
                 await _wait_any([work], self.poll_interval)
             else:
+                self._release_holds()  # held runs never keep new work from a slot
                 self._slot_free.clear()
                 await _wait_any([self._slot_free], self.poll_interval)
 
     def _launch(self, claimed: Claimed) -> None:
         execution = claimed.execution
+        hold = self._holds.get(execution.id)
+        if hold is not None and not hold.done():
+            hold.set_result(claimed)  # the parked coroutine carries on from its wait
+            return
         run = ExecutionRun(
             self.store,
             claimed,
@@ -216,6 +231,7 @@ class Worker:
             worker_id=self.worker_id,
             max_payload_bytes=self.max_payload_bytes,
         )
+        run.holder = self._hold
         self._runs[execution.id] = run
         self._tasks[execution.id] = asyncio.create_task(
             self._execute(run), name=f"polos-{execution.id}"
@@ -241,13 +257,51 @@ class Worker:
         run = self._runs.get(execution_id)
         if run is not None:
             run.stop("cancelled")
+        hold = self._holds.get(execution_id)
+        if hold is not None and not hold.done():
+            hold.set_result(None)
+
+    # holding parked runs in memory ---------------------------------------------------------
+    async def _hold(self, run: ExecutionRun, step_key: str) -> Claimed | None:
+        """Keep a parked run's coroutine until this worker claims the run again.
+
+        Only while the worker has spare capacity (at most half its slots busy)
+        and for at most ``hold_seconds``; a held run is given up as soon as a
+        slot is needed, at shutdown, or on cancellation. Giving up costs only a
+        replay later: the database already holds the run as waiting.
+        """
+        if (
+            self._stopping
+            or self.hold_seconds <= 0
+            or len(self._tasks) > self.max_concurrent_workflows // 2
+        ):
+            return None
+        hold: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
+        self._holds[run.execution_id] = hold
+        run.holding = True
+        try:
+            return await asyncio.wait_for(hold, self.hold_seconds)
+        except TimeoutError:
+            return None
+        finally:
+            run.holding = False
+            self._holds.pop(run.execution_id, None)
+
+    def _release_holds(self) -> None:
+        for hold in self._holds.values():
+            if not hold.done():
+                hold.set_result(None)
 
     # heartbeats and recovery -------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                leases = [(run.execution_id, run.attempt) for run in self._runs.values()]
+                leases = [
+                    (run.execution_id, run.attempt)
+                    for run in self._runs.values()
+                    if not run.holding
+                ]
                 lost = await self.store.heartbeat(
                     self.worker_id, leases, self.clock.now(), self.lease_seconds
                 )

@@ -11,7 +11,7 @@ Nothing above this layer issues SQL.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .hub import Hub
 from .records import (
@@ -67,8 +67,13 @@ class Store(abc.ABC):
         limit: int,
         now: float,
         lease_seconds: float,
+        *,
+        skip_steps_for: Collection[str] = (),
     ) -> list[Claimed]:
         """Move up to ``limit`` queued executions to ``running`` for this worker.
+
+        Executions in ``skip_steps_for`` come back without their steps: the
+        worker still holds them in memory (see ``ExecutionRun.after_park``).
 
         ``workflow_ids`` are the workflows this worker runs, or a mapping from
         each to its queue: queued executions of those workflows whose queue
@@ -326,6 +331,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_steps(self, execution_id: str) -> list[StepRow]: ...
+
+    @abc.abstractmethod
+    async def get_step(self, execution_id: str, step_key: str) -> StepRow | None: ...
 
     @abc.abstractmethod
     async def list_history(self, execution_id: str) -> list[HistoryRow]: ...

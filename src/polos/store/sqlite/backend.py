@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -370,6 +370,8 @@ class SQLiteStore(Store):
         limit: int,
         now: float,
         lease_seconds: float,
+        *,
+        skip_steps_for: Collection[str] = (),
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
@@ -401,7 +403,11 @@ class SQLiteStore(Store):
                     for c in claimed.values()
                 ],
             )
-            resumed = [c.execution.id for c in claimed.values() if c.execution.attempt > 1]
+            resumed = [
+                c.execution.id
+                for c in claimed.values()
+                if c.execution.attempt > 1 and c.execution.id not in skip_steps_for
+            ]
             if resumed:
                 for step in tx.q("steps_of_many", (_json(resumed),)):
                     claimed[step[7]].steps.append(StepRow(*step))
@@ -889,6 +895,10 @@ class SQLiteStore(Store):
 
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         return [StepRow(*row) for row in await self._fetch(_Q["list_steps"], (execution_id,))]
+
+    async def get_step(self, execution_id: str, step_key: str) -> StepRow | None:
+        rows = await self._fetch(_Q["get_step"], (execution_id, step_key))
+        return StepRow(*rows[0]) if rows else None
 
     async def list_history(self, execution_id: str) -> list[HistoryRow]:
         return [HistoryRow(*row) for row in await self._fetch(_Q["list_history"], (execution_id,))]

@@ -304,3 +304,6 @@ SELECT EXECUTION_COLUMNS FROM executions
 WHERE (? IS NULL OR status = ?) AND (? IS NULL OR workflow_id = ?)
 ORDER BY created_at DESC
 LIMIT ?
+
+-- name: get_step
+SELECT STEP_COLUMNS FROM steps WHERE execution_id = ? AND step_key = ?

@@ -1,0 +1,92 @@
+"""Parked runs kept in memory: no replay after a wait while the worker has room."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from polos import Polos, WorkflowContext, workflow
+
+BODY_RUNS: list[str] = []
+
+
+async def noop(tag: str) -> str:
+    return tag
+
+
+@workflow(id="hold_twice")
+async def hold_twice(ctx: WorkflowContext) -> list[int]:
+    BODY_RUNS.append(ctx.execution_id)  # plain code: runs again on every replay
+    attempts = [ctx.attempt]
+    await ctx.step.run("before", noop, "a")
+    await ctx.step.wait_for("nap1", seconds=0.1)
+    attempts.append(ctx.attempt)
+    await ctx.step.wait_for("nap2", seconds=0.1)
+    attempts.append(ctx.attempt)
+    await ctx.step.run("after", noop, "b")
+    return attempts
+
+
+async def test_a_held_run_continues_without_replaying(database_url: str) -> None:
+    BODY_RUNS.clear()
+    async with Polos(database_url, workflows=[hold_twice], hold_seconds=5) as polos:
+        handle = await hold_twice.invoke(polos)
+        assert await handle.result(timeout=10) == [1, 2, 3]  # claimed three times...
+        info = await handle.get()
+    assert [handle.id] == BODY_RUNS  # ...but the body ran from the top once
+    assert [e.event for e in info.history].count("waiting") == 2
+    assert [s.step_key for s in info.steps] == ["before", "nap1", "nap2", "after"]
+
+
+async def test_without_holding_the_run_replays(database_url: str) -> None:
+    BODY_RUNS.clear()
+    async with Polos(database_url, workflows=[hold_twice], hold_seconds=0) as polos:
+        # Replayed from the top on the third claim: every read of ctx.attempt says 3.
+        assert await hold_twice.run(polos, timeout=10) == [3, 3, 3]
+    assert len(BODY_RUNS) == 3
+
+
+@workflow(id="hold_long_wait")
+async def hold_long_wait(ctx: WorkflowContext) -> str:
+    await ctx.step.wait_for("long", seconds=2.0)
+    return "late"
+
+
+@workflow(id="hold_quick")
+async def hold_quick(ctx: WorkflowContext) -> float:
+    return time.monotonic()
+
+
+async def test_held_runs_give_their_slot_up_when_work_needs_it(database_url: str) -> None:
+    async with Polos(
+        database_url,
+        workflows=[hold_long_wait, hold_quick],
+        max_concurrent_workflows=2,
+        hold_seconds=30,
+    ) as polos:
+        sleeper = await hold_long_wait.invoke(polos)
+        while (await sleeper.get()).status != "waiting":
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        quick = [await hold_quick.invoke(polos) for _ in range(4)]
+        done = [await h.result(timeout=10) for h in quick]
+        assert max(done) - began < 1.0, "quick runs waited behind a held one"
+        assert await sleeper.result(timeout=10) == "late"
+
+
+@workflow(id="hold_cancelled")
+async def hold_cancelled(ctx: WorkflowContext) -> str:
+    await ctx.step.wait_for("long", seconds=30)
+    return "never"
+
+
+async def test_cancelling_a_held_run(database_url: str) -> None:
+    async with Polos(database_url, workflows=[hold_cancelled], hold_seconds=60) as polos:
+        handle = await hold_cancelled.invoke(polos)
+        while (await handle.get()).status != "waiting":
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        await handle.cancel()
+        assert (await handle.get()).status == "cancelled"
+        await polos.stop()  # returns promptly: nothing is left holding
+        assert time.monotonic() - began < 5
