@@ -1,6 +1,35 @@
 """Polos: durable execution for AI agents and workflows, in plain async Python."""
 
 from . import events, schedules
+from .agents import (
+    Agent,
+    AgentError,
+    AgentInvocation,
+    AgentResult,
+    AgentStream,
+    AgentStreamEvent,
+    Budget,
+    ExecutedToolConfig,
+    GuardrailContext,
+    GuardrailResult,
+    HasTextConfig,
+    HookContext,
+    HookResult,
+    MaxStepsConfig,
+    MaxTokensConfig,
+    MemoryConfig,
+    StopContext,
+    Tool,
+    ask_user,
+    executed_tool,
+    guardrail,
+    has_text,
+    hook,
+    max_steps,
+    max_tokens,
+    stop_condition,
+    tool,
+)
 from .engine.context import WorkflowContext
 from .engine.queues import Queue, queue
 from .engine.step_decorator import step
@@ -30,7 +59,14 @@ from .runtime.client import PolosClient
 from .runtime.models import ExecutionInfo, HistoryEntry, StepInfo
 from .runtime.polos import Polos
 from .runtime.worker import Worker
-from .runtime.workflow import Workflow, batch_invoke, get_all_workflows, get_workflow, workflow
+from .runtime.workflow import (
+    Workflow,
+    batch_agent_invoke,
+    batch_invoke,
+    get_all_workflows,
+    get_workflow,
+    workflow,
+)
 from .schedules import ScheduleInfo
 from .types import (
     BatchStepResult,
@@ -46,20 +82,36 @@ from .types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentError",
+    "AgentInvocation",
+    "AgentResult",
+    "AgentStream",
+    "AgentStreamEvent",
     "BatchStepResult",
     "BatchWorkflowInput",
+    "Budget",
     "ChildWorkflowError",
     "DuplicateStepKeyError",
     "EventData",
     "EventPayload",
+    "ExecutedToolConfig",
     "ExecutionCancelledError",
     "ExecutionHandle",
     "ExecutionInfo",
     "ExecutionNotFoundError",
     "FatalError",
+    "GuardrailContext",
+    "GuardrailResult",
+    "HasTextConfig",
     "HistoryEntry",
+    "HookContext",
+    "HookResult",
     "InsideWorkflowError",
     "InvalidPayloadError",
+    "MaxStepsConfig",
+    "MaxTokensConfig",
+    "MemoryConfig",
     "NonDeterminismError",
     "PayloadTooLargeError",
     "Polos",
@@ -74,8 +126,10 @@ __all__ = [
     "Step",
     "StepExecutionError",
     "StepInfo",
+    "StopContext",
     "StoreUnavailableError",
     "SuspendInfo",
+    "Tool",
     "WaitTimeoutError",
     "Worker",
     "Workflow",
@@ -85,12 +139,22 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowTimeoutError",
     "__version__",
+    "ask_user",
+    "batch_agent_invoke",
     "batch_invoke",
     "events",
+    "executed_tool",
     "get_all_workflows",
     "get_workflow",
+    "guardrail",
+    "has_text",
+    "hook",
+    "max_steps",
+    "max_tokens",
     "queue",
     "schedules",
     "step",
+    "stop_condition",
+    "tool",
     "workflow",
 ]

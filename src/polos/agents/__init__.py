@@ -1,1 +1,65 @@
 """Agents: LLM loops with tools, built on the durable engine."""
+
+from .agent import Agent, AgentInvocation, AgentStream, Budget
+from .control import (
+    ExecutedToolConfig,
+    Guardrail,
+    GuardrailContext,
+    GuardrailResult,
+    HasTextConfig,
+    Hook,
+    HookContext,
+    HookResult,
+    MaxStepsConfig,
+    MaxTokensConfig,
+    StopCondition,
+    StopContext,
+    executed_tool,
+    guardrail,
+    has_text,
+    hook,
+    max_steps,
+    max_tokens,
+    stop_condition,
+)
+from .loop import AgentError
+from .memory import MemoryConfig
+from .results import AgentInput, AgentResult, AgentStep, AgentStreamEvent, ToolCallRecord
+from .tools import AskUserInput, Tool, ask_user, tool
+
+__all__ = [
+    "Agent",
+    "AgentError",
+    "AgentInput",
+    "AgentInvocation",
+    "AgentResult",
+    "AgentStep",
+    "AgentStream",
+    "AgentStreamEvent",
+    "AskUserInput",
+    "Budget",
+    "ExecutedToolConfig",
+    "Guardrail",
+    "GuardrailContext",
+    "GuardrailResult",
+    "HasTextConfig",
+    "Hook",
+    "HookContext",
+    "HookResult",
+    "MaxStepsConfig",
+    "MaxTokensConfig",
+    "MemoryConfig",
+    "StopCondition",
+    "StopContext",
+    "Tool",
+    "ToolCallRecord",
+    "ask_user",
+    "executed_tool",
+    "guardrail",
+    "has_text",
+    "hook",
+    "max_steps",
+    "max_tokens",
+    "stop_condition",
+    "tool",
+]

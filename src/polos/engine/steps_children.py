@@ -90,6 +90,31 @@ class ChildSteps:
         """Start several children and wait for all; one ``BatchStepResult`` each, in input order."""
         return await self._start_and_wait(step_key, list(items))
 
+    # agents: the same, for ``agent.with_input(...)`` invocations ----------------
+    async def agent_invoke(self, step_key: str, invocation: Any) -> ExecutionHandle:
+        """Start an agent run (``agent.with_input(...)``) without waiting."""
+        [handle] = await self._start(step_key, [invocation.as_batch_input()], "invoke")
+        return handle
+
+    async def agent_invoke_and_wait(self, step_key: str, invocation: Any) -> Any:
+        """Start an agent run and wait for its ``AgentResult``."""
+        [outcome] = await self._start_and_wait(step_key, [invocation.as_batch_input()])
+        if not outcome.success:
+            raise ChildWorkflowError(
+                step_key, outcome.execution_id, outcome.workflow_id, outcome.error
+            )
+        return outcome.result
+
+    async def batch_agent_invoke(
+        self, step_key: str, invocations: Sequence[Any]
+    ) -> list[ExecutionHandle]:
+        return await self._start(step_key, [i.as_batch_input() for i in invocations], "invoke")
+
+    async def batch_agent_invoke_and_wait(
+        self, step_key: str, invocations: Sequence[Any]
+    ) -> list[BatchStepResult]:
+        return await self._start_and_wait(step_key, [i.as_batch_input() for i in invocations])
+
     # ------------------------------------------------------------------------
     async def _start(
         self, step_key: str, items: list[BatchWorkflowInput], kind: str

@@ -167,6 +167,10 @@ class PolosClient:
             for execution_id, n in zip(ids, news, strict=True)
         ]
 
+    async def batch_agent_invoke(self, invocations: Sequence[Any]) -> list[ExecutionHandle]:
+        """Queue several agent runs (``agent.with_input(...)``) in one transaction."""
+        return await self.batch_invoke([i.as_batch_input() for i in invocations])
+
     def _new_execution(self, item: BatchWorkflowInput) -> tuple[NewExecution, Queue | None]:
         workflow_id = item.workflow_id
         definition = registry.lookup(workflow_id)

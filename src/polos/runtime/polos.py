@@ -146,6 +146,10 @@ class Polos:
             suspend_workflow_id, suspend_execution_id, suspend_step_key, data
         )
 
+    async def batch_agent_invoke(self, invocations: Sequence[Any]) -> list[ExecutionHandle]:
+        handles = await (await self._ready()).batch_agent_invoke(invocations)
+        return [h.bind(self) for h in handles]
+
     async def queue_stats(self) -> list[QueueStats]:
         return await (await self._ready()).queue_stats()
 

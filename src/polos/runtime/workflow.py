@@ -114,3 +114,11 @@ async def batch_invoke(client: Any, items: Sequence[BatchWorkflowInput]) -> list
     target: Any = client if client is not None else default_client()
     handles: list[ExecutionHandle] = await target.batch_invoke(items)
     return handles
+
+
+async def batch_agent_invoke(client: Any, invocations: Sequence[Any]) -> list[ExecutionHandle]:
+    """Queue several agent runs: ``batch_agent_invoke(client, [agent.with_input("..."), ...])``."""
+    forbid_inside_workflow("batch_agent_invoke()")
+    target: Any = client if client is not None else default_client()
+    handles: list[ExecutionHandle] = await target.batch_agent_invoke(invocations)
+    return handles

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +207,8 @@ class PostgresStore(Store):
         limit: int,
         now: float,
         lease_seconds: float,
+        *,
+        skip_steps_for: Collection[str] = (),
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
@@ -243,7 +245,13 @@ class PostgresStore(Store):
                 return await self._claim_admitted(conn, queue_of, limit, lease)
             return await _claimed(conn, [row for row in rows if row["id"] is not None])
 
-        return await self.db.run("claiming executions", body)
+        claimed = await self.db.run("claiming executions", body)
+        for item in claimed:
+            if item.execution.id in skip_steps_for:
+                # Held in memory by the worker, which has them; the claim
+                # statement still reads them (cheap to skip later in SQL).
+                item.steps = []
+        return claimed
 
     async def _claim_admitted(
         self, conn: Conn, queue_of: dict[str, str], limit: int, lease: _Lease
@@ -809,6 +817,10 @@ class PostgresStore(Store):
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         rows = await self._fetch("listing steps", "list_steps", execution_id)
         return [StepRow(*row) for row in rows]
+
+    async def get_step(self, execution_id: str, step_key: str) -> StepRow | None:
+        rows = await self._fetch("reading a step", "get_step", execution_id, step_key)
+        return StepRow(*rows[0]) if rows else None
 
     async def list_history(self, execution_id: str) -> list[HistoryRow]:
         rows = await self._fetch("reading the history", "list_history", execution_id)

@@ -480,3 +480,6 @@ SELECT EXECUTION_COLUMNS FROM executions
 WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow_id = $2)
 ORDER BY created_at DESC
 LIMIT $3
+
+-- name: get_step
+SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 AND step_key = $2
