@@ -16,7 +16,7 @@ SRC = Path(__file__).parent.parent / "src"
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
+    def __init__(self, database_url: str, log_path: Path, app: Path = APP, **env: str) -> None:
         environment = {
             **os.environ,
             "POLOS_DATABASE_URL": database_url,
@@ -25,7 +25,7 @@ class WorkerProcess:
             **env,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, str(APP)],
+            [sys.executable, str(app)],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

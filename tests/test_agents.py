@@ -1,0 +1,311 @@
+"""Agents end to end: the real openai/anthropic SDKs against the fake LLM servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import agent_defs as defs
+from polos import Agent, AgentResult, Polos, PolosClient, WorkflowContext, workflow
+from polos.agents.providers import ProviderConfigError
+from polos.testing import FakeAnthropicServer, FakeOpenAIServer, FakeToolCall, Turn
+from procs import APP, WorkerProcess
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        defs.point_agents_at(server.base_url)
+        yield server
+
+
+def tool_messages(request: object) -> list[dict[str, object]]:
+    body = request.body  # type: ignore[attr-defined]
+    return [m for m in body["messages"] if m.get("role") == "tool"]
+
+
+async def test_multi_turn_with_parallel_tool_calls(polos: Polos, llm: FakeOpenAIServer) -> None:
+    defs.TOOL_CALLS.clear()
+    llm.add_turns(
+        Turn.calls(
+            FakeToolCall("check_inventory", {"sku": "A1", "quantity": 2}),
+            FakeToolCall("calculate_shipping", {"country": "FR"}),
+        ),
+        Turn.reply("In stock, shipping 12.5"),
+    )
+    result = await defs.shopper.run(polos, "Validate order A1 x2 to FR", timeout=30)
+    assert isinstance(result, AgentResult)
+    assert result.result == result.text == "In stock, shipping 12.5"
+    assert [t.name for t in result.tool_calls] == ["check_inventory", "calculate_shipping"]
+    assert all(t.execution_id and not t.is_error for t in result.tool_calls)
+    assert sorted(name for name, _ in defs.TOOL_CALLS) == ["calculate_shipping", "check_inventory"]
+    assert len(llm.requests) == 2
+    sent = tool_messages(llm.requests[1])
+    assert len(sent) == 2 and json.loads(str(sent[0]["content"])) == {
+        "sku": "A1",
+        "available": True,
+    }
+    assert result.usage.total_tokens == 60  # 2 calls x (10 in + 20 out)
+    first = llm.requests[0].body
+    assert first["messages"][0] == {"role": "system", "content": "You check orders."}
+    assert {t["function"]["name"] for t in first["tools"]} == {
+        "check_inventory",
+        "calculate_shipping",
+    }
+    schema = next(t for t in first["tools"] if t["function"]["name"] == "check_inventory")
+    assert set(schema["function"]["parameters"]["properties"]) == {"sku", "quantity"}
+    tools = [e for e in await polos.list_executions(workflow_id="check_inventory")]
+    assert tools and tools[0].parent_execution_id == result.execution_id
+
+
+async def test_invalid_tool_arguments_go_back_to_the_model(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn.call("check_inventory", {"sku": "A1"}), Turn.reply("sorry, fixed"))
+    result = await defs.shopper.run(polos, "check A1", timeout=30)
+    assert result.text == "sorry, fixed"
+    [call] = result.tool_calls
+    assert call.is_error and "invalid arguments" in call.result and call.execution_id is None
+    assert "quantity" in str(tool_messages(llm.requests[1])[0]["content"])
+
+
+async def _pending_approval(polos: Polos, execution_id: str) -> object:
+    for _ in range(500):
+        pending = [s for s in await polos.list_suspended() if s.execution_id == execution_id]
+        if pending:
+            return pending[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no approval was requested")
+
+
+@pytest.mark.parametrize(
+    ("decision", "executed", "told"),
+    [
+        ({"approved": True}, {"order_id": "o1", "amount": 50.0}, "refunded 50.0 on o1"),
+        (
+            {"approved": True, "arguments": {"order_id": "o1", "amount": 20}},
+            {"order_id": "o1", "amount": 20.0},
+            "refunded 20.0 on o1",
+        ),
+        ({"approved": False, "reason": "too much"}, None, "rejected this call of refund: too much"),
+    ],
+    ids=["approve", "edit", "reject"],
+)
+async def test_tool_approval(
+    polos: Polos, llm: FakeOpenAIServer, decision: dict[str, object], executed: object, told: str
+) -> None:
+    defs.TOOL_CALLS.clear()
+    llm.add_turns(Turn.call("refund", {"order_id": "o1", "amount": 50}), Turn.reply("handled"))
+    handle = await defs.refunder.invoke(polos, "refund order o1")
+    pending = await _pending_approval(polos, handle.id)
+    assert pending.data["tool"] == "refund"  # type: ignore[attr-defined]
+    assert pending.data["arguments"] == {"order_id": "o1", "amount": 50}  # type: ignore[attr-defined]
+    await polos.resume("ag_refunder", handle.id, pending.step_key, decision)  # type: ignore[attr-defined]
+    result = await handle.result(timeout=30)
+    assert result.text == "handled"
+    assert ([("refund", executed)] if executed else []) == defs.TOOL_CALLS
+    assert told in str(tool_messages(llm.requests[1])[0]["content"])
+
+
+async def test_ask_user_suspends_and_returns_the_answer(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn.call("ask_user", {"question": "Which size?"}), Turn.reply("XL it is"))
+    handle = await defs.asker.invoke(polos, "buy a shirt")
+    question = None
+    for _ in range(500):
+        found = [s for s in await polos.list_suspended("ask_user")]
+        if found:
+            question = found[0]
+            break
+        await asyncio.sleep(0.01)
+    assert question is not None and question.data["question"] == "Which size?"
+    await polos.resume("ask_user", question.execution_id, question.step_key, "XL")
+    assert (await handle.result(timeout=30)).text == "XL it is"
+    assert tool_messages(llm.requests[1])[0]["content"] == "XL"
+
+
+async def test_guardrail_failure_reprompts(polos: Polos, llm: FakeOpenAIServer) -> None:
+    llm.add_turns(Turn.reply("a bad answer"), Turn.reply("a fine answer"))
+    result = await defs.careful.run(polos, "answer", timeout=30)
+    assert result.text == "a fine answer"
+    last_user = [m for m in llm.requests[1].body["messages"] if m["role"] == "user"][-1]
+    assert "do not say bad" in last_user["content"]
+
+
+async def test_structured_output_is_validated_and_retried(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(
+        Turn.reply("looks fine to me"), Turn.reply('{"valid": true, "reason": "all in stock"}')
+    )
+    result = await defs.judge.run(polos, "judge", timeout=30)
+    assert result.result == defs.Verdict(valid=True, reason="all in stock")
+    assert (
+        "JSON schema"
+        in [m for m in llm.requests[1].body["messages"] if m["role"] == "user"][-1]["content"]
+    )
+    assert llm.requests[0].body["response_format"]["type"] == "json_schema"
+
+
+async def test_stop_conditions(polos: Polos, llm: FakeOpenAIServer) -> None:
+    llm.add_turns(Turn.call("check_inventory", {"sku": "A", "quantity": 1}))
+    stopped = await defs.stepper.run(polos, "go", timeout=30)
+    assert stopped.stop_reason.startswith("stop_condition:max_steps") and len(llm.requests) == 1
+    llm.add_turns(
+        Turn.call("check_inventory", {"sku": "A", "quantity": 1}),
+        Turn.call("calculate_shipping", {"country": "FR"}),
+        Turn.reply("never asked"),
+    )
+    until = await defs.until_shipping.run(polos, "go", timeout=30)
+    assert until.stop_reason.startswith("stop_condition:executed_tool")
+    assert [t.name for t in until.tool_calls] == ["check_inventory", "calculate_shipping"]
+
+
+async def test_budget_stops_cleanly(polos: Polos, llm: FakeOpenAIServer) -> None:
+    llm.add_turns(
+        Turn.call("check_inventory", {"sku": "A", "quantity": 1}), Turn.reply("unreached")
+    )
+    result = await defs.thrifty.run(polos, "go", timeout=30)
+    assert (result.stop_reason, len(llm.requests), result.usage.total_tokens) == ("budget", 1, 30)
+    assert result.cost == pytest.approx((10 * 1.0 + 20 * 2.0) / 1_000_000)
+
+
+async def test_streaming_chunks_arrive_before_the_run_ends(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn(text="one two three four", chunk_delay=0.1))
+    stream = await defs.careful.stream(polos, "count")
+    kinds, texts, finished_at_first_chunk = [], [], None
+    async for event in stream:
+        kinds.append(event.type)
+        if event.type == "text_delta":
+            texts.append(event.text)
+            if finished_at_first_chunk is None:
+                finished_at_first_chunk = (await polos.get_execution(stream.execution_id)).status
+        if event.type == "done":
+            assert event.result is not None and event.result.text == "one two three four"
+    assert "".join(texts) == "one two three four" and len(texts) >= 2
+    assert finished_at_first_chunk == "running"
+    assert kinds[0] == "step_start" and kinds[-1] == "done" and "step_end" in kinds
+    late = (
+        await defs.careful.stream(polos, "again")
+        if llm.add_turns(Turn.reply("late")) is None
+        else None
+    )
+    assert late is not None
+    await late.result(timeout=30)  # a client that connects after the end still gets it all
+    assert [e.type async for e in late][-1] == "done"
+
+
+async def test_session_memory_and_compaction(polos: Polos, llm: FakeOpenAIServer) -> None:
+    llm.add_turns(
+        Turn.reply("Hi Ada"),
+        Turn.reply("You are Ada"),
+        Turn.reply("summary: user is Ada"),
+        Turn.reply("Still Ada"),
+        Turn.reply("summary: user is still Ada"),
+    )
+    await defs.rememberer.run(polos, "My name is Ada", session_id="s1", timeout=30)
+    second = await defs.rememberer.run(polos, "Who am I?", session_id="s1", timeout=30)
+    assert second.text == "You are Ada"
+    contents = [m["content"] for m in llm.requests[1].body["messages"]]
+    assert contents == ["My name is Ada", "Hi Ada", "Who am I?"]
+    # 4 messages are over the limit of 3 after the second run: it compacted (third request).
+    assert "Summarise" in llm.requests[2].body["messages"][0]["content"]
+    await defs.rememberer.run(polos, "And now?", session_id="s1", timeout=30)
+    fourth = [m["content"] for m in llm.requests[3].body["messages"]]
+    assert fourth[0].startswith("Summary of the conversation so far: summary: user is Ada")
+    assert fourth[1:] == ["Who am I?", "You are Ada", "And now?"]
+    usage = await defs.rememberer.session_usage(polos, "s1")
+    assert usage.total_tokens == 5 * 30  # three answers and two summaries
+
+
+async def test_misconfigured_provider_fails_before_anything_runs(polos: Polos) -> None:
+    with pytest.raises(ProviderConfigError, match="unknown provider"):
+        await Agent(id="ag_nowhere", provider="no-such-provider", model="m").run(polos, "hi")
+    assert await polos.list_executions(workflow_id="ag_nowhere") == []
+
+
+@pytest.fixture
+def anthropic_llm() -> Iterator[FakeAnthropicServer]:
+    with FakeAnthropicServer() as server:
+        yield server
+
+
+async def test_anthropic_agent_with_tools(polos: Polos, anthropic_llm: FakeAnthropicServer) -> None:
+    defs.point_claude_at(anthropic_llm.base_url)
+    claude = defs.claude
+    anthropic_llm.add_turns(
+        Turn.call("check_inventory", {"sku": "B", "quantity": 9}), Turn.reply("out of stock")
+    )
+    result = await claude.run(polos, "check B", timeout=30)
+    assert result.text == "out of stock" and len(anthropic_llm.requests) == 2
+    assert json.loads(result.tool_calls[0].result) == {"sku": "B", "available": False}
+
+
+@workflow(id="ag_process_order")
+async def ag_process_order(ctx: WorkflowContext, order: dict[str, object]) -> dict[str, object]:
+    validation = await ctx.step.agent_invoke_and_wait(
+        "validate_order", defs.order_validation_agent.with_input(f"Validate this order: {order}")
+    )
+    if not validation.result.valid:
+        return {"status": "invalid", "reason": validation.result.reason}
+    if float(order["amount"]) > 1000:  # type: ignore[arg-type]
+        decision = await ctx.step.suspend(
+            "approval", data={"id": order["id"], "amount": order["amount"]}
+        )
+        if not decision.data["approved"]:
+            return {"status": "rejected"}
+    payment = await ctx.step.run("charge", lambda: f"pay_{order['id']}")
+    await ctx.step.wait_for_event("wait_pickup", topic=f"warehouse.pickup/{order['id']}")
+    await ctx.step.run("notify", lambda: "sent")
+    return {"status": "completed", "payment_id": payment}
+
+
+async def test_seed_process_order_with_an_agent(polos: Polos, llm: FakeOpenAIServer) -> None:
+    from polos import EventData, events
+
+    llm.add_turns(
+        Turn.calls(
+            FakeToolCall("check_inventory", {"sku": "desk", "quantity": 1}),
+            FakeToolCall("calculate_shipping", {"country": "FR"}),
+        ),
+        Turn.reply('{"valid": true, "reason": "in stock"}'),
+    )
+    handle = await ag_process_order.invoke(polos, {"id": "o-9", "amount": 2500})
+    pending = await _pending_approval(polos, handle.id)
+    await polos.resume("ag_process_order", handle.id, pending.step_key, {"approved": True})  # type: ignore[attr-defined]
+    while (await handle.get()).waiting_on != "wait_pickup":
+        await asyncio.sleep(0.01)
+    await events.publish(polos, "warehouse.pickup/o-9", EventData(data={}))
+    assert await handle.result(timeout=30) == {"status": "completed", "payment_id": "pay_o-9"}
+
+
+async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
+    database_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "steps.log"
+    app = APP.parent / "agent_worker.py"
+    with FakeOpenAIServer(
+        [Turn.call("slow_tool", {"seconds": 1.5}), Turn.reply("finished")]
+    ) as server:
+        defs.point_agents_at(server.base_url)
+        worker = WorkerProcess(database_url, log, app=app, POLOS_TEST_LLM_URL=server.base_url)
+        async with PolosClient(database_url) as client:
+            handle = await defs.slow_agent.invoke(client, "go")
+            while not log.exists():
+                await asyncio.sleep(0.02)
+            worker.kill()  # while the tool runs: the LLM call before it is recorded
+            restarted = WorkerProcess(
+                database_url, log, app=app, POLOS_TEST_LLM_URL=server.base_url
+            )
+            result = await handle.result(client, timeout=60)
+            restarted.terminate()
+        assert result.text == "finished"
+        assert len(server.requests) == 2, "the recorded LLM call was not paid twice"
+        assert len(log.read_text().splitlines()) == 2  # the interrupted tool ran again, once
