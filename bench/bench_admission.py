@@ -35,9 +35,13 @@ async def bench_keyed(ctx: WorkflowContext) -> None:
 
 
 async def run_case(url: str, workflow_id: str, runs: int, keys: int | None) -> float:
-    async with Polos(url, workflows=[bench_free, bench_keyed], max_concurrent_workflows=100) as polos:
+    async with Polos(
+        url, workflows=[bench_free, bench_keyed], max_concurrent_workflows=100
+    ) as polos:
         items = [
-            BatchWorkflowInput(id=workflow_id, concurrency_key=None if keys is None else f"tenant-{i % keys}")
+            BatchWorkflowInput(
+                id=workflow_id, concurrency_key=None if keys is None else f"tenant-{i % keys}"
+            )
             for i in range(runs)
         ]
         start = time.perf_counter()
@@ -48,7 +52,9 @@ async def run_case(url: str, workflow_id: str, runs: int, keys: int | None) -> f
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--keys", type=int, default=1000)

@@ -48,7 +48,9 @@ async def per_tool_call(url: str, calls: int, hold_seconds: float) -> float:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,8 +63,10 @@ async def main() -> None:
     for hold, n, seconds in rows:
         print(f"{'yes' if hold else 'no (replay)':<16}{n:>6}{seconds * 1000:>20.2f}")
     by = {(h, n): s for h, n, s in rows}
-    print(f"growth N=10 -> N=200, held: {by[(10.0, 200)] / by[(10.0, 10)]:.2f}x; "
-          f"replaying: {by[(0.0, 200)] / by[(0.0, 10)]:.2f}x")
+    print(
+        f"growth N=10 -> N=200, held: {by[(10.0, 200)] / by[(10.0, 10)]:.2f}x; "
+        f"replaying: {by[(0.0, 200)] / by[(0.0, 10)]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

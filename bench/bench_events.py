@@ -89,7 +89,9 @@ def summary(name: str, values: list[float]) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--children", type=int, default=1000)
@@ -104,8 +106,10 @@ async def main() -> None:
             start = time.perf_counter()
             count = await bench_fan_out.run(polos, args.children, timeout=600)
             elapsed = time.perf_counter() - start
-            print(f"{'batch_invoke_and_wait fan-out':<34} {count} children in {elapsed:.2f} s "
-                  f"({count / elapsed:.0f} children/s)")
+            print(
+                f"{'batch_invoke_and_wait fan-out':<34} {count} children in {elapsed:.2f} s "
+                f"({count / elapsed:.0f} children/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -233,18 +233,7 @@ async def test_ctx_fields_are_filled_in(polos: Polos) -> None:
     assert isinstance(first["started_at"], datetime)
 
 
-async def test_started_at_is_never_before_created_at(
-    polos: Polos, backend: str, request: pytest.FixtureRequest
-) -> None:
-    if backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: the worker computes the claim time before awaiting store.claim, so a "
-                "claim in flight can pick up an execution created after that time and stamp "
-                "started_at < created_at (runtime/worker.py _claim_loop; postgres claim query)",
-            )
-        )
+async def test_started_at_is_never_before_created_at(polos: Polos) -> None:
     out_of_order = []
     for _ in range(8):  # the race needs a claim in flight while executions are created
         handles = [await core_no_payload.invoke(polos) for _ in range(50)]

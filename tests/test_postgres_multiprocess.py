@@ -204,6 +204,18 @@ def assert_no_execution_ran_twice_at_once(log: StepLog, killed: dict[int, float]
             )
 
 
+async def busy_worker(
+    admin: asyncpg.Connection, schema: str, alive: list[WorkerProcess], rng: random.Random
+) -> WorkerProcess:
+    """A live worker that runs something right now (worker ids embed the pid), so the kill
+    always interrupts work; any live worker if none is caught mid-run."""
+    owners = await admin.fetch(
+        f"SELECT DISTINCT owner FROM {schema}.executions WHERE status = 'running'"
+    )
+    busy = [w for w in alive if any(f"-{w.pid}-" in (r["owner"] or "") for r in owners)]
+    return rng.choice(busy or alive)
+
+
 @pytest.mark.slow
 async def test_four_workers_two_killed_run_1000_workflows(
     pg_url: str, admin: asyncpg.Connection, tmp_path: Path
@@ -212,17 +224,20 @@ async def test_four_workers_two_killed_run_1000_workflows(
     schema = schema_of(pg_url)
     rng = random.Random(11)
     workers = await asyncio.to_thread(
-        start_workers, 4, pg_url, log_path, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="50"
+        start_workers, 4, pg_url, log_path, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="20"
     )
     client = PolosClient(pg_url)
     killed: dict[int, float] = {}
     try:
-        ids = await invoke_all(client, 1000, max_seconds=0.02)
+        ids = await invoke_all(client, 1000, max_seconds=0.05)
         # Kill at random moments while the work is in full flow.
         moments = sorted([rng.uniform(0.1, 0.3), rng.uniform(0.4, 0.6)])
-        for victim, moment in zip(rng.sample(workers, 2), moments, strict=True):
+        for moment in moments:
             await wait_finished(admin, schema, int(len(ids) * moment), timeout=30, poll=0.01)
             await asyncio.sleep(rng.uniform(0, 0.1))
+            victim = await busy_worker(
+                admin, schema, [w for w in workers if w.pid not in killed], rng
+            )
             victim.kill()
             assert victim.killed_at is not None
             killed[victim.pid] = victim.killed_at

@@ -205,7 +205,9 @@ class _Tx:
                 {"previous_status": previous} if is_root else {"by": root_id},
             )
             self.cancelled.append(execution_id)
-        self.ended(root_id, now)
+        if any(execution_id == root_id for execution_id, _, _ in tree):
+            # Only a root that was itself still active counts down a waiting parent.
+            self.ended(root_id, now)
         return True
 
     def publish(self, events: Sequence[NewEvent], now: float) -> list[EventRow]:
@@ -302,7 +304,9 @@ class SQLiteStore(Store):
                 return fn()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
+                    # Disk full, I/O error, unreadable file: the database's fault,
+                    # never the workflow's (the executor must not fail the run).
+                    raise StoreUnavailableError(f"{self.description}: {exc}") from exc
                 now = time.monotonic()
                 deadline = deadline or now + _LOCK_GIVE_UP_S
                 if now > deadline:
@@ -451,10 +455,10 @@ class SQLiteStore(Store):
     ) -> set[str]:
         def body(tx: _Tx) -> set[str]:
             tx.q("heartbeat_worker", (now, worker_id))
-            tx.q("renew_leases", (now + lease_seconds, worker_id))
+            ids = _json([lease[0] for lease in leases])
+            tx.q("renew_leases", (now + lease_seconds, worker_id, ids))
             if not leases:
                 return set()
-            ids = _json([lease[0] for lease in leases])
             current = {row[0]: row for row in tx.q("lease_states", (ids,))}
             lost = set()
             for execution_id, attempt in leases:

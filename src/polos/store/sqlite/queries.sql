@@ -123,8 +123,10 @@ WHERE id = ? AND attempt = ? AND status = 'running'
 UPDATE workers SET heartbeat_at = ? WHERE worker_id = ?
 
 -- name: renew_leases
+-- Only the leases the worker still runs: an execution whose task died inside a
+-- live worker must see its lease expire.
 UPDATE executions SET lease_expires_at = ?
-WHERE owner = ? AND status = 'running'
+WHERE owner = ? AND status = 'running' AND id IN (SELECT value FROM json_each(?))
 
 -- name: lease_states
 SELECT id, attempt, status, owner FROM executions
