@@ -9,8 +9,9 @@ from ..engine import definition as registry
 from ..engine.definition import WorkflowDefinition
 from ..errors import WorkflowDefinitionError
 from ..types import BatchWorkflowInput, ExecutionHandle
-from .client import ClientLike
+from .client import ClientLike, PolosClient
 from .current import default_client, forbid_inside_workflow
+from .polos import Polos
 
 # Options of the Polos API that later versions implement; refusing them
 # loudly is better than silently ignoring what the user asked for.
@@ -55,8 +56,8 @@ def _split(client: Any, payload: Any) -> tuple[ClientLike, Any]:
     """Accept ``wf.run(client, payload)`` as well as ``wf.run(payload)``."""
     if client is None:
         return default_client(), payload
-    if isinstance(client, ClientLike):
-        return client, payload
+    if isinstance(client, (PolosClient, Polos)) or isinstance(client, ClientLike):  # noqa: SIM101
+        return client, payload  # concrete types first: the Protocol check is slow
     if payload is not None:
         raise TypeError(f"expected a PolosClient or Polos as first argument, got {client!r}")
     return default_client(), client

@@ -47,6 +47,7 @@ from ..records import (
     WorkerRow,
 )
 from ..sql import load_migrations, load_queries
+from .checkpoint import Checkpointer
 
 log = logging.getLogger("polos.store.sqlite")
 T = TypeVar("T")
@@ -239,6 +240,7 @@ class SQLiteStore(Store):
         self.hub = Hub.for_database(f"sqlite:{key}")
         self.description = f"SQLite database {path}"
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -257,8 +259,15 @@ class SQLiteStore(Store):
         await self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         await self._retry(self._migrate)
+        if self.path != ":memory:":
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer.start()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
+            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -352,7 +361,11 @@ class SQLiteStore(Store):
     async def _one(self, query: str, params: Sequence[Any]) -> int:
         """One autocommit write statement; returns the number of rows it changed."""
         conn = self._db
-        return await self._retry(lambda: conn.execute(query, params).rowcount)
+        try:  # the hot path (recording a step): no closure, no retry loop
+            rowcount: int = conn.execute(query, params).rowcount
+            return rowcount
+        except sqlite3.OperationalError:
+            return await self._retry(lambda: conn.execute(query, params).rowcount)
 
     async def _fetch(self, query: str, params: Sequence[Any]) -> list[Any]:
         conn = self._db

@@ -18,7 +18,9 @@ SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
     started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
     deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
 WHERE id IN (
-    SELECT id FROM executions
+    -- INDEXED BY: walk the queue in claim order and stop after LIMIT rows,
+    -- whatever the planner's statistics say (a sort would be O(queue depth)).
+    SELECT id FROM executions INDEXED BY executions_admission
     WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
     ORDER BY priority DESC, created_at
     LIMIT ?
@@ -43,7 +45,7 @@ SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues
 WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL
 
 -- name: admission_candidates
-SELECT id, queue_name, concurrency_key, attempt FROM executions
+SELECT id, queue_name, concurrency_key, attempt FROM executions INDEXED BY executions_admission
 WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
 ORDER BY priority DESC, created_at
 LIMIT ? OFFSET ?
