@@ -92,6 +92,13 @@ def no_bad_words(context: GuardrailContext) -> GuardrailResult:
     return GuardrailResult.continue_with()
 
 
+HOOK_EVENTS: list[str] = []
+
+
+def record_hook(context: object) -> None:
+    HOOK_EVENTS.append(f"{context.event}:{context.data.get('tool')}")  # type: ignore[attr-defined]
+
+
 def llm_url() -> str | None:
     return os.environ.get("POLOS_TEST_LLM_URL")
 
@@ -130,6 +137,12 @@ order_validation_agent = make(
 )
 
 
+hooked = make(
+    "ag_hooked",
+    tools=[check_inventory, calculate_shipping],
+    on_tool_start=record_hook,
+    on_tool_end=record_hook,
+)
 claude = Agent(id="ag_claude", provider="anthropic", model="claude-test", tools=[check_inventory])
 
 
@@ -142,6 +155,7 @@ def point_agents_at(url: str) -> None:
     """Aim every test agent at the fake server (and future worker processes, via env)."""
     os.environ["POLOS_TEST_LLM_URL"] = url
     for agent in (
+        hooked,
         shopper,
         slow_agent,
         refunder,

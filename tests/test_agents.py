@@ -202,6 +202,33 @@ async def test_streaming_chunks_arrive_before_the_run_ends(
     assert [e.type async for e in late][-1] == "done"
 
 
+async def test_streaming_parallel_tools_with_hooks(polos: Polos, llm: FakeOpenAIServer) -> None:
+    defs.HOOK_EVENTS.clear()
+    llm.add_turns(
+        Turn.calls(
+            FakeToolCall("check_inventory", {"sku": "A1", "quantity": 1}),
+            FakeToolCall("calculate_shipping", {"country": "FR"}),
+        ),
+        Turn.reply("both checked"),
+    )
+    stream = await defs.hooked.stream(polos, "check both")
+    events = [e async for e in stream]
+    tools = [(e.type, e.data["tool"]) for e in events if e.type.startswith("tool_")]
+    assert sorted(tools) == sorted(
+        [
+            (kind, name)
+            for kind in ("tool_start", "tool_end")
+            for name in ("check_inventory", "calculate_shipping")
+        ]
+    )
+    assert events[-1].result is not None and events[-1].result.text == "both checked"
+    assert sorted(defs.HOOK_EVENTS) == sorted(
+        f"{kind}:{name}"
+        for kind in ("on_tool_start", "on_tool_end")
+        for name in ("check_inventory", "calculate_shipping")
+    )
+
+
 async def test_session_memory_and_compaction(polos: Polos, llm: FakeOpenAIServer) -> None:
     llm.add_turns(
         Turn.reply("Hi Ada"),

@@ -25,6 +25,25 @@ def _examples() -> list[tuple[str, str]]:
 EXAMPLES = _examples()
 
 
+@pytest.mark.parametrize("script", ["crash_demo.py", "agent_demo.py"])
+def test_example_programs_run(script: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for name in ("POLOS_DATABASE_URL", "OPENAI_API_KEY"):
+        env.pop(name, None)  # the agent demo runs offline against the fake server
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
+    assert (
+        "Nothing was lost" if script == "crash_demo.py" else "verdict: Verdict(valid=True"
+    ) in done.stdout
+
+
 def test_there_are_examples() -> None:
     assert len(EXAMPLES) >= 6
 

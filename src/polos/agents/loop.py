@@ -196,9 +196,12 @@ class _Loop:
                     continue
             to_run.append((call, tool, arguments, approval))
         for call, tool, arguments, _ in to_run:
-            await self.hook("on_tool_start", i, {"tool": tool.id, "arguments": arguments})
+            await self.hook("on_tool_start", i, {"tool": tool.id, "arguments": arguments}, call.id)
             await self.emit(
-                i, "tool_start", {"tool": tool.id, "tool_call_id": call.id, "arguments": arguments}
+                i,
+                "tool_start",
+                {"tool": tool.id, "tool_call_id": call.id, "arguments": arguments},
+                call.id,
             )
         outcomes = (
             await self.ctx.step.batch_invoke_and_wait(
@@ -230,9 +233,12 @@ class _Loop:
                     approval=approval,
                 )
             )
-            await self.hook("on_tool_end", i, {"tool": tool.id, "result": content})
+            await self.hook("on_tool_end", i, {"tool": tool.id, "result": content}, call.id)
             await self.emit(
-                i, "tool_end", {"tool": tool.id, "tool_call_id": call.id, "result": content}
+                i,
+                "tool_end",
+                {"tool": tool.id, "tool_call_id": call.id, "result": content},
+                call.id,
             )
         self.add(Message.tool(*[results[c.id] for c in response.tool_calls]))
 
@@ -334,22 +340,24 @@ class _Loop:
         return None
 
     # hooks, events, memory ------------------------------------------------------------------
-    async def hook(self, event: str, i: int, data: dict[str, Any]) -> None:
+    async def hook(self, event: str, i: int, data: dict[str, Any], tag: str = "") -> None:
         chosen = self.agent.hooks.get(event)
         if chosen is None:
             return
         context = HookContext(self.agent.id, self.ctx.execution_id, event, data)
-        outcome: HookResult = await self.ctx.step.run(f"hook_{event}_{i}", chosen, context)
+        outcome: HookResult = await self.ctx.step.run(
+            f"hook_{event}_{i}_{tag}" if tag else f"hook_{event}_{i}", chosen, context
+        )
         if not outcome.proceed:
             raise AgentError(
                 f"agent {self.agent.id}: hook {event} stopped the run: {outcome.message}"
             )
 
-    async def emit(self, i: int, kind: str, data: dict[str, Any]) -> None:
+    async def emit(self, i: int, kind: str, data: dict[str, Any], tag: str = "") -> None:
+        """A step or tool event on the run's topic (durable: published once), when streaming."""
         if self.payload.stream:
-            await self.ctx.step.publish_event(
-                f"event_{kind}_{i}", self.ctx.topic, data, event_type=kind
-            )
+            key = f"event_{kind}_{i}_{tag}" if tag else f"event_{kind}_{i}"
+            await self.ctx.step.publish_event(key, self.ctx.topic, data, event_type=kind)
 
     async def save_memory(self) -> None:
         step, topic = self.ctx.step, session_topic(self.session_id or "")

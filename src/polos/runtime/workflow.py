@@ -35,7 +35,8 @@ class Workflow(WorkflowDefinition):
         """Queue a run and return its handle at once."""
         forbid_inside_workflow(f"{self.id}.invoke()")
         target, payload = _split(client, payload)
-        return await target.invoke(self, payload, **options)
+        handle: ExecutionHandle = await target.invoke(self, payload, **options)
+        return handle
 
     async def run(
         self,
@@ -52,7 +53,7 @@ class Workflow(WorkflowDefinition):
         return await target.wait_for_result(handle.id, timeout=timeout)
 
 
-def _split(client: Any, payload: Any) -> tuple[ClientLike, Any]:
+def _split(client: Any, payload: Any) -> tuple[Any, Any]:
     """Accept ``wf.run(client, payload)`` as well as ``wf.run(payload)``."""
     if client is None:
         return default_client(), payload
