@@ -116,6 +116,7 @@ slow_agent = make("ag_slow", tools=[slow_tool])
 refunder = make("ag_refunder", tools=[refund])
 asker = make("ag_asker", tools=[ask_user])
 careful = make("ag_careful", guardrails=[no_bad_words])
+judged = make("ag_judged", guardrails=["Never promise a refund"])
 judge = make("ag_judge", output_schema=Verdict)
 stepper = make(
     "ag_stepper", tools=[check_inventory], stop_conditions=[max_steps(MaxStepsConfig(count=1))]
@@ -156,6 +157,7 @@ def point_agents_at(url: str) -> None:
     os.environ["POLOS_TEST_LLM_URL"] = url
     for agent in (
         hooked,
+        judged,
         shopper,
         slow_agent,
         refunder,

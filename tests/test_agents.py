@@ -137,6 +137,25 @@ async def test_guardrail_failure_reprompts(polos: Polos, llm: FakeOpenAIServer) 
     assert "do not say bad" in last_user["content"]
 
 
+async def test_plain_string_guardrail_is_judged_by_the_model(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(
+        Turn.reply("We will refund you."),
+        Turn.reply("FAIL: it promises a refund"),
+        Turn.reply("We will look into it."),
+        Turn.reply("PASS"),
+    )
+    result = await defs.judged.run(polos, "I want my money back", timeout=30)
+    assert result.text == "We will look into it."
+    judge_request = llm.requests[1].body["messages"]
+    assert "Never promise a refund" in judge_request[-1]["content"]
+    assert (
+        "it promises a refund"
+        in [m for m in llm.requests[2].body["messages"] if m["role"] == "user"][-1]["content"]
+    )
+
+
 async def test_structured_output_is_validated_and_retried(
     polos: Polos, llm: FakeOpenAIServer
 ) -> None:

@@ -1,0 +1,100 @@
+"""Throughput as worker processes are added, on one PostgreSQL database.
+
+    .venv/bin/python bench/bench_scaling.py [--database-url postgresql://...] [--workflows 2000]
+
+For K = 1, 2 and 4 worker processes (bench/scaling_worker.py) on a fresh
+schema, the client queues M 3-step workflows in one transaction, then waits
+until all are completed; the figure is workflows per second from the
+moment they were queued. The machine has 2 cores, so gains beyond 2
+processes come only from overlapping database round trips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from polos import BatchWorkflowInput, PolosClient
+
+HERE = Path(__file__).parent
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def start_workers(count: int, url: str) -> list[subprocess.Popen[str]]:
+    env = {
+        **os.environ,
+        "POLOS_DATABASE_URL": url,
+        "PYTHONPATH": f"{HERE.parent / 'src'}{os.pathsep}{HERE}",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "scaling_worker.py")],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    return procs
+
+
+async def run_case(dsn: str, workers: int, workflows: int) -> float:
+    schema = f"scale_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{dsn}?schema={schema}"
+    try:
+        async with PolosClient(url):  # migrate before the workers start
+            pass
+        procs = await asyncio.to_thread(start_workers, workers, url)
+        try:
+            async with PolosClient(url) as client:
+                items = [
+                    BatchWorkflowInput(id="scale_three_steps", payload=i) for i in range(workflows)
+                ]
+                start = time.perf_counter()
+                await client.batch_invoke(items)
+                while True:
+                    done = await admin.fetchval(
+                        f"SELECT count(*) FROM {schema}.executions WHERE status = 'completed'"
+                    )
+                    if done >= workflows:
+                        break
+                    await asyncio.sleep(0.02)
+                return workflows / (time.perf_counter() - start)
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=30)
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default=DSN, help="a PostgreSQL URL without ?schema")
+    parser.add_argument("--workflows", type=int, default=2000)
+    args = parser.parse_args()
+    results = {k: await run_case(args.database_url, k, args.workflows) for k in (1, 2, 4)}
+    print(f"{'worker processes':<18}{'3-step wf/s':>14}{'vs 1 process':>15}")
+    for k, rate in results.items():
+        print(f"{k:<18}{rate:>14.0f}{rate / results[1]:>14.2f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
