@@ -25,7 +25,7 @@ import orjson
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from .errors import SerializationError
+from .errors import PayloadTooLargeError, SerializationError
 
 TAG = "__polos__"
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
@@ -42,6 +42,17 @@ def dumps(value: Any) -> str:
         ) from None
     except orjson.JSONEncodeError as exc:  # e.g. a str with lone surrogates, or too deep
         raise SerializationError(f"the value cannot be stored as JSON: {exc}") from None
+
+
+def dumps_limited(what: str, value: Any, limit: int) -> str:
+    """:func:`dumps`, with errors naming ``what`` and a size limit in bytes."""
+    try:
+        text = dumps(value)
+    except SerializationError as exc:
+        raise SerializationError(f"{what}: {exc}") from None
+    if len(text) > limit:
+        raise PayloadTooLargeError(what, len(text), limit)
+    return text
 
 
 def loads(text: str | bytes | None, *, strict: bool = True) -> Any:

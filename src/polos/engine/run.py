@@ -18,9 +18,7 @@ from .. import serialization
 from ..errors import (
     DuplicateStepKeyError,
     NonDeterminismError,
-    PayloadTooLargeError,
     PolosError,
-    SerializationError,
     StepExecutionError,
     WaitTimeoutError,
 )
@@ -118,13 +116,7 @@ class ExecutionRun:
     # recording ----------------------------------------------------------------
     def encode(self, what: str, value: Any) -> str:
         """JSON for ``value``, or a clear error naming ``what`` and the type."""
-        try:
-            text = serialization.dumps(value)
-        except SerializationError as exc:
-            raise SerializationError(f"{what}: {exc}") from None
-        if len(text) > self.max_payload_bytes:
-            raise PayloadTooLargeError(what, len(text), self.max_payload_bytes)
-        return text
+        return serialization.dumps_limited(what, value, self.max_payload_bytes)
 
     async def record(
         self, step_key: str, kind: str, name: str, output: str | None, error: str | None = None

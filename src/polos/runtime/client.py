@@ -17,9 +17,7 @@ from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..errors import (
     ExecutionCancelledError,
     ExecutionNotFoundError,
-    PayloadTooLargeError,
     PolosError,
-    SerializationError,
     WorkflowFailedError,
     WorkflowTimeoutError,
 )
@@ -208,13 +206,7 @@ class PolosClient:
         return new, queue
 
     def _encode(self, what: str, value: Any) -> str:
-        try:
-            text = serialization.dumps(value)
-        except SerializationError as exc:
-            raise SerializationError(f"{what}: {exc}") from None
-        if len(text) > self.max_payload_bytes:
-            raise PayloadTooLargeError(what, len(text), self.max_payload_bytes)
-        return text
+        return serialization.dumps_limited(what, value, self.max_payload_bytes)
 
     async def run(
         self,
