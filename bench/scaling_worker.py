@@ -9,8 +9,12 @@ import sys
 from polos import Worker, WorkflowContext, workflow
 from polos.runtime.worker import wait_for_signal
 
+STEP_SECONDS = float(os.environ.get("STEP_SECONDS", "0"))
+
 
 async def trivial(i: int) -> int:
+    if STEP_SECONDS:
+        await asyncio.sleep(STEP_SECONDS)  # an I/O-bound step: an API or LLM call
     return i
 
 
