@@ -13,6 +13,7 @@ from polos import (
     ChildWorkflowError,
     ExecutionCancelledError,
     Polos,
+    PolosClient,
     WorkflowContext,
     WorkflowFailedError,
     batch_invoke,
@@ -193,3 +194,27 @@ async def test_fan_out_of_a_thousand_children(polos: Polos) -> None:
     assert await kids_thousand.run(polos, {"n": 1000}, timeout=120) == sum(
         i * 2 for i in range(1000)
     )
+
+
+@workflow(id="kids_unknown_child")
+async def kids_unknown_child(ctx: WorkflowContext) -> str:
+    try:
+        await ctx.step.invoke_and_wait("ghost", "kids_no_such_workflow", {})
+    except Exception as exc:
+        return type(exc).__name__
+    return "started"
+
+
+async def test_unknown_workflow_ids_are_refused(polos: Polos) -> None:
+    from polos import WorkflowNotFoundError
+
+    with pytest.raises(WorkflowNotFoundError, match="kids_no_such_workflow"):
+        await polos.invoke("kids_no_such_workflow", {})
+    assert await polos.list_executions(workflow_id="kids_no_such_workflow") == []
+    assert await kids_unknown_child.run(polos, timeout=10) == "WorkflowNotFoundError"
+    # A workflow some worker served on this database is known to any client.
+    async with PolosClient(polos.database_url) as client:
+        await client.store.register_workflows({"kids_remote": "kids_remote"}, 0.0)
+        handle = await client.invoke("kids_remote", {})
+        assert (await client.get_execution(handle.id)).status == "queued"
+        await handle.cancel(client)

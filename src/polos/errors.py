@@ -92,10 +92,13 @@ class ExecutionNotFoundError(PolosError):
 class WorkflowNotFoundError(PolosError):
     def __init__(self, workflow_id: str, known: list[str] | None = None):
         self.workflow_id = workflow_id
-        hint = f" Known workflows: {', '.join(sorted(known))}." if known else ""
+        shown = sorted(known or [])
+        more = f" (and {len(shown) - 20} more)" if len(shown) > 20 else ""
+        hint = f" Known workflows: {', '.join(shown[:20])}{more}." if shown else ""
         super().__init__(
-            f"no workflow with id {workflow_id!r} is defined in this process.{hint} "
-            "Import the module that defines it before starting the worker."
+            f"no workflow with id {workflow_id!r} is defined in this process, and no worker "
+            f"has served one on this database.{hint} Check the id, or start a worker that "
+            "imports the module defining it (once is enough: it is remembered)."
         )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import InvalidPayloadError, WorkflowDefinitionError
+from ..errors import InvalidPayloadError, WorkflowDefinitionError, WorkflowNotFoundError
 
 _registry: dict[str, WorkflowDefinition] = {}
 
@@ -150,3 +150,15 @@ def queue_name_of(workflow_id: str) -> str:
     in this process: the worker that claims the run assigns its queue then."""
     found = _registry.get(workflow_id)
     return found.queue.name if found is not None else ""
+
+
+async def check_known(store: Any, workflow_ids: Sequence[str]) -> None:
+    """Refuse ids that neither this process defines nor any worker ever served on
+    this database: such a run would wait forever for a worker that does not exist."""
+    unknown = sorted({w for w in workflow_ids if w not in _registry})
+    if not unknown:
+        return
+    missing = set(unknown) - await store.known_workflows(unknown)
+    if missing:
+        known = sorted(set(_registry) | set(await store.all_workflows()))
+        raise WorkflowNotFoundError(min(missing), known)

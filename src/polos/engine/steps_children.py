@@ -171,6 +171,7 @@ class ChildSteps:
 async def _children(
     run: ExecutionRun, step_key: str, items: list[BatchWorkflowInput]
 ) -> list[NewExecution]:
+    await registry.check_known(run.store, [item.workflow_id for item in items])
     chosen = [_queue_of(item) for item in items]
     await ensure_in_store(run.store, [q for q in chosen if q is not None])
     return [

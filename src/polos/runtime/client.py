@@ -149,6 +149,7 @@ class PolosClient:
         forbid_inside_workflow("batch_invoke()")
         prepared = [self._new_execution(item) for item in items]
         store = await self._ready()
+        await registry.check_known(store, [n.workflow_id for n, _ in prepared])
         await ensure_in_store(store, [q for _, q in prepared if q is not None])
         news = [n for n, _ in prepared]
         ids = await store.create_executions(news)

@@ -171,6 +171,9 @@ class Worker:
         await ensure_in_store(
             self.store, [*defined_queues(), *(d.queue for d in self.definitions.values())]
         )
+        await self.store.register_workflows(
+            {d.id: d.queue.name for d in self.definitions.values()}, now
+        )
         for definition in self.definitions.values():
             if definition.schedule is not None:
                 await self.store.upsert_schedule(

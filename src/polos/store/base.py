@@ -312,6 +312,18 @@ class Store(abc.ABC):
         Returns ``None`` when the id is unknown.
         """
 
+    # workflows served ---------------------------------------------------------
+    @abc.abstractmethod
+    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
+        """Remember that a worker serves these workflows (id -> queue name)."""
+
+    @abc.abstractmethod
+    async def known_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
+        """Which of ``workflow_ids`` some worker has ever served here."""
+
+    @abc.abstractmethod
+    async def all_workflows(self) -> list[str]: ...
+
     # workers ------------------------------------------------------------------
     @abc.abstractmethod
     async def register_worker(self, worker: WorkerRow) -> None: ...

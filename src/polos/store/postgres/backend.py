@@ -787,6 +787,19 @@ class PostgresStore(Store):
             self.hub.work_queued()
         return won
 
+    # workflows served ---------------------------------------------------------------
+    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
+        await self._execute(
+            "registering workflows", "upsert_workflows", list(queues), list(queues.values()), now
+        )
+
+    async def known_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch("looking up workflows", "known_workflows", list(workflow_ids))
+        return {row[0] for row in rows}
+
+    async def all_workflows(self) -> list[str]:
+        return [row[0] for row in await self._fetch("listing workflows", "all_workflows")]
+
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:
         await self._execute(

@@ -483,3 +483,14 @@ LIMIT $3
 
 -- name: get_step
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 AND step_key = $2
+
+-- name: upsert_workflows
+INSERT INTO workflows (workflow_id, queue_name, updated_at)
+SELECT w, q, $3 FROM unnest($1::text[], $2::text[]) AS t(w, q)
+ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name, updated_at = excluded.updated_at
+
+-- name: known_workflows
+SELECT workflow_id FROM workflows WHERE workflow_id = ANY($1::text[])
+
+-- name: all_workflows
+SELECT workflow_id FROM workflows ORDER BY workflow_id

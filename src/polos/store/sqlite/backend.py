@@ -888,6 +888,20 @@ class SQLiteStore(Store):
 
         return await self._tx(body)
 
+    # workflows served ---------------------------------------------------------------
+    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
+        def body(tx: _Tx) -> None:
+            tx.conn.executemany(_Q["upsert_workflow"], [(w, q, now) for w, q in queues.items()])
+
+        await self._tx(body)
+
+    async def known_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch(_Q["known_workflows"], (_json(list(workflow_ids)),))
+        return {row[0] for row in rows}
+
+    async def all_workflows(self) -> list[str]:
+        return [row[0] for row in await self._fetch(_Q["all_workflows"], ())]
+
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:
         await self._one(

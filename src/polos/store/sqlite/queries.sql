@@ -311,3 +311,13 @@ LIMIT ?
 
 -- name: get_step
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = ? AND step_key = ?
+
+-- name: upsert_workflow
+INSERT INTO workflows (workflow_id, queue_name, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name, updated_at = excluded.updated_at
+
+-- name: known_workflows
+SELECT workflow_id FROM workflows WHERE workflow_id IN (SELECT value FROM json_each(?))
+
+-- name: all_workflows
+SELECT workflow_id FROM workflows ORDER BY workflow_id
