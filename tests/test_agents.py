@@ -355,3 +355,18 @@ async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
         assert result.text == "finished"
         assert len(server.requests) == 2, "the recorded LLM call was not paid twice"
         assert len(log.read_text().splitlines()) == 2  # the interrupted tool ran again, once
+
+
+async def test_provider_errors_in_an_agent_run(polos: Polos, llm: FakeOpenAIServer) -> None:
+    llm.add_turns(
+        Turn.error(429, "slow down", retry_after=0.05), Turn.reply("after the rate limit")
+    )
+    assert (await defs.careful.run(polos, "hi", timeout=30)).text == "after the rate limit"
+    assert len(llm.requests) == 2  # retried once, honouring Retry-After
+
+    llm.add_turns(Turn.error(400, "bad request: unknown parameter"))
+    handle = await defs.careful.invoke(polos, "hi")
+    with pytest.raises(Exception) as failure:
+        await handle.result(timeout=30)
+    assert "400" in str(failure.value) and "unknown parameter" in str(failure.value)
+    assert len(llm.requests) == 3  # a 4xx is not retried
