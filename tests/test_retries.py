@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 import uuid
 from typing import Any
 
@@ -17,7 +19,7 @@ from core_workflows import (
     core_retry,
     core_retry_uncaught,
 )
-from polos import FatalError, Polos, RetryableError, WorkflowFailedError
+from polos import FatalError, Polos, RetryableError, WorkflowContext, WorkflowFailedError, workflow
 from polos.engine.retry import RetryPolicy
 
 
@@ -168,3 +170,33 @@ async def test_recorded_error_is_raised_again_on_replay_without_rerunning(polos:
     assert replays and all(m == first for m in replays), "replay raised a different error"
     assert "'doomed'" in first and "transient failure #2" in first
     assert len(await retry_history(polos, handle.id)) == 1
+
+
+DURABLE_CALLS: list[float] = []
+
+
+async def rate_limited() -> str:
+    DURABLE_CALLS.append(time.monotonic())
+    if len(DURABLE_CALLS) == 1:
+        raise RetryableError("rate limited", retry_after=5.2)
+    return "ok"
+
+
+@workflow(id="core_durable_retry")
+async def core_durable_retry(ctx: WorkflowContext) -> str:
+    return str(await ctx.step.run("call", rate_limited, max_retries=3))
+
+
+async def test_long_retry_delays_wait_durably(polos: Polos) -> None:
+    DURABLE_CALLS.clear()
+    handle = await core_durable_retry.invoke(polos)
+    for _ in range(300):
+        info = await handle.get()
+        if info.status == "waiting":
+            break
+        await asyncio.sleep(0.02)
+    assert (info.status, info.waiting_on) == ("waiting", "call::retry1")  # no slot held
+    assert await handle.result(timeout=30) == "ok"
+    assert len(DURABLE_CALLS) == 2 and DURABLE_CALLS[1] - DURABLE_CALLS[0] >= 5.0
+    steps = [s.step_key for s in (await handle.get()).steps]
+    assert steps == ["call::retry1", "call"]

@@ -51,7 +51,7 @@ class Step(ChildSteps, EventSteps):
         if recorded is not None:
             return run.replay(recorded)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
-        retries = 0
+        retries = self._durable_retries_done(step_key)
         while True:
             try:
                 value = await call_function(fn, args, kwargs)
@@ -74,11 +74,26 @@ class Step(ChildSteps, EventSteps):
                 retries += 1
                 delay = policy.delay(exc, retries)
                 await run.note_retry(step_key, retries, delay, exc)
+                if delay >= DURABLE_RETRY_SECONDS:
+                    # A long pause (a rate limit's Retry-After, say) waits durably:
+                    # the slot is freed, and the count survives in the wait records.
+                    await self._sleep_until(
+                        _retry_key(step_key, retries), functools.partial(_after, delay)
+                    )
+                    continue
                 await asyncio.sleep(delay)
                 if run.stop_reason is not None:
                     raise Stopped(run.stop_reason) from None
         await run.record(step_key, "run", name, output)
         return value
+
+    def _durable_retries_done(self, step_key: str) -> int:
+        """Retries of this step already waited for durably (on an earlier attempt)."""
+        done = 0
+        while _retry_key(step_key, done + 1) in self._run.recorded:
+            done += 1
+            self._run.take_key(_retry_key(step_key, done), "wait", "")
+        return done
 
     # values fixed at first run -----------------------------------------------------
     async def uuid(self, step_key: str) -> str:
@@ -146,6 +161,18 @@ class Step(ChildSteps, EventSteps):
     def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Span:
         """A custom span (``with`` or ``async with``)."""
         return Span(name, attributes)
+
+
+#: Retry delays at least this long wait durably instead of sleeping in memory.
+DURABLE_RETRY_SECONDS = 5.0
+
+
+def _after(delay: float, now: float) -> float:
+    return now + delay
+
+
+def _retry_key(step_key: str, retry: int) -> str:
+    return f"{step_key}::retry{retry}"
 
 
 def function_name(fn: Callable[..., Any]) -> str:
