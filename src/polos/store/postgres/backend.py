@@ -217,6 +217,7 @@ class PostgresStore(Store):
             if isinstance(workflow_ids, Mapping)
             else {w: w for w in workflow_ids}
         )
+        held = list(skip_steps_for)
         lease = _Lease(
             worker_id, now, now + lease_seconds, _json({"owner": worker_id}), time.monotonic()
         )
@@ -240,13 +241,14 @@ class PostgresStore(Store):
                 now,
                 lease.detail,
                 list(queue_of.values()),
+                held,
             )
             if rows and rows[0]["limited"]:
-                return await self._claim_admitted(conn, queue_of, limit, lease)
-            return await _claimed(conn, [row for row in rows if row["id"] is not None])
+                return await self._claim_admitted(conn, queue_of, limit, lease, held)
+            return await _claimed(conn, [row for row in rows if row["id"] is not None], held)
 
         claimed = await self.db.run("claiming executions", body)
-        for item in claimed:
+        for item in claimed:  # the retry path may have loaded them: drop them
             if item.execution.id in skip_steps_for:
                 # Held in memory by the worker, which has them; the claim
                 # statement still reads them (cheap to skip later in SQL).
@@ -254,7 +256,7 @@ class PostgresStore(Store):
         return claimed
 
     async def _claim_admitted(
-        self, conn: Conn, queue_of: dict[str, str], limit: int, lease: _Lease
+        self, conn: Conn, queue_of: dict[str, str], limit: int, lease: _Lease, held: list[str]
     ) -> list[Claimed]:
         """Claim under queue limits: admission runs under a lock, so its counts are current."""
         async with conn.transaction():
@@ -294,11 +296,12 @@ class PostgresStore(Store):
                 picked,
                 list(queue_of),
                 list(queue_of.values()),
+                held,
             )
             if admission.first_starts:
                 queue_names, keys = zip(*admission.first_starts, strict=True)
                 await conn.execute(_Q["insert_queue_starts"], list(queue_names), list(keys), now)
-            return await _claimed(conn, rows)
+            return await _claimed(conn, rows, held)
 
     async def heartbeat(
         self,
@@ -936,13 +939,16 @@ async def _earlier_wait(
     return None
 
 
-async def _claimed(conn: Conn, rows: Sequence[Record]) -> list[Claimed]:
-    """Claimed executions with their steps, reloading them where the snapshot was stale."""
+async def _claimed(conn: Conn, rows: Sequence[Record], held: list[str]) -> list[Claimed]:
+    """Claimed executions with their steps (none for ``held`` ones, which the worker
+    has in memory), reloading them where the snapshot was stale."""
     claimed: list[Claimed] = []
     stale: list[Claimed] = []
     for row in rows:
         item = Claimed(_execution(row), event_cursor=row["event_cursor"])
-        if row["seen_attempt"] + 1 != item.execution.attempt:
+        if item.execution.id in held:
+            pass
+        elif row["seen_attempt"] + 1 != item.execution.attempt:
             stale.append(item)  # claimed and requeued by others since our snapshot
         else:
             execution_id = item.execution.id

@@ -71,7 +71,8 @@ WHERE NOT EXISTS (
 -- claimed and requeued by someone else between the snapshot and our lock
 -- (then attempt != seen_attempt + 1 and the backend reloads the steps).
 -- $7 holds the queue of each workflow in $2, for executions submitted
--- without one.
+-- without one. $8: executions the worker holds in memory, whose steps it
+-- already has (the same as $9 in claim_ids).
 WITH limits AS (
     SELECT EXISTS (SELECT 1 FROM queues
                    WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) AS limited
@@ -101,7 +102,7 @@ SELECT c.*,
        (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
                           s.created_at, s.state))
-        FROM steps s WHERE s.execution_id = c.id) AS steps,
+        FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($8::text[])) AS steps,
        (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        l.limited
 FROM limits l LEFT JOIN claimed c ON TRUE
@@ -132,7 +133,7 @@ SELECT c.*,
        (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
                           s.created_at, s.state))
-        FROM steps s WHERE s.execution_id = c.id) AS steps,
+        FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($9::text[])) AS steps,
        (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        $5::boolean AS limited
 FROM claimed c
