@@ -370,3 +370,25 @@ async def test_provider_errors_in_an_agent_run(polos: Polos, llm: FakeOpenAIServ
         await handle.result(timeout=30)
     assert "400" in str(failure.value) and "unknown parameter" in str(failure.value)
     assert len(llm.requests) == 3  # a 4xx is not retried
+
+
+@workflow(id="ag_fan_out")
+async def ag_fan_out(ctx: WorkflowContext, texts: list[str]) -> list[str]:
+    results = await ctx.step.batch_agent_invoke_and_wait(
+        "judge_all", [defs.careful.with_input(t) for t in texts]
+    )
+    return [r.result.text for r in results if r.success]
+
+
+async def test_batch_agent_invocations(polos: Polos, llm: FakeOpenAIServer) -> None:
+    from polos import batch_agent_invoke
+
+    llm.add_turns(lambda request: Turn.reply(f"seen: {request.body['messages'][-1]['content']}"))
+    llm.add_turns(
+        *[lambda request: Turn.reply(f"seen: {request.body['messages'][-1]['content']}")] * 4
+    )
+    assert sorted(await ag_fan_out.run(polos, ["a", "b"], timeout=30)) == ["seen: a", "seen: b"]
+    handles = await batch_agent_invoke(
+        polos, [defs.careful.with_input("c"), defs.careful.with_input("d")]
+    )
+    assert sorted([(await h.result(timeout=30)).text for h in handles]) == ["seen: c", "seen: d"]
