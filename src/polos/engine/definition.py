@@ -38,7 +38,6 @@ class WorkflowDefinition:
                 f"workflow id must be a non-empty string, got {self.id!r}"
             )
         self.description = description or inspect.getdoc(fn) or ""
-        self.is_async = inspect.iscoroutinefunction(fn)
         params = list(inspect.signature(fn).parameters.values())
         if not params or len(params) > 2:
             raise WorkflowDefinitionError(
@@ -66,7 +65,6 @@ class WorkflowDefinition:
         from .schedules import parse_schedule
 
         self.schedule = parse_schedule(schedule, self.id)
-        self.schedulable = schedule is not None and schedule is not False
         if trigger_on_event is not None and (
             not isinstance(trigger_on_event, str) or not trigger_on_event
         ):

@@ -210,10 +210,6 @@ class Store(abc.ABC):
     async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]: ...
 
     @abc.abstractmethod
-    async def last_event_seq(self) -> int: ...
-
-    # timers, timeouts, deadlines --------------------------------------------
-    @abc.abstractmethod
     async def fire_due_timers(self, now: float) -> int:
         """Resolve every wait due by ``now``: a timer with ``null``, any other
         wait with a timeout error; record the step and requeue."""
@@ -337,9 +333,6 @@ class Store(abc.ABC):
     # reading ------------------------------------------------------------------
     @abc.abstractmethod
     async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
-
-    @abc.abstractmethod
-    async def get_executions(self, execution_ids: Sequence[str]) -> list[ExecutionRow]: ...
 
     @abc.abstractmethod
     async def list_steps(self, execution_id: str) -> list[StepRow]: ...

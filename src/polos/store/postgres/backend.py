@@ -594,10 +594,6 @@ class PostgresStore(Store):
         rows = await self._fetch("reading events", "read_events", topic, after_seq, limit)
         return [EventRow(*r) for r in rows]
 
-    async def last_event_seq(self) -> int:
-        return int(await self._fetchval("reading the last event", "last_event_seq"))
-
-    # timers, timeouts and deadlines -----------------------------------------------------
     async def fire_due_timers(self, now: float) -> int:
         async def body(conn: Conn, _retrying: bool) -> int:
             waits: list[tuple[Any, ...]] = []
@@ -825,10 +821,6 @@ class PostgresStore(Store):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
         row = await self._fetchrow("reading an execution", "get_execution", execution_id)
         return _execution(row) if row else None
-
-    async def get_executions(self, execution_ids: Sequence[str]) -> list[ExecutionRow]:
-        rows = await self._fetch("reading executions", "get_executions", list(execution_ids))
-        return [_execution(row) for row in rows]
 
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         rows = await self._fetch("listing steps", "list_steps", execution_id)

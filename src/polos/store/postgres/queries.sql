@@ -466,9 +466,6 @@ SELECT worker_id, hostname, pid, started_at, heartbeat_at FROM workers ORDER BY 
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
 
--- name: get_executions
-SELECT EXECUTION_COLUMNS FROM executions WHERE id = ANY($1::text[])
-
 -- name: list_steps
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 ORDER BY created_at, step_key
 

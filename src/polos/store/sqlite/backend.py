@@ -725,11 +725,6 @@ class SQLiteStore(Store):
             EventRow(*r) for r in await self._fetch(_Q["read_events"], (topic, after_seq, limit))
         ]
 
-    async def last_event_seq(self) -> int:
-        rows = await self._fetch(_Q["last_event_seq"], ())
-        return int(rows[0][0])
-
-    # timers, timeouts and deadlines -----------------------------------------------------
     async def fire_due_timers(self, now: float) -> int:
         def body(tx: _Tx) -> int:
             due = tx.q("due_waits", (now,)).fetchall()
@@ -919,10 +914,6 @@ class SQLiteStore(Store):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
         rows = await self._fetch(_Q["get_execution"], (execution_id,))
         return ExecutionRow(*rows[0]) if rows else None
-
-    async def get_executions(self, execution_ids: Sequence[str]) -> list[ExecutionRow]:
-        rows = await self._fetch(_Q["get_executions"], (_json(list(execution_ids)),))
-        return [ExecutionRow(*row) for row in rows]
 
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         return [StepRow(*row) for row in await self._fetch(_Q["list_steps"], (execution_id,))]

@@ -292,9 +292,6 @@ SELECT worker_id, hostname, pid, started_at, heartbeat_at FROM workers ORDER BY 
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
 
--- name: get_executions
-SELECT EXECUTION_COLUMNS FROM executions WHERE id IN (SELECT value FROM json_each(?))
-
 -- name: list_steps
 SELECT STEP_COLUMNS
 FROM steps WHERE execution_id = ? ORDER BY created_at, step_key
