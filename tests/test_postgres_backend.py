@@ -202,6 +202,26 @@ async def test_a_zombie_attempt_cannot_record_wait_or_finish(store: PostgresStor
     assert [s.step_key for s in await store.list_steps(eid)] == ["a", "b"]
 
 
+async def test_concurrent_step_records_are_committed_together_and_fenced_row_by_row(
+    store: PostgresStore,
+) -> None:
+    for _ in range(40):
+        await store.create_execution(new_execution())
+    claimed = await store.claim("w", ["wf"], 40, time.time(), 30)
+    assert len(claimed) == 40
+    # Half the records come from a stale attempt: fenced one by one inside the batch.
+    outcomes = await asyncio.gather(
+        *[
+            store.record_step(c.execution.id, 1 if i % 2 else 7, step(f"k{i}", 1))
+            for i, c in enumerate(claimed)
+        ]
+    )
+    assert outcomes == [i % 2 == 1 for i in range(40)]
+    for i, c in enumerate(claimed):
+        keys = [s.step_key for s in await store.list_steps(c.execution.id)]
+        assert keys == ([f"k{i}"] if i % 2 else [])
+
+
 async def test_steps_loaded_at_a_take_over_include_everything_the_zombie_recorded(
     store: PostgresStore,
 ) -> None:

@@ -51,6 +51,7 @@ from ..records import (
 from ..sql import load_queries
 from .config import parse_url
 from .database import Conn, Database, Record
+from .group_commit import GroupCommit
 from .listener import Listener
 
 log = logging.getLogger("polos.store.postgres")
@@ -83,6 +84,7 @@ class PostgresStore(Store):
         self._events_lock = self.config.lock_key("events")
         self._admission_lock = self.config.lock_key("admission")
         self._listener: Listener | None = None
+        self._step_records = GroupCommit(self._record_steps)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -350,9 +352,7 @@ class PostgresStore(Store):
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
-        recorded = await self._fetchval(
-            "recording a step",
-            "record_step",
+        row = (
             execution_id,
             step.step_key,
             step.kind,
@@ -363,7 +363,14 @@ class PostgresStore(Store):
             step.created_at,
             step.state,
         )
-        return bool(recorded)
+        return await self._step_records.submit(row)
+
+    async def _record_steps(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        if len(rows) == 1:
+            return [bool(await self._fetchval("recording a step", "record_step", *rows[0]))]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        records = await self._fetch("recording steps", "record_steps", *columns)
+        return [bool(r["ok"]) for r in records]
 
     async def begin_wait(
         self,

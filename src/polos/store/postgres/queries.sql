@@ -492,3 +492,29 @@ SELECT workflow_id FROM workflows WHERE workflow_id = ANY($1::text[])
 
 -- name: all_workflows
 SELECT workflow_id FROM workflows ORDER BY workflow_id
+
+-- name: record_steps
+-- record_step for many executions at once (group commit: one round trip and
+-- one WAL flush for every step recorded in the same moment). Same fencing:
+-- FOR SHARE on each execution row; ok tells each row's fate.
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::int[], $8::float8[], $9::text[]) WITH ORDINALITY
+        AS t(execution_id, step_key, kind, name, output, error, attempt, created_at, state, n)
+), fenced AS (
+    SELECT i.* FROM input i
+    JOIN executions e ON e.id = i.execution_id AND e.attempt = i.attempt AND e.status = 'running'
+    FOR SHARE OF e
+), recorded AS (
+    INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
+    SELECT execution_id, step_key, kind, name, output, error, attempt, created_at, state FROM fenced
+    ON CONFLICT DO NOTHING
+    RETURNING execution_id, step_key
+)
+SELECT i.execution_id, i.step_key,
+       EXISTS (SELECT 1 FROM recorded r
+               WHERE r.execution_id = i.execution_id AND r.step_key = i.step_key)
+       OR EXISTS (SELECT 1 FROM steps s WHERE s.execution_id = i.execution_id
+                  AND s.step_key = i.step_key AND s.attempt = i.attempt) AS ok
+FROM input i
+ORDER BY i.n
