@@ -16,7 +16,7 @@ BLOCK = re.compile(r"```python\n(# example: ([\w-]+)\n.*?)```", re.DOTALL)
 
 def _examples() -> list[tuple[str, str]]:
     found = []
-    for doc in sorted((ROOT / "docs").glob("*.md")):
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for code, name in BLOCK.findall(doc.read_text()):
             found.append((f"{doc.stem}:{name}", code))
     return found
@@ -45,7 +45,7 @@ def test_example_programs_run(script: str, tmp_path: Path) -> None:
 
 
 def test_there_are_examples() -> None:
-    assert len(EXAMPLES) >= 6
+    assert len(EXAMPLES) >= 10
 
 
 @pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
