@@ -45,7 +45,7 @@ def test_example_programs_run(script: str, tmp_path: Path) -> None:
 
 
 def test_there_are_examples() -> None:
-    assert len(EXAMPLES) >= 10
+    assert len(EXAMPLES) >= 9
 
 
 @pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
