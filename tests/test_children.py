@@ -218,3 +218,33 @@ async def test_unknown_workflow_ids_are_refused(polos: Polos) -> None:
         handle = await client.invoke("kids_remote", {})
         assert (await client.get_execution(handle.id)).status == "queued"
         await handle.cancel(client)
+
+
+@workflow(id="kids_slow_child")
+async def kids_slow_child(ctx: WorkflowContext) -> str:
+    await ctx.step.wait_for("slow", seconds=1.0)
+    return "late"
+
+
+@workflow(id="kids_impatient")
+async def kids_impatient(ctx: WorkflowContext) -> str:
+    from polos import WaitTimeoutError
+
+    try:
+        await ctx.step.invoke_and_wait("slow_child", kids_slow_child, timeout=0.2)
+    except WaitTimeoutError:
+        await ctx.step.wait_for("then", seconds=0.05)  # a replay raises the recorded timeout again
+        return "gave up"
+    return "waited"
+
+
+async def test_waiting_on_children_can_time_out(polos: Polos) -> None:
+    handle = await kids_impatient.invoke(polos)
+    assert await handle.result(timeout=10) == "gave up"
+    [child] = [
+        e
+        for e in await polos.list_executions(workflow_id="kids_slow_child")
+        if e.parent_execution_id == handle.id
+    ]
+    assert await polos.wait_for_result(child.id, timeout=10) == "late"  # the child went on
+    assert (await handle.get()).status == "completed"

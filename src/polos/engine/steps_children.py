@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from .. import serialization
+from ..durations import parse_duration
 from ..errors import ChildWorkflowError, InvalidPayloadError
 from ..store.records import NewExecution, StepRow
 from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
@@ -22,6 +24,8 @@ from . import definition as registry
 from . import queues
 from .queues import Queue, ensure_in_store
 from .run import ExecutionRun
+
+Timeout = float | str | timedelta | None
 
 
 class ChildSteps:
@@ -66,9 +70,11 @@ class ChildSteps:
         initial_state: Any = None,
         queue: Any = None,
         concurrency_key: str | None = None,
+        timeout: Timeout = None,
     ) -> Any:
         """Start a child and wait (worker freed) for its result; its failure raises
-        ``ChildWorkflowError`` here, which the parent may catch."""
+        ``ChildWorkflowError`` here, which the parent may catch. With ``timeout``
+        the wait raises ``WaitTimeoutError`` once it is up (the child goes on)."""
         item = BatchWorkflowInput(
             id=workflow,
             payload=payload,
@@ -77,7 +83,7 @@ class ChildSteps:
             queue=queue,
             concurrency_key=concurrency_key,
         )
-        [outcome] = await self._start_and_wait(step_key, [item])
+        [outcome] = await self._start_and_wait(step_key, [item], timeout)
         if not outcome.success:
             raise ChildWorkflowError(
                 step_key, outcome.execution_id, outcome.workflow_id, outcome.error
@@ -85,10 +91,10 @@ class ChildSteps:
         return outcome.result
 
     async def batch_invoke_and_wait(
-        self, step_key: str, items: Sequence[BatchWorkflowInput]
+        self, step_key: str, items: Sequence[BatchWorkflowInput], timeout: Timeout = None
     ) -> list[BatchStepResult]:
         """Start several children and wait for all; one ``BatchStepResult`` each, in input order."""
-        return await self._start_and_wait(step_key, list(items))
+        return await self._start_and_wait(step_key, list(items), timeout)
 
     # agents: the same, for ``agent.with_input(...)`` invocations ----------------
     async def agent_invoke(self, step_key: str, invocation: Any) -> ExecutionHandle:
@@ -96,9 +102,11 @@ class ChildSteps:
         [handle] = await self._start(step_key, [invocation.as_batch_input()], "invoke")
         return handle
 
-    async def agent_invoke_and_wait(self, step_key: str, invocation: Any) -> Any:
+    async def agent_invoke_and_wait(
+        self, step_key: str, invocation: Any, timeout: Timeout = None
+    ) -> Any:
         """Start an agent run and wait for its ``AgentResult``."""
-        [outcome] = await self._start_and_wait(step_key, [invocation.as_batch_input()])
+        [outcome] = await self._start_and_wait(step_key, [invocation.as_batch_input()], timeout)
         if not outcome.success:
             raise ChildWorkflowError(
                 step_key, outcome.execution_id, outcome.workflow_id, outcome.error
@@ -111,9 +119,11 @@ class ChildSteps:
         return await self._start(step_key, [i.as_batch_input() for i in invocations], "invoke")
 
     async def batch_agent_invoke_and_wait(
-        self, step_key: str, invocations: Sequence[Any]
+        self, step_key: str, invocations: Sequence[Any], timeout: Timeout = None
     ) -> list[BatchStepResult]:
-        return await self._start_and_wait(step_key, [i.as_batch_input() for i in invocations])
+        return await self._start_and_wait(
+            step_key, [i.as_batch_input() for i in invocations], timeout
+        )
 
     # ------------------------------------------------------------------------
     async def _start(
@@ -144,7 +154,7 @@ class ChildSteps:
         return handles
 
     async def _start_and_wait(
-        self, step_key: str, items: list[BatchWorkflowInput]
+        self, step_key: str, items: list[BatchWorkflowInput], timeout: Timeout = None
     ) -> list[BatchStepResult]:
         run = self._run
         recorded = run.take_key(step_key, "children", "")
@@ -154,6 +164,7 @@ class ChildSteps:
             await run.record(step_key, "children", "", "[]")
             return []
         children = await _children(run, step_key, items)
+        now = run.clock.now()
         parked = await run.store.start_children(
             run.execution_id,
             run.attempt,
@@ -161,8 +172,9 @@ class ChildSteps:
             children,
             wait=True,
             output=None,
-            now=run.clock.now(),
+            now=now,
             state=run.state_if_changed(),
+            wake_at=None if timeout is None else now + parse_duration(timeout),
         )
         step = await run.after_park(parked, step_key)
         return [BatchStepResult.model_validate(r) for r in run.replay(step)]

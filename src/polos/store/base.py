@@ -166,8 +166,12 @@ class Store(abc.ABC):
         output: str | None,
         now: float,
         state: str | None = None,
+        wake_at: float | None = None,
     ) -> bool:
         """Create child executions for a parent's step, in one transaction.
+
+        ``wake_at`` bounds the wait: then the step fails with a timeout error
+        (the children go on).
 
         With ``wait`` the parent parks until the last child ends: that child's
         ending records the step's output (every child's outcome, in order) and

@@ -456,6 +456,7 @@ class PostgresStore(Store):
         output: str | None,
         now: float,
         state: str | None = None,
+        wake_at: float | None = None,
     ) -> bool:
         async def body(conn: Conn, retrying: bool) -> bool:
             async with conn.transaction():
@@ -471,7 +472,7 @@ class PostgresStore(Store):
                         attempt,
                         step_key,
                         WAIT_CHILDREN,
-                        None,
+                        wake_at,
                         now,
                         pending=len(children),
                         state=state,

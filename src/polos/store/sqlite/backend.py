@@ -641,6 +641,7 @@ class SQLiteStore(Store):
         output: str | None,
         now: float,
         state: str | None = None,
+        wake_at: float | None = None,
     ) -> bool:
         def body(tx: _Tx) -> bool:
             if not tx.fenced(parent_id, attempt):
@@ -653,7 +654,7 @@ class SQLiteStore(Store):
                     attempt,
                     step_key,
                     WAIT_CHILDREN,
-                    None,
+                    wake_at,
                     now,
                     pending=len(children),
                     state=state,
