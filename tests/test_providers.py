@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -60,28 +59,7 @@ pytestmark = [
 ]
 
 ADAPTERS = ["openai-chat", "openai-responses", "anthropic", "litellm"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any attempt to reach a host other than this machine."""
-    connect = socket.socket.connect
-    getaddrinfo = socket.getaddrinfo
-
-    def guarded_connect(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and address[0] not in LOCAL_HOSTS:
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-        return connect(self, address)
-
-    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in LOCAL_HOSTS and host is not None:
-            raise AssertionError(f"test tried to resolve {host!r}")
-        return getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
-    yield
+from offline import no_network  # noqa: E402,F401  (autouse: no test reaches the network)
 
 
 class RecordedSleep:
