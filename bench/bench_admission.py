@@ -36,7 +36,7 @@ async def bench_keyed(ctx: WorkflowContext) -> None:
 
 async def run_case(url: str, workflow_id: str, runs: int, keys: int | None) -> float:
     async with Polos(
-        url, workflows=[bench_free, bench_keyed], max_concurrent_workflows=100
+        database_url=url, workflows=[bench_free, bench_keyed], max_concurrent_workflows=100
     ) as polos:
         items = [
             BatchWorkflowInput(

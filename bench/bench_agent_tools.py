@@ -39,7 +39,9 @@ async def per_tool_call(url: str, calls: int, hold_seconds: float) -> float:
     turns = [Turn.call("ping", {"n": i}) for i in range(calls)] + [Turn.reply("done")]
     with FakeOpenAIServer(turns) as server:
         pinger.provider_base_url, pinger._provider = server.base_url, None
-        async with Polos(url, workflows=[pinger, ping], hold_seconds=hold_seconds) as polos:
+        async with Polos(
+            database_url=url, workflows=[pinger, ping], hold_seconds=hold_seconds
+        ) as polos:
             start = time.perf_counter()
             result = await pinger.run(polos, "ping away", timeout=600)
             elapsed = time.perf_counter() - start

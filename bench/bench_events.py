@@ -99,7 +99,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         workflows = [bench_event_waiter, bench_suspender, bench_leaf, bench_fan_out]
-        async with Polos(url, workflows=workflows, poll_interval=0.1) as polos:
+        async with Polos(database_url=url, workflows=workflows, poll_interval=0.1) as polos:
             print(f"database: {polos.database_url}")
             print(summary("publish -> next step", await measure_publish(polos, args.rounds)))
             print(summary("resume -> next step", await measure_resume(polos, args.rounds)))

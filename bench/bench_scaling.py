@@ -63,11 +63,11 @@ async def run_case(
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     url = f"{dsn}?schema={schema}"
     try:
-        async with PolosClient(url):  # migrate before the workers start
+        async with PolosClient(database_url=url):  # migrate before the workers start
             pass
         procs = await asyncio.to_thread(start_workers, workers, url, step_seconds, slots)
         try:
-            async with PolosClient(url) as client:
+            async with PolosClient(database_url=url) as client:
                 items = [
                     BatchWorkflowInput(id="scale_three_steps", payload=i) for i in range(workflows)
                 ]

@@ -48,7 +48,7 @@ async def three_steps(ctx: WorkflowContext, n: int) -> int:
 async def polos_steps(target: Target, params: dict[str, Any]) -> dict[str, Any]:
     """Runs of a workflow of N sequential trivial steps; total / N, nothing subtracted."""
     n = int(params["steps"])
-    async with Polos(polos_url(target), workflows=[sequential]) as polos:
+    async with Polos(database_url=polos_url(target), workflows=[sequential]) as polos:
         await sequential.run(polos, _WARMUP_STEPS)
         totals = []
         for _ in range(inner_runs(params)):
@@ -62,7 +62,7 @@ async def polos_steps(target: Target, params: dict[str, Any]) -> dict[str, Any]:
 async def polos_throughput(target: Target, params: dict[str, Any]) -> dict[str, Any]:
     """Invoke M 3-step workflows on one embedded worker and wait for all of them."""
     m = int(params["workflows"])
-    async with Polos(polos_url(target), workflows=[three_steps]) as polos:
+    async with Polos(database_url=polos_url(target), workflows=[three_steps]) as polos:
         await three_steps.run(polos, 0)
         started = time.perf_counter()
         handles = [await three_steps.invoke(polos, i) for i in range(m)]
@@ -94,7 +94,7 @@ class CountingStore:
 async def polos_replay(target: Target, params: dict[str, Any]) -> dict[str, Any]:
     """Record N steps, then replay them through the engine and count store calls."""
     n = int(params["steps"])
-    async with Polos(polos_url(target), workflows=[sequential]) as polos:
+    async with Polos(database_url=polos_url(target), workflows=[sequential]) as polos:
         handle = await sequential.invoke(polos, n)
         await polos.wait_for_result(handle.id)
         store = polos.client.store

@@ -48,7 +48,7 @@ def throughput_job(m: int) -> Job:
 
 
 async def _profiled(url: str, job: Job, warmup: Job, profiler: str) -> tuple[float, str]:
-    async with Polos(url, workflows=[sequential, three_steps]) as polos:
+    async with Polos(database_url=url, workflows=[sequential, three_steps]) as polos:
         await warmup(polos)
         if profiler == "pyinstrument":
             from pyinstrument import Profiler

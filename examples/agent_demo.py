@@ -71,7 +71,7 @@ async def main() -> None:
         if llm is not None:
             order_validation_agent.provider_base_url = llm.base_url
             print(f"(offline: a fake OpenAI server at {llm.base_url} plays the model)")
-        async with Polos("sqlite:///.polos/agent-demo.db") as polos:
+        async with Polos(database_url="sqlite:///.polos/agent-demo.db") as polos:
             stream = await order_validation_agent.stream(polos, "Validate: 2 desks shipped to FR")
             async for event in stream:
                 if event.type == "text_delta":

@@ -83,7 +83,7 @@ async def process_order(ctx: WorkflowContext, input: OrderInput) -> OrderOutput:
 
 
 async def child() -> None:
-    async with Polos(f"sqlite:///{DB}") as polos:
+    async with Polos(database_url=f"sqlite:///{DB}") as polos:
         if STATE.exists():
             execution_id = STATE.read_text()
             say(f"resuming: the interrupted run {execution_id[:8]} is picked up by this process")

@@ -112,7 +112,7 @@ async def polos(database_url: str) -> AsyncIterator[object]:
     # it, which is the path these tests exist to check. Holding parked runs in
     # memory has tests of its own (test_hold.py).
     p = Polos(
-        database_url,
+        database_url=database_url,
         workflows=served,
         hold_seconds=0,
         lease_seconds=5.0,

@@ -53,11 +53,11 @@ async def cancel_runner(ctx: WorkflowContext) -> str:
 
 async def test_cancel_queued(database_url: str) -> None:
     RAN.clear()
-    async with PolosClient(database_url) as client:
+    async with PolosClient(database_url=database_url) as client:
         handle = await client.invoke("cancel_sleeper")
         info = await handle.cancel(client)
         assert info.status == "cancelled"
-    async with Polos(database_url, workflows=[cancel_sleeper]) as polos:
+    async with Polos(database_url=database_url, workflows=[cancel_sleeper]) as polos:
         with pytest.raises(ExecutionCancelledError):
             await handle.result(polos, timeout=5)
         await asyncio.sleep(0.2)

@@ -206,7 +206,7 @@ async def test_run_and_invoke_without_a_client_use_the_current_polos(polos: Polo
 
 async def test_a_separate_client_sees_the_same_executions(polos: Polos, database_url: str) -> None:
     handle = await core_echo.invoke(polos, {"x": 1})
-    async with PolosClient(database_url) as client:
+    async with PolosClient(database_url=database_url) as client:
         assert await client.wait_for_result(handle.id, timeout=10) == {"x": 1}
         info = await handle.get(client)
         assert info.status == "completed" and info.result == {"x": 1}

@@ -15,7 +15,7 @@ def _started(log_path: Path, key: str) -> object:
 
 async def test_kill_during_child_execution(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
-    async with PolosClient(database_url) as client:
+    async with PolosClient(database_url=database_url) as client:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_parent", {"slow": 0.3})
         await asyncio.to_thread(wait_until, _started(log_path, "s1"), 20, "children to be half way")
@@ -47,7 +47,7 @@ async def test_kill_during_child_execution(database_url: str, tmp_path: Path) ->
 
 async def test_event_published_while_the_worker_is_dead(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
-    async with PolosClient(database_url) as client:
+    async with PolosClient(database_url=database_url) as client:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_event_waiter", {"topic": "crash.signal"})
         while (await client.get_execution(handle.id)).status != "waiting":

@@ -34,7 +34,7 @@ def assert_no_recorded_step_ran_again(log: StepLog, execution_id: str, steps: li
 
 async def test_sigkill_mid_step_then_restart_finishes(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
-    client = PolosClient(database_url)
+    client = PolosClient(database_url=database_url)
     try:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_order", {"slow": 1.5})
@@ -66,7 +66,7 @@ async def test_sigkill_mid_step_then_restart_finishes(database_url: str, tmp_pat
 async def test_repeated_random_kills_lose_nothing(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
     rng = random.Random(7)
-    client = PolosClient(database_url)
+    client = PolosClient(database_url=database_url)
     try:
         worker = WorkerProcess(database_url, log_path)
         handles = [
@@ -96,7 +96,7 @@ async def test_repeated_random_kills_lose_nothing(database_url: str, tmp_path: P
 
 async def test_timer_due_while_down_fires_after_restart(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
-    client = PolosClient(database_url)
+    client = PolosClient(database_url=database_url)
     try:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_sleeper", {"seconds": 1.0})
@@ -124,7 +124,7 @@ async def test_timer_due_while_down_fires_after_restart(database_url: str, tmp_p
 
 async def test_sigterm_hands_running_work_back(database_url: str, tmp_path: Path) -> None:
     log_path = tmp_path / "steps.log"
-    client = PolosClient(database_url)
+    client = PolosClient(database_url=database_url)
     try:
         worker = WorkerProcess(database_url, log_path, POLOS_TEST_GRACE="5")
         handle = await client.invoke("crash_many_steps", {"steps": 50, "step_seconds": 0.05})

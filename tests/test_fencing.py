@@ -29,7 +29,7 @@ async def test_zombie_worker_cannot_record_or_complete(database_url: str) -> Non
     GATE["release"] = asyncio.Event()
     CALLS.clear()
     zombie = Polos(
-        database_url,
+        database_url=database_url,
         workflows=[fence_wf],
         max_concurrent_workflows=1,
         lease_seconds=0.5,
@@ -112,7 +112,7 @@ async def test_dead_worker_on_this_host_is_recovered_at_once(database_url: str) 
     CALLS.clear()
     GATE["release"] = asyncio.Event()
     GATE["release"].set()
-    async with Polos(database_url, workflows=[fence_wf], lease_seconds=3600) as polos:
+    async with Polos(database_url=database_url, workflows=[fence_wf], lease_seconds=3600) as polos:
         # The lease has an hour left, but its owner's pid is gone.
         assert await polos.wait_for_result("e1", timeout=5) == "attempt-2"
         info = await polos.get_execution("e1")

@@ -39,7 +39,7 @@ async def test_queue_limit_holds_across_three_worker_processes(
     # One slot each: reaching the limit of 2 takes two processes at once.
     workers = [WorkerProcess(database_url, log_path, POLOS_TEST_SLOTS="1") for _ in range(3)]
     try:
-        async with PolosClient(database_url) as client:
+        async with PolosClient(database_url=database_url) as client:
             handles = [await client.invoke("fc_limited", {"seconds": 0.15}) for _ in range(12)]
             assert [await h.result(client, timeout=60) for h in handles] == ["ok"] * 12
     finally:
@@ -189,7 +189,7 @@ async def fc_overlap(ctx: WorkflowContext, tick: SchedulePayload) -> None:
 
 
 async def test_schedule_skips_ticks_while_its_run_is_active(database_url: str) -> None:
-    async with Polos(database_url, workflows=[fc_overlap]) as polos:
+    async with Polos(database_url=database_url, workflows=[fc_overlap]) as polos:
         await asyncio.sleep(3.3)
         runs = await polos.list_executions(workflow_id="fc_overlap")
     assert 1 <= len(runs) <= 2, (

@@ -29,7 +29,7 @@ async def hold_twice(ctx: WorkflowContext) -> list[int]:
 
 async def test_a_held_run_continues_without_replaying(database_url: str) -> None:
     BODY_RUNS.clear()
-    async with Polos(database_url, workflows=[hold_twice], hold_seconds=5) as polos:
+    async with Polos(database_url=database_url, workflows=[hold_twice], hold_seconds=5) as polos:
         handle = await hold_twice.invoke(polos)
         assert await handle.result(timeout=10) == [1, 2, 3]  # claimed three times...
         info = await handle.get()
@@ -40,7 +40,7 @@ async def test_a_held_run_continues_without_replaying(database_url: str) -> None
 
 async def test_without_holding_the_run_replays(database_url: str) -> None:
     BODY_RUNS.clear()
-    async with Polos(database_url, workflows=[hold_twice], hold_seconds=0) as polos:
+    async with Polos(database_url=database_url, workflows=[hold_twice], hold_seconds=0) as polos:
         # Replayed from the top on the third claim: every read of ctx.attempt says 3.
         assert await hold_twice.run(polos, timeout=10) == [3, 3, 3]
     assert len(BODY_RUNS) == 3
@@ -59,7 +59,7 @@ async def hold_quick(ctx: WorkflowContext) -> float:
 
 async def test_held_runs_give_their_slot_up_when_work_needs_it(database_url: str) -> None:
     async with Polos(
-        database_url,
+        database_url=database_url,
         workflows=[hold_long_wait, hold_quick],
         max_concurrent_workflows=2,
         hold_seconds=30,
@@ -81,7 +81,9 @@ async def hold_cancelled(ctx: WorkflowContext) -> str:
 
 
 async def test_cancelling_a_held_run(database_url: str) -> None:
-    async with Polos(database_url, workflows=[hold_cancelled], hold_seconds=60) as polos:
+    async with Polos(
+        database_url=database_url, workflows=[hold_cancelled], hold_seconds=60
+    ) as polos:
         handle = await hold_cancelled.invoke(polos)
         while (await handle.get()).status != "waiting":
             await asyncio.sleep(0.01)

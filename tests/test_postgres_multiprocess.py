@@ -226,7 +226,7 @@ async def test_four_workers_two_killed_run_1000_workflows(
     workers = await asyncio.to_thread(
         start_workers, 4, pg_url, log_path, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="20"
     )
-    client = PolosClient(pg_url)
+    client = PolosClient(database_url=pg_url)
     killed: dict[int, float] = {}
     try:
         ids = await invoke_all(client, 1000, max_seconds=0.05)
@@ -338,7 +338,7 @@ async def test_workers_ride_out_cut_connections_and_an_outage(
     url = f"{proxied}&application_name={app}"
     # Leases outlast the outage: this test is about riding it out, not take-overs.
     workers = await asyncio.to_thread(start_workers, 3, url, log_path, POLOS_TEST_LEASE="20")
-    client = PolosClient(url)
+    client = PolosClient(database_url=url)
     ids: list[str] = []
     try:
         disruptions = asyncio.create_task(disrupt(admin, app, proxy))

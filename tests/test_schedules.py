@@ -32,8 +32,8 @@ async def sched_every_second(ctx: WorkflowContext, input: SchedulePayload) -> st
 async def test_seconds_schedule_fires_each_tick_once_with_two_workers(database_url: str) -> None:
     TICKS.clear()
     async with (
-        Polos(database_url, workflows=[sched_every_second]) as one,
-        Polos(database_url, workflows=[sched_every_second]),
+        Polos(database_url=database_url, workflows=[sched_every_second]) as one,
+        Polos(database_url=database_url, workflows=[sched_every_second]),
     ):
         await asyncio.sleep(3.2)
         listed = await schedules.list(one, "sched_every_second")
@@ -55,7 +55,7 @@ async def test_create_update_list_delete_and_catch_up(database_url: str) -> None
     store = store_from_url(database_url)
     await store.open()
     try:
-        async with Polos(database_url, worker=False) as client:
+        async with Polos(database_url=database_url, worker=False) as client:
             info = await schedules.create(
                 client, sched_target, "0 9 * * *", timezone="Europe/Paris", key="k1"
             )
@@ -74,7 +74,7 @@ async def test_create_update_list_delete_and_catch_up(database_url: str) -> None
             assert run.status == "queued"
             assert await schedules.delete(client, sched_target, key="k1") is True
             assert await schedules.delete(client, sched_target, key="k1") is False
-        async with Polos(database_url, workflows=[sched_target]) as polos:
+        async with Polos(database_url=database_url, workflows=[sched_target]) as polos:
             assert (
                 await polos.wait_for_result(run.id, timeout=10) == 12
             )  # 13 ticks in the hour, 12 skipped

@@ -46,7 +46,7 @@ async def test_process_order_suspends_charges_waits_for_pickup(polos: Polos) -> 
     [pending] = [s for s in await polos.list_suspended() if s.execution_id == handle.id]
     assert pending.data == {"id": "o-77", "amount": 2500.0, "items": ["desk"], "user": "ada"}
     # An approver in another process, with a plain client:
-    async with PolosClient(polos.database_url) as approver:
+    async with PolosClient(database_url=polos.database_url) as approver:
         await approver.resume("process_order", handle.id, "approval", {"approved": True})
     await _until(polos, handle.id, "waiting")  # now waiting for the pickup
     assert (await polos.get_execution(handle.id)).waiting_on == "wait_pickup"
@@ -92,7 +92,9 @@ async def test_control_flow_with_gather(polos: Polos) -> None:
 
 
 async def test_event_triggered_onboarding_and_schedule(database_url: str) -> None:
-    async with Polos(database_url, workflows=[seed.onboarding, seed.daily_report]) as polos:
+    async with Polos(
+        database_url=database_url, workflows=[seed.onboarding, seed.daily_report]
+    ) as polos:
         await events.publish(
             polos, "user.signup.seed", EventData(data={"email": "grace@example.com"})
         )

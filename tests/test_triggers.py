@@ -35,14 +35,14 @@ async def test_each_event_starts_exactly_one_run_even_when_published_while_down(
 ) -> None:
     STARTED.clear()
     # First start registers the trigger; then no worker runs while events are published.
-    async with Polos(database_url, workflows=[trig_onboarding]):
+    async with Polos(database_url=database_url, workflows=[trig_onboarding]):
         pass
-    async with PolosClient(database_url) as client:
+    async with PolosClient(database_url=database_url) as client:
         for i in range(3):
             await events.publish(client, "user.signup", EventData(data={"email": f"u{i}@x"}))
     async with (
-        Polos(database_url, workflows=[trig_onboarding]) as a,
-        Polos(database_url, workflows=[trig_onboarding]),
+        Polos(database_url=database_url, workflows=[trig_onboarding]) as a,
+        Polos(database_url=database_url, workflows=[trig_onboarding]),
     ):
         await events.publish(a, "user.signup", EventData(data={"email": "u3@x"}))
         results = await _runs(a, "trig_onboarding", 4)
@@ -53,7 +53,7 @@ async def test_each_event_starts_exactly_one_run_even_when_published_while_down(
 
 
 async def test_batches_by_size_then_by_timeout(database_url: str) -> None:
-    async with Polos(database_url, workflows=[trig_batched]) as polos:
+    async with Polos(database_url=database_url, workflows=[trig_batched]) as polos:
         await events.batch_publish(polos, "metrics", [EventData(data=i) for i in range(4)])
         results = await _runs(polos, "trig_batched", 2)  # [0,1,2] at once, [3] after the timeout
     assert sorted(results) == [[0, 1, 2], [3]]

@@ -24,7 +24,10 @@ async def test_thousand_waits_on_ten_slots(database_url: str) -> None:
     ENTERED.clear()
     FINISHED.clear()
     async with Polos(
-        database_url, workflows=[waits_sleeper], max_concurrent_workflows=10, poll_interval=0.05
+        database_url=database_url,
+        workflows=[waits_sleeper],
+        max_concurrent_workflows=10,
+        poll_interval=0.05,
     ) as polos:
         handles = [await polos.invoke(waits_sleeper) for _ in range(1000)]
         results = [await h.result(polos, timeout=120) for h in handles]

@@ -52,7 +52,7 @@ def _json(value: str | None, option: str) -> Any:
 
 def _with_client(database_url: str | None, action: Callable[[PolosClient], Awaitable[T]]) -> T:
     async def run() -> T:
-        async with PolosClient(database_url) as client:
+        async with PolosClient(database_url=database_url) as client:
             return await action(client)
 
     try:

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 import random as _random
+import time
 import uuid as _uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -78,7 +79,9 @@ class Step(ChildSteps, EventSteps):
                     # A long pause (a rate limit's Retry-After, say) waits durably:
                     # the slot is freed, and the count survives in the wait records.
                     await self._sleep_until(
-                        _retry_key(step_key, retries), functools.partial(_after, delay)
+                        _retry_key(step_key, retries),
+                        functools.partial(_after, delay),
+                        derived=True,
                     )
                     continue
                 await asyncio.sleep(delay)
@@ -92,7 +95,7 @@ class Step(ChildSteps, EventSteps):
         done = 0
         while _retry_key(step_key, done + 1) in self._run.recorded:
             done += 1
-            self._run.take_key(_retry_key(step_key, done), "wait", "")
+            self._run.take_key(_retry_key(step_key, done), "wait", "", derived=True)
         return done
 
     # values fixed at first run -----------------------------------------------------
@@ -100,9 +103,9 @@ class Step(ChildSteps, EventSteps):
         """A random UUID (as a string), the same on every replay."""
         return await self._value(step_key, "uuid", lambda: str(_uuid.uuid4()))  # type: ignore[no-any-return]
 
-    async def now(self, step_key: str) -> datetime:
-        """The current UTC time, the same on every replay."""
-        return await self._value(step_key, "now", lambda: datetime.now(UTC))  # type: ignore[no-any-return]
+    async def now(self, step_key: str) -> int:
+        """Milliseconds since the Unix epoch (as Polos returns it), the same on every replay."""
+        return await self._value(step_key, "now", lambda: int(time.time() * 1000))  # type: ignore[no-any-return]
 
     async def random(self, step_key: str) -> float:
         """A random float in [0, 1), the same on every replay."""
@@ -142,9 +145,11 @@ class Step(ChildSteps, EventSteps):
         target = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
         await self._sleep_until(step_key, lambda _now: target)
 
-    async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:
+    async def _sleep_until(
+        self, step_key: str, wake_at_from: Callable[[float], float], *, derived: bool = False
+    ) -> None:
         run = self._run
-        if run.take_key(step_key, "wait", "") is not None:
+        if run.take_key(step_key, "wait", "", derived=derived) is not None:
             return
         now = run.clock.now()
         wake_at = wake_at_from(now)

@@ -21,7 +21,7 @@ from ..errors import (
     WorkflowFailedError,
     WorkflowTimeoutError,
 )
-from ..store import FINAL_STATUSES, NewExecution, Store, resolve_database_url, store_from_url
+from ..store import FINAL_STATUSES, NewExecution, Store, store_from_url
 from ..store.payloads import event_json
 from ..store.records import CANCELLED, COMPLETED, WAIT_SUSPEND, EventRow, NewEvent
 from ..types import (
@@ -35,6 +35,7 @@ from ..types import (
 )
 from .current import forbid_inside_workflow
 from .models import ExecutionInfo, execution_info, handle_for
+from .settings import resolve_settings
 
 if TYPE_CHECKING:
     from ..engine.definition import WorkflowDefinition
@@ -57,19 +58,35 @@ class ClientLike(Protocol):
 class PolosClient:
     """Talks to the Polos database directly (embedded SQLite or PostgreSQL).
 
-    ``PolosClient()`` uses ``POLOS_DATABASE_URL`` or the embedded default
-    ``./.polos/polos.db``. The store opens on first use; ``await
+    ``PolosClient()`` uses ``database_url=``, else ``POLOS_DATABASE_URL``, else
+    the embedded default ``./.polos/polos.db``. The positional arguments are
+    Polos's own (``api_url, api_key, project_id, deployment_id``; see
+    :mod:`polos.runtime.settings` for what each means here). The store opens on first use; ``await
     client.close()`` (or ``async with``) releases it.
     """
 
     def __init__(
         self,
-        database_url: str | None = None,
+        api_url: str | None = None,
+        api_key: str | None = None,
+        project_id: str | None = None,
+        deployment_id: str | None = None,
         *,
+        database_url: str | None = None,
         store: Store | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
-        self.database_url = resolve_database_url(database_url)
+        settings = resolve_settings(
+            database_url=database_url,
+            project_id=project_id,
+            api_url=api_url,
+            api_key=api_key,
+            deployment_id=deployment_id,
+        )
+        self.database_url = settings.database_url
+        self.project_id = settings.project_id
+        self.deployment_id = settings.deployment_id
+        self.api_key = settings.api_key
         self._store = store if store is not None else store_from_url(self.database_url)
         self._opened = False
         self._open_lock: asyncio.Lock | None = None

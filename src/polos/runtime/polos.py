@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..channels.channel import Channel
 from ..engine.definition import WorkflowDefinition
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..store import Store
@@ -20,7 +21,8 @@ from ..types import (
 from .client import PolosClient
 from .current import current_polos, set_current
 from .models import ExecutionInfo
-from .worker import Worker, wait_for_signal
+from .settings import send_logs_to_file
+from .worker import DEFAULT_MAX_CONCURRENT, Worker, wait_for_signal
 
 
 class Polos:
@@ -28,29 +30,48 @@ class Polos:
 
     ``async with Polos() as polos:`` starts a worker for every defined
     workflow on the embedded SQLite database ``./.polos/polos.db`` (or
-    ``database_url`` / ``POLOS_DATABASE_URL``), and makes it the current
-    client for ``wf.run(payload)`` calls without a client.
+    ``database_url=`` / ``POLOS_DATABASE_URL``), and makes it the current
+    client for ``wf.run(payload)`` calls without a client. The positional
+    arguments are Polos's own; see :mod:`polos.runtime.settings`.
     """
 
     def __init__(
         self,
-        database_url: str | None = None,
+        project_id: str | None = None,
+        api_url: str | None = None,
+        api_key: str | None = None,
+        deployment_id: str | None = None,
+        port: int = 8000,
+        max_concurrent_workflows: int | None = None,
+        channels: Sequence[Channel] | None = None,
+        log_file: str | None = None,
         *,
+        database_url: str | None = None,
         workflows: Iterable[WorkflowDefinition | str] | None = None,
-        max_concurrent_workflows: int = 100,
         worker: bool = True,
         **worker_options: Any,
     ) -> None:
+        if log_file:
+            send_logs_to_file(log_file)
         self.client = PolosClient(
-            database_url,
+            api_url,
+            api_key,
+            project_id,
+            deployment_id,
+            database_url=database_url,
             max_payload_bytes=worker_options.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES),
         )
         self.database_url = self.client.database_url
+        #: Polos serves pushed work on this port; an embedded worker claims from the
+        #: database instead, so it is kept only for code that reads it back.
+        self.port = port
+        self.channels: list[Channel] = list(channels or ())
         self.worker: Worker | None = (
             Worker(
                 self.client,
                 workflows=workflows,
-                max_concurrent_workflows=max_concurrent_workflows,
+                max_concurrent_workflows=max_concurrent_workflows or DEFAULT_MAX_CONCURRENT,
+                channels=self.channels,
                 **worker_options,
             )
             if worker

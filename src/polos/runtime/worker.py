@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from ..channels.channel import Channel
 from ..engine import definition as registry
 from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
@@ -30,8 +31,21 @@ from ..errors import WorkflowDefinitionError, WorkflowNotFoundError
 from ..store import Claimed, Store, WorkerRow
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
+from .settings import send_logs_to_file
 
 log = logging.getLogger("polos.worker")
+
+DEFAULT_MAX_CONCURRENT = 100
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
 
 
 class Worker:
@@ -40,10 +54,15 @@ class Worker:
     def __init__(
         self,
         client: PolosClient | None = None,
-        workflows: Iterable[WorkflowDefinition | str] | None = None,
+        deployment_id: str | None = None,
         agents: Iterable[Any] | None = None,
         tools: Iterable[Any] | None = None,
-        max_concurrent_workflows: int = 100,
+        workflows: Iterable[WorkflowDefinition | str] | None = None,
+        max_concurrent_workflows: int | None = None,
+        mode: str = "pull",
+        worker_server_url: str | None = None,
+        log_file: str | None = None,
+        channels: Iterable[Channel] | None = None,
         *,
         database_url: str | None = None,
         lease_seconds: float = 30.0,
@@ -55,13 +74,32 @@ class Worker:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         hold_seconds: float = 10.0,
     ) -> None:
+        if log_file:
+            send_logs_to_file(log_file)
+        if mode not in ("push", "pull"):
+            raise ValueError(f"mode must be 'push' or 'pull', got {mode!r}")
+        if max_concurrent_workflows is None:
+            max_concurrent_workflows = _env_int(
+                "POLOS_MAX_CONCURRENT_WORKFLOWS", DEFAULT_MAX_CONCURRENT
+            )
         if max_concurrent_workflows < 1:
             raise ValueError(
                 f"max_concurrent_workflows must be at least 1, got {max_concurrent_workflows}"
             )
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
-        self.client = client or PolosClient(database_url, max_payload_bytes=max_payload_bytes)
+        self.client = client or PolosClient(
+            database_url=database_url,
+            deployment_id=deployment_id,
+            max_payload_bytes=max_payload_bytes,
+        )
+        self.deployment_id = deployment_id or self.client.deployment_id
+        #: Told when a run of this worker suspends for a person (``ctx.step.suspend``).
+        self.channels: list[Channel] = list(channels or ())
+        # Polos pushes work to a worker over HTTP ("push") or lets it poll
+        # ("pull"); an embedded worker always claims from the database itself.
+        self.mode = mode
+        self.worker_server_url = worker_server_url
         self._requested = [*(workflows or ()), *(agents or ()), *(tools or ())]
         self._explicit = workflows is not None or agents is not None or tools is not None
         self.max_concurrent_workflows = max_concurrent_workflows

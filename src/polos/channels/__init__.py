@@ -1,0 +1,5 @@
+"""Notification channels for runs that wait for a person."""
+
+from .channel import Channel, ChannelContext, ChannelOutputMode, SuspendNotification
+
+__all__ = ["Channel", "ChannelContext", "ChannelOutputMode", "SuspendNotification"]

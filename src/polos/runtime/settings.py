@@ -1,0 +1,112 @@
+"""Where a client or worker connects, from its arguments and the ``POLOS_*`` variables.
+
+Polos's own SDK takes ``project_id``, ``api_url``, ``api_key`` and
+``deployment_id`` (or ``POLOS_PROJECT_ID``, ``POLOS_API_URL``,
+``POLOS_API_KEY``, ``POLOS_DEPLOYMENT_ID``). Here each has a meaning in an
+embedded design:
+
+- ``project_id`` keeps projects that share one database apart: each project
+  gets its own SQLite file (``polos.db`` -> ``polos.<project>.db``) or its own
+  PostgreSQL schema, so one project's runs, events and schedules are invisible
+  to another's.
+- ``deployment_id`` is recorded on every run a client starts and every worker
+  that starts (``"default"`` when unset, as in Polos).
+- ``api_url`` / ``api_key`` address a Polos server. This release runs on the
+  database directly; an ``api_url`` is refused with a clear error rather than
+  quietly ignored, because code that names a server expects to reach one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import PolosError
+from ..store import resolve_database_url
+
+DEFAULT_DEPLOYMENT_ID = "default"
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+class ConfigurationError(PolosError, ValueError):
+    """An argument or ``POLOS_*`` variable cannot be used as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    project_id: str | None
+    deployment_id: str
+    api_key: str | None
+
+
+def resolve_settings(
+    *,
+    database_url: str | None = None,
+    project_id: str | None = None,
+    api_url: str | None = None,
+    api_key: str | None = None,
+    deployment_id: str | None = None,
+) -> Settings:
+    """Arguments first, then the environment, then the embedded defaults."""
+    api_url = api_url or os.environ.get("POLOS_API_URL") or None
+    if api_url:
+        raise ConfigurationError(
+            f"api_url={api_url!r} asks for a Polos server, and this version of Polos for "
+            "Python talks to its database directly (no server yet). Leave api_url and "
+            "POLOS_API_URL unset to run embedded on ./.polos/polos.db, or choose the "
+            "database with database_url= / POLOS_DATABASE_URL (sqlite:///file.db or "
+            "postgresql://user@host/db)."
+        )
+    project_id = project_id or os.environ.get("POLOS_PROJECT_ID") or None
+    url = resolve_database_url(database_url)
+    if project_id is not None:
+        url = project_database_url(url, project_id)
+    return Settings(
+        database_url=url,
+        project_id=project_id,
+        deployment_id=(
+            deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or DEFAULT_DEPLOYMENT_ID
+        ),
+        api_key=api_key or os.environ.get("POLOS_API_KEY") or None,
+    )
+
+
+def project_database_url(url: str, project_id: str) -> str:
+    """The database URL of one project: a sibling SQLite file or a PostgreSQL schema."""
+    if not _PROJECT.match(project_id):
+        raise ConfigurationError(
+            f"project_id {project_id!r} is not usable: use 1 to 40 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    name = project_id.lower().replace("-", "_")
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = parts.path
+        stem, dot, ext = path.rpartition(".")
+        path = f"{stem}.{name}.{ext}" if dot and "/" not in ext else f"{path}.{name}"
+        return urlunsplit(parts._replace(path=path))
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    base = query.get("schema")
+    query["schema"] = f"{base}_{name}" if base and base != "public" else f"project_{name}"
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def send_logs_to_file(log_file: str) -> None:
+    """Send every log record of the process (ours and the libraries') to ``log_file``.
+
+    Polos's ``log_file=`` does exactly this, so that example programs print only
+    their own output; a program that configured logging itself loses its root
+    handlers, as it would with Polos.
+    """
+    handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
