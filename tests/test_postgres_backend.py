@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from polos.store import NewExecution, StepRow, store_from_url
 from polos.store.hub import Hub
 from polos.store.postgres import PostgresStore
 from polos.store.postgres.config import parse_url
+from polos.store.postgres.group_commit import GroupCommit
 from polos.store.records import NewEvent
 
 
@@ -220,6 +222,57 @@ async def test_concurrent_step_records_are_committed_together_and_fenced_row_by_
     for i, c in enumerate(claimed):
         keys = [s.step_key for s in await store.list_steps(c.execution.id)]
         assert keys == ([f"k{i}"] if i % 2 else [])
+
+
+async def test_group_commit_bisects_to_the_refused_record_but_not_on_an_outage() -> None:
+    flushed: list[list[str]] = []
+
+    async def flush(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        flushed.append([row[0] for row in rows])
+        if any(row[0] == "down" for row in rows):
+            raise StoreUnavailableError("down")
+        if any(row[0] == "bad" for row in rows):
+            raise ValueError("refused")
+        return [True] * len(rows)
+
+    commit = GroupCommit(flush)
+    names = ["first"] + [f"r{i}" for i in range(15)]
+    names[9] = "bad"
+    outcomes = await asyncio.gather(*(commit.submit((n,)) for n in names), return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["bool"] * 9 + ["ValueError"] + ["bool"] * 6
+    assert len(flushed) <= 1 + 2 * 4  # the batch, then two halves a level down to one
+
+    flushed.clear()
+    names[9] = "down"
+    outcomes = await asyncio.gather(*(commit.submit((n,)) for n in names), return_exceptions=True)
+    assert all(isinstance(o, StoreUnavailableError) for o in outcomes)
+    assert len(flushed) == 1, "an outage is not bisected: it would retry for each half"
+
+
+async def test_a_record_the_database_refuses_fails_only_its_own_caller(
+    store: PostgresStore,
+) -> None:
+    # The engine checks step keys before they get here; the store must still
+    # never let one refused record fail the other records of its group commit.
+    for _ in range(40):
+        await store.create_execution(new_execution())
+    claimed = await store.claim("w", ["wf"], 40, time.time(), 30)
+    bad = {7: "nul\x00key", 23: "surrogate\ud800key", 31: secrets.token_urlsafe(4000)}
+    outcomes = await asyncio.gather(
+        *[
+            store.record_step(c.execution.id, 1, step(bad.get(i, f"k{i}"), 1))
+            for i, c in enumerate(claimed)
+        ],
+        return_exceptions=True,
+    )
+    for i, outcome in enumerate(outcomes):
+        if i in bad:
+            assert isinstance(outcome, asyncpg.PostgresError | asyncpg.DataError), outcome
+        else:
+            assert outcome is True, (i, outcome)
+    for i, c in enumerate(claimed):
+        keys = [s.step_key for s in await store.list_steps(c.execution.id)]
+        assert keys == ([] if i in bad else [f"k{i}"])
 
 
 async def test_steps_loaded_at_a_take_over_include_everything_the_zombie_recorded(

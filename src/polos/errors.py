@@ -129,6 +129,15 @@ class DuplicateStepKeyError(PolosError):
         )
 
 
+class InvalidStepKeyError(PolosError, ValueError):
+    """A step key that could not be stored on every backend (too long, NUL, bad Unicode)."""
+
+    def __init__(self, step_key: str, problem: str):
+        self.step_key = step_key
+        shown = step_key if len(step_key) <= 60 else f"{step_key[:60]}..."
+        super().__init__(f"step key {shown!a} {problem}")
+
+
 class NonDeterminismError(PolosError):
     """A recorded step key now belongs to another kind of step or function."""
 

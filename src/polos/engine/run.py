@@ -27,6 +27,7 @@ from ..store.records import Claimed, StepRow
 from .clock import Clock
 from .definition import WorkflowDefinition
 from .signals import Stopped, Suspended
+from .step_keys import check_step_key
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -86,10 +87,16 @@ class ExecutionRun:
         return self._state_json
 
     # keys and replay ----------------------------------------------------------
-    def take_key(self, step_key: str, kind: str, name: str) -> StepRow | None:
-        """Reserve ``step_key`` for this run; returns its record if replaying."""
-        if not isinstance(step_key, str) or not step_key:
-            raise TypeError(f"a step key must be a non-empty string, got {step_key!r}")
+    def take_key(
+        self, step_key: str, kind: str, name: str, *, derived: bool = False
+    ) -> StepRow | None:
+        """Reserve ``step_key`` for this run; returns its record if replaying.
+
+        ``derived`` keys are made by Polos from a key already checked (a
+        retry's ``<key>::retry<n>``), so they may run past the length limit.
+        """
+        if not derived:
+            check_step_key(step_key)
         if step_key in self.used_keys:
             raise DuplicateStepKeyError(step_key)
         self.used_keys.add(step_key)
