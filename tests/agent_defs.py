@@ -75,7 +75,17 @@ async def calculate_shipping(ctx: WorkflowContext, input: ShippingQuery) -> dict
 async def slow_tool(ctx: WorkflowContext, input: SlowQuery) -> str:
     with open(os.environ.get("POLOS_TEST_LOG", "/dev/null"), "a") as f:
         f.write(f"slow_tool {os.getpid()} {time.time()}\n")
-    await asyncio.sleep(input.seconds)
+    # Held until the test creates the release file (it does so only after it
+    # killed the worker running this), so a kill always lands mid-tool, however
+    # loaded the machine is. Without the variable: a plain sleep.
+    release = os.environ.get("POLOS_TEST_RELEASE")
+    deadline = time.monotonic() + input.seconds
+    while release is None or not os.path.exists(release):
+        if time.monotonic() >= deadline:
+            if release is None:
+                break
+            raise TimeoutError(f"slow_tool was not released within {input.seconds}s")
+        await asyncio.sleep(0.01)
     return "slow done"
 
 

@@ -336,20 +336,22 @@ async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
     database_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "steps.log"
+    release = tmp_path / "release"  # the tool blocks until this file exists
     app = APP.parent / "agent_worker.py"
+    env = {"POLOS_TEST_RELEASE": str(release)}
     with FakeOpenAIServer(
-        [Turn.call("slow_tool", {"seconds": 1.5}), Turn.reply("finished")]
+        [Turn.call("slow_tool", {"seconds": 60}), Turn.reply("finished")]
     ) as server:
         defs.point_agents_at(server.base_url)
-        worker = WorkerProcess(database_url, log, app=app, POLOS_TEST_LLM_URL=server.base_url)
-        async with PolosClient(database_url) as client:
+        env["POLOS_TEST_LLM_URL"] = server.base_url
+        worker = WorkerProcess(database_url, log, app=app, **env)
+        async with PolosClient(database_url=database_url) as client:
             handle = await defs.slow_agent.invoke(client, "go")
-            while not log.exists():
+            while not log.exists():  # the tool has started (and cannot finish)
                 await asyncio.sleep(0.02)
-            worker.kill()  # while the tool runs: the LLM call before it is recorded
-            restarted = WorkerProcess(
-                database_url, log, app=app, POLOS_TEST_LLM_URL=server.base_url
-            )
+            worker.kill()  # mid-tool: the LLM call before it is recorded
+            release.touch()
+            restarted = WorkerProcess(database_url, log, app=app, **env)
             result = await handle.result(client, timeout=60)
             restarted.terminate()
         assert result.text == "finished"
