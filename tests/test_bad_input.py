@@ -53,6 +53,9 @@ async def test_a_bad_step_key_fails_only_its_own_run(polos: Polos, mode: str) ->
 def test_step_key_rules() -> None:
     assert check_step_key("k" * MAX_STEP_KEY_CHARS) == "k" * MAX_STEP_KEY_CHARS
     assert check_step_key("émoji 🎉 ok") == "émoji 🎉 ok"
+    # Suffixes Polos adds to an accepted key (durable retries, suspend announcements).
+    longest = "k" * MAX_STEP_KEY_CHARS
+    assert check_step_key(f"{longest}::retry12") and check_step_key(f"{longest}.announce")
     with pytest.raises(InvalidStepKeyError, match=f"the limit is {MAX_STEP_KEY_CHARS}"):
         check_step_key(BAD_KEYS["just_over"])
     with pytest.raises(InvalidStepKeyError, match="NUL"):

@@ -87,16 +87,9 @@ class ExecutionRun:
         return self._state_json
 
     # keys and replay ----------------------------------------------------------
-    def take_key(
-        self, step_key: str, kind: str, name: str, *, derived: bool = False
-    ) -> StepRow | None:
-        """Reserve ``step_key`` for this run; returns its record if replaying.
-
-        ``derived`` keys are made by Polos from a key already checked (a
-        retry's ``<key>::retry<n>``), so they may run past the length limit.
-        """
-        if not derived:
-            check_step_key(step_key)
+    def take_key(self, step_key: str, kind: str, name: str) -> StepRow | None:
+        """Reserve ``step_key`` for this run; returns its record if replaying."""
+        check_step_key(step_key)
         if step_key in self.used_keys:
             raise DuplicateStepKeyError(step_key)
         self.used_keys.add(step_key)

@@ -79,9 +79,7 @@ class Step(ChildSteps, EventSteps):
                     # A long pause (a rate limit's Retry-After, say) waits durably:
                     # the slot is freed, and the count survives in the wait records.
                     await self._sleep_until(
-                        _retry_key(step_key, retries),
-                        functools.partial(_after, delay),
-                        derived=True,
+                        _retry_key(step_key, retries), functools.partial(_after, delay)
                     )
                     continue
                 await asyncio.sleep(delay)
@@ -95,7 +93,7 @@ class Step(ChildSteps, EventSteps):
         done = 0
         while _retry_key(step_key, done + 1) in self._run.recorded:
             done += 1
-            self._run.take_key(_retry_key(step_key, done), "wait", "", derived=True)
+            self._run.take_key(_retry_key(step_key, done), "wait", "")
         return done
 
     # values fixed at first run -----------------------------------------------------
@@ -145,11 +143,9 @@ class Step(ChildSteps, EventSteps):
         target = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
         await self._sleep_until(step_key, lambda _now: target)
 
-    async def _sleep_until(
-        self, step_key: str, wake_at_from: Callable[[float], float], *, derived: bool = False
-    ) -> None:
+    async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:
         run = self._run
-        if run.take_key(step_key, "wait", "", derived=derived) is not None:
+        if run.take_key(step_key, "wait", "") is not None:
             return
         now = run.clock.now()
         wake_at = wake_at_from(now)
