@@ -8,15 +8,20 @@ import pytest
 
 from polos import (
     EventData,
-    EventPayload,
+    ExecutionHandle,
     Polos,
     WaitTimeoutError,
     WorkflowContext,
     events,
     workflow,
 )
+from polos.events import StreamEvent
 
 SEEN: list[str] = []
+
+
+def handle_topic(handle: ExecutionHandle) -> str:
+    return f"workflow/{handle.root_workflow_id}/{handle.id}"
 
 
 async def note(tag: str) -> str:
@@ -52,7 +57,7 @@ async def test_wait_for_event_resumes_on_publish(polos: Polos) -> None:
         polos, "approval/r1", EventData(event_type="decision", data={"approved": True})
     )
     out = await handle.result(timeout=10)
-    assert out == {"approved": True, "seq": published.sequence_id, "type": "decision"}
+    assert out == {"approved": True, "seq": published, "type": "decision"}
     assert SEEN == ["request:r1", "after:r1"]
 
 
@@ -99,16 +104,23 @@ async def ev_publisher(ctx: WorkflowContext, input: dict[str, int]) -> int:
 
 async def test_stream_workflow_yields_events_then_ends(polos: Polos) -> None:
     handle = await ev_publisher.invoke(polos, {"n": 4})
-    received = [e async for e in events.stream_workflow(polos, "ev_publisher", handle.id)]
+    everything = [e async for e in events.stream_workflow(polos, "ev_publisher", handle.id)]
+    received = [e for e in everything if e.event_type == "tick"]
     assert [e.data["i"] for e in received] == [0, 1, 2, 3]  # published once each despite replays
-    assert all(isinstance(e, EventPayload) and e.event_type == "tick" for e in received)
+    assert all(isinstance(e, StreamEvent) and e.topic == handle_topic(handle) for e in received)
     seqs = [e.sequence_id for e in received]
     assert seqs == sorted(seqs)
+    finish = everything[-1]  # the stream ends with the run's own finish event
+    assert finish.event_type == "workflow_finish"
+    assert finish.data == {
+        "result": 4,
+        "_metadata": {"execution_id": handle.id, "workflow_id": "ev_publisher"},
+    }
 
 
 async def test_stream_topic_from_a_sequence_id(polos: Polos) -> None:
     first = await events.batch_publish(polos, "ev.log", [EventData(data=i) for i in range(3)])
-    stream = events.stream_topic(polos, "ev.log", last_sequence_id=first[0].sequence_id)
+    stream = events.stream_topic(polos, "ev.log", last_sequence_id=first[0])
     got = [await anext(stream), await anext(stream)]
     assert [e.data for e in got] == [1, 2]
     later = asyncio.create_task(anext(stream))

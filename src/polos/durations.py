@@ -1,10 +1,18 @@
-"""Durations given as numbers, timedeltas or strings such as ``"1h30m"``."""
+"""Durations given as numbers, timedeltas or strings such as ``"1h30m"``, and
+the range every duration and wake-up time must stay in.
+
+A wait of a billion days is accepted by arithmetic but not by ``datetime``:
+stored as a wake-up time, it broke every later read that turned it into a
+``datetime`` (``get_execution``, ``list_executions``, ``polos list``). So
+durations and datetimes are range-checked where they enter, and reading turns
+any stored time that is still out of range into the nearest representable one.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {
     "ms": 0.001,
@@ -18,9 +26,22 @@ _UNITS = {
 }
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d|w)\s*")
 
+#: The longest duration Polos takes (a wait, a timeout, a retry delay, a rate
+#: period): 100 years. Every wake-up time then fits a ``datetime`` easily.
+MAX_DURATION_SECONDS = 100 * 365.25 * 86400
+_RANGE = f"between 0 and {MAX_DURATION_SECONDS:.0f} seconds (100 years)"
+
 
 def parse_duration(value: float | int | str | timedelta) -> float:
     """Seconds in ``value``; raises ``ValueError`` naming the bad input."""
+    seconds = _seconds(value)
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {value!r} is out of range: it must be {_RANGE}")
+    return seconds
+
+
+def _seconds(value: float | int | str | timedelta) -> float:
+    """Seconds in ``value``, checked for type, sign and finiteness but not range."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -36,6 +57,49 @@ def parse_duration(value: float | int | str | timedelta) -> float:
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
     return seconds
+
+
+def timeout_seconds(name: str, value: float | int | str | timedelta | None) -> float | None:
+    """A timeout option (``None`` for none): positive and at most 100 years."""
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return seconds
+
+
+def check_wake_at(when: datetime, now: float) -> float:
+    """Epoch seconds of ``when`` (naive is UTC), at most 100 years after ``now``."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    target = aware.timestamp()
+    if target - now > MAX_DURATION_SECONDS:
+        latest = utc_datetime(now + MAX_DURATION_SECONDS)
+        raise ValueError(
+            f"wake-up time {when.isoformat()} is out of range: it must be at most 100 years "
+            f"ahead (no later than {latest.isoformat()})"
+        )
+    return target
+
+
+def utc_datetime(epoch: float) -> datetime:
+    """The UTC ``datetime`` of a stored epoch time, never raising.
+
+    Times written before the range checks (or by hand) may be beyond what
+    ``datetime`` holds; they read as its nearest end, so one bad row cannot
+    break listing for everyone.
+    """
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return _LATEST if not epoch < 0 else _EARLIEST
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _parse_string(text: str) -> float:
@@ -63,7 +127,7 @@ def seconds_of(
     weeks: float = 0,
 ) -> float:
     """Sum a positional duration and the keyword units, as ``wait_for`` takes them."""
-    total = parse_duration(duration) if duration is not None else 0.0
+    total = _seconds(duration) if duration is not None else 0.0
     for amount, unit in (
         (seconds, 1),
         (minutes, 60),
@@ -72,5 +136,10 @@ def seconds_of(
         (weeks, 604800),
     ):
         if amount:
-            total += parse_duration(amount) * unit
+            total += _seconds(amount) * unit
+    if total > MAX_DURATION_SECONDS:
+        given = {"duration": duration, "seconds": seconds, "minutes": minutes}
+        given.update(hours=hours, days=days, weeks=weeks)
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v)
+        raise ValueError(f"duration ({shown}) is out of range: it must be {_RANGE}")
     return total

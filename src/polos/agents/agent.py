@@ -60,6 +60,8 @@ class AgentInvocation(BaseModel):
 class Agent(Workflow):
     """An agent: ``await agent.run(client, "...")``, ``invoke``, ``stream``, ``with_input``."""
 
+    kind = "agent"
+
     def __init__(
         self,
         id: str | None = None,
@@ -258,8 +260,8 @@ class AgentStream:
         async for event in events.stream_workflow(self.client, self.agent_id, self.handle.id):
             data = event.data if isinstance(event.data, dict) else {}
             kind = event.event_type or "event"
-            if kind == "done":
-                continue
+            if kind == "done" or event.id.endswith((":step_start", ":step_finish", ":finish")):
+                continue  # the run tree's lifecycle events: not part of this view
             yield AgentStreamEvent(
                 type=kind, text=str(data.get("text", "")) if kind == "text_delta" else "", data=data
             )

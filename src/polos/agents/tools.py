@@ -26,6 +26,8 @@ Approval = Literal["always", "none"]
 class Tool(Workflow):
     """A workflow an agent's model may call, with a description and an input schema."""
 
+    kind = "tool"
+
     def __init__(
         self,
         fn: Callable[..., Any],

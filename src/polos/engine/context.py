@@ -28,6 +28,7 @@ class WorkflowContext:
         self.root_execution_id: str = row.root_execution_id or row.id
         self.root_workflow_id: str = row.root_workflow_id or row.workflow_id
         self.step_key: str | None = row.step_key
+        self.deployment_id: str | None = run.deployment_id
         self.created_at: datetime = _dt(row.created_at) or datetime.now(UTC)
         self.started_at: datetime | None = _dt(row.started_at)
         self.step = Step(run)
@@ -54,8 +55,28 @@ class WorkflowContext:
 
     @property
     def topic(self) -> str:
-        """This execution's own event topic, read by ``events.stream_workflow``."""
-        return workflow_topic(self.execution_id)
+        """The run tree's shared event topic (``workflow/<root wf>/<root run>``), read by
+        ``events.stream_workflow``: every run of the tree publishes its events here."""
+        return workflow_topic(self.root_workflow_id, self.root_execution_id)
+
+    @property
+    def workflow_type(self) -> str:
+        """``"agent"``, ``"tool"`` or ``"workflow"``: what kind of definition is running."""
+        return self._run.definition.kind
+
+    def to_dict(self) -> dict[str, Any]:
+        """The context's identifying fields as plain JSON values."""
+        return {
+            "workflow_id": self.workflow_id,
+            "execution_id": self.execution_id,
+            "deployment_id": self.deployment_id,
+            "parent_execution_id": self.parent_execution_id,
+            "root_execution_id": self.root_execution_id,
+            "retry_count": self.retry_count,
+            "created_at": self.created_at.isoformat(),
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+        }
 
     def __repr__(self) -> str:
         return f"<WorkflowContext {self.workflow_id} {self.execution_id} attempt={self.attempt}>"

@@ -16,6 +16,10 @@ _registry: dict[str, WorkflowDefinition] = {}
 class WorkflowDefinition:
     """A workflow function plus what the engine must know to call it."""
 
+    #: ``"workflow"``, ``"agent"`` or ``"tool"``: names the run's finish event
+    #: (``workflow_finish``, ``agent_finish``) and ``ctx.workflow_type``.
+    kind: str = "workflow"
+
     def __init__(
         self,
         fn: Callable[..., Any],

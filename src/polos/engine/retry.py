@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..durations import parse_duration
+from ..durations import MAX_DURATION_SECONDS, parse_duration
 from ..errors import FatalError, RetryableError
 
 
@@ -17,8 +17,13 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError(f"max_retries cannot be negative, got {self.max_retries}")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("base_delay and max_delay cannot be negative")
+        for name in ("base_delay", "max_delay"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_DURATION_SECONDS:  # also refuses nan
+                raise ValueError(
+                    f"{name}={value!r} is out of range: it must be between 0 and "
+                    f"{MAX_DURATION_SECONDS:.0f} seconds (100 years)"
+                )
 
     def should_retry(self, error: BaseException, retries_done: int) -> bool:
         return not isinstance(error, FatalError) and retries_done < self.max_retries

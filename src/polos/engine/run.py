@@ -59,6 +59,11 @@ class ExecutionRun:
         #: claims it again (returns that claim) or gives up (returns None).
         self.holder: Callable[[ExecutionRun, str], Awaitable[Claimed | None]] | None = None
         self.holding = False
+        #: Set by the worker: recorded in ``ctx.deployment_id``.
+        self.deployment_id: str | None = None
+        #: Set by the worker when it has channels: called (without awaiting the
+        #: run) once a suspend's wait is committed, with what to tell people.
+        self.on_suspend: Callable[[dict[str, Any]], None] | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
         self.stop_reason: str | None = None

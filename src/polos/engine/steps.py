@@ -9,11 +9,11 @@ import random as _random
 import time
 import uuid as _uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import serialization
-from ..durations import seconds_of
+from ..durations import check_wake_at, seconds_of
 from ..errors import PayloadTooLargeError, SerializationError, StepExecutionError
 from .retry import RetryPolicy
 from .run import ExecutionRun, error_record
@@ -140,7 +140,7 @@ class Step(ChildSteps, EventSteps):
         """Sleep durably until ``when`` (a naive datetime is taken as UTC)."""
         if not isinstance(when, datetime):
             raise TypeError(f"wait_until needs a datetime, got {when!r}")
-        target = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+        target = check_wake_at(when, self._run.clock.now())
         await self._sleep_until(step_key, lambda _now: target)
 
     async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:

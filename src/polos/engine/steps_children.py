@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from .. import serialization
-from ..durations import parse_duration
+from ..durations import parse_duration, timeout_seconds
 from ..errors import ChildWorkflowError, InvalidPayloadError
 from ..store.records import NewExecution, StepRow
 from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
@@ -227,7 +227,7 @@ def _child(
         session_id=item.session_id or row.session_id,
         user_id=item.user_id or row.user_id,
         child_index=index,
-        run_timeout_seconds=item.run_timeout_seconds,
+        run_timeout_seconds=timeout_seconds("run_timeout_seconds", item.run_timeout_seconds),
         state=serialization.dumps(state) if state is not None else None,
         queue_name=queue.name if queue is not None else "",
         concurrency_key=item.concurrency_key or "",

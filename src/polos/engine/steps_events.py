@@ -11,15 +11,26 @@ suspend is kept and delivered when it gets there.
 
 from __future__ import annotations
 
+import os
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import serialization
 from ..durations import parse_duration
 from ..store.records import WAIT_EVENT, WAIT_SUSPEND, NewEvent, StepRow
-from ..types import EventPayload, suspend_topic
+from ..types import EventPayload, ResumeEvent, suspend_topic, workflow_topic
 from .run import ExecutionRun
+
+#: The step that announces a suspend on the run tree's topic is ``<key>.announce``.
+ANNOUNCE_SUFFIX = ".announce"
+
+
+def approval_url(root_execution_id: str, step_key: str) -> str:
+    """Where a person approves a suspend (served by ``polos server``;
+    ``POLOS_APPROVAL_BASE_URL`` sets the host part, default ``http://localhost:8080``)."""
+    base = os.environ.get("POLOS_APPROVAL_BASE_URL", "http://localhost:8080").rstrip("/")
+    return f"{base}/approve/{root_execution_id}/{step_key}"
 
 
 class EventSteps:
@@ -62,13 +73,36 @@ class EventSteps:
 
     async def suspend(
         self, step_key: str, data: Any = None, timeout: float | str | timedelta | None = None
-    ) -> EventPayload:
-        """Pause for a human; ``data`` is shown to whoever resumes. Returns the resume
-        event (``.data`` holds what the resumer sent)."""
+    ) -> ResumeEvent:
+        """Pause for a person (worker freed); ``data`` is shown to whoever resumes.
+
+        Announces itself on the run tree's topic as a ``suspend_<step_key>``
+        event carrying ``data`` (a dict gets an ``_approval_url``) and tells
+        the worker's channels. Returns the resume event as Polos does: a dict
+        whose ``"data"`` is what the resumer sent.
+        """
         run = self._run
-        topic = suspend_topic(run.execution_id, step_key)
+        recorded = run.take_key(step_key, WAIT_SUSPEND, "")
+        if recorded is not None:
+            return _resume_event(run.replay(recorded))
+        root = run.row.root_execution_id or run.execution_id
+        root_workflow = run.row.root_workflow_id or run.row.workflow_id
         shown = run.encode(f"data of suspend step {step_key!r}", data)
-        return await self._wait(step_key, WAIT_SUSPEND, topic, 0, timeout, shown)
+        announced = serialization.loads(shown)
+        if isinstance(announced, dict):
+            announced["_approval_url"] = approval_url(root, step_key)
+        # Published as a step of its own, so the announcement goes out once.
+        await self.publish_event(
+            f"{step_key}{ANNOUNCE_SUFFIX}",
+            workflow_topic(root_workflow, root),
+            announced,
+            f"suspend_{step_key}",
+        )
+        topic = suspend_topic(root, step_key)
+        event = await self._wait(
+            step_key, WAIT_SUSPEND, topic, 0, timeout, shown, taken=True, announce=announced
+        )
+        return _resume_event(event)
 
     async def resume(
         self,
@@ -78,11 +112,15 @@ class EventSteps:
         suspend_workflow_id: str,
         data: Any = None,
     ) -> None:
-        """Resume another execution's suspend (durably, exactly once)."""
+        """Resume another run tree's suspend (durably, exactly once); the ids are the
+        suspended tree's root execution id (or the suspended run's own id) and step key."""
         del suspend_workflow_id  # part of the Polos API shape; the topic needs only the rest
-        await self.publish_event(
-            step_key, suspend_topic(suspend_execution_id, suspend_step_key), data, "resume"
-        )
+        root = suspend_execution_id
+        if step_key not in self._run.recorded:  # a replay does no I/O
+            row = await self._run.store.get_execution(suspend_execution_id)
+            if row is not None and row.root_execution_id:
+                root = row.root_execution_id
+        await self.publish_event(step_key, suspend_topic(root, suspend_step_key), data, "resume")
 
     async def _wait(
         self,
@@ -92,11 +130,15 @@ class EventSteps:
         cursor: int,
         timeout: float | str | timedelta | None,
         data: str | None,
+        *,
+        taken: bool = False,
+        announce: Any = None,
     ) -> EventPayload:
         run = self._run
-        recorded = run.take_key(step_key, kind, "")
-        if recorded is not None:
-            return EventPayload.model_validate(run.replay(recorded))
+        if not taken:
+            recorded = run.take_key(step_key, kind, "")
+            if recorded is not None:
+                return EventPayload.model_validate(run.replay(recorded))
         now = run.clock.now()
         wake_at = None if timeout is None else now + parse_duration(timeout)
         outcome = await run.store.wait_for_event(
@@ -114,6 +156,8 @@ class EventSteps:
         if not outcome.accepted:
             run.refused()
         if outcome.output is None:
+            if run.on_suspend is not None and kind == WAIT_SUSPEND:
+                run.on_suspend(_notice(run, step_key, announce, wake_at))
             step = await run.after_park(True, step_key)
             return EventPayload.model_validate(run.replay(step))
         run.recorded[step_key] = StepRow(step_key, kind, "", outcome.output, None, run.attempt, now)
@@ -123,3 +167,34 @@ class EventSteps:
 def _check_topic(topic: str) -> None:
     if not isinstance(topic, str) or not topic:
         raise TypeError(f"an event topic must be a non-empty string, got {topic!r}")
+
+
+def _resume_event(value: Any) -> ResumeEvent:
+    """The stored resume event as Polos's dict (``created_at`` as ISO 8601 text)."""
+    return ResumeEvent(EventPayload.model_validate(value).model_dump(mode="json"))
+
+
+def _notice(run: ExecutionRun, step_key: str, shown: Any, wake_at: float | None) -> dict[str, Any]:
+    """What channels are told about a suspend, read from the data it shows
+    (``_form`` with title, description, fields and context; ``_notify``; ``_source``; ``_tool``)."""
+    record: dict[str, Any] = shown if isinstance(shown, dict) else {}
+    form: dict[str, Any] = record["_form"] if isinstance(record.get("_form"), dict) else {}
+    notify: dict[str, Any] = record["_notify"] if isinstance(record.get("_notify"), dict) else {}
+    root = run.row.root_execution_id or run.execution_id
+    expires = form.get("expires_at") or form.get("expiresAt")
+    if expires is None and wake_at is not None:
+        expires = datetime.fromtimestamp(wake_at, UTC).isoformat()
+    return {
+        "workflow_id": run.row.root_workflow_id or run.row.workflow_id,
+        "execution_id": root,
+        "step_key": step_key,
+        "approval_url": approval_url(root, step_key),
+        "title": form.get("title"),
+        "description": notify.get("message") or form.get("description"),
+        "source": record.get("_source"),
+        "tool": record.get("_tool"),
+        "context": form.get("context"),
+        "form_fields": form.get("fields"),
+        "expires_at": expires,
+        "channel_overrides": notify or None,
+    }

@@ -6,10 +6,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import serialization
+from ..durations import timeout_seconds, utc_datetime
 from ..engine import definition as registry
 from ..engine import queues
 from ..engine.queues import Queue, ensure_in_store
@@ -197,10 +197,7 @@ class PolosClient:
                 state = definition.initial_state(item.initial_state)
         elif item.initial_state is not None:
             state = item.initial_state
-        if item.run_timeout_seconds is not None and item.run_timeout_seconds <= 0:
-            raise ValueError(
-                f"run_timeout_seconds must be positive, got {item.run_timeout_seconds}"
-            )
+        run_timeout = timeout_seconds("run_timeout_seconds", item.run_timeout_seconds)
         if item.queue is not None:
             queue: Queue | None = queues.resolve(item.queue, workflow_id)
         else:  # unknown here: the claiming worker assigns the workflow's queue
@@ -212,7 +209,7 @@ class PolosClient:
             created_at=time.time(),
             session_id=item.session_id,
             user_id=item.user_id,
-            run_timeout_seconds=item.run_timeout_seconds,
+            run_timeout_seconds=run_timeout,
             state=None
             if state is None
             else self._encode(f"initial_state of {workflow_id!r}", state),
@@ -299,7 +296,7 @@ class PolosClient:
         row = await store.get_execution(suspend_execution_id)
         if row is None:
             raise ExecutionNotFoundError(suspend_execution_id)
-        if row.workflow_id != suspend_workflow_id:
+        if suspend_workflow_id not in (row.workflow_id, row.root_workflow_id):
             raise PolosError(
                 f"execution {suspend_execution_id} runs workflow {row.workflow_id!r}, "
                 f"not {suspend_workflow_id!r}; check the ids passed to resume()"
@@ -308,9 +305,9 @@ class PolosClient:
             raise PolosError(
                 f"execution {suspend_execution_id} is already {row.status}; there is nothing to resume"
             )
-        return await self.publish(
-            suspend_topic(suspend_execution_id, suspend_step_key), data, "resume"
-        )
+        # Polos addresses a resume by the run tree's root; a run's own id works too.
+        root = row.root_execution_id or row.id
+        return await self.publish(suspend_topic(root, suspend_step_key), data, "resume")
 
     async def list_suspended(self, workflow_id: str | None = None) -> list[SuspendInfo]:
         """Runs paused at ``ctx.step.suspend``, oldest first, with the data they show."""
@@ -321,8 +318,8 @@ class PolosClient:
                 workflow_id=row.workflow_id,
                 step_key=row.wait_step_key or "",
                 data=serialization.loads(row.wait_data, strict=False),
-                since=datetime.fromtimestamp(row.updated_at, UTC),
-                timeout_at=datetime.fromtimestamp(row.wake_at, UTC) if row.wake_at else None,
+                since=utc_datetime(row.updated_at),
+                timeout_at=utc_datetime(row.wake_at) if row.wake_at else None,
                 session_id=row.session_id,
                 user_id=row.user_id,
             )

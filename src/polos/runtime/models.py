@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from .. import serialization
+from ..durations import utc_datetime
 from ..store.records import ExecutionRow, HistoryRow, StepRow
 from ..types import ExecutionHandle
 
 
 def _dt(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+    return utc_datetime(epoch) if epoch is not None else None
 
 
 def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+    return utc_datetime(epoch)
 
 
 class StepInfo(BaseModel):

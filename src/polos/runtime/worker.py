@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ..channels.channel import Channel
+from ..channels.channel import Channel, SuspendNotification
 from ..engine import definition as registry
 from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
@@ -121,6 +121,7 @@ class Worker:
         self._started = False
         self._slot_free = asyncio.Event()
         self._unsubscribe: Any = None
+        self._notifications: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> Store:
@@ -273,6 +274,9 @@ class Worker:
             max_payload_bytes=self.max_payload_bytes,
         )
         run.holder = self._hold
+        run.deployment_id = self.deployment_id
+        if self.channels:
+            run.on_suspend = self._notify_channels
         self._runs[execution.id] = run
         self._tasks[execution.id] = asyncio.create_task(
             self._execute(run), name=f"polos-{execution.id}"
@@ -293,6 +297,14 @@ class Worker:
             self._runs.pop(run.execution_id, None)
             self._tasks.pop(run.execution_id, None)
             self._slot_free.set()
+
+    def _notify_channels(self, notice: dict[str, Any]) -> None:
+        """Tell every channel about a suspend, concurrently, without holding up the run."""
+        notification = SuspendNotification.model_validate(notice)
+        for channel in self.channels:
+            task = asyncio.create_task(_notify(channel, notification))
+            self._notifications.add(task)
+            task.add_done_callback(self._notifications.discard)
 
     def _on_cancelled(self, execution_id: str) -> None:
         run = self._runs.get(execution_id)
@@ -432,3 +444,15 @@ async def wait_for_signal() -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+async def _notify(channel: Channel, notification: SuspendNotification) -> None:
+    try:
+        await channel.notify(notification)
+    except Exception:
+        log.exception(
+            "channel %r failed to send the notice of suspend %s/%s; the run still waits",
+            channel.id,
+            notification.execution_id,
+            notification.step_key,
+        )

@@ -348,6 +348,11 @@ class Store(abc.ABC):
     async def list_history(self, execution_id: str) -> list[HistoryRow]: ...
 
     @abc.abstractmethod
+    async def list_run_tree(self, root_execution_id: str) -> list[ExecutionRow]:
+        """The root execution and every run under it (children, grandchildren...),
+        oldest first; empty when the root does not exist."""
+
+    @abc.abstractmethod
     async def list_executions(
         self,
         *,

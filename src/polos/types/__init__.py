@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 #: Set by the runtime: finds the client to use when a handle was given none.
 client_resolver: Callable[[], Any] | None = None
@@ -137,14 +137,67 @@ class SuspendInfo(BaseModel):
     user_id: str | None = None
 
 
-def suspend_topic(execution_id: str, step_key: str) -> str:
-    """The topic a suspend listens on; publishing to it resumes the run."""
-    return f"polos.resume/{execution_id}/{step_key}"
+def suspend_topic(root_execution_id: str, step_key: str) -> str:
+    """The topic a suspend listens on; publishing to it resumes the run.
+
+    Keyed by the run tree's root, as Polos addresses a resume (root ids and a
+    step key), so a suspend inside a child workflow or an agent's tool is
+    resumed with the ids the caller holds.
+    """
+    return f"polos.resume/{root_execution_id}/{step_key}"
 
 
-def workflow_topic(execution_id: str) -> str:
-    """The topic of one execution's own stream (``events.stream_workflow``)."""
-    return f"polos.workflow/{execution_id}"
+def workflow_topic(root_workflow_id: str, root_execution_id: str) -> str:
+    """The topic shared by a whole run tree (Polos's ``workflow/<root wf>/<root run>``):
+    suspends, agent text and tool calls, and ``ctx.step.publish_workflow_event``."""
+    return f"workflow/{root_workflow_id}/{root_execution_id}"
+
+
+class EventItem(BaseModel):
+    """One event of a :class:`BatchEventPayload`."""
+
+    id: str
+    sequence_id: int
+    topic: str
+    event_type: str | None = None
+    data: Any = None
+    created_at: datetime
+
+
+class BatchEventPayload(BaseModel):
+    """The payload of an event-triggered workflow that takes events in batches."""
+
+    events: list[EventItem] = Field(default_factory=list)
+
+
+class StreamEvent(BaseModel):
+    """One event of ``events.stream_topic`` / ``events.stream_workflow``.
+
+    ``data`` is the published data as JSON values (a dict when a dict was
+    published, as Polos requires); lifecycle events carry ``_metadata`` with
+    the ``execution_id`` and ``workflow_id`` they describe. ``created_at`` is
+    an ISO 8601 string.
+    """
+
+    id: str
+    sequence_id: int
+    topic: str
+    event_type: str | None = None
+    data: Any = Field(default_factory=dict)
+    created_at: str | None = None
+
+
+class ResumeEvent(dict[str, Any]):
+    """What ``ctx.step.suspend`` returns: the resume event as the dict Polos returns
+    (``{"id", "sequence_id", "topic", "event_type", "data", "created_at"}``), so
+    ``resume.get("data", {})`` works; ``resume.data`` and the other keys read as
+    attributes too."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class QueueStats(BaseModel):
@@ -159,3 +212,14 @@ class QueueStats(BaseModel):
     waiting: int = 0
     #: concurrency key ('' for none) -> {status: count}
     by_key: dict[str, dict[str, int]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # ``from polos.types import AgentResult`` (as Polos code writes it) without a
+    # circular import: the agents package imports this module.
+    import importlib
+
+    polos_types = importlib.import_module("polos.types.types")
+    if name in polos_types._AGENT_NAMES:
+        return getattr(polos_types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -842,6 +842,10 @@ class PostgresStore(Store):
         rows = await self._fetch("reading the history", "list_history", execution_id)
         return [HistoryRow(*row) for row in rows]
 
+    async def list_run_tree(self, root_execution_id: str) -> list[ExecutionRow]:
+        rows = await self._fetch("listing a run tree", "list_run_tree", root_execution_id)
+        return [_execution(row) for row in rows]
+
     async def list_executions(
         self,
         *,

@@ -479,6 +479,12 @@ WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow_id = $
 ORDER BY created_at DESC
 LIMIT $3
 
+-- name: list_run_tree
+SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
+UNION ALL
+SELECT EXECUTION_COLUMNS FROM executions WHERE root_execution_id = $1 AND id <> root_execution_id
+ORDER BY created_at
+
 -- name: get_step
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 AND step_key = $2
 

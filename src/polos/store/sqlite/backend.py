@@ -926,6 +926,10 @@ class SQLiteStore(Store):
     async def list_history(self, execution_id: str) -> list[HistoryRow]:
         return [HistoryRow(*row) for row in await self._fetch(_Q["list_history"], (execution_id,))]
 
+    async def list_run_tree(self, root_execution_id: str) -> list[ExecutionRow]:
+        rows = await self._fetch(_Q["list_run_tree"], (root_execution_id, root_execution_id))
+        return [ExecutionRow(*row) for row in rows]
+
     async def list_executions(
         self,
         *,

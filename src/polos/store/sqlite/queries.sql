@@ -306,6 +306,12 @@ WHERE (? IS NULL OR status = ?) AND (? IS NULL OR workflow_id = ?)
 ORDER BY created_at DESC
 LIMIT ?
 
+-- name: list_run_tree
+SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
+UNION ALL
+SELECT EXECUTION_COLUMNS FROM executions WHERE root_execution_id = ? AND id <> root_execution_id
+ORDER BY created_at
+
 -- name: get_step
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = ? AND step_key = ?
 
