@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import string
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from polos import InvalidStepKeyError, Polos, WorkflowContext, WorkflowFailedError, workflow
+from polos.durations import MAX_DURATION_SECONDS, check_wake_at, parse_duration, utc_datetime
+from polos.engine.retry import RetryPolicy
 from polos.engine.step_keys import MAX_STEP_KEY_CHARS, check_step_key
 
 BAD_KEYS = {
@@ -66,3 +72,91 @@ def test_step_key_rules() -> None:
     assert isinstance(err.value, ValueError)
     with pytest.raises(TypeError):
         check_step_key("")
+
+
+# durations and datetimes --------------------------------------------------------------
+@workflow(id="bad_input_waits")
+async def bad_input_waits(ctx: WorkflowContext, mode: str) -> str:
+    if mode == "wait_for":
+        await ctx.step.wait_for("nap", days=1e9)
+    elif mode == "wait_string":
+        await ctx.step.wait_for("nap", "1000000w")
+    elif mode == "wait_until":
+        await ctx.step.wait_until("nap", datetime(9999, 12, 31, tzinfo=UTC))
+    elif mode == "event_timeout":
+        await ctx.step.wait_for_event("nap", "bad_input.topic", timeout=1e18)
+    elif mode == "child_timeout":
+        await ctx.step.invoke("nap", "bad_input_waits", "hour", run_timeout_seconds=1e18)
+    elif mode == "hour":
+        await ctx.step.wait_for("nap", hours=1)
+    return mode
+
+
+@pytest.mark.parametrize(
+    "mode", ["wait_for", "wait_string", "wait_until", "event_timeout", "child_timeout"]
+)
+async def test_absurd_waits_fail_at_the_call_and_inspection_keeps_working(
+    polos: Polos, mode: str
+) -> None:
+    waiting = await bad_input_waits.invoke(polos, "hour")
+    handle = await bad_input_waits.invoke(polos, mode)
+    with pytest.raises(WorkflowFailedError) as failure:
+        await handle.result(polos, timeout=10)
+    assert failure.value.error["type"] == "ValueError"
+    message = failure.value.error["message"]
+    assert "out of range" in message and "100 years" in message
+    # Nothing was stored that breaks reading, for this run or anyone else's.
+    assert (await handle.get(polos)).status == "failed"
+    assert (await waiting.get(polos)).status in ("queued", "running", "waiting")
+    assert len(await polos.list_executions()) >= 2
+
+
+@pytest.mark.parametrize("value", [1e18, float("inf"), 0, -5])
+async def test_run_timeout_out_of_range_is_refused_at_invoke(polos: Polos, value: float) -> None:
+    with pytest.raises(ValueError, match="run_timeout_seconds"):
+        await bad_input_waits.invoke(polos, "ok", run_timeout_seconds=value)
+
+
+async def _sql(database_url: str, statement: str) -> None:
+    """Write to the database behind Polos's back (data from before the checks, or by hand)."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(database_url.split(":///", 1)[1])
+        with conn:
+            conn.execute(statement)
+        conn.close()
+        return
+    base, _, schema = database_url.partition("?schema=")
+    pg = await asyncpg.connect(base, server_settings={"search_path": schema})
+    try:
+        await pg.execute(statement)
+    finally:
+        await pg.close()
+
+
+@pytest.mark.parametrize("stored", ["1e18", "-1e18", "8.64e13"])
+async def test_a_stored_out_of_range_time_does_not_break_reading(
+    polos: Polos, database_url: str, stored: str
+) -> None:
+    handle = await bad_input_waits.invoke(polos, "hour")
+    while (await handle.get(polos)).status != "waiting":
+        await asyncio.sleep(0.01)
+    await _sql(database_url, f"UPDATE executions SET wake_at = {stored} WHERE id = '{handle.id}'")
+    info = await handle.get(polos)
+    assert info.wake_at is not None and info.wake_at.year in (1, 9999)
+    assert handle.id in [e.id for e in await polos.list_executions()]
+
+
+def test_duration_range_rules() -> None:
+    assert parse_duration("100w") == 100 * 604800
+    assert parse_duration(MAX_DURATION_SECONDS) == MAX_DURATION_SECONDS
+    for value in ("1000000w", 1e10, timedelta(days=40000)):
+        with pytest.raises(ValueError, match=r"out of range.*100 years"):
+            parse_duration(value)
+    with pytest.raises(ValueError, match="max_delay=1e\\+300 is out of range"):
+        RetryPolicy(max_delay=1e300)
+    now = time.time()
+    assert check_wake_at(datetime(2000, 1, 1), now) == datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+    with pytest.raises(ValueError, match="9999-12-31"):
+        check_wake_at(datetime(9999, 12, 31), now)
+    assert utc_datetime(1e300) == datetime.max.replace(tzinfo=UTC)
+    assert utc_datetime(0) == datetime(1970, 1, 1, tzinfo=UTC)
