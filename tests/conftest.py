@@ -107,7 +107,7 @@ async def polos(database_url: str) -> AsyncIterator[object]:
 
     # Every workflow defined so far, except those on a cron schedule: their
     # ticks would start runs in every test's database.
-    served = [wf for wf in get_all_workflows() if wf.schedule is None]
+    served = [wf for wf in get_all_workflows().values() if wf.schedule is None]
     # hold_seconds=0: every wait unwinds and the run replays from the top after
     # it, which is the path these tests exist to check. Holding parked runs in
     # memory has tests of its own (test_hold.py).

@@ -55,8 +55,8 @@ async def test_cancel_queued(database_url: str) -> None:
     RAN.clear()
     async with PolosClient(database_url=database_url) as client:
         handle = await client.invoke("cancel_sleeper")
-        info = await handle.cancel(client)
-        assert info.status == "cancelled"
+        assert await handle.cancel(client) is True
+        assert (await client.get_execution(handle.id)).status == "cancelled"
     async with Polos(database_url=database_url, workflows=[cancel_sleeper]) as polos:
         with pytest.raises(ExecutionCancelledError):
             await handle.result(polos, timeout=5)
@@ -69,7 +69,8 @@ async def test_cancel_waiting(polos: Polos) -> None:
     handle = await cancel_sleeper.invoke(polos)
     while (await polos.get_execution(handle.id)).status != "waiting":
         await asyncio.sleep(0.01)
-    info = await polos.cancel_execution(handle.id)
+    assert await polos.cancel_execution(handle.id) is True
+    info = await polos.get_execution(handle.id)
     assert info.status == "cancelled" and info.completed_at is not None
     with pytest.raises(ExecutionCancelledError):
         await handle.result(polos, timeout=5)
@@ -83,8 +84,8 @@ async def test_cancel_running_stops_at_next_step(polos: Polos) -> None:
     running, proceed = _fresh_gates()
     handle = await cancel_runner.invoke(polos)
     await asyncio.wait_for(running.wait(), 10)
-    info = await polos.cancel_execution(handle.id)
-    assert info.status == "cancelled"
+    assert await polos.cancel_execution(handle.id) is True
+    assert (await polos.get_execution(handle.id)).status == "cancelled"
     proceed.set()
     with pytest.raises(ExecutionCancelledError):
         await handle.result(polos, timeout=5)
@@ -100,7 +101,7 @@ async def test_cancel_finished_is_left_alone_and_unknown_is_an_error(polos: Polo
     proceed.set()
     handle = await cancel_runner.invoke(polos)
     assert await handle.result(polos, timeout=10) == "finished"
-    info = await polos.cancel_execution(handle.id)
-    assert info.status == "completed"
+    assert await polos.cancel_execution(handle.id) is False
+    assert (await polos.get_execution(handle.id)).status == "completed"
     with pytest.raises(ExecutionNotFoundError):
         await polos.cancel_execution("no-such-id")

@@ -56,12 +56,17 @@ async def test_create_update_list_delete_and_catch_up(database_url: str) -> None
     await store.open()
     try:
         async with Polos(database_url=database_url, worker=False) as client:
-            info = await schedules.create(
+            schedule_id = await schedules.create(
                 client, sched_target, "0 9 * * *", timezone="Europe/Paris", key="k1"
             )
-            assert info.schedule_id == "sched_target:k1"
+            assert schedule_id == "sched_target:k1"
+            info = await schedules.get(client, sched_target, key="k1")
+            assert info is not None and info.timezone == "Europe/Paris"
             assert info.next_fire_at.astimezone().timestamp() > time.time()
-            updated = await schedules.create(client, "sched_target", "*/5 * * * *", key="k1")
+            again = await schedules.create(client, "sched_target", "*/5 * * * *", key="k1")
+            assert again == schedule_id
+            updated = await schedules.get(client, "sched_target", key="k1")
+            assert updated is not None
             assert (updated.cron, updated.timezone) == ("*/5 * * * *", "UTC")
             assert len(await schedules.list(client, sched_target)) == 1
 

@@ -30,6 +30,8 @@ from .agents import (
     stop_condition,
     tool,
 )
+from .channels import Channel, ChannelContext, ChannelOutputMode, SuspendNotification
+from .core.state import WorkflowState
 from .engine.context import WorkflowContext
 from .engine.queues import Queue, queue
 from .engine.step_decorator import step
@@ -70,6 +72,7 @@ from .runtime.workflow import (
 )
 from .schedules import ScheduleInfo
 from .types import (
+    BatchEventPayload,
     BatchStepResult,
     BatchWorkflowInput,
     EventData,
@@ -89,9 +92,13 @@ __all__ = [
     "AgentResult",
     "AgentStream",
     "AgentStreamEvent",
+    "BatchEventPayload",
     "BatchStepResult",
     "BatchWorkflowInput",
     "Budget",
+    "Channel",
+    "ChannelContext",
+    "ChannelOutputMode",
     "ChildWorkflowError",
     "DuplicateStepKeyError",
     "EventData",
@@ -131,6 +138,7 @@ __all__ = [
     "StopContext",
     "StoreUnavailableError",
     "SuspendInfo",
+    "SuspendNotification",
     "Tool",
     "WaitTimeoutError",
     "Worker",
@@ -139,6 +147,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "WorkflowFailedError",
     "WorkflowNotFoundError",
+    "WorkflowState",
     "WorkflowTimeoutError",
     "__version__",
     "ask_user",

@@ -31,15 +31,22 @@ class ScheduleInfo(BaseModel):
 
 async def create(
     client: Any, workflow: Any, cron: str, timezone: str = "UTC", key: str = "global"
-) -> ScheduleInfo:
-    """Create the schedule ``(workflow, key)``, or update its cron and timezone."""
+) -> str:
+    """Create the schedule ``(workflow, key)``, or update its cron and timezone;
+    returns its id (as Polos does). ``schedules.get`` reads it back."""
     validate(cron, timezone)
     workflow_id = workflow if isinstance(workflow, str) else workflow.id
     store = await store_of(client)
     row = await store.upsert_schedule(
         schedule_row(workflow_id, ScheduleSpec(cron, timezone, key), time.time())
     )
-    return _info(row)
+    return row.schedule_id
+
+
+async def get(client: Any, workflow: Any, key: str = "global") -> ScheduleInfo | None:
+    """The schedule ``(workflow, key)``: its cron, timezone and next fire time."""
+    workflow_id = workflow if isinstance(workflow, str) else workflow.id
+    return next((s for s in await list(client, workflow_id) if s.key == key), None)
 
 
 async def list(client: Any, workflow: Any = None) -> builtins.list[ScheduleInfo]:

@@ -167,7 +167,12 @@ def show(execution_id: str, database_url: str | None = DatabaseUrl) -> None:
 @app.command()
 def cancel(execution_id: str, database_url: str | None = DatabaseUrl) -> None:
     """Cancel an execution and its children."""
-    info = _with_client(database_url, lambda c: c.cancel_execution(execution_id))
+
+    async def cancel_and_read(client: Any) -> Any:
+        await client.cancel_execution(execution_id)
+        return await client.get_execution(execution_id)
+
+    info = _with_client(database_url, cancel_and_read)
     console.print(f"{info.id}: {info.status}")
 
 

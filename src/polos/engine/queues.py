@@ -97,12 +97,13 @@ def resolve(value: Any, default_name: str) -> Queue:
         return _registry.get(value) or Queue(value)
     if isinstance(value, dict):
         unknown = set(value) - {"name", "concurrency_limit", "rate_limit", "rate_period"}
-        if unknown or "name" not in value:
+        if unknown:
             raise WorkflowDefinitionError(
-                f"a queue dict takes 'name' and optionally 'concurrency_limit', 'rate_limit', "
+                f"a queue dict takes 'name', 'concurrency_limit', 'rate_limit' and "
                 f"'rate_period'; got {value!r}"
             )
-        return queue(**value)
+        # Without a name the queue is the workflow's own (as in Polos).
+        return queue(**{"name": default_name, **value})
     raise WorkflowDefinitionError(f"queue must be a name, a Queue or a dict, not {value!r}")
 
 

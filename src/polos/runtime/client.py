@@ -48,11 +48,11 @@ class ClientLike(Protocol):
     """What a workflow's ``invoke``/``run`` need: a ``PolosClient`` or a ``Polos``."""
 
     async def invoke(
-        self, workflow: Any, payload: Any = None, **options: Any
+        self, workflow_id: Any, payload: Any = None, *args: Any, **options: Any
     ) -> ExecutionHandle: ...
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any: ...
     async def get_execution(self, execution_id: str) -> ExecutionInfo: ...
-    async def cancel_execution(self, execution_id: str) -> ExecutionInfo: ...
+    async def cancel_execution(self, execution_id: str) -> bool: ...
 
 
 class PolosClient:
@@ -126,28 +126,38 @@ class PolosClient:
     # submitting -----------------------------------------------------------------------
     async def invoke(
         self,
-        workflow: str | WorkflowDefinition,
+        workflow_id: str | WorkflowDefinition,
         payload: Any = None,
-        *,
+        queue_name: str | None = None,
+        queue_concurrency_limit: int | None = None,
+        concurrency_key: str | None = None,
         session_id: str | None = None,
         user_id: str | None = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
+        *,
         queue: Any = None,
-        concurrency_key: str | None = None,
         priority: int = 0,
         idempotency_key: str | None = None,
     ) -> ExecutionHandle:
-        """Queue a run of ``workflow`` (an id or a workflow object); returns at once.
+        """Queue a run of a workflow (its id or the workflow object); returns at once.
 
-        ``queue`` overrides the workflow's queue; ``concurrency_key`` gives the
-        run its own limit within the queue (per tenant, per user...);
-        ``priority`` orders starts within a queue; ``idempotency_key`` makes a
-        second invoke with the same key return the first execution.
+        The positional arguments are Polos's. ``queue_name`` (with
+        ``queue_concurrency_limit``) or ``queue`` (a name, a ``Queue`` or a
+        dict) overrides the workflow's queue; ``concurrency_key`` gives the run
+        its own limit within the queue (per tenant, per user...); ``priority``
+        orders starts within a queue; ``idempotency_key`` makes a second invoke
+        with the same key return the first execution.
         """
         forbid_inside_workflow("invoke()")
+        if queue_name is not None or queue_concurrency_limit is not None:
+            if queue is not None:
+                raise TypeError("pass either queue= or queue_name=/queue_concurrency_limit=")
+            queue = {"concurrency_limit": queue_concurrency_limit}
+            if queue_name is not None:
+                queue["name"] = queue_name
         item = BatchWorkflowInput(
-            id=workflow,
+            id=workflow_id,
             payload=payload,
             session_id=session_id,
             user_id=user_id,
@@ -161,9 +171,26 @@ class PolosClient:
         [handle] = await self.batch_invoke([item])
         return handle
 
-    async def batch_invoke(self, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
-        """Queue several runs in one transaction; handles in input order."""
+    async def batch_invoke(
+        self,
+        workflows: Sequence[BatchWorkflowInput],
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> list[ExecutionHandle]:
+        """Queue several runs in one transaction; handles in input order. ``session_id``
+        and ``user_id`` apply to the runs that name none of their own."""
         forbid_inside_workflow("batch_invoke()")
+        items = [
+            item.model_copy(
+                update={
+                    "session_id": item.session_id or session_id,
+                    "user_id": item.user_id or user_id,
+                }
+            )
+            if session_id or user_id
+            else item
+            for item in workflows
+        ]
         prepared = [self._new_execution(item) for item in items]
         store = await self._ready()
         await registry.check_known(store, [n.workflow_id for n, _ in prepared])
@@ -369,17 +396,19 @@ class PolosClient:
                 store.hub.discard_future(execution_id, finished)
 
     # cancelling -------------------------------------------------------------------
-    async def cancel_execution(self, execution_id: str) -> ExecutionInfo:
-        """Cancel a queued, waiting or running execution (a finished one is left as is).
+    async def cancel_execution(self, execution_id: str) -> bool:
+        """Cancel a queued, waiting or running execution and its children.
 
-        A running execution is marked ``cancelled`` at once and stops at its
-        next step boundary.
+        Returns whether the execution is now cancelled (as Polos returns a
+        bool): ``False`` for one that had already completed or failed, which is
+        left as it was. A running execution is marked ``cancelled`` at once and
+        stops at its next step boundary.
         """
         store = await self._ready()
         row = await store.cancel_execution(execution_id, time.time())
         if row is None:
             raise ExecutionNotFoundError(execution_id)
-        return execution_info(row)
+        return row.status == CANCELLED
 
 
 async def store_of(client: Any) -> Store:

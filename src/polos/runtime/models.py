@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_jsonable_python
 
 from .. import serialization
 from ..durations import utc_datetime
@@ -72,6 +73,31 @@ class ExecutionInfo(BaseModel):
     @property
     def execution_id(self) -> str:
         return self.id
+
+    # Polos's get_execution returns a JSON dict; these let such code read this view
+    # the same way (``info.get("status")``, ``info["result"]``, ``"error" in info``)
+    # and get what it would get there: JSON values (a model result as a dict,
+    # times as ISO 8601 text). Attributes keep the typed values.
+    def __getitem__(self, key: str) -> Any:
+        if key in _DICT_KEYS:
+            return to_jsonable_python(getattr(self, key), fallback=str)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in _DICT_KEYS else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in _DICT_KEYS
+
+    def keys(self) -> list[str]:
+        return list(_DICT_KEYS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The view as plain JSON values."""
+        return self.model_dump(mode="json")
+
+
+_DICT_KEYS = frozenset(ExecutionInfo.model_fields) | {"execution_id"}
 
 
 def execution_info(

@@ -123,8 +123,13 @@ class Polos:
         return self.client
 
     # the client API ------------------------------------------------------------------------
-    async def invoke(self, workflow: Any, payload: Any = None, **options: Any) -> ExecutionHandle:
-        handle = await (await self._ready()).invoke(workflow, payload, **options)
+    async def invoke(
+        self, workflow_id: Any, payload: Any = None, *args: Any, **options: Any
+    ) -> ExecutionHandle:
+        """As :meth:`PolosClient.invoke` (Polos's arguments: ``workflow_id, payload,
+        queue_name, queue_concurrency_limit, concurrency_key, session_id, user_id,
+        initial_state, run_timeout_seconds``)."""
+        handle = await (await self._ready()).invoke(workflow_id, payload, *args, **options)
         return handle.bind(self)
 
     async def run(
@@ -138,14 +143,19 @@ class Polos:
     async def get_execution(self, execution_id: str) -> ExecutionInfo:
         return await (await self._ready()).get_execution(execution_id)
 
-    async def cancel_execution(self, execution_id: str) -> ExecutionInfo:
+    async def cancel_execution(self, execution_id: str) -> bool:
         return await (await self._ready()).cancel_execution(execution_id)
 
     async def list_executions(self, **filters: Any) -> list[ExecutionInfo]:
         return await (await self._ready()).list_executions(**filters)
 
-    async def batch_invoke(self, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
-        handles = await (await self._ready()).batch_invoke(items)
+    async def batch_invoke(
+        self,
+        workflows: Sequence[BatchWorkflowInput],
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> list[ExecutionHandle]:
+        handles = await (await self._ready()).batch_invoke(workflows, session_id, user_id)
         return [h.bind(self) for h in handles]
 
     async def publish(

@@ -106,8 +106,9 @@ def get_workflow(workflow_id: str) -> Workflow | None:
     return found if isinstance(found, Workflow) else None
 
 
-def get_all_workflows() -> list[Workflow]:
-    return [d for d in registry.all_definitions() if isinstance(d, Workflow)]
+def get_all_workflows() -> dict[str, Workflow]:
+    """Every defined workflow, agent and tool, by id (as Polos returns them)."""
+    return {d.id: d for d in registry.all_definitions() if isinstance(d, Workflow)}
 
 
 async def batch_invoke(client: Any, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:

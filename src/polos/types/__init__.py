@@ -46,12 +46,19 @@ class ExecutionHandle(BaseModel):
             raise RuntimeError("no Polos client is available; pass one explicitly")
         return client_resolver()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The handle's fields as plain JSON values (as Polos's ``to_dict``)."""
+        return self.model_dump(mode="json")
+
     async def get(self, client: Any = None) -> Any:
-        """The execution's current ``ExecutionInfo``."""
+        """The execution's current ``ExecutionInfo`` (readable as Polos's dict too:
+        ``(await handle.get(client))["status"]``)."""
         return await self._pick(client).get_execution(self.id)
 
-    async def cancel(self, client: Any = None) -> Any:
-        return await self._pick(client).cancel_execution(self.id)
+    async def cancel(self, client: Any = None) -> bool:
+        """Cancel the execution; whether it is now cancelled."""
+        cancelled: bool = await self._pick(client).cancel_execution(self.id)
+        return cancelled
 
     async def result(self, client: Any = None, timeout: float | None = 600.0) -> Any:
         """Wait for the execution to finish and return its result (or raise its error)."""

@@ -1,0 +1,1 @@
+"""``polos.core``: the module paths Polos code imports workflows, contexts and state from."""

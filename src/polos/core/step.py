@@ -1,0 +1,5 @@
+"""``polos.core.step``: ``ctx.step``'s class."""
+
+from ..engine.steps import Step
+
+__all__ = ["Step"]
