@@ -6,14 +6,26 @@ import asyncio
 import random
 import sqlite3
 import string
+import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
-from polos import InvalidStepKeyError, Polos, WorkflowContext, WorkflowFailedError, workflow
+from polos import (
+    InvalidStepKeyError,
+    Polos,
+    SerializationError,
+    WorkflowContext,
+    WorkflowFailedError,
+    serialization,
+    workflow,
+)
 from polos.durations import MAX_DURATION_SECONDS, check_wake_at, parse_duration, utc_datetime
 from polos.engine.retry import RetryPolicy
 from polos.engine.step_keys import MAX_STEP_KEY_CHARS, check_step_key
@@ -160,3 +172,72 @@ def test_duration_range_rules() -> None:
         check_wake_at(datetime(9999, 12, 31), now)
     assert utc_datetime(1e300) == datetime.max.replace(tzinfo=UTC)
     assert utc_datetime(0) == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# stored data never runs code ----------------------------------------------------------
+def _planted(tag: str, ref: str, marker: Path) -> str:
+    """A stored value naming a callable as its class, as someone with write access could."""
+    command = f"touch {marker}"
+    values: dict[str, Any] = {
+        "enum": command,
+        "model": {"args": ["touch", str(marker)]},
+        "dataclass": {"args": ["touch", str(marker)]},
+        "namedtuple": [command],
+    }
+    return orjson.dumps({"__polos__": tag, "c": ref, "v": values[tag]}).decode()
+
+
+PLANTS = [
+    ("enum", "os:system"),  # os is always imported: found, but not an Enum
+    ("dataclass", "subprocess:Popen"),  # a class, but not a dataclass
+    ("model", "subprocess:run"),
+    ("namedtuple", "builtins:eval"),
+    ("enum", "this:Nothing"),  # never imported: importing it would print the Zen
+    ("dataclass", "os:path.os.system"),  # walks through a module attribute
+]
+
+
+@pytest.mark.parametrize(("tag", "ref"), PLANTS)
+def test_decoding_never_calls_or_imports_what_stored_data_names(
+    tmp_path: Path, tag: str, ref: str
+) -> None:
+    marker = tmp_path / "ran"
+    text = _planted(tag, ref, marker)
+    with pytest.raises(SerializationError) as err:
+        serialization.loads(text)
+    assert ref in str(err.value) and "cannot be used" in str(err.value)
+    assert serialization.loads(text, strict=False) is not None  # plain data for readers
+    assert not marker.exists() and "this" not in sys.modules
+
+
+@workflow(id="bad_input_planted")
+async def bad_input_planted(ctx: WorkflowContext, topic: str) -> str:
+    value = await ctx.step.run("value", _echo, "harmless")
+    await ctx.step.wait_for_event("go", topic)  # the row is planted meanwhile
+    return str(value)
+
+
+@pytest.mark.parametrize(("tag", "ref"), PLANTS[:1] + PLANTS[4:5])
+async def test_a_planted_row_runs_nothing_on_replay(
+    polos: Polos, database_url: str, tmp_path: Path, tag: str, ref: str
+) -> None:
+    marker = tmp_path / "ran"
+    topic = f"bad_input.{uuid.uuid4().hex}"
+    handle = await bad_input_planted.invoke(polos, topic)
+    while (await handle.get(polos)).waiting_on != "go":
+        await asyncio.sleep(0.01)
+    planted = _planted(tag, ref, marker).replace("'", "''")
+    await _sql(
+        database_url,
+        f"UPDATE steps SET output = '{planted}' WHERE execution_id = '{handle.id}' "
+        "AND step_key = 'value'",
+    )
+    await polos.publish(topic, {"go": True})
+    with pytest.raises(WorkflowFailedError) as failure:
+        await handle.result(polos, timeout=10)
+    assert failure.value.error["type"] == "SerializationError"
+    assert ref in failure.value.error["message"]
+    assert not marker.exists() and "this" not in sys.modules
+    info = await handle.get(polos)  # readers see the plain data, nothing runs
+    assert [s.output for s in info.steps if s.step_key == "value"] != ["harmless"]
+    assert not marker.exists()

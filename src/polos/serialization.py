@@ -3,9 +3,22 @@
 Values are walked once into a JSON tree in which every type that plain JSON
 would flatten (datetimes, UUIDs, bytes, enums, sets, tuples, pydantic models,
 dataclasses...) is wrapped in a small tagged object ``{"__polos__": tag, ...}``.
-Decoding reverses the walk, importing model and dataclass classes by their
-module path. A value that cannot be stored raises ``SerializationError`` when
-it is encoded, so a bad step output fails at that step, never later in replay.
+Decoding reverses the walk, finding model, enum, dataclass and namedtuple
+classes by their ``module:QualName``. A value that cannot be stored raises
+``SerializationError`` when it is encoded, so a bad step output fails at that
+step, never later in replay.
+
+Stored data is not trusted to run code. Anyone who can write one row must
+not be able to make every worker that reads it call a function of their
+choosing (``{"__polos__": "enum", "c": "os:system", "v": "..."}`` would
+otherwise run a shell command). So decoding:
+
+- never imports a module: a class is found only in a module this process has
+  already imported (``sys.modules``), by its own code;
+- looks the name up in the module's and classes' own namespaces, so no
+  module ``__getattr__`` or descriptor runs;
+- builds only a class that is what its tag says (an ``Enum`` subclass, a
+  pydantic model, a dataclass, a namedtuple) and never calls anything else.
 """
 
 from __future__ import annotations
@@ -13,9 +26,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
-import importlib
 import math
+import sys
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path, PurePath
@@ -201,7 +215,11 @@ def class_ref(cls: type) -> str:
             "rebuilt on replay; define it at module level"
         )
     ref = f"{cls.__module__}:{cls.__qualname__}"
-    if _import_class(ref) is not cls:
+    try:
+        found: Any = _find_class(ref)
+    except LookupError:
+        found = None
+    if found is not cls:
         raise SerializationError(
             f"class {cls.__qualname__} cannot be found again as {ref}; define it at module "
             "level under a unique name"
@@ -210,12 +228,29 @@ def class_ref(cls: type) -> str:
     return ref
 
 
-def _import_class(ref: str) -> Any:
-    module_name, _, qualname = ref.partition(":")
-    obj: Any = importlib.import_module(module_name)
+def _find_class(ref: str) -> type:
+    """The class ``ref`` (``module:QualName``) names, without importing or calling anything.
+
+    Raises ``LookupError`` saying why it is not there.
+    """
+    module_name, colon, qualname = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+    if not colon or not module_name or not qualname:
+        raise LookupError(f"{ref!r} is not a 'module:Class' reference")
+    module = sys.modules.get(module_name)
+    if module is None:
+        raise LookupError(
+            f"module {module_name!r} is not imported in this process (Polos never imports a "
+            "module because stored data names it: import it in the worker, e.g. from the "
+            "module that defines the workflow)"
+        )
+    obj: Any = module
     for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+        # The namespace itself, not getattr: no module __getattr__, no descriptor runs.
+        obj = vars(obj).get(part)
+        if not isinstance(obj, type):
+            raise LookupError(f"{ref} is not a class defined at that path")
+    cls: type = obj
+    return cls
 
 
 def from_tree(tree: Any, strict: bool = True) -> Any:
@@ -246,15 +281,30 @@ def _from_tagged(tag: str, tree: dict[str, Any], strict: bool) -> Any:
     raise SerializationError(f"unknown stored type tag {tag!r}; was it written by a newer Polos?")
 
 
+#: What each class tag may build: (what it must be, the check).
+_CLASS_KINDS: dict[str, tuple[str, Callable[[type], bool]]] = {
+    "enum": ("an Enum subclass", lambda cls: issubclass(cls, enum.Enum)),
+    "model": ("a pydantic model", lambda cls: issubclass(cls, BaseModel)),
+    "dataclass": ("a dataclass", dataclasses.is_dataclass),
+    "namedtuple": (
+        "a namedtuple",
+        lambda cls: issubclass(cls, tuple) and isinstance(vars(cls).get("_fields"), tuple),
+    ),
+}
+
+
 def _decode_class(tag: str, ref: str, v: Any, strict: bool) -> Any:
+    kind, is_kind = _CLASS_KINDS[tag]
     try:
-        cls = _import_class(ref)
-    except (ImportError, AttributeError) as exc:
+        cls: Any = _find_class(ref)
+        if not is_kind(cls):
+            raise LookupError(f"{ref} is not {kind}, so a stored {tag!r} value cannot use it")
+    except LookupError as exc:
         if strict:
             raise SerializationError(
-                f"stored value needs class {ref}, which cannot be imported here: {exc}"
-            ) from exc
-        return from_tree(v, strict)
+                f"stored {tag} value names class {ref!r}, which cannot be used: {exc}"
+            ) from None
+        return from_tree(v, strict)  # a reader without the class sees the plain data
     if tag == "model":
         return cls.model_validate(v)
     if tag == "enum":
