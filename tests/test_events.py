@@ -104,7 +104,8 @@ async def ev_publisher(ctx: WorkflowContext, input: dict[str, int]) -> int:
 
 async def test_stream_workflow_yields_events_then_ends(polos: Polos) -> None:
     handle = await ev_publisher.invoke(polos, {"n": 4})
-    everything = [e async for e in events.stream_workflow(polos, "ev_publisher", handle.id)]
+    stream = events.stream_workflow(polos, "ev_publisher", handle.id, last_sequence_id=0)
+    everything = [e async for e in stream]
     received = [e for e in everything if e.event_type == "tick"]
     assert [e.data["i"] for e in received] == [0, 1, 2, 3]  # published once each despite replays
     assert all(isinstance(e, StreamEvent) and e.topic == handle_topic(handle) for e in received)

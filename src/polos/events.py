@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from .engine import definition as registry
 from .errors import ExecutionNotFoundError, PolosError
 from .runtime.client import store_of
 from .store import COMPLETED, FINAL_STATUSES, ExecutionRow, Store
-from .store.records import EventRow
+from .store.records import WAIT_SUSPEND, WAITING, EventRow
 from .types import EventData, EventPayload, StreamEvent, workflow_topic
 
 _POLL = 0.25
@@ -103,7 +104,11 @@ async def stream_topic(
     else from now on), then each new one as it is published. Runs until the
     consumer stops."""
     store = await store_of(client)
-    after = await _start_of(store, topic, last_sequence_id, last_timestamp, default_now=True)
+    after = (
+        last_sequence_id
+        if last_sequence_id is not None
+        else await _start_of(store, topic, None, last_timestamp)
+    )
     published = store.hub.events_event()
     while True:
         published.clear()
@@ -124,9 +129,11 @@ async def stream_workflow(
 ) -> AsyncIterator[StreamEvent]:
     """Every event of the run tree that ``workflow_run_id`` belongs to (see the module doc).
 
-    Without ``last_sequence_id`` or ``last_timestamp`` the stream starts at the
-    beginning of the run, so nothing that happened before the call (a suspend
-    reached at once, say) is missed. ``workflow_id`` must be the run's workflow
+    Without ``last_sequence_id`` or ``last_timestamp`` the stream starts from
+    now, as in Polos, but never misses what is still current: a suspend the
+    tree is waiting at is announced again, and a root that already finished
+    yields its finish event (then the stream ends). ``last_sequence_id=0``
+    replays the run from its start. ``workflow_id`` must be the run's workflow
     or its root's (``handle.root_workflow_id``).
     """
     store = await store_of(client)
@@ -140,13 +147,15 @@ async def stream_workflow(
         )
     follower = _TreeFollower(store, row.root_execution_id or row.id)
     follower.topic = workflow_topic(row.root_workflow_id or row.workflow_id, follower.root_id)
-    follower.after = await _start_of(
-        store, follower.topic, last_sequence_id, last_timestamp, default_now=False
-    )
-    if last_sequence_id is not None and follower.after > 0:
-        follower.since = await _time_of(store, follower.topic, follower.after)
+    if last_sequence_id is not None:
+        follower.after = last_sequence_id
+        if last_sequence_id > 0:
+            follower.since = await _time_of(store, follower.topic, last_sequence_id)
     elif last_timestamp is not None:
         follower.since = _epoch(last_timestamp)
+        follower.after = await _start_of(store, follower.topic, None, last_timestamp)
+    else:
+        await follower.start_now()
     async for event in follower.follow():
         yield event
 
@@ -162,8 +171,41 @@ class _TreeFollower:
         self.since: float | None = None  # lifecycle events at or before this are skipped
         self._seen_steps: dict[str, set[str]] = {}
         self._finished: set[str] = set()
+        self.backlog: list[StreamEvent] = []
+        self.done = False
+
+    async def start_now(self) -> None:
+        """Start from now, as Polos does, plus what is still current: the announcement
+        of each suspend the tree waits at (so a consumer that asks just after the run
+        got there still sees it) and the root's finish if it has already finished."""
+        self.since = time.time()
+        tree = await self.store.list_run_tree(self.root_id)
+        pending = {
+            f"suspend_{run.wait_step_key}"
+            for run in tree
+            if run.status == WAITING and run.wait_kind == WAIT_SUSPEND
+        }
+        latest: dict[str, EventRow] = {}
+        while True:  # one pass over the topic; later reads go by sequence id
+            rows = await self.store.read_events(self.topic, self.after, 500)
+            for event in rows:
+                self.after = event.seq
+                if event.event_type in pending:
+                    latest[event.event_type] = event
+            if len(rows) < 500:
+                break
+        self.backlog = [_stream_event(e) for e in sorted(latest.values(), key=lambda e: e.seq)]
+        root = next((run for run in tree if run.id == self.root_id), None)
+        if root is not None and root.status in FINAL_STATUSES:
+            self.backlog.append(self._finish_event(root, root.completed_at or root.updated_at))
+            self._finished.add(root.id)
+            self.done = True
 
     async def follow(self) -> AsyncIterator[StreamEvent]:
+        for event in self.backlog:
+            yield event
+        if self.done:
+            return
         published = self.store.hub.events_event()
         while True:
             published.clear()
@@ -264,18 +306,12 @@ def _plain(value: Any) -> Any:
 
 
 async def _start_of(
-    store: Store,
-    topic: str,
-    last_sequence_id: int | None,
-    last_timestamp: datetime | None,
-    *,
-    default_now: bool,
+    store: Store, topic: str, last_sequence_id: int | None, last_timestamp: datetime | None
 ) -> int:
-    """The sequence id after which a stream starts."""
+    """The sequence id after which a stream starts: the last event published at or
+    before ``last_timestamp``, else (no timestamp) the last event so far."""
     if last_sequence_id is not None:
         return last_sequence_id
-    if last_timestamp is None and not default_now:
-        return 0
     since = _epoch(last_timestamp) if last_timestamp is not None else None
     after = 0
     while True:  # one pass over the topic; later reads go by sequence id
