@@ -36,14 +36,24 @@ class StepExecutionError(PolosError):
     identically, on every replay, because the failure is recorded.
     """
 
-    def __init__(self, step_key: str, error_type: str, message: str, attempts: int = 1):
-        self.step_key = step_key
-        self.error_type = error_type
-        self.error_message = message
-        self.attempts = attempts
-        super().__init__(
-            f"step {step_key!r} failed after {attempts} attempt(s): {error_type}: {message}"
-        )
+    def __init__(self, reason: str | None = None):
+        # Polos's shape: user code may raise StepExecutionError("why") itself.
+        self.reason = reason
+        self.step_key: str | None = None
+        self.error_type = "StepExecutionError"
+        self.error_message = reason or ""
+        self.attempts = 1
+        super().__init__(reason)
+
+    @classmethod
+    def for_step(
+        cls, step_key: str, error_type: str, message: str, attempts: int = 1
+    ) -> StepExecutionError:
+        """The error of a recorded step failure."""
+        error = cls(f"step {step_key!r} failed after {attempts} attempt(s): {error_type}: {message}")
+        error.step_key, error.error_type = step_key, error_type
+        error.error_message, error.attempts = message, attempts
+        return error
 
 
 class WorkflowTimeoutError(PolosError):
@@ -52,12 +62,13 @@ class WorkflowTimeoutError(PolosError):
     The execution itself goes on; only the wait gave up.
     """
 
-    def __init__(self, execution_id: str, timeout: float):
+    def __init__(self, execution_id: str | None = None, timeout_seconds: float | None = None):
         self.execution_id = execution_id
-        self.timeout = timeout
+        self.timeout_seconds = timeout_seconds
+        self.timeout = timeout_seconds
         super().__init__(
-            f"execution {execution_id} did not finish within {timeout:g}s; it is still "
-            "running: call get_execution() later or wait again with a larger timeout"
+            f"execution {execution_id} did not finish within {timeout_seconds or 0:g}s; it is "
+            "still running: call get_execution() later or wait again with a larger timeout"
         )
 
 
@@ -158,7 +169,25 @@ class InsideWorkflowError(PolosError):
     """A client call was made from inside a running workflow."""
 
 
-class StoreUnavailableError(PolosError):
+class ConfigurationError(PolosError, ValueError):
+    """An argument or ``POLOS_*`` variable (a database URL, say) cannot be used as given."""
+
+
+class StoreError(PolosError):
+    """The database refused an operation for a reason that is not a passing outage.
+
+    Disk full, a read-only or damaged database file, a permission refused:
+    retrying at once will not help, something must be fixed. Like an outage,
+    it is never blamed on the workflow: the run is not failed, and the work
+    resumes once the cause is fixed.
+    """
+
+
+class SchemaConflictError(StoreError):
+    """The database holds tables by Polos's names that Polos did not create."""
+
+
+class StoreUnavailableError(StoreError):
     """The database could not be reached after retrying."""
 
 
@@ -183,8 +212,7 @@ class ChildWorkflowError(StepExecutionError):
         self.child_execution_id = child_execution_id
         self.workflow_id = workflow_id
         self.error = error or {}
-        super().__init__(
-            step_key,
-            str(self.error.get("type", "Error")),
-            f"child {workflow_id} ({child_execution_id}) failed: {self.error.get('message', '')}",
-        )
+        error_type = str(self.error.get("type", "Error"))
+        message = f"child {workflow_id} ({child_execution_id}) failed: {self.error.get('message', '')}"
+        super().__init__(f"step {step_key!r} failed after 1 attempt(s): {error_type}: {message}")
+        self.step_key, self.error_type, self.error_message = step_key, error_type, message

@@ -238,7 +238,7 @@ def step_error_from_record(recorded: StepRow) -> PolosError:
     info = orjson.loads(recorded.error or "{}")
     if info.get("type") == "WaitTimeoutError":
         return WaitTimeoutError(recorded.step_key, info.get("message"))
-    return StepExecutionError(
+    return StepExecutionError.for_step(
         recorded.step_key,
         info.get("type", "Error"),
         info.get("message", ""),

@@ -63,13 +63,13 @@ class Step(ChildSteps, EventSteps):
             except (SerializationError, PayloadTooLargeError) as exc:
                 # Deterministic: retrying cannot help, so fail the step now.
                 await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
-                raise StepExecutionError(
+                raise StepExecutionError.for_step(
                     step_key, type(exc).__name__, str(exc), retries + 1
                 ) from exc
             except Exception as exc:
                 if not policy.should_retry(exc, retries):
                     await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
-                    raise StepExecutionError(
+                    raise StepExecutionError.for_step(
                         step_key, type(exc).__name__, str(exc), retries + 1
                     ) from exc
                 retries += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
+from pydantic import BaseModel
+
 from ..engine import definition as registry
 from ..engine.definition import WorkflowDefinition
 from ..errors import WorkflowDefinitionError
@@ -15,15 +17,6 @@ from .polos import Polos
 
 # Options of the Polos API that later versions implement; refusing them
 # loudly is better than silently ignoring what the user asked for.
-_NOT_YET = ("on_start", "on_end")
-_OPTIONS = (
-    "state_schema",
-    "schedule",
-    "trigger_on_event",
-    "batch_size",
-    "batch_timeout_seconds",
-    "queue",
-)
 
 
 class Workflow(WorkflowDefinition):
@@ -65,40 +58,61 @@ def _split(client: Any, payload: Any) -> tuple[Any, Any]:
 
 
 @overload
-def workflow(fn: Callable[..., Any], /) -> Workflow: ...
+def workflow(id: Callable[..., Any], /) -> Workflow: ...
 
 
 @overload
 def workflow(
-    *, id: str | None = None, description: str | None = None, **options: Any
+    id: str | None = None,
+    description: str | None = None,
+    queue: Any = None,
+    trigger_on_event: str | None = None,
+    batch_size: int = 1,
+    batch_timeout_seconds: float | None = None,
+    schedule: Any = None,
+    on_start: Any = None,
+    on_end: Any = None,
+    state_schema: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Workflow]: ...
 
 
 def workflow(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    id: str | None = None,
+    id: Callable[..., Any] | str | None = None,
     description: str | None = None,
-    **options: Any,
+    queue: Any = None,
+    trigger_on_event: str | None = None,
+    batch_size: int = 1,
+    batch_timeout_seconds: float | None = None,
+    schedule: Any = None,
+    on_start: Any = None,
+    on_end: Any = None,
+    state_schema: type[BaseModel] | None = None,
 ) -> Any:
-    """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...")``."""
-    for name, value in options.items():
-        if name not in _NOT_YET and name not in _OPTIONS:
-            raise WorkflowDefinitionError(f"@workflow got an unknown option {name!r}")
-        if name in _NOT_YET and value is not None:
+    """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...", ...)``
+    (Polos's parameters, in Polos's order)."""
+    for name, value in (("on_start", on_start), ("on_end", on_end)):
+        if value is not None:
             raise WorkflowDefinitionError(
                 f"@workflow option {name}= is not supported by this version of Polos yet "
                 "(see docs/roadmap.md)"
             )
 
     def wrap(f: Callable[..., Any]) -> Workflow:
-        chosen = {k: v for k, v in options.items() if k in _OPTIONS}
-        wf = Workflow(f, id=id, description=description, **chosen)
+        wf = Workflow(
+            f,
+            id=None if callable(id) else id,
+            description=description,
+            queue=queue,
+            trigger_on_event=trigger_on_event,
+            batch_size=batch_size,
+            batch_timeout_seconds=batch_timeout_seconds,
+            schedule=schedule,
+            state_schema=state_schema,
+        )
         registry.register(wf)
         return wf
 
-    return wrap(fn) if fn is not None else wrap
+    return wrap(id) if callable(id) else wrap
 
 
 def get_workflow(workflow_id: str) -> Workflow | None:
@@ -111,17 +125,22 @@ def get_all_workflows() -> dict[str, Workflow]:
     return {d.id: d for d in registry.all_definitions() if isinstance(d, Workflow)}
 
 
-async def batch_invoke(client: Any, items: Sequence[BatchWorkflowInput]) -> list[ExecutionHandle]:
+async def batch_invoke(
+    client: Any,
+    workflows: Sequence[BatchWorkflowInput],
+    session_id: str | None = None,
+    user_id: str | None = None,
+) -> list[ExecutionHandle]:
     """Queue several runs at once: ``batch_invoke(client, [BatchWorkflowInput(id=..., payload=...)])``."""
     forbid_inside_workflow("batch_invoke()")
     target: Any = client if client is not None else default_client()
-    handles: list[ExecutionHandle] = await target.batch_invoke(items)
+    handles: list[ExecutionHandle] = await target.batch_invoke(workflows, session_id, user_id)
     return handles
 
 
-async def batch_agent_invoke(client: Any, invocations: Sequence[Any]) -> list[ExecutionHandle]:
+async def batch_agent_invoke(client: Any, agents: Sequence[Any]) -> list[ExecutionHandle]:
     """Queue several agent runs: ``batch_agent_invoke(client, [agent.with_input("..."), ...])``."""
     forbid_inside_workflow("batch_agent_invoke()")
     target: Any = client if client is not None else default_client()
-    handles: list[ExecutionHandle] = await target.batch_agent_invoke(invocations)
+    handles: list[ExecutionHandle] = await target.batch_agent_invoke(agents)
     return handles
