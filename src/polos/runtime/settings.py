@@ -24,15 +24,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..errors import PolosError
+from ..errors import ConfigurationError
 from ..store import resolve_database_url
 
 DEFAULT_DEPLOYMENT_ID = "default"
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-
-
-class ConfigurationError(PolosError, ValueError):
-    """An argument or ``POLOS_*`` variable cannot be used as given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +81,11 @@ def project_database_url(url: str, project_id: str) -> str:
     name = project_id.lower().replace("-", "_")
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        path = parts.path
+        # sqlite:///path?options: keep the three slashes urlunsplit would drop.
+        path, question, options = url[len("sqlite://") :].partition("?")
         stem, dot, ext = path.rpartition(".")
         path = f"{stem}.{name}.{ext}" if dot and "/" not in ext else f"{path}.{name}"
-        return urlunsplit(parts._replace(path=path))
+        return f"sqlite://{path}{question}{options}"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     base = query.get("schema")
     query["schema"] = f"{base}_{name}" if base and base != "public" else f"project_{name}"
