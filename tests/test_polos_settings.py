@@ -43,7 +43,9 @@ async def settings_approval(ctx: WorkflowContext, payload: dict[str, Any]) -> An
 
 def test_api_url_is_refused_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="database_url"):
-        Polos(api_url="http://localhost:8080")
+        Polos(api_url="http://polos.internal:8080")
+    # Polos's local default spelled out means "local development": embedded here
+    assert PolosClient(api_url="http://localhost:8080").database_url.startswith("sqlite:")
     with pytest.raises(ConfigurationError, match="POLOS_API_URL"):
         PolosClient("https://api.polos.dev", "key")
     monkeypatch.setenv("POLOS_API_URL", "http://orchestrator:8080")

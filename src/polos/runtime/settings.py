@@ -14,6 +14,9 @@ embedded design:
 - ``api_url`` / ``api_key`` address a Polos server. This release runs on the
   database directly; an ``api_url`` is refused with a clear error rather than
   quietly ignored, because code that names a server expects to reach one.
+  Polos's own default, ``http://localhost:8080``, is the exception: code that
+  spells it out asks for the local development setup, which here is the
+  embedded database.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from ..errors import ConfigurationError
 from ..store import resolve_database_url
 
 DEFAULT_DEPLOYMENT_ID = "default"
+#: Polos's own default (what it uses when nothing is set): code that spells it out
+#: means "the local development setup", which here is the embedded database.
+LOCAL_DEFAULT_API_URLS = frozenset({"http://localhost:8080", "http://127.0.0.1:8080"})
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
@@ -49,7 +55,7 @@ def resolve_settings(
 ) -> Settings:
     """Arguments first, then the environment, then the embedded defaults."""
     api_url = api_url or os.environ.get("POLOS_API_URL") or None
-    if api_url:
+    if api_url and api_url.rstrip("/") not in LOCAL_DEFAULT_API_URLS:
         raise ConfigurationError(
             f"api_url={api_url!r} asks for a Polos server, and this version of Polos for "
             "Python talks to its database directly (no server yet). Leave api_url and "
