@@ -73,6 +73,26 @@ class ExampleRun:
         assert "Traceback" not in self.stdout + self.stderr, f"{self.stdout}\n{self.stderr}"
 
 
+def example_env(database_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment an example runs in: our database, a fake model, nothing of Polos's server."""
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("POLOS_API_URL", "POLOS_PROJECT_ID")
+    }
+    return {
+        **inherited,
+        "POLOS_DATABASE_URL": database_url,
+        "OPENAI_API_KEY": "sk-test",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+
+
+def copy_example(root: Path, name: str, workdir: Path) -> Path:
+    folder = workdir / name
+    shutil.copytree(root / name, folder)
+    return folder
+
+
 def run_example(
     root: Path,
     name: str,
@@ -85,21 +105,11 @@ def run_example(
     timeout: float = 180,
 ) -> ExampleRun:
     """Copy example ``name`` into ``workdir`` and run ``script`` there, unchanged."""
-    folder = workdir / name
-    shutil.copytree(root / name, folder)
-    environment = {
-        **os.environ,
-        "POLOS_DATABASE_URL": database_url,
-        "OPENAI_API_KEY": "sk-test",
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
-    for unset in ("POLOS_API_URL", "POLOS_PROJECT_ID"):
-        environment.pop(unset, None)
+    folder = copy_example(root, name, workdir)
     done = subprocess.run(
         [sys.executable, script],
         cwd=folder,
-        env=environment,
+        env=example_env(database_url, env),
         input=stdin,
         text=True,
         capture_output=True,
