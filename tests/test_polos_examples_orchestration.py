@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import drop_schema
-from polos.testing import FakeOpenAIServer, Turn
+from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
 from polos_examples import copy_example, example_env, require_examples
 
 pytestmark = pytest.mark.slow
@@ -142,3 +142,52 @@ def _drive(folder: Path, env: dict[str, str], amount: float, decision: str | Non
     if amount > 1000:
         assert execution_id is not None, "\n".join(seen)
     return "\n".join(seen)
+
+
+#: The model's answer to each of example 14's agents, told apart by their system prompts.
+_BLOG_AGENTS = [
+    ("final editor", "FINAL TEXT"),
+    ("blog writer", "DRAFT BLOG"),
+    ("grammar review specialist", "GRAMMAR NOTES"),
+    ("tone and style", "TONE NOTES"),
+    ("factual accuracy", "FACT NOTES"),
+]
+
+
+def _blog_answer(request: RecordedRequest) -> Turn:
+    messages = request.body.get("input")
+    system = json.dumps(messages[0] if isinstance(messages, list) and messages else "").lower()
+    for hint, text in _BLOG_AGENTS:
+        if hint in system:
+            return Turn.reply(text)
+    raise AssertionError(f"no agent matches {system[:200]}")
+
+
+def test_14_router_coordinator(examples: Path, tmp_path: Path, database_url: str) -> None:
+    """Agents in parallel and in sequence under workflows, followed as one event stream."""
+    run_dir = copy_example(examples, "14-router-coordinator", tmp_path)
+    with FakeOpenAIServer([_blog_answer] * 9) as llm:
+        done = subprocess.run(
+            [sys.executable, "main.py"],
+            cwd=run_dir,
+            env=example_env(database_url, {"OPENAI_BASE_URL": llm.base_url}),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert llm.remaining_turns == 0  # 5 agents, then 4 more: nothing asked twice
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    generate, review_only = done.stdout.split("Blog Review Only Demo")
+    for agent in ("grammar_reviewer", "tone_reviewer", "correctness_reviewer", "final_editor"):
+        assert f"[AGENT FINISH] {agent}" in generate and f"[AGENT FINISH] {agent}" in review_only
+    assert "[AGENT FINISH] blog_generator" in generate
+    # the child workflow's finish comes before its parent's, in the parent's stream
+    assert generate.index("[WORKFLOW FINISH] blog_review") < generate.index(
+        "[WORKFLOW FINISH] generate_blog"
+    )
+    assert '  "final_blog": "FINAL TEXT"' in lines
+    assert '  "draft_blog": "DRAFT BLOG",' in lines
+    assert '  "grammar_review": "GRAMMAR NOTES",' in lines
+    assert '  "final_text": "FINAL TEXT"' in lines
+    assert "All demos completed!" in lines
