@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from polos import EventData, EventPayload, Polos, PolosClient, WorkflowContext, events, workflow
+from polos import (
+    BatchEventPayload,
+    EventData,
+    EventPayload,
+    Polos,
+    PolosClient,
+    WorkflowContext,
+    events,
+    workflow,
+)
 
 STARTED: list[str] = []
 
@@ -17,8 +26,8 @@ async def trig_onboarding(ctx: WorkflowContext, input: EventPayload) -> str:
 
 
 @workflow(id="trig_batched", trigger_on_event="metrics", batch_size=3, batch_timeout_seconds=0.5)
-async def trig_batched(ctx: WorkflowContext, input: list[EventPayload]) -> list[int]:
-    return [e.data for e in input]
+async def trig_batched(ctx: WorkflowContext, input: BatchEventPayload) -> list[int]:
+    return [e.data for e in input.events]
 
 
 async def _runs(polos: Polos, workflow_id: str, count: int) -> list[object]:

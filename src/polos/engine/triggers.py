@@ -7,8 +7,8 @@ while no worker ran. A new trigger starts after the last event published
 before it was first registered.
 
 Payloads: with ``batch_size=1`` the workflow receives the ``EventPayload``;
-with a larger batch it receives a list of ``EventPayload`` (up to
-``batch_size``). A partial batch starts a run once its oldest event is
+with a larger batch it receives a ``BatchEventPayload`` whose ``events`` hold
+up to ``batch_size`` events (Polos's shapes). A partial batch starts a run once its oldest event is
 ``batch_timeout_seconds`` old (never, with no timeout).
 """
 
@@ -21,7 +21,7 @@ from .. import serialization
 from ..store import Store
 from ..store.payloads import event_json
 from ..store.records import EventRow, NewExecution, TriggerRow
-from ..types import EventPayload
+from ..types import BatchEventPayload, EventItem, EventPayload
 from .definition import queue_name_of
 
 
@@ -59,7 +59,11 @@ def _ready_batches(events: list[EventRow], trigger: TriggerRow, now: float) -> l
 
 def _execution(trigger: TriggerRow, batch: list[EventRow], now: float) -> NewExecution:
     payloads = [EventPayload.model_validate(serialization.loads(event_json(e))) for e in batch]
-    payload: Any = payloads[0] if trigger.batch_size == 1 else payloads
+    payload: Any = (
+        payloads[0]
+        if trigger.batch_size == 1
+        else BatchEventPayload(events=[EventItem.model_validate(p.model_dump()) for p in payloads])
+    )
     return NewExecution(
         id=str(uuid.uuid4()),
         workflow_id=trigger.workflow_id,
