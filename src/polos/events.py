@@ -33,10 +33,11 @@ from pydantic_core import to_jsonable_python
 
 from . import serialization
 from .engine import definition as registry
+from .engine.steps_events import ANNOUNCE_SUFFIX
 from .errors import ExecutionNotFoundError, PolosError
 from .runtime.client import store_of
 from .store import COMPLETED, FINAL_STATUSES, ExecutionRow, Store
-from .store.records import WAIT_SUSPEND, WAITING, EventRow
+from .store.records import EventRow
 from .types import EventData, EventPayload, StreamEvent, workflow_topic
 
 _POLL = 0.25
@@ -180,11 +181,18 @@ class _TreeFollower:
         got there still sees it) and the root's finish if it has already finished."""
         self.since = time.time()
         tree = await self.store.list_run_tree(self.root_id)
-        pending = {
-            f"suspend_{run.wait_step_key}"
-            for run in tree
-            if run.status == WAITING and run.wait_kind == WAIT_SUSPEND
-        }
+        # A suspend is current when its announcement is recorded and its answer is
+        # not (the run may still be on its way from the announcement to the wait).
+        pending: set[str] = set()
+        for run in tree:
+            if run.status in FINAL_STATUSES:
+                continue
+            keys = {step.step_key for step in await self.store.list_steps(run.id)}
+            pending.update(
+                f"suspend_{key[: -len(ANNOUNCE_SUFFIX)]}"
+                for key in keys
+                if key.endswith(ANNOUNCE_SUFFIX) and key[: -len(ANNOUNCE_SUFFIX)] not in keys
+            )
         latest: dict[str, EventRow] = {}
         while True:  # one pass over the topic; later reads go by sequence id
             rows = await self.store.read_events(self.topic, self.after, 500)

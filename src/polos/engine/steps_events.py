@@ -61,6 +61,17 @@ class EventSteps:
             run.refused()
         run.recorded[step_key] = row
 
+    async def publish_workflow_event(
+        self, step_key: str, data: Any = None, event_type: str | None = None
+    ) -> None:
+        """Publish on the run tree's own topic (``ctx.topic``), where
+        ``events.stream_workflow`` consumers see it; exactly once."""
+        row = self._run.row
+        topic = workflow_topic(
+            row.root_workflow_id or row.workflow_id, row.root_execution_id or row.id
+        )
+        await self.publish_event(step_key, topic, data, event_type)
+
     async def wait_for_event(
         self, step_key: str, topic: str, timeout: float | str | timedelta | None = None
     ) -> EventPayload:
