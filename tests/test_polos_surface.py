@@ -130,3 +130,23 @@ def test_module_paths_polos_code_imports_resolve() -> None:
     assert BatchWorkflowInput is polos.BatchWorkflowInput
     assert AgentContext is polos.AgentContext and WorkflowContext is polos.WorkflowContext
     assert AgentResult is polos.AgentResult
+
+
+STEP_METHODS = json.loads(
+    (Path(__file__).parent / "data" / "polos_sdk_0_1_15_surface.json").read_text()
+)["step_methods"]
+
+
+@pytest.mark.parametrize("method", sorted(STEP_METHODS))
+def test_ctx_step_methods_take_polos_arguments(method: str) -> None:
+    from polos.engine.steps import Step
+
+    ours = getattr(Step, method, None)
+    assert ours is not None, f"ctx.step.{method} is missing"
+    spec = STEP_METHODS[method]
+    params = list(inspect.signature(ours).parameters.values())[1:]
+    ordered = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    theirs = spec["positional"]
+    assert ordered[: len(theirs)] == theirs, f"ctx.step.{method}: {theirs} vs ours {ordered}"
+    names = {p.name for p in params}
+    assert all(k in names for k in spec["keyword_only"]), f"ctx.step.{method} keywords"

@@ -33,21 +33,21 @@ class Step(ChildSteps, EventSteps):
     async def run(
         self,
         step_key: str,
-        fn: Callable[..., Any],
+        func: Callable[..., Any],
         *args: Any,
         max_retries: int = 2,
         base_delay: float = 1.0,
         max_delay: float = 10.0,
         **kwargs: Any,
     ) -> Any:
-        """Run ``fn(*args, **kwargs)`` once, durably; sync functions run in a thread.
+        """Run ``func(*args, **kwargs)`` once, durably; sync functions run in a thread.
 
         A failure is retried with exponential backoff up to ``max_retries``
         times (``FatalError`` never is); the final failure is recorded and
         raised as ``StepExecutionError``, on this run and on every replay.
         """
         run = self._run
-        name = function_name(fn)
+        name = function_name(func)
         recorded = run.take_key(step_key, "run", name)
         if recorded is not None:
             return run.replay(recorded)
@@ -55,7 +55,7 @@ class Step(ChildSteps, EventSteps):
         retries = self._durable_retries_done(step_key)
         while True:
             try:
-                value = await call_function(fn, args, kwargs)
+                value = await call_function(func, args, kwargs)
                 output = run.encode(f"output of step {step_key!r}", value)
                 break
             except asyncio.CancelledError:
@@ -122,25 +122,36 @@ class Step(ChildSteps, EventSteps):
     async def wait_for(
         self,
         step_key: str,
-        duration: float | str | timedelta | None = None,
-        *,
-        seconds: float = 0,
+        seconds: float | str | timedelta | None = None,
         minutes: float = 0,
         hours: float = 0,
         days: float = 0,
         weeks: float = 0,
     ) -> None:
         """Sleep durably; the worker slot is freed while waiting."""
+        # Polos's positions (seconds, minutes, ...); a duration ("2h", a timedelta)
+        # is accepted in the first place too.
+        duration: str | timedelta | None = None
+        plain: float = 0
+        if isinstance(seconds, (str, timedelta)):
+            duration = seconds
+        elif seconds is not None:
+            plain = seconds
         total = seconds_of(
-            duration, seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks
+            duration,
+            seconds=plain,
+            minutes=minutes,
+            hours=hours,
+            days=days,
+            weeks=weeks,
         )
         await self._sleep_until(step_key, lambda now: now + total)
 
-    async def wait_until(self, step_key: str, when: datetime) -> None:
-        """Sleep durably until ``when`` (a naive datetime is taken as UTC)."""
-        if not isinstance(when, datetime):
-            raise TypeError(f"wait_until needs a datetime, got {when!r}")
-        target = check_wake_at(when, self._run.clock.now())
+    async def wait_until(self, step_key: str, timestamp: datetime) -> None:
+        """Sleep durably until ``timestamp`` (a naive datetime is taken as UTC)."""
+        if not isinstance(timestamp, datetime):
+            raise TypeError(f"wait_until needs a datetime, got {timestamp!r}")
+        target = check_wake_at(timestamp, self._run.clock.now())
         await self._sleep_until(step_key, lambda _now: target)
 
     async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:

@@ -36,11 +36,10 @@ class ChildSteps:
         step_key: str,
         workflow: Any,
         payload: Any = None,
-        *,
-        run_timeout_seconds: float | None = None,
         initial_state: Any = None,
         queue: Any = None,
         concurrency_key: str | None = None,
+        run_timeout_seconds: float | None = None,
     ) -> ExecutionHandle:
         """Start a child workflow and return its handle without waiting."""
         item = BatchWorkflowInput(
@@ -55,21 +54,21 @@ class ChildSteps:
         return handle
 
     async def batch_invoke(
-        self, step_key: str, items: Sequence[BatchWorkflowInput]
+        self, step_key: str, workflows: Sequence[BatchWorkflowInput]
     ) -> list[ExecutionHandle]:
         """Start several child workflows at once; returns their handles in input order."""
-        return await self._start(step_key, list(items), "invoke")
+        return await self._start(step_key, list(workflows), "invoke")
 
     async def invoke_and_wait(
         self,
         step_key: str,
         workflow: Any,
         payload: Any = None,
-        *,
-        run_timeout_seconds: float | None = None,
         initial_state: Any = None,
         queue: Any = None,
         concurrency_key: str | None = None,
+        run_timeout_seconds: float | None = None,
+        *,
         timeout: Timeout = None,
     ) -> Any:
         """Start a child and wait (worker freed) for its result; its failure raises
@@ -91,22 +90,22 @@ class ChildSteps:
         return outcome.result
 
     async def batch_invoke_and_wait(
-        self, step_key: str, items: Sequence[BatchWorkflowInput], timeout: Timeout = None
+        self, step_key: str, workflows: Sequence[BatchWorkflowInput], timeout: Timeout = None
     ) -> list[BatchStepResult]:
         """Start several children and wait for all; one ``BatchStepResult`` each, in input order."""
-        return await self._start_and_wait(step_key, list(items), timeout)
+        return await self._start_and_wait(step_key, list(workflows), timeout)
 
     # agents: the same, for ``agent.with_input(...)`` invocations ----------------
-    async def agent_invoke(self, step_key: str, invocation: Any) -> ExecutionHandle:
+    async def agent_invoke(self, step_key: str, config: Any) -> ExecutionHandle:
         """Start an agent run (``agent.with_input(...)``) without waiting."""
-        [handle] = await self._start(step_key, [invocation.as_batch_input()], "invoke")
+        [handle] = await self._start(step_key, [config.as_batch_input()], "invoke")
         return handle
 
     async def agent_invoke_and_wait(
-        self, step_key: str, invocation: Any, timeout: Timeout = None
+        self, step_key: str, config: Any, timeout: Timeout = None
     ) -> Any:
         """Start an agent run and wait for its ``AgentResult``."""
-        [outcome] = await self._start_and_wait(step_key, [invocation.as_batch_input()], timeout)
+        [outcome] = await self._start_and_wait(step_key, [config.as_batch_input()], timeout)
         if not outcome.success:
             raise ChildWorkflowError(
                 step_key, outcome.execution_id, outcome.workflow_id, outcome.error
@@ -114,16 +113,14 @@ class ChildSteps:
         return outcome.result
 
     async def batch_agent_invoke(
-        self, step_key: str, invocations: Sequence[Any]
+        self, step_key: str, configs: Sequence[Any]
     ) -> list[ExecutionHandle]:
-        return await self._start(step_key, [i.as_batch_input() for i in invocations], "invoke")
+        return await self._start(step_key, [i.as_batch_input() for i in configs], "invoke")
 
     async def batch_agent_invoke_and_wait(
-        self, step_key: str, invocations: Sequence[Any], timeout: Timeout = None
+        self, step_key: str, configs: Sequence[Any], timeout: Timeout = None
     ) -> list[BatchStepResult]:
-        return await self._start_and_wait(
-            step_key, [i.as_batch_input() for i in invocations], timeout
-        )
+        return await self._start_and_wait(step_key, [i.as_batch_input() for i in configs], timeout)
 
     # ------------------------------------------------------------------------
     async def _start(
