@@ -18,6 +18,7 @@ from polos import (
     ExecutedToolConfig,
     GuardrailContext,
     GuardrailResult,
+    HookContext,
     MaxStepsConfig,
     MemoryConfig,
     WorkflowContext,
@@ -105,8 +106,8 @@ def no_bad_words(context: GuardrailContext) -> GuardrailResult:
 HOOK_EVENTS: list[str] = []
 
 
-def record_hook(context: object) -> None:
-    HOOK_EVENTS.append(f"{context.event}:{context.data.get('tool')}")  # type: ignore[attr-defined]
+def record_hook(ctx: WorkflowContext, hook_ctx: HookContext) -> None:
+    HOOK_EVENTS.append(f"{hook_ctx.event}:{hook_ctx.current_tool}")
 
 
 def llm_url() -> str | None:
@@ -126,6 +127,7 @@ slow_agent = make("ag_slow", tools=[slow_tool])
 refunder = make("ag_refunder", tools=[refund])
 asker = make("ag_asker", tools=[ask_user])
 careful = make("ag_careful", guardrails=[no_bad_words])
+plain = make("ag_plain")
 judged = make("ag_judged", guardrails=["Never promise a refund"])
 judge = make("ag_judge", output_schema=Verdict)
 stepper = make(
@@ -166,6 +168,7 @@ def point_agents_at(url: str) -> None:
     """Aim every test agent at the fake server (and future worker processes, via env)."""
     os.environ["POLOS_TEST_LLM_URL"] = url
     for agent in (
+        plain,
         hooked,
         judged,
         shopper,

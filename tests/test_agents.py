@@ -198,27 +198,43 @@ async def test_streaming_chunks_arrive_before_the_run_ends(
     polos: Polos, llm: FakeOpenAIServer
 ) -> None:
     llm.add_turns(Turn(text="one two three four", chunk_delay=0.1))
-    stream = await defs.careful.stream(polos, "count")
-    kinds, texts, finished_at_first_chunk = [], [], None
-    async for event in stream:
-        kinds.append(event.type)
-        if event.type == "text_delta":
-            texts.append(event.text)
-            if finished_at_first_chunk is None:
-                finished_at_first_chunk = (await polos.get_execution(stream.execution_id)).status
-        if event.type == "done":
-            assert event.result is not None and event.result.text == "one two three four"
-    assert "".join(texts) == "one two three four" and len(texts) >= 2
+    stream = await defs.plain.stream(polos, "count")
+    assert stream.topic == f"workflow/ag_plain/{stream.agent_run_id}"
+    chunks, finished_at_first_chunk = [], None
+    async for chunk in stream.text_chunks:
+        chunks.append(chunk)
+        if finished_at_first_chunk is None:
+            finished_at_first_chunk = (await polos.get_execution(stream.agent_run_id)).status
+    assert "".join(chunks) == "one two three four" and len(chunks) >= 2
     assert finished_at_first_chunk == "running"
-    assert kinds[0] == "step_start" and kinds[-1] == "done" and "step_end" in kinds
-    late = (
-        await defs.careful.stream(polos, "again")
-        if llm.add_turns(Turn.reply("late")) is None
-        else None
-    )
-    assert late is not None
-    await late.result(timeout=30)  # a client that connects after the end still gets it all
-    assert [e.type async for e in late][-1] == "done"
+    result = await stream.result()
+    assert result.result == "one two three four" and result.total_steps == 1
+    # every event, in order: the stream's start, the chunks, the agent's finish
+    kinds = [e.event_type async for e in stream.events]
+    assert kinds[0] == "stream_start" and kinds[-1] == "agent_finish"
+    assert kinds.count("text_delta") == len(chunks)
+    llm.add_turns(Turn.reply("late"))
+    late = await defs.plain.stream(polos, "again")
+    await late.result(timeout=30)  # a client that comes after the end still gets it all
+    assert await late.text() == "late"
+    events = [e async for e in late]  # our iteration: every event, then "done"
+    assert events[-1].type == "done" and events[-1].result is not None
+    assert [e.text for e in events if e.type == "text_delta"] == ["late"]
+
+
+async def test_streaming_with_guardrails_sends_only_checked_text(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn(text="a bad answer", chunk_delay=0.05), Turn.reply("a fine answer"))
+    stream = await defs.careful.stream(polos, "answer")
+    deltas = [e.data for e in [e async for e in stream.events] if e.event_type == "text_delta"]
+    assert [d["content"] for d in deltas] == ["a fine answer"]  # the rejected text never left
+    assert deltas[0]["_metadata"] == {
+        "execution_id": stream.agent_run_id,
+        "workflow_id": "ag_careful",
+    }
+    assert not any(r.stream for r in llm.requests)  # checked answers are not streamed by the model
+    assert (await stream.result()).result == "a fine answer"
 
 
 async def test_streaming_parallel_tools_with_hooks(polos: Polos, llm: FakeOpenAIServer) -> None:
@@ -231,16 +247,15 @@ async def test_streaming_parallel_tools_with_hooks(polos: Polos, llm: FakeOpenAI
         Turn.reply("both checked"),
     )
     stream = await defs.hooked.stream(polos, "check both")
-    events = [e async for e in stream]
-    tools = [(e.type, e.data["tool"]) for e in events if e.type.startswith("tool_")]
-    assert sorted(tools) == sorted(
-        [
-            (kind, name)
-            for kind in ("tool_start", "tool_end")
-            for name in ("check_inventory", "calculate_shipping")
-        ]
-    )
-    assert events[-1].result is not None and events[-1].result.text == "both checked"
+    events = [e async for e in stream.events]
+    called = [
+        e.data["tool_call"]["function"]["name"] for e in events if e.event_type == "tool_call"
+    ]
+    assert called == ["check_inventory", "calculate_shipping"]
+    finished = {e.data["_metadata"]["workflow_id"] for e in events if e.event_type == "tool_finish"}
+    assert finished == {"check_inventory", "calculate_shipping"}
+    assert events[-1].event_type == "agent_finish"
+    assert (await stream.result()).text == "both checked"
     assert sorted(defs.HOOK_EVENTS) == sorted(
         f"{kind}:{name}"
         for kind in ("on_tool_start", "on_tool_end")

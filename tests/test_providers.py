@@ -547,15 +547,120 @@ def test_empty_model_is_a_config_error() -> None:
 
 
 def test_litellm_provider_names(no_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ProviderConfigError, match="GEMINI_API_KEY"):
-        get_provider("gemini", "gemini-2.0-flash")
     monkeypatch.setenv("GEMINI_API_KEY", "g-test")
-    provider = get_provider("gemini", "gemini-2.0-flash")
+    provider = get_provider("litellm", "gemini/gemini-2.0-flash")
     assert isinstance(provider, LiteLLMProvider)
     assert provider.model == "gemini/gemini-2.0-flash"
-    assert get_provider("litellm", "gemini/gemini-2.0-flash").model == "gemini/gemini-2.0-flash"
+    assert get_provider("mistral", "mistral-large", api_key="m").model == "mistral/mistral-large"
     # Credentials other than plain keys (AWS roles...) are left to LiteLLM.
     assert isinstance(get_provider("bedrock", "anthropic.claude-v2"), LiteLLMProvider)
+
+
+#: Polos's provider names reached at an OpenAI-compatible endpoint: the key's
+#: variable and the endpoint used when no base URL is given.
+COMPATIBLE = {
+    "gemini": ("GEMINI_API_KEY", "https://generativelanguage.googleapis.com/v1beta/openai/"),
+    "groq": ("GROQ_API_KEY", "https://api.groq.com/openai/v1"),
+    "fireworks": ("FIREWORKS_API_KEY", "https://api.fireworks.ai/inference/v1"),
+    "together": ("TOGETHER_API_KEY", "https://api.together.xyz/v1"),
+}
+POLOS_NAMES = [*COMPATIBLE, "azure", "ollama"]
+
+
+@pytest.fixture
+def no_vendor_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (
+        *(v for v, _ in COMPATIBLE.values()),
+        "GOOGLE_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "OLLAMA_HOST",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.mark.parametrize("name", sorted(COMPATIBLE))
+def test_polos_provider_names_default_endpoints(
+    name: str, no_vendor_keys: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variable, url = COMPATIBLE[name]
+    with pytest.raises(ProviderConfigError, match=variable):
+        get_provider(name, "some-model")
+    monkeypatch.setenv(variable, "k-test")
+    provider = get_provider(name, "some-model")
+    assert isinstance(provider, OpenAIChatProvider)
+    assert (provider.name, provider.model, provider.base_url) == (name, "some-model", url)
+
+
+def test_azure_and_ollama_endpoints(no_vendor_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ProviderConfigError, match="AZURE_OPENAI_ENDPOINT"):
+        get_provider("azure", "gpt-4o", api_key="k")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://acme.openai.azure.com")
+    with pytest.raises(ProviderConfigError, match="AZURE_OPENAI_API_KEY"):
+        get_provider("azure", "gpt-4o")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-test")
+    azure = get_provider("azure", "gpt-4o")
+    assert isinstance(azure, OpenAIChatProvider)
+    assert azure.base_url == "https://acme.openai.azure.com/openai/v1/"
+    local = get_provider("ollama", "llama3")  # no key needed
+    assert isinstance(local, OpenAIChatProvider)
+    assert local.base_url == "http://localhost:11434/v1"
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box:11434")
+    again = get_provider("ollama", "llama3")
+    assert isinstance(again, OpenAIChatProvider) and again.base_url == "http://gpu-box:11434/v1"
+
+
+@pytest.mark.parametrize("name", POLOS_NAMES)
+async def test_polos_provider_names_talk_to_a_compatible_server(
+    name: str, no_vendor_keys: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_variable = {"azure": "AZURE_OPENAI_API_KEY", **{n: v for n, (v, _) in COMPATIBLE.items()}}
+    if name in key_variable:
+        monkeypatch.setenv(key_variable[name], f"{name}-key")
+    with FakeOpenAIServer([Turn.call("get_weather", {"city": "Oslo"}), Turn.reply("sunny")]) as llm:
+        provider = get_provider(name, "vendor-model", llm.base_url)
+        try:
+            first = await provider.complete(ask("Weather in Oslo?", tools=[WEATHER]))
+            chunks, final = await collect(provider, ask("And now?"))
+        finally:
+            await provider.aclose()
+    assert [(c.name, c.arguments) for c in first.tool_calls] == [("get_weather", {"city": "Oslo"})]
+    assert "".join(chunks) == final.text == "sunny"
+    assert [r.path for r in llm.requests] == ["/v1/chat/completions"] * 2
+    assert llm.requests[0].body["model"] == "vendor-model"
+    expected_key = f"{name}-key" if name in key_variable else "not-needed"
+    assert llm.requests[0].headers["authorization"] == f"Bearer {expected_key}"
+
+
+def test_openai_llm_api_picks_the_api(no_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    chat = get_provider("openai", "gpt-4o", llm_api="chat_completions")
+    assert isinstance(chat, OpenAIChatProvider)
+    local = get_provider("openai", "gpt-4o", "http://127.0.0.1:1/v1", llm_api="responses")
+    assert isinstance(local, OpenAIResponsesProvider)
+    with pytest.raises(ProviderConfigError, match="provider_llm_api"):
+        get_provider("openai", "gpt-4o", llm_api="completions")
+
+
+def test_registered_providers_come_first(no_keys: None) -> None:
+    from polos.agents.providers.registry import _CUSTOM, register_provider
+
+    @register_provider("echo-test")
+    class Echo:
+        def __init__(self, model: str, **options: Any) -> None:
+            self.name, self.model, self.options = "echo-test", model, options
+
+    try:
+        made = get_provider("echo-test", "m1", "http://x/v1", api_key="k")
+        assert isinstance(made, Echo)
+        assert (made.model, made.options["api_key"], made.options["base_url"]) == (
+            "m1",
+            "k",
+            "http://x/v1",
+        )
+    finally:
+        _CUSTOM.pop("echo-test")
 
 
 def test_litellm_unroutable_model_is_a_config_error() -> None:

@@ -1,59 +1,99 @@
 """Agents: LLM loops with tools, built on the durable engine."""
 
-from .agent import Agent, AgentInvocation, AgentStream, Budget
-from .control import (
+from .agent import (
+    Agent,
+    AgentInvocation,
+    AgentRunConfig,
+    AgentStream,
+    AgentStreamHandle,
+    Budget,
+    StreamResult,
+)
+from .ask_user import (
+    AskUserField,
+    AskUserFieldOption,
+    AskUserInput,
+    ask_user,
+    create_ask_user_tool,
+)
+from .context import AgentContext
+from .errors import AgentError, HookFailedError
+from .guardrails import Guardrail, GuardrailContext, GuardrailResult, guardrail
+from .hooks import HookAction, HookContext, HookResult, hook
+from .memory import CompactionConfig, MemoryConfig
+from .results import (
+    AgentConfig,
+    AgentInput,
+    AgentResult,
+    AgentStep,
+    AgentStreamEvent,
+    Step,
+    ToolCall,
+    ToolCallFunction,
+    ToolCallRecord,
+    ToolResult,
+    Usage,
+)
+from .stop_conditions import (
     ExecutedToolConfig,
-    Guardrail,
-    GuardrailContext,
-    GuardrailResult,
     HasTextConfig,
-    Hook,
-    HookContext,
-    HookResult,
     MaxStepsConfig,
     MaxTokensConfig,
     StopCondition,
+    StopConditionContext,
     StopContext,
     executed_tool,
-    guardrail,
     has_text,
-    hook,
     max_steps,
     max_tokens,
     stop_condition,
 )
-from .loop import AgentError
-from .memory import MemoryConfig
-from .results import AgentInput, AgentResult, AgentStep, AgentStreamEvent, ToolCallRecord
-from .tools import AskUserInput, Tool, ask_user, tool
+from .tools import Tool, ToolApproval, tool
 
 __all__ = [
     "Agent",
+    "AgentConfig",
+    "AgentContext",
     "AgentError",
     "AgentInput",
     "AgentInvocation",
     "AgentResult",
+    "AgentRunConfig",
     "AgentStep",
     "AgentStream",
     "AgentStreamEvent",
+    "AgentStreamHandle",
+    "AskUserField",
+    "AskUserFieldOption",
     "AskUserInput",
     "Budget",
+    "CompactionConfig",
     "ExecutedToolConfig",
     "Guardrail",
     "GuardrailContext",
     "GuardrailResult",
     "HasTextConfig",
-    "Hook",
+    "HookAction",
     "HookContext",
+    "HookFailedError",
     "HookResult",
     "MaxStepsConfig",
     "MaxTokensConfig",
     "MemoryConfig",
+    "Step",
     "StopCondition",
+    "StopConditionContext",
     "StopContext",
+    "StreamResult",
     "Tool",
+    "ToolApproval",
+    "ToolCall",
+    "ToolCallFunction",
     "ToolCallRecord",
+    "ToolResult",
+    "Usage",
     "ask_user",
+    "create_ask_user_tool",
     "executed_tool",
     "guardrail",
     "has_text",

@@ -1,9 +1,15 @@
-"""``Agent``: an LLM loop with tools, as a durable workflow."""
+"""``Agent``: an LLM loop with tools, as a durable workflow.
+
+The constructor takes Polos's arguments in Polos's order (``id, provider,
+model, description, system_prompt, tools, ...``), then options of our own
+by keyword (``api_key``, ``max_steps``, ``memory``, ``budget``...).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,24 +19,33 @@ from ..errors import WorkflowDefinitionError
 from ..runtime.current import default_client, forbid_inside_workflow
 from ..runtime.workflow import Workflow
 from ..types import BatchWorkflowInput, ExecutionHandle
-from .control import Guardrail, Hook, StopCondition, as_hook
-from .memory import MemoryConfig, load_session
+from .guardrails import Guardrail, normalize_guardrails
+from .hooks import normalize_hooks
+from .memory import CompactionConfig, MemoryConfig, load_session
 from .providers.base import Provider
 from .providers.registry import get_provider
 from .providers.retry import RetryPolicy
 from .providers.types import Message, Usage
-from .results import AgentInput, AgentResult, AgentStreamEvent
+from .results import AgentConfig, AgentInput, AgentResult
+from .stop_conditions import as_stop_condition, condition_name
+from .stream import AgentStream, AgentStreamHandle, StreamResult
 from .tools import Tool
 
-DEFAULT_MAX_STEPS = 20
-_HOOKS = (
-    "on_start",
-    "on_end",
-    "on_agent_step_start",
-    "on_agent_step_end",
-    "on_tool_start",
-    "on_tool_end",
-)
+__all__ = [
+    "Agent",
+    "AgentInvocation",
+    "AgentRunConfig",
+    "AgentStream",
+    "AgentStreamHandle",
+    "Budget",
+    "StreamResult",
+]
+
+#: The most LLM calls of a run when no ``max_steps`` stop condition is given
+#: (``POLOS_AGENT_MAX_STEPS`` overrides it, as in Polos).
+DEFAULT_MAX_STEPS = 10
+#: ``run``/``stream`` keywords that go to the run itself; the others go to the model.
+_RUN_OPTIONS = ("queue", "concurrency_key", "priority", "idempotency_key", "run_timeout_seconds")
 
 
 class Budget(BaseModel):
@@ -41,20 +56,32 @@ class Budget(BaseModel):
 
 
 class AgentInvocation(BaseModel):
-    """An agent with its input, for ``ctx.step.agent_invoke*`` and ``batch_agent_invoke``."""
+    """An agent with its input, for ``ctx.step.agent_invoke*`` and ``batch_agent_invoke``
+    (what ``agent.with_input(...)`` returns; Polos calls it ``AgentRunConfig``)."""
 
     agent_id: str
     input: str | list[Message]
     session_id: str | None = None
     user_id: str | None = None
+    streaming: bool = False
+    initial_state: Any = None
+    run_timeout_seconds: int | None = None
+    provider_kwargs: dict[str, Any] = {}
 
     def as_batch_input(self) -> BatchWorkflowInput:
         return BatchWorkflowInput(
             id=self.agent_id,
-            payload=AgentInput(input=self.input),
+            payload=AgentInput(
+                input=self.input, streaming=self.streaming, provider_kwargs=self.provider_kwargs
+            ),
             session_id=self.session_id,
             user_id=self.user_id,
+            initial_state=self.initial_state,
+            run_timeout_seconds=self.run_timeout_seconds,
         )
+
+
+AgentRunConfig = AgentInvocation
 
 
 class Agent(Workflow):
@@ -67,31 +94,34 @@ class Agent(Workflow):
         id: str | None = None,
         provider: str = "openai",
         model: str = "gpt-4o",
-        system_prompt: str = "",
-        tools: Sequence[Tool] = (),
+        description: str | None = None,
+        system_prompt: str | None = None,
+        tools: Sequence[Any] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
-        output_schema: type[BaseModel] | None = None,
-        stop_conditions: Sequence[StopCondition] = (),
-        guardrails: Sequence[Guardrail | str] = (),
-        guardrail_max_retries: int = 2,
-        on_start: Hook | Callable[..., Any] | None = None,
-        on_end: Hook | Callable[..., Any] | None = None,
-        on_agent_step_start: Hook | Callable[..., Any] | None = None,
-        on_agent_step_end: Hook | Callable[..., Any] | None = None,
-        on_tool_start: Hook | Callable[..., Any] | None = None,
-        on_tool_end: Hook | Callable[..., Any] | None = None,
         provider_base_url: str | None = None,
+        provider_llm_api: str | None = None,
         queue: Any = None,
+        stop_conditions: Sequence[Any] | None = None,
+        output_schema: type[BaseModel] | None = None,
+        on_start: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        on_end: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        on_agent_step_start: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        on_agent_step_end: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        on_tool_start: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        on_tool_end: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        guardrails: Guardrail | Sequence[Guardrail] | None = None,
+        guardrail_max_retries: int = 2,
+        compaction: CompactionConfig | None = None,
+        stream_to_workflow: bool = False,
         *,
         api_key: str | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
+        max_steps: int | None = None,
         output_retries: int = 2,
         memory: MemoryConfig | None = None,
         budget: Budget | None = None,
         cost_per_million_tokens: tuple[float, float] | None = None,
         provider_retry: RetryPolicy | None = None,
-        description: str | None = None,
     ) -> None:
         agent = self
 
@@ -103,66 +133,111 @@ class Agent(Workflow):
         super().__init__(
             agent_workflow,
             id=id or _default_id(),
-            description=description or system_prompt,
+            description=description or system_prompt or "",
             queue=queue,
         )
         from ..engine import definition as registry
 
         registry.register(self)
-        for t in tools:
+        owner = f"agent {self.id!r}"
+        self.tools: list[Tool] = list(tools or ())
+        for t in self.tools:
             if not isinstance(t, Tool):
-                raise WorkflowDefinitionError(f"agent {self.id!r}: {t!r} is not a @tool")
+                raise WorkflowDefinitionError(f"{owner}: {t!r} is not a tool (use @tool)")
         if output_schema is not None and not (
             isinstance(output_schema, type) and issubclass(output_schema, BaseModel)
         ):
-            raise WorkflowDefinitionError(
-                f"agent {self.id!r}: output_schema must be a pydantic model class"
-            )
-        if max_steps < 1:
-            raise WorkflowDefinitionError(f"agent {self.id!r}: max_steps must be at least 1")
-        self.provider_name, self.model, self.provider_base_url = provider, model, provider_base_url
+            raise WorkflowDefinitionError(f"{owner}: output_schema must be a pydantic model class")
+        if max_steps is not None and max_steps < 1:
+            raise WorkflowDefinitionError(f"{owner}: max_steps must be at least 1")
+        #: The provider's name (``"openai"``, ``"anthropic"``...), as in Polos.
+        self.provider: str = provider
+        self.model, self.provider_base_url = model, provider_base_url
+        self.provider_llm_api = provider_llm_api
         self.api_key, self.provider_retry = api_key, provider_retry
-        self.system_prompt, self.tools = system_prompt, list(tools)
+        self.system_prompt = system_prompt
         self.temperature, self.max_output_tokens = temperature, max_output_tokens
         self.output_schema, self.output_retries = output_schema, output_retries
-        self.stop_conditions, self.max_steps = list(stop_conditions), max_steps
-        self.guardrails = [
-            g if isinstance(g, Guardrail | str) else Guardrail(g) for g in guardrails
-        ]
+        self.stop_conditions = [as_stop_condition(c, owner) for c in stop_conditions or ()]
+        self.max_steps = max_steps
+        self.guardrails: list[Guardrail] = normalize_guardrails(guardrails, owner)
         self.guardrail_max_retries = guardrail_max_retries
-        self.memory = memory or MemoryConfig()
-        self.budget, self.cost_per_million_tokens = budget, cost_per_million_tokens
-        given = dict(
-            zip(
-                _HOOKS,
-                (
-                    on_start,
-                    on_end,
-                    on_agent_step_start,
-                    on_agent_step_end,
-                    on_tool_start,
-                    on_tool_end,
-                ),
-                strict=True,
-            )
+        self.compaction = compaction or CompactionConfig()
+        if memory is not None and compaction is not None:
+            raise WorkflowDefinitionError(f"{owner}: pass memory= or compaction=, not both")
+        self.memory: MemoryConfig = (
+            compaction.as_memory_config() if compaction is not None else memory or MemoryConfig()
         )
-        self.hooks: dict[str, Hook] = {
-            k: h for k, v in given.items() if (h := as_hook(v)) is not None
-        }
+        self.stream_to_workflow = stream_to_workflow
+        self.budget, self.cost_per_million_tokens = budget, cost_per_million_tokens
+        self.on_start = normalize_hooks(on_start, owner, "on_start")
+        self.on_end = normalize_hooks(on_end, owner, "on_end")
+        self.on_agent_step_start = normalize_hooks(
+            on_agent_step_start, owner, "on_agent_step_start"
+        )
+        self.on_agent_step_end = normalize_hooks(on_agent_step_end, owner, "on_agent_step_end")
+        self.on_tool_start = normalize_hooks(on_tool_start, owner, "on_tool_start")
+        self.on_tool_end = normalize_hooks(on_tool_end, owner, "on_tool_end")
         self._provider: Provider | None = None
 
     # configuration ------------------------------------------------------------------------
-    def provider(self) -> Provider:
+    @property
+    def provider_name(self) -> str:
+        return self.provider
+
+    @property
+    def result_output_schema(self) -> type[BaseModel] | None:
+        """Polos's name for ``output_schema``."""
+        return self.output_schema
+
+    def llm_provider(self) -> Provider:
         """The provider adapter; a missing key or unknown provider raises ``ProviderConfigError``."""
         if self._provider is None:
             self._provider = get_provider(
-                self.provider_name,
+                self.provider,
                 self.model,
                 self.provider_base_url,
                 api_key=self.api_key,
                 retry=self.provider_retry,
+                llm_api=self.provider_llm_api,
             )
         return self._provider
+
+    def agent_config(self, provider_kwargs: dict[str, Any] | None = None) -> AgentConfig:
+        """What the agent asks of its model, as hooks and guardrails see it."""
+        schema = self.output_schema
+        return AgentConfig(
+            name=self.id,
+            provider=self.provider,
+            model=self.model,
+            tools=[
+                {
+                    "type": "function",
+                    "name": t.id,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                }
+                for t in self.tools
+            ],
+            system_prompt=self.system_prompt,
+            max_output_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+            provider_base_url=self.provider_base_url,
+            provider_llm_api=self.provider_llm_api,
+            provider_kwargs=provider_kwargs,
+            output_schema=schema.model_json_schema() if schema is not None else None,
+            output_schema_name=schema.__name__ if schema is not None else None,
+            guardrail_max_retries=self.guardrail_max_retries,
+        )
+
+    def step_limit(self) -> int | None:
+        """The most LLM calls of one run: ``max_steps=``, else none when a ``max_steps``
+        stop condition is given (it decides), else ``POLOS_AGENT_MAX_STEPS`` or 10."""
+        if self.max_steps is not None:
+            return self.max_steps
+        if any(condition_name(c) == "max_steps" for c in self.stop_conditions):
+            return None
+        return int(os.environ.get("POLOS_AGENT_MAX_STEPS") or DEFAULT_MAX_STEPS)
 
     def tool_named(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.id == name), None)
@@ -176,66 +251,111 @@ class Agent(Workflow):
     # running ------------------------------------------------------------------------------
     def with_input(
         self,
-        input: str | list[Message],
-        *,
+        input: str | list[Message] | list[dict[str, Any]],
+        initial_state: Any = None,
         session_id: str | None = None,
         user_id: str | None = None,
+        streaming: bool = False,
+        run_timeout_seconds: int | None = None,
+        **kwargs: Any,
     ) -> AgentInvocation:
-        return AgentInvocation(
-            agent_id=self.id, input=input, session_id=session_id, user_id=user_id
+        """This agent with an input, for ``batch_agent_invoke`` and ``ctx.step.agent_invoke*``."""
+        return AgentInvocation.model_validate(
+            {
+                "agent_id": self.id,
+                "input": input,
+                "session_id": session_id,
+                "user_id": user_id,
+                "streaming": streaming,
+                "initial_state": initial_state,
+                "run_timeout_seconds": run_timeout_seconds,
+                "provider_kwargs": kwargs,
+            }
         )
 
-    async def invoke(  # type: ignore[override]
+    async def invoke(
         self,
         client: Any = None,
-        input: str | list[Message] | None = None,
+        payload: Any = None,
         *,
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
         **options: Any,
     ) -> ExecutionHandle:
+        """Queue a run and return its handle at once.
+
+        ``payload`` is the input (text or messages) or, as in Polos, the
+        whole payload: ``{"input": ..., "streaming": True, "provider_kwargs": {...}}``.
+        """
         forbid_inside_workflow(f"{self.id}.invoke()")
-        target, text = _split(client, input)
-        self.provider()  # a misconfigured provider fails here, before anything is stored
+        target, value = _split(client, payload)
+        agent_input = (
+            AgentInput.model_validate(value)
+            if isinstance(value, dict | AgentInput)
+            else AgentInput(input=value, streaming=stream)
+        )
+        if stream:
+            agent_input.streaming = True
+        self.llm_provider()  # a misconfigured provider fails here, before anything is stored
         handle: ExecutionHandle = await target.invoke(
-            self,
-            AgentInput(input=text, stream=stream),
-            session_id=session_id,
-            user_id=user_id,
-            **options,
+            self, agent_input, session_id=session_id, user_id=user_id, **options
         )
         return handle
 
     async def run(  # type: ignore[override]
         self,
         client: Any = None,
-        input: str | list[Message] | None = None,
-        *,
+        input: Any = None,
+        initial_state: Any = None,
         session_id: str | None = None,
         user_id: str | None = None,
         timeout: float | None = 600.0,
-        **options: Any,
+        **kwargs: Any,
     ) -> AgentResult:
-        handle = await self.invoke(client, input, session_id=session_id, user_id=user_id, **options)
-        result: AgentResult = await handle.result(timeout=timeout)
+        """Run the agent and wait for its ``AgentResult``.
+
+        Keywords other than the run's own (``queue``, ``concurrency_key``,
+        ``priority``, ``idempotency_key``, ``run_timeout_seconds``) go to the
+        model's API as ``provider_kwargs`` (``temperature``, ``top_p``...).
+        """
+        options, provider_kwargs = _split_options(kwargs)
+        target, value = _split(client, input)
+        handle = await self.invoke(
+            target,
+            _payload(value, streaming=False, provider_kwargs=provider_kwargs),
+            session_id=session_id,
+            user_id=user_id,
+            initial_state=initial_state,
+            **options,
+        )
+        result: AgentResult = await handle.result(target, timeout=timeout)
         return result
 
     async def stream(
         self,
         client: Any = None,
-        input: str | list[Message] | None = None,
-        *,
+        input: Any = None,
+        initial_state: Any = None,
         session_id: str | None = None,
         user_id: str | None = None,
-        **options: Any,
-    ) -> AgentStream:
-        """Start a run and follow it: text chunks and step/tool events as they happen."""
-        target, text = _split(client, input)
+        run_timeout_seconds: int | None = None,
+        **kwargs: Any,
+    ) -> StreamResult:
+        """Start a run with ``"streaming": True`` and return its ``StreamResult``."""
+        forbid_inside_workflow(f"{self.id}.stream()")
+        options, provider_kwargs = _split_options(kwargs)
+        target, value = _split(client, input)
         handle = await self.invoke(
-            target, text, session_id=session_id, user_id=user_id, stream=True, **options
+            target,
+            _payload(value, streaming=True, provider_kwargs=provider_kwargs),
+            session_id=session_id,
+            user_id=user_id,
+            initial_state=initial_state,
+            run_timeout_seconds=run_timeout_seconds,
+            **options,
         )
-        return AgentStream(target, self.id, handle)
+        return StreamResult(handle, target)
 
     async def session_usage(self, client: Any, session_id: str) -> Usage:
         """Tokens used by every run of a session (summaries included)."""
@@ -244,36 +364,15 @@ class Agent(Workflow):
         return (await load_session(await store_of(client), session_id)).usage
 
 
-class AgentStream:
-    """Async iterator of ``AgentStreamEvent``; ends with a ``done`` event carrying the result."""
+def _payload(value: Any, *, streaming: bool, provider_kwargs: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, dict) and "input" in value:
+        return {**value, "streaming": streaming or bool(value.get("streaming"))}
+    return {"input": value, "streaming": streaming, "provider_kwargs": provider_kwargs}
 
-    def __init__(self, client: Any, agent_id: str, handle: ExecutionHandle) -> None:
-        self.client, self.agent_id, self.handle = client, agent_id, handle
 
-    @property
-    def execution_id(self) -> str:
-        return self.handle.id
-
-    async def __aiter__(self) -> AsyncIterator[AgentStreamEvent]:
-        from .. import events
-
-        async for event in events.stream_workflow(self.client, self.agent_id, self.handle.id):
-            data = event.data if isinstance(event.data, dict) else {}
-            kind = event.event_type or "event"
-            if kind == "done" or event.id.endswith((":step_start", ":step_finish", ":finish")):
-                continue  # the run tree's lifecycle events: not part of this view
-            yield AgentStreamEvent(
-                type=kind, text=str(data.get("text", "")) if kind == "text_delta" else "", data=data
-            )
-        yield AgentStreamEvent(type="done", result=await self.result())
-
-    async def result(self, timeout: float | None = 600.0) -> AgentResult:
-        result: AgentResult = await self.handle.result(self.client, timeout=timeout)
-        return result
-
-    async def text(self) -> str:
-        """All streamed text, once the run is over."""
-        return "".join([e.text async for e in self if e.type == "text_delta"])
+def _split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    options = {k: v for k, v in kwargs.items() if k in _RUN_OPTIONS and v is not None}
+    return options, {k: v for k, v in kwargs.items() if k not in _RUN_OPTIONS}
 
 
 def _split(client: Any, input: Any) -> tuple[Any, Any]:

@@ -1,9 +1,15 @@
 """The agent loop: the body of every agent's workflow.
 
-Each LLM call is a step (its response and token usage recorded), each
-stop-condition check and guardrail is a step, and the tool calls of one turn
-run as durable child workflows in parallel. A crash anywhere resumes without
-repeating a recorded LLM call or tool call.
+Each LLM call is a step (its response and token usage recorded); each hook,
+guardrail check and stop-condition check is a step; the tool calls of one
+turn run as durable child workflows in parallel. A crash anywhere resumes
+without repeating a recorded LLM call or tool call.
+
+When the run streams (payload ``"streaming": True``), text chunks and tool
+calls go to the run tree's topic as Polos publishes them (``stream_start``,
+``text_delta`` with ``content``, ``tool_call`` with ``tool_call``). With
+guardrails, nothing is streamed before they passed: the checked text is
+published once, as one ``text_delta``, then the checked tool calls.
 """
 
 from __future__ import annotations
@@ -18,48 +24,76 @@ from pydantic import BaseModel, ValidationError
 
 from .. import serialization
 from ..engine.context import WorkflowContext
-from ..errors import PolosError
 from ..store.records import NewEvent
 from ..types import BatchWorkflowInput
-from .control import GuardrailContext, GuardrailResult, HookContext, HookResult, StopContext
+from .context import AgentContext
+from .errors import AgentError, HookFailedError
+from .guardrails import (
+    VERDICT_NAME,
+    VERDICT_SCHEMA,
+    GuardrailContext,
+    GuardrailResult,
+    judge_prompt,
+    read_verdict,
+    run_guardrails,
+)
+from .hooks import HookContext, HookResult, merged, run_hooks
 from .memory import COMPACTION, MESSAGES, SessionMemory, load_session, session_topic, summary_prompt
+from .providers import types as llm
 from .providers.base import Provider
-from .providers.types import LLMRequest, LLMResponse, Message, StreamChunk, ToolResult, Usage
-from .results import AgentInput, AgentResult, AgentStep, ToolCallRecord
+from .providers.types import LLMRequest, LLMResponse, Message, StreamChunk, Usage
+from .results import (
+    AgentConfig,
+    AgentInput,
+    AgentResult,
+    Step,
+    ToolCall,
+    ToolCallRecord,
+    ToolResult,
+)
+from .stop_conditions import StopConditionContext, condition_name
 
 if TYPE_CHECKING:
     from .agent import Agent
     from .tools import Tool
 
+__all__ = ["AgentError", "run_agent"]
+
 _CHUNK_FLUSH_SECONDS = 0.03
 Approval = Literal["not_needed", "approved", "rejected", "edited"]
-
-
-class AgentError(PolosError):
-    """An agent could not produce an acceptable answer (guardrail, schema, hook)."""
+#: ``provider_kwargs`` the request has fields for; the others are sent as they are.
+_REQUEST_FIELDS = {"temperature", "top_p", "max_tokens", "max_output_tokens"}
 
 
 async def run_agent(agent: Agent, ctx: WorkflowContext, payload: AgentInput) -> AgentResult:
-    provider = agent.provider()  # a configuration error fails the run before any step
-    loop = _Loop(agent, ctx, payload, provider)
+    provider = agent.llm_provider()  # a configuration error fails the run before any step
+    loop = _Loop(agent, AgentContext(ctx._run, agent), payload, provider)
     return await loop.run()
 
 
 class _Loop:
-    def __init__(self, agent: Agent, ctx: WorkflowContext, payload: AgentInput, provider: Provider):
+    def __init__(self, agent: Agent, ctx: AgentContext, payload: AgentInput, provider: Provider):
         self.agent, self.ctx, self.payload, self.provider = agent, ctx, payload, provider
+        self.streaming = payload.streaming or agent.stream_to_workflow
+        self.config: AgentConfig = agent.agent_config(payload.provider_kwargs or None)
         self.session_id = ctx.session_id
         self.messages: list[Message] = []
         self.new_messages: list[Message] = []
-        self.steps: list[AgentStep] = []
+        self.steps: list[Step] = []
         self.tool_calls: list[ToolCallRecord] = []
+        self.tool_results: list[ToolResult] = []
         self.usage = Usage()
         self.memory = SessionMemory()
 
     # the loop ------------------------------------------------------------------------
     async def run(self) -> AgentResult:
         agent, step = self.agent, self.ctx.step
-        await self.hook("on_start", 0, {"input": _input_text(self.payload.input)})
+        payload = self.payload_dict()
+        if agent.on_start:
+            outcome = await self.hooks("on_start", "on_start", agent.on_start, payload, None)
+            if outcome.modified_payload is not None:
+                payload = outcome.modified_payload
+                self.payload = AgentInput.model_validate({**self.payload.model_dump(), **payload})
         if agent.system_prompt:
             self.messages.append(Message.system(agent.system_prompt))
         if self.session_id:
@@ -68,86 +102,130 @@ class _Loop:
             )
             self.messages += self.memory.messages
         self.add(*_input_messages(self.payload.input))
-        output_retries = guardrail_retries = 0
+        limit = agent.step_limit()
+        output_retries, i = 0, 0
         text, output, stop_reason = "", None, "max_steps"
-        for i in range(1, agent.max_steps + 1):
-            await self.hook("on_agent_step_start", i, {})
-            await self.emit(i, "step_start", {"step": i})
-            response: LLMResponse = await step.run(
-                f"llm_{i}", self.call_llm, self.request(), max_retries=1
-            )
-            self.usage = self.usage + response.usage
-            self.add(response.to_message())
-            self.steps.append(
-                AgentStep(
-                    step=i,
-                    text=response.text,
-                    tool_calls=[c.name for c in response.tool_calls],
-                    usage=response.usage,
-                    finish_reason=response.finish_reason,
+        while limit is None or i < limit:
+            i += 1
+            if agent.on_agent_step_start:
+                outcome = await self.hooks(
+                    "on_agent_step_start",
+                    f"{i}.hook.on_agent_step_start",
+                    agent.on_agent_step_start,
+                    {"step": i, "messages": self.dumped_messages()},
+                    None,
                 )
-            )
+                changed = (outcome.modified_payload or {}).get("messages")
+                if changed is not None:
+                    self.messages = [Message.model_validate(m) for m in changed]
+            response = await self.answer(i)
+            self.add(response.to_message())
             text = response.text
+            record = Step(
+                step=i,
+                content=response.text or None,
+                tool_calls=[ToolCall.of(c) for c in response.tool_calls],
+                usage=response.usage,
+                finish_reason=response.finish_reason,
+            )
             if response.tool_calls:
-                await self.run_tools(i, response)
-            else:
-                verdict = await self.judge_answer(i, text, output_retries, guardrail_retries)
-                if verdict is None:  # accepted
-                    output = self.parse_output(text)
-                    text = self.final_text
-                    stop_reason = "final_answer"
-                    await self.after_step(i)
+                record.tool_results = await self.run_tools(i, response)
+            self.steps.append(record)
+            if agent.on_agent_step_end:
+                outcome = await self.hooks(
+                    "on_agent_step_end",
+                    f"{i}.hook.on_agent_step_end",
+                    agent.on_agent_step_end,
+                    {"step": i, "messages": self.dumped_messages()},
+                    record,
+                )
+                if outcome.modified_output is not None:
+                    self.steps[-1] = Step.model_validate(_plain(outcome.modified_output))
+            if not response.tool_calls:
+                problem = self.schema_problem(text)
+                if problem is None:
+                    output, stop_reason = self.parse_output(text), "final_answer"
                     break
-                output_retries += verdict == "schema"
-                guardrail_retries += verdict == "guardrail"
-            await self.after_step(i)
+                if output_retries >= agent.output_retries:
+                    raise AgentError(
+                        f"agent {agent.id}: the answer never matched "
+                        f"{getattr(agent.output_schema, '__name__', 'the schema')}: {problem}"
+                    )
+                output_retries += 1
+                self.add(
+                    Message.user(
+                        f"Your answer does not match the required JSON schema: {problem}. "
+                        "Answer again with only the JSON object."
+                    )
+                )
             if self.over_budget():
                 stop_reason = "budget"
                 break
-            stopped = await step.run(f"stop_check_{i}", self.check_stops, text)
-            if stopped:
-                stop_reason = f"stop_condition:{stopped}"
-                break
+            if agent.stop_conditions:
+                stopped = await step.run(f"stop_check_{i}", self.check_stops)
+                if stopped:
+                    stop_reason = f"stop_condition:{stopped}"
+                    break
         result = AgentResult(
+            agent_run_id=self.ctx.execution_id,
+            result=output if output is not None else (text or None),
+            result_schema=_schema_name(output),
+            tool_results=self.tool_results,
+            total_steps=i,
+            usage=self.usage,
             agent_id=agent.id,
-            execution_id=self.ctx.execution_id,
-            result=output if output is not None else text,
             text=text,
             steps=self.steps,
             tool_calls=self.tool_calls,
-            usage=self.usage,
             cost=agent.cost_of(self.usage),
             stop_reason=stop_reason,
             session_id=self.session_id,
         )
         if self.session_id:
             await self.save_memory()
-        await self.hook("on_end", 0, {"stop_reason": stop_reason})
-        await self.emit(0, "done", {"stop_reason": stop_reason})
+        if agent.on_end:
+            outcome = await self.hooks("on_end", "on_end", agent.on_end, payload, result)
+            if outcome.modified_output is not None:
+                changed = merged(result, outcome.modified_output)
+                result = (
+                    changed
+                    if isinstance(changed, AgentResult)
+                    else AgentResult.model_validate(_plain(changed))
+                )
         return result
 
     def add(self, *messages: Message) -> None:
         self.messages += messages
         self.new_messages += messages
 
+    def payload_dict(self) -> dict[str, Any]:
+        value = self.payload.input
+        return {
+            "input": value if isinstance(value, str) else [m.model_dump() for m in value],
+            "streaming": self.payload.streaming,
+            "provider_kwargs": dict(self.payload.provider_kwargs),
+        }
+
+    def dumped_messages(self) -> list[dict[str, Any]]:
+        return [m.model_dump(mode="json") for m in self.messages]
+
     def request(self) -> LLMRequest:
-        agent = self.agent
+        agent, options = self.agent, dict(self.payload.provider_kwargs)
+        max_tokens = options.get("max_output_tokens", options.get("max_tokens"))
         return LLMRequest(
             messages=list(self.messages),
             tools=[t.spec() for t in agent.tools],
-            temperature=agent.temperature,
-            max_output_tokens=agent.max_output_tokens,
+            temperature=options.get("temperature", agent.temperature),
+            top_p=options.get("top_p"),
+            max_output_tokens=max_tokens if max_tokens is not None else agent.max_output_tokens,
             response_schema=agent.output_schema.model_json_schema()
             if agent.output_schema
             else None,
             response_schema_name=agent.output_schema.__name__
             if agent.output_schema
             else "response",
+            extra={k: v for k, v in options.items() if k not in _REQUEST_FIELDS},
         )
-
-    async def after_step(self, i: int) -> None:
-        await self.emit(i, "step_end", {"step": i})
-        await self.hook("on_agent_step_end", i, {"text": self.steps[-1].text})
 
     def over_budget(self) -> bool:
         budget = self.agent.budget
@@ -158,68 +236,179 @@ class _Loop:
         cost = self.agent.cost_of(self.usage)
         return budget.max_cost is not None and cost is not None and cost >= budget.max_cost
 
-    # the LLM call ----------------------------------------------------------------------
-    async def call_llm(self, request: LLMRequest) -> LLMResponse:
-        if not self.payload.stream:
+    # the LLM call, its guardrails, and what streams ---------------------------------------
+    async def answer(self, i: int) -> LLMResponse:
+        """Step ``i``'s answer, once every guardrail accepted it (rewrites applied)."""
+        agent, step = self.agent, self.ctx.step
+        guarded = bool(agent.guardrails)
+        attempt = 0
+        while True:
+            key = f"llm_{i}" if attempt == 0 else f"llm_{i}_retry{attempt}"
+            response: LLMResponse = await step.run(
+                key, self.call_llm, self.request(), i, self.streaming and not guarded, max_retries=1
+            )
+            self.usage = self.usage + response.usage
+            if not guarded:
+                return response
+            verdict = await run_guardrails(
+                self.ctx,
+                f"{i}.guardrail" if attempt == 0 else f"{i}.guardrail.retry{attempt}",
+                agent.guardrails,
+                GuardrailContext(
+                    content=response.text or None,
+                    tool_calls=[ToolCall.of(c) for c in response.tool_calls] or None,
+                    agent_workflow_id=agent.id,
+                    agent_run_id=self.ctx.execution_id,
+                    session_id=self.ctx.session_id,
+                    user_id=self.ctx.user_id,
+                    llm_config=self.config,
+                    steps=list(self.steps),
+                    output=self.try_parse(response) if agent.output_schema else None,
+                ),
+                self.judge,
+            )
+            if verdict.failed:
+                reason = verdict.error_message or "Guardrail validation failed"
+                if attempt >= agent.guardrail_max_retries:
+                    raise AgentError(
+                        f"Guardrail failed after {agent.guardrail_max_retries} retries. "
+                        f"Last error: {reason}"
+                    )
+                # The rejected answer and the reason go to the model, never to the session.
+                self.messages += [
+                    response.to_message(),
+                    Message.user(
+                        f"Previous attempt failed guardrail validation: {reason}. "
+                        "Please revise your response accordingly."
+                    ),
+                ]
+                attempt += 1
+                continue
+            checked = _apply(response, verdict)
+            if self.streaming:
+                await self.publish_checked(i, checked)
+            return checked
+
+    async def call_llm(self, request: LLMRequest, i: int, stream: bool) -> LLMResponse:
+        if not stream:
             return await self.provider.complete(request)
-        chunks = _ChunkPublisher(self.ctx)
+        chunks = _ChunkPublisher(self.ctx, i)
         final: LLMResponse | None = None
         async for item in self.provider.stream(request):
             if isinstance(item, StreamChunk):
                 await chunks.add(item.text)
             else:
                 final = item
-        await chunks.flush()
         if final is None:
-            raise PolosError(f"provider {self.provider.name} ended its stream without a response")
+            raise AgentError(f"provider {self.provider.name} ended its stream without a response")
+        await chunks.finish(final.tool_calls)
         return final
 
+    async def publish_checked(self, i: int, response: LLMResponse) -> None:
+        """What a streaming client gets once the guardrails passed: the text, then the calls."""
+        step, topic = self.ctx.step, self.ctx.topic
+        meta = _metadata(self.ctx)
+        if response.text:
+            await step.publish_event(
+                f"stream_{i}_text",
+                topic,
+                _chunk(i, 1, content=response.text, meta=meta),
+                "text_delta",
+            )
+        for j, call in enumerate(response.tool_calls):
+            await step.publish_event(
+                f"stream_{i}_tool_{j}",
+                topic,
+                _chunk(i, j + 2, tool_call=ToolCall.of(call).model_dump(), meta=meta),
+                "tool_call",
+            )
+
+    async def judge(self, key: str, rule: str, content: str) -> GuardrailResult:
+        """A string guardrail, judged by the agent's own model (structured output)."""
+        response: LLMResponse = await self.ctx.step.run(
+            key,
+            self.provider.complete,
+            LLMRequest(
+                messages=[Message.user(judge_prompt(rule, content))],
+                response_schema=VERDICT_SCHEMA,
+                response_schema_name=VERDICT_NAME,
+            ),
+        )
+        self.usage = self.usage + response.usage
+        return read_verdict(response.text, rule)
+
     # tools -------------------------------------------------------------------------------
-    async def run_tools(self, i: int, response: LLMResponse) -> None:
-        results: dict[str, ToolResult] = {}
-        to_run: list[tuple[Any, Tool, dict[str, Any], Approval]] = []
-        for call in response.tool_calls:
-            tool = self.agent.tool_named(call.name)
+    async def run_tools(self, i: int, response: LLMResponse) -> list[ToolResult]:
+        agent = self.agent
+        results: dict[str, llm.ToolResult] = {}
+        recorded: list[ToolResult] = []
+        to_run: list[tuple[llm.ToolCall, Tool, dict[str, Any], Approval]] = []
+        for idx, call in enumerate(response.tool_calls):
+            tool = agent.tool_named(call.name)
             if tool is None:
                 results[call.id] = self.tool_error(i, call, f"there is no tool named {call.name!r}")
                 continue
-            problem = tool.check_arguments(call.arguments)
+            arguments: dict[str, Any] = dict(call.arguments)
+            if agent.on_tool_start:
+                started = await self.hooks(
+                    "on_tool_start",
+                    f"{i}.hook.on_tool_start.{idx}",
+                    agent.on_tool_start,
+                    dict(arguments),
+                    None,
+                    tool=tool.id,
+                )
+                arguments.update(started.modified_payload or {})
+            problem = tool.check_arguments(arguments)
             if problem is not None:
                 results[call.id] = self.tool_error(i, call, problem)
                 continue
-            arguments: dict[str, Any] = call.arguments
             approval: Approval = "not_needed"
             if tool.approval == "always":
-                arguments, approval, refusal = await self.ask_approval(i, call, tool)
+                arguments, approval, refusal = await self.ask_approval(i, call, tool, arguments)
                 if refusal is not None:
                     results[call.id] = self.tool_error(i, call, refusal, approval="rejected")
                     continue
             to_run.append((call, tool, arguments, approval))
-        for call, tool, arguments, _ in to_run:
-            await self.hook("on_tool_start", i, {"tool": tool.id, "arguments": arguments}, call.id)
-            await self.emit(
-                i,
-                "tool_start",
-                {"tool": tool.id, "tool_call_id": call.id, "arguments": arguments},
-                call.id,
-            )
         outcomes = (
             await self.ctx.step.batch_invoke_and_wait(
                 f"tools_{i}",
-                [
-                    BatchWorkflowInput(id=tool.id, payload=arguments)
-                    for _, tool, arguments, _ in to_run
-                ],
+                [BatchWorkflowInput(id=tool.id, payload=args) for _, tool, args, _ in to_run],
             )
             if to_run
             else []
         )
-        for (call, tool, arguments, approval), outcome in zip(to_run, outcomes, strict=True):
-            content = (
-                _tool_content(outcome.result) if outcome.success else _error_text(outcome.error)
+        for idx, ((call, tool, arguments, approval), outcome) in enumerate(
+            zip(to_run, outcomes, strict=True)
+        ):
+            value = outcome.result if outcome.success else None
+            error = None if outcome.success else _error_text(outcome.error)
+            if agent.on_tool_end:
+                hooked = await self.hooks(
+                    "on_tool_end",
+                    f"{i}.hook.on_tool_end.{idx}",
+                    agent.on_tool_end,
+                    dict(arguments),
+                    value if outcome.success else error,
+                    tool=tool.id,
+                )
+                if hooked.modified_output is not None:
+                    value = merged(value if outcome.success else error, hooked.modified_output)
+                    error = None
+            content = _tool_content(value) if error is None else error
+            results[call.id] = llm.ToolResult(
+                tool_call_id=call.id, name=tool.id, content=content, is_error=error is not None
             )
-            results[call.id] = ToolResult(
-                tool_call_id=call.id, name=tool.id, content=content, is_error=not outcome.success
+            recorded.append(
+                ToolResult(
+                    tool_name=tool.id,
+                    status="completed" if error is None else "failed",
+                    result=value,
+                    result_schema=_schema_name(value),
+                    error=error,
+                    tool_call_id=call.id,
+                    tool_call_call_id=call.id,
+                )
             )
             self.tool_calls.append(
                 ToolCallRecord(
@@ -228,158 +417,170 @@ class _Loop:
                     name=tool.id,
                     arguments=arguments,
                     result=content,
-                    is_error=not outcome.success,
+                    is_error=error is not None,
                     execution_id=outcome.execution_id,
                     approval=approval,
                 )
             )
-            await self.hook("on_tool_end", i, {"tool": tool.id, "result": content}, call.id)
-            await self.emit(
-                i,
-                "tool_end",
-                {"tool": tool.id, "tool_call_id": call.id, "result": content},
-                call.id,
-            )
         self.add(Message.tool(*[results[c.id] for c in response.tool_calls]))
+        self.tool_results += recorded
+        return recorded
 
     def tool_error(
-        self, i: int, call: Any, message: str, approval: str = "not_needed"
-    ) -> ToolResult:
+        self, i: int, call: llm.ToolCall, message: str, approval: Approval = "not_needed"
+    ) -> llm.ToolResult:
         self.tool_calls.append(
             ToolCallRecord(
                 step=i,
                 tool_call_id=call.id,
                 name=call.name,
-                arguments=call.arguments,
+                arguments=dict(call.arguments),
                 result=message,
                 is_error=True,
-                approval=approval,  # type: ignore[arg-type]
+                approval=approval,
             )
         )
-        return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+        return llm.ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
 
     async def ask_approval(
-        self, i: int, call: Any, tool: Tool
+        self, i: int, call: llm.ToolCall, tool: Tool, arguments: dict[str, Any]
     ) -> tuple[dict[str, Any], Approval, str | None]:
-        """Suspend for a human: approve, reject (the model is told) or edit the arguments."""
+        """Suspend for a person: approve, reject (the model is told) or edit the arguments.
+
+        The suspend's data carries Polos's approval form (``_form``,
+        ``_source="tool_approval"``, ``_tool``) beside our own fields; the
+        resume data is ``{"approved": bool, "feedback" or "reason": str,
+        "arguments": {...}}`` (the last to edit the call).
+        """
         decision = await self.ctx.step.suspend(
             f"approve_{i}_{call.id}",
             data={
                 "agent_id": self.agent.id,
                 "tool": tool.id,
                 "tool_call_id": call.id,
-                "arguments": call.arguments,
+                "arguments": arguments,
+                "_form": {
+                    "title": f"Approve tool: {tool.id}",
+                    "description": f'The agent wants to use the "{tool.id}" tool.',
+                    "fields": [
+                        {
+                            "key": "approved",
+                            "type": "boolean",
+                            "label": "Approve this tool call?",
+                            "required": True,
+                            "default": False,
+                        },
+                        {
+                            "key": "feedback",
+                            "type": "textarea",
+                            "label": "Feedback for the agent (optional)",
+                            "required": False,
+                        },
+                    ],
+                    "context": {"tool": tool.id, "input": arguments},
+                },
+                "_source": "tool_approval",
+                "_tool": tool.id,
             },
         )
-        answer = decision.data if isinstance(decision.data, dict) else {}
-        if not answer.get("approved"):
-            reason = answer.get("reason") or "no reason given"
-            return call.arguments, "rejected", f"The user rejected this call of {tool.id}: {reason}"
+        answer = decision.get("data")
+        answer = answer if isinstance(answer, dict) else {}
+        if answer.get("approved") is not True:
+            reason = answer.get("feedback") or answer.get("reason") or "no reason given"
+            return arguments, "rejected", f"The user rejected this call of {tool.id}: {reason}"
         edited = answer.get("arguments")
         if edited is None:
-            return call.arguments, "approved", None
+            return arguments, "approved", None
         problem = tool.check_arguments(edited)
         if problem is not None:
-            return call.arguments, "rejected", f"The user's edited arguments are invalid: {problem}"
+            return arguments, "rejected", f"The user's edited arguments are invalid: {problem}"
         return edited, "edited", None
 
-    # final answers: structured output and guardrails ------------------------------------
-    async def judge_answer(
-        self, i: int, text: str, output_retries: int, guardrail_retries: int
-    ) -> str | None:
-        """``None`` to accept ``text``; else feedback was added and the loop asks again."""
-        agent = self.agent
-        self.final_text = text
-        if agent.output_schema is not None:
-            problem = _schema_problem(agent.output_schema, text)
-            if problem is not None:
-                if output_retries >= agent.output_retries:
-                    raise AgentError(
-                        f"agent {agent.id}: the answer never matched {agent.output_schema.__name__}: {problem}"
-                    )
-                self.add(
-                    Message.user(
-                        f"Your answer does not match the required JSON schema: {problem}. "
-                        "Answer again with only the JSON object."
-                    )
-                )
-                return "schema"
-        for j, rail in enumerate(agent.guardrails):
-            verdict: GuardrailResult = await self.ctx.step.run(
-                f"guardrail_{i}_{j}", self.check_guardrail, rail, self.final_text
-            )
-            if not verdict.passed:
-                if guardrail_retries >= agent.guardrail_max_retries:
-                    raise AgentError(f"agent {agent.id}: guardrail failed: {verdict.message}")
-                self.add(
-                    Message.user(f"Your answer was rejected: {verdict.message}. Please revise it.")
-                )
-                return "guardrail"
-            if verdict.replacement is not None:
-                self.final_text = verdict.replacement
-        return None
+    # hooks, structured output, stop conditions -----------------------------------------------
+    async def hooks(
+        self,
+        point: str,
+        key: str,
+        chosen: list[Any],
+        payload: Any,
+        output: Any,
+        tool: str | None = None,
+    ) -> HookResult:
+        """Run the hooks of one lifecycle point; a failure stops the run."""
+        outcome = await run_hooks(
+            self.ctx,
+            key,
+            chosen,
+            HookContext(
+                workflow_id=self.agent.id,
+                session_id=self.ctx.session_id,
+                user_id=self.ctx.user_id,
+                agent_config=None if point in ("on_start", "on_end") else self.config,
+                steps=list(self.steps),
+                current_tool=tool,
+                current_payload=payload,
+                current_output=output,
+                execution_id=self.ctx.execution_id,
+                event=point,
+            ),
+        )
+        if outcome.failed:
+            raise HookFailedError(outcome.error_message or f"{point} hook failed", point)
+        return outcome
 
-    async def check_guardrail(self, rail: Any, text: str) -> GuardrailResult:
-        if isinstance(rail, str):
-            return await _judge_with_llm(self.provider, rail, text)
-        output = self.parse_output(text) if self.agent.output_schema else text
-        result: GuardrailResult = await rail(GuardrailContext(self.agent.id, text, output))
-        return result
+    def schema_problem(self, text: str) -> str | None:
+        schema = self.agent.output_schema
+        if schema is None:
+            return None
+        try:
+            schema.model_validate_json(_strip_fences(text))
+        except ValidationError as exc:
+            return str(exc)
+        return None
 
     def parse_output(self, text: str) -> Any:
         schema = self.agent.output_schema
         return schema.model_validate_json(_strip_fences(text)) if schema is not None else None
 
-    async def check_stops(self, text: str) -> str | None:
-        context = StopContext(
-            self.agent.id, list(self.steps), list(self.tool_calls), self.usage.total_tokens, text
+    def try_parse(self, response: LLMResponse) -> Any:
+        return None if self.schema_problem(response.text) else self.parse_output(response.text)
+
+    async def check_stops(self) -> str | None:
+        context = StopConditionContext(
+            steps=list(self.steps), agent_id=self.agent.id, agent_run_id=self.ctx.execution_id
         )
         for condition in self.agent.stop_conditions:
-            if await condition(context):
-                return condition.name
+            outcome = condition(context)
+            if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
+                outcome = await outcome
+            if outcome:
+                return condition_name(condition)
         return None
 
-    # hooks, events, memory ------------------------------------------------------------------
-    async def hook(self, event: str, i: int, data: dict[str, Any], tag: str = "") -> None:
-        chosen = self.agent.hooks.get(event)
-        if chosen is None:
-            return
-        context = HookContext(self.agent.id, self.ctx.execution_id, event, data)
-        outcome: HookResult = await self.ctx.step.run(
-            f"hook_{event}_{i}_{tag}" if tag else f"hook_{event}_{i}", chosen, context
-        )
-        if not outcome.proceed:
-            raise AgentError(
-                f"agent {self.agent.id}: hook {event} stopped the run: {outcome.message}"
-            )
-
-    async def emit(self, i: int, kind: str, data: dict[str, Any], tag: str = "") -> None:
-        """A step or tool event on the run's topic (durable: published once), when streaming."""
-        if self.payload.stream:
-            key = f"event_{kind}_{i}_{tag}" if tag else f"event_{kind}_{i}"
-            await self.ctx.step.publish_event(key, self.ctx.topic, data, event_type=kind)
-
+    # memory -----------------------------------------------------------------------------------
     async def save_memory(self) -> None:
         step, topic = self.ctx.step, session_topic(self.session_id or "")
-        saved = {
-            "messages": [m for m in self.new_messages if m.role != "system"],
-            "usage": self.usage,
-        }
-        await step.publish_event("memory_save", topic, saved, event_type=MESSAGES)
-        config = self.agent.memory
-        since = self.memory.since_compaction + len(saved["messages"])  # type: ignore[arg-type]
-        if since <= config.max_messages:
-            return
+        saved = [m for m in self.new_messages if m.role != "system"]
+        await step.publish_event(
+            "memory_save", topic, {"messages": saved, "usage": self.usage}, event_type=MESSAGES
+        )
         history = [
             m for m in self.messages if m.role != "system" or m.content.startswith("Summary of")
         ]
+        since = history[-(self.memory.since_compaction + len(saved)) :]
+        config = self.agent.memory
+        if not config.needs_compaction(since):
+            return
         cut = max(0, len(history) - config.keep_recent)
         while cut < len(history) and history[cut].role == "tool":
             cut += 1  # never keep tool results without the call they answer
         summary: LLMResponse = await step.run(
             "memory_summarize",
             self.provider.complete,
-            LLMRequest(messages=summary_prompt(history[:cut])),
+            LLMRequest(
+                messages=summary_prompt(history[:cut]),
+                max_output_tokens=config.max_summary_tokens,
+            ),
         )
         await step.publish_event(
             "memory_compact",
@@ -393,56 +594,99 @@ async def _load_memory(store: Any, session_id: str) -> SessionMemory:
     return await load_session(store, session_id)
 
 
-class _ChunkPublisher:
-    """Text chunks go to the run's topic, a few at a time: events, not journal rows."""
+def _metadata(ctx: WorkflowContext) -> dict[str, Any]:
+    return {"execution_id": ctx.execution_id, "workflow_id": ctx.workflow_id}
 
-    def __init__(self, ctx: WorkflowContext) -> None:
-        self.ctx, self.pending, self.last = ctx, "", time.monotonic()
+
+def _chunk(
+    step: int,
+    index: int,
+    *,
+    meta: dict[str, Any],
+    content: str | None = None,
+    tool_call: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The data of a streamed ``text_delta`` or ``tool_call`` event, as Polos shapes it."""
+    return {
+        "step": step,
+        "chunk_index": index,
+        "content": content,
+        "tool_call": tool_call,
+        "usage": None,
+        "_metadata": meta,
+    }
+
+
+class _ChunkPublisher:
+    """Streamed text goes to the run tree's topic a few chunks at a time: events, not
+    journal rows. A ``stream_start`` comes first (a retried call starts again with one),
+    the tool calls come last."""
+
+    def __init__(self, ctx: WorkflowContext, step: int) -> None:
+        self.ctx, self.step, self.meta = ctx, step, _metadata(ctx)
+        self.pending, self.index, self.last = "", 0, time.monotonic()
+        self.started = False
 
     async def add(self, text: str) -> None:
         self.pending += text
         if time.monotonic() - self.last >= _CHUNK_FLUSH_SECONDS:
             await self.flush()
 
-    async def flush(self) -> None:
+    async def finish(self, calls: list[llm.ToolCall]) -> None:
+        await self.flush([ToolCall.of(c).model_dump() for c in calls])
+
+    async def flush(self, calls: list[dict[str, Any]] | None = None) -> None:
+        events: list[tuple[str, dict[str, Any]]] = []
+        if not self.started:
+            self.started = True
+            events.append(("stream_start", {"step": self.step, "_metadata": self.meta}))
         if self.pending:
-            run = self.ctx._run
-            event = NewEvent(
-                str(uuid.uuid4()),
-                self.ctx.topic,
-                "text_delta",
-                serialization.dumps({"text": self.pending}),
-                run.clock.now(),
+            events.append(
+                ("text_delta", _chunk(self.step, self.index, content=self.pending, meta=self.meta))
             )
-            await run.store.publish_events([event], run.clock.now())
+            self.index += 1
             self.pending = ""
+        for call in calls or []:
+            events.append(
+                ("tool_call", _chunk(self.step, self.index, tool_call=call, meta=self.meta))
+            )
+            self.index += 1
+        if events:
+            run = self.ctx._run
+            now = run.clock.now()
+            await run.store.publish_events(
+                [
+                    NewEvent(
+                        str(uuid.uuid4()), self.ctx.topic, kind, serialization.dumps(data), now
+                    )
+                    for kind, data in events
+                ],
+                now,
+            )
         self.last = time.monotonic()
         await asyncio.sleep(0)
 
 
-async def _judge_with_llm(provider: Provider, rule: str, text: str) -> GuardrailResult:
-    verdict = await provider.complete(
-        LLMRequest(
-            messages=[
-                Message.system(
-                    "You check answers against a rule. Reply exactly PASS, or FAIL: <reason>."
-                ),
-                Message.user(f"Rule: {rule}\n\nAnswer to check:\n{text}"),
-            ]
-        )
-    )
-    reply = verdict.text.strip()
-    if reply.upper().startswith("PASS"):
-        return GuardrailResult.continue_with()
-    return GuardrailResult.fail(reply.partition(":")[2].strip() or reply or f"violates: {rule}")
+def _apply(response: LLMResponse, verdict: GuardrailResult) -> LLMResponse:
+    """The answer with the guardrails' rewrites."""
+    update: dict[str, Any] = {}
+    content = verdict.modified_content
+    if content is not None and content != response.text:
+        update["text"] = content if isinstance(content, str) else json.dumps(content)
+    calls = verdict.modified_tool_calls
+    if calls is not None:
+        update["tool_calls"] = [c.to_llm() for c in calls]
+    return response.model_copy(update=update) if update else response
 
 
-def _schema_problem(schema: type[BaseModel], text: str) -> str | None:
-    try:
-        schema.model_validate_json(_strip_fences(text))
-    except ValidationError as exc:
-        return str(exc)
+def _schema_name(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return f"{type(value).__module__}.{type(value).__qualname__}"
     return None
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def _strip_fences(text: str) -> str:
@@ -455,10 +699,6 @@ def _strip_fences(text: str) -> str:
 
 def _input_messages(value: str | list[Message]) -> list[Message]:
     return [Message.user(value)] if isinstance(value, str) else list(value)
-
-
-def _input_text(value: str | list[Message]) -> str:
-    return value if isinstance(value, str) else "\n".join(m.content for m in value)
 
 
 def _tool_content(value: Any) -> str:

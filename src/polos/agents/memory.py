@@ -10,6 +10,7 @@ steps of the run, so a crash neither loses nor duplicates them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -22,10 +23,65 @@ COMPACTION = "compaction"
 
 
 class MemoryConfig(BaseModel):
-    #: Compact once the conversation since the last compaction exceeds this many messages.
-    max_messages: int = 40
+    """When a session's conversation is compacted, and what survives it."""
+
+    #: Compact once the conversation since the last compaction exceeds this many
+    #: messages (``None``: no limit on the count).
+    max_messages: int | None = 40
+    #: ... or once it is estimated at more than this many tokens (about 4
+    #: characters a token; ``None``: no limit).
+    max_conversation_tokens: int | None = 80_000
     #: How many of the latest messages survive a compaction verbatim.
     keep_recent: int = 10
+    #: The longest summary asked of the model, in tokens.
+    max_summary_tokens: int = 20_000
+    #: ``False`` keeps the whole conversation, however long.
+    enabled: bool = True
+
+    def needs_compaction(self, since_compaction: list[Message]) -> bool:
+        if not self.enabled:
+            return False
+        if self.max_messages is not None and len(since_compaction) > self.max_messages:
+            return True
+        return (
+            self.max_conversation_tokens is not None
+            and estimate_tokens(since_compaction) > self.max_conversation_tokens
+        )
+
+
+class CompactionConfig(BaseModel):
+    """Polos's session compaction settings (``Agent(compaction=...)``).
+
+    Compaction is by estimated tokens: past ``max_conversation_tokens``
+    (default 80,000) the older messages are summarised (in at most
+    ``max_summary_tokens``, default 20,000) and ``min_recent_messages``
+    (default 2) are kept verbatim; ``enabled=False`` turns it off.
+    """
+
+    max_conversation_tokens: int | None = None
+    max_summary_tokens: int | None = None
+    min_recent_messages: int | None = None
+    enabled: bool | None = None
+
+    def as_memory_config(self) -> MemoryConfig:
+        return MemoryConfig(
+            max_messages=None,
+            max_conversation_tokens=self.max_conversation_tokens or 80_000,
+            keep_recent=self.min_recent_messages or 2,
+            max_summary_tokens=self.max_summary_tokens or 20_000,
+            enabled=self.enabled if self.enabled is not None else True,
+        )
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    """About four characters a token, as Polos estimates."""
+    chars = sum(
+        len(m.content)
+        + sum(len(c.name) + len(c.raw_arguments) for c in m.tool_calls)
+        + sum(len(r.content) for r in m.tool_results)
+        for m in messages
+    )
+    return math.ceil(chars / 4)
 
 
 class SessionMemory(BaseModel):

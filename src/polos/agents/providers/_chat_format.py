@@ -76,6 +76,10 @@ def chat_params(request: LLMRequest, model: str, *, max_tokens_param: str) -> di
         params["temperature"] = request.temperature
     if request.max_output_tokens is not None:
         params[max_tokens_param] = request.max_output_tokens
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    if request.extra:
+        params["extra_body"] = dict(request.extra)
     if request.response_schema is not None:
         params["response_format"] = {
             "type": "json_schema",

@@ -129,6 +129,10 @@ class AnthropicProvider:
             # The SDK no longer lists `temperature` (recent models fix it), yet
             # the API still takes it for the models that allow it.
             params["extra_body"] = {"temperature": request.temperature}
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        if request.extra:
+            params["extra_body"] = {**params.get("extra_body", {}), **request.extra}
         if request.response_schema is not None:
             params["output_config"] = {
                 "format": {"type": "json_schema", "schema": request.response_schema}
@@ -194,7 +198,12 @@ def _llm_response(message: AnthropicMessage, model: str) -> LLMResponse:
     return LLMResponse(
         text="".join(texts),
         tool_calls=calls,
-        usage=Usage.of(input_tokens, usage.output_tokens),
+        usage=Usage.of(input_tokens, usage.output_tokens).model_copy(
+            update={
+                "cache_read_input_tokens": usage.cache_read_input_tokens or None,
+                "cache_creation_input_tokens": usage.cache_creation_input_tokens or None,
+            }
+        ),
         finish_reason=_STOP_REASONS.get(message.stop_reason or "end_turn", "other"),
         model=message.model or model,
         id=message.id,

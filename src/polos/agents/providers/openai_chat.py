@@ -31,6 +31,8 @@ class OpenAIChatProvider:
     ) -> None:
         self._model = model
         self._name = name
+        #: Where requests go (``None``: the SDK's default, or ``OPENAI_BASE_URL``).
+        self.base_url = base_url
         self._retry = retry or RetryPolicy()
         self._clients = openai_clients(api_key, base_url, timeout)
         # OpenAI itself wants max_completion_tokens (its reasoning models refuse

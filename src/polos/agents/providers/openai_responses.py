@@ -125,6 +125,10 @@ def _params(request: LLMRequest, model: str) -> dict[str, Any]:
         params["temperature"] = request.temperature
     if request.max_output_tokens is not None:
         params["max_output_tokens"] = request.max_output_tokens
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    if request.extra:
+        params["extra_body"] = dict(request.extra)
     if request.response_schema is not None:
         params["text"] = {
             "format": {

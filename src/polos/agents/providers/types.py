@@ -128,20 +128,34 @@ class LLMRequest(BaseModel):
     response_schema: JsonObject | None = None
     """A JSON schema the answer must follow (structured output), if any."""
     response_schema_name: str = "response"
+    top_p: float | None = None
+    extra: JsonObject = Field(default_factory=dict)
+    """Further request fields sent as they are (an agent's ``provider_kwargs``)."""
 
 
 class Usage(BaseModel):
-    """Tokens of one call; ``input_tokens`` includes cached prompt tokens."""
+    """Tokens of one call; ``input_tokens`` includes cached prompt tokens.
+
+    The cache counts are set only by providers that report them (Anthropic).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cache_read_input_tokens=_add(
+                self.cache_read_input_tokens, other.cache_read_input_tokens
+            ),
+            cache_creation_input_tokens=_add(
+                self.cache_creation_input_tokens, other.cache_creation_input_tokens
+            ),
         )
 
     @classmethod
@@ -149,6 +163,10 @@ class Usage(BaseModel):
         """Usage from counts a provider may leave out (``None`` counts as 0)."""
         inp, out = input_tokens or 0, output_tokens or 0
         return cls(input_tokens=inp, output_tokens=out, total_tokens=inp + out)
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 class LLMResponse(BaseModel):
