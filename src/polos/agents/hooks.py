@@ -217,7 +217,8 @@ def merged(current: Any, change: Any) -> Any:
         if isinstance(current, dict):
             return {**current, **change}
         if isinstance(current, BaseModel):
-            return type(current).model_validate({**current.model_dump(), **change})
+            # The fields as they are (not dumped): nested models stay models.
+            return type(current).model_validate({**dict(current), **change})
     return change
 
 

@@ -140,7 +140,7 @@ class _Loop:
                     record,
                 )
                 if outcome.modified_output is not None:
-                    self.steps[-1] = Step.model_validate(_plain(outcome.modified_output))
+                    self.steps[-1] = Step.model_validate(outcome.modified_output)
             if not response.tool_calls:
                 problem = self.schema_problem(text)
                 if problem is None:
@@ -186,12 +186,7 @@ class _Loop:
         if agent.on_end:
             outcome = await self.hooks("on_end", "on_end", agent.on_end, payload, result)
             if outcome.modified_output is not None:
-                changed = merged(result, outcome.modified_output)
-                result = (
-                    changed
-                    if isinstance(changed, AgentResult)
-                    else AgentResult.model_validate(_plain(changed))
-                )
+                result = AgentResult.model_validate(merged(result, outcome.modified_output))
         return result
 
     def add(self, *messages: Message) -> None:
@@ -683,10 +678,6 @@ def _schema_name(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return f"{type(value).__module__}.{type(value).__qualname__}"
     return None
-
-
-def _plain(value: Any) -> Any:
-    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def _strip_fences(text: str) -> str:
