@@ -130,20 +130,36 @@ async def test_rate_limit_is_never_exceeded_nor_badly_under_used(polos: Polos) -
 fc_ordered = queue("fc_ordered", concurrency_limit=1)
 
 
+#: Holds the blocking run of the priority test until every other run is queued.
+PRIO_GATE: dict[str, asyncio.Event] = {}
+
+
+async def held_span(tag: str) -> str:
+    start = time.monotonic()
+    await PRIO_GATE["open"].wait()
+    SPANS.append((tag, start, time.monotonic()))
+    return tag
+
+
 @workflow(id="fc_prio", queue=fc_ordered)
 async def fc_prio(ctx: WorkflowContext, input: dict[str, object]) -> None:
-    await ctx.step.run("work", record_span, str(input["tag"]), float(input["seconds"]))  # type: ignore[arg-type]
+    if input.get("hold"):
+        await ctx.step.run("work", held_span, str(input["tag"]))
+    else:
+        await ctx.step.run("work", record_span, str(input["tag"]), float(input["seconds"]))  # type: ignore[arg-type]
 
 
 async def test_priority_orders_starts_fifo_within_a_priority(polos: Polos) -> None:
     SPANS.clear()
-    blocker = await fc_prio.invoke(polos, {"tag": "blocker", "seconds": 0.3})
+    PRIO_GATE["open"] = asyncio.Event()
+    blocker = await fc_prio.invoke(polos, {"tag": "blocker", "hold": True})
     while (await blocker.get()).status != "running":
         await asyncio.sleep(0.005)
     order = [("low1", 0), ("high1", 10), ("low2", 0), ("high2", 10), ("mid", 5)]
     handles = [
         await fc_prio.invoke(polos, {"tag": tag, "seconds": 0.0}, priority=p) for tag, p in order
     ]
+    PRIO_GATE["open"].set()  # all five are queued behind the blocker now
     for h in [blocker, *handles]:
         await h.result(timeout=20)
     assert [tag for tag, _, _ in sorted(SPANS, key=lambda s: s[1])] == [
