@@ -93,6 +93,11 @@ async def test_deployment_id_reaches_the_workflow_and_worker(database_url: str) 
         deployment_id="blue", database_url=database_url, workflows=[settings_echo]
     ) as polos:
         assert polos.worker is not None and polos.worker.deployment_id == "blue"
+        assert (polos.deployment_id, polos.api_url, polos.project_id) == (
+            "blue",
+            "http://localhost:8080",
+            None,
+        )
         result = await settings_echo.run(polos, {}, timeout=20)
         assert result["deployment_id"] == "blue"
     # Polos's Worker takes (client, deployment_id, agents, tools, workflows, ...) positionally

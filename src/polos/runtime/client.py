@@ -87,6 +87,8 @@ class PolosClient:
         self.project_id = settings.project_id
         self.deployment_id = settings.deployment_id
         self.api_key = settings.api_key
+        #: Polos's orchestrator address; here only Polos's local default is accepted.
+        self.api_url = settings.api_url
         self._store = store if store is not None else store_from_url(self.database_url)
         self._opened = False
         self._open_lock: asyncio.Lock | None = None

@@ -190,3 +190,20 @@ class Polos:
     @property
     def store(self) -> Store:
         return self.client.store
+
+    # Polos's read-only settings, from the client.
+    @property
+    def project_id(self) -> str | None:
+        return self.client.project_id
+
+    @property
+    def api_url(self) -> str:
+        return self.client.api_url
+
+    @property
+    def api_key(self) -> str | None:
+        return self.client.api_key
+
+    @property
+    def deployment_id(self) -> str:
+        return self.client.deployment_id

@@ -33,7 +33,8 @@ from ..store import resolve_database_url
 DEFAULT_DEPLOYMENT_ID = "default"
 #: Polos's own default (what it uses when nothing is set): code that spells it out
 #: means "the local development setup", which here is the embedded database.
-LOCAL_DEFAULT_API_URLS = frozenset({"http://localhost:8080", "http://127.0.0.1:8080"})
+DEFAULT_API_URL = "http://localhost:8080"
+LOCAL_DEFAULT_API_URLS = frozenset({DEFAULT_API_URL, "http://127.0.0.1:8080"})
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
@@ -43,6 +44,7 @@ class Settings:
     project_id: str | None
     deployment_id: str
     api_key: str | None
+    api_url: str
 
 
 def resolve_settings(
@@ -74,6 +76,7 @@ def resolve_settings(
             deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or DEFAULT_DEPLOYMENT_ID
         ),
         api_key=api_key or os.environ.get("POLOS_API_KEY") or None,
+        api_url=api_url or DEFAULT_API_URL,
     )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -27,7 +28,7 @@ from ..engine.queues import defined_queues, ensure_in_store
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
 from ..engine.schedules import fire_due_schedules, schedule_row
 from ..engine.triggers import fire_triggers
-from ..errors import WorkflowDefinitionError, WorkflowNotFoundError
+from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..store import Claimed, Store, WorkerRow
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
@@ -245,7 +246,7 @@ class Worker:
                         skip_steps_for=set(self._holds),
                     )
                 except Exception:
-                    log.exception("claiming failed; retrying")
+                    _log_failure("claiming failed; retrying")
                     batch = []
                     await asyncio.sleep(self.poll_interval)
                 for claimed in batch:
@@ -288,7 +289,7 @@ class Worker:
         except asyncio.CancelledError:
             pass
         except Exception:
-            log.exception(
+            _log_failure(
                 "execution %s stopped on an internal error; its lease will expire and "
                 "another attempt will resume it",
                 run.execution_id,
@@ -364,7 +365,7 @@ class Worker:
                         run.stop("lease lost or execution cancelled")
                 await self._recover_dead_workers()
             except Exception:
-                log.exception("heartbeat failed; retrying")
+                _log_failure("heartbeat failed; retrying")
 
     async def _recover_dead_workers(self) -> None:
         now = self.clock.now()
@@ -402,7 +403,7 @@ class Worker:
                     await self.store.requeue_expired_leases(now)
                 sleep = 1.0 if due is None else max(0.0, min(due - self.clock.now(), 1.0))
             except Exception:
-                log.exception("timer loop failed; retrying")
+                _log_failure("timer loop failed; retrying")
                 sleep = 1.0
             await _wait_any([timers], sleep)
 
@@ -413,7 +414,7 @@ class Worker:
             try:
                 started = await fire_triggers(self.store, self.clock.now())
             except Exception:
-                log.exception("event triggers failed; retrying")
+                _log_failure("event triggers failed; retrying")
                 started = 0
             if not started:
                 await _wait_any([published], 1.0)
@@ -444,6 +445,17 @@ async def wait_for_signal() -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _log_failure(message: str, *args: Any) -> None:
+    """Log the exception being handled: with its traceback if it is a bug; at
+    debug level if it is a store error, which the store has already logged,
+    once per outage (one line per retry of every loop and run drowned it)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StoreError):
+        log.debug(f"{message}: %s", *args, exc)
+    else:
+        log.exception(message, *args)
 
 
 async def _notify(channel: Channel, notification: SuspendNotification) -> None:
