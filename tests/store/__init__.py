@@ -1,0 +1,1 @@
+"""The store contract: what every ``Store`` backend must do, on every backend."""
