@@ -98,8 +98,13 @@ async def test_deployment_id_reaches_the_workflow_and_worker(database_url: str) 
             "http://localhost:8080",
             None,
         )
-        result = await settings_echo.run(polos, {}, timeout=20)
-        assert result["deployment_id"] == "blue"
+        handle = await settings_echo.invoke(polos, {})
+        assert (await handle.result(timeout=20))["deployment_id"] == "blue"
+        assert (await polos.get_execution(handle.id)).deployment_id == "blue"  # on the run
+        [me] = [
+            w for w in await polos.store.list_workers() if w.worker_id == polos.worker.worker_id
+        ]
+        assert me.deployment_id == "blue"  # and on the worker
     # Polos's Worker takes (client, deployment_id, agents, tools, workflows, ...) positionally
     async with PolosClient(database_url=database_url) as client:
         worker = Worker(client, "green", None, None, [settings_echo], 4)

@@ -28,7 +28,8 @@ class WorkflowContext:
         self.root_execution_id: str = row.root_execution_id or row.id
         self.root_workflow_id: str = row.root_workflow_id or row.workflow_id
         self.step_key: str | None = row.step_key
-        self.deployment_id: str | None = run.deployment_id
+        #: The deployment that started the run tree (else the worker's).
+        self.deployment_id: str | None = row.deployment_id or run.deployment_id
         self.created_at: datetime = _dt(row.created_at) or datetime.now(UTC)
         self.started_at: datetime | None = _dt(row.started_at)
         self.step = Step(run)

@@ -230,6 +230,7 @@ def _child(
         concurrency_key=item.concurrency_key or "",
         priority=item.priority,
         idempotency_key=item.idempotency_key,
+        deployment_id=row.deployment_id,  # children run in their parent's deployment
     )
 
 

@@ -246,6 +246,7 @@ class PolosClient:
             concurrency_key=_key(item.concurrency_key),
             priority=_priority(item.priority),
             idempotency_key=item.idempotency_key,
+            deployment_id=self.deployment_id,
         )
         return new, queue
 

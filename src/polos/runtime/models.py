@@ -62,6 +62,7 @@ class ExecutionInfo(BaseModel):
     step_key: str | None = None
     session_id: str | None = None
     user_id: str | None = None
+    deployment_id: str | None = None
     waiting_on: str | None = None
     wait_kind: str | None = None
     wake_at: datetime | None = None
@@ -120,6 +121,7 @@ def execution_info(
         step_key=row.step_key,
         session_id=row.session_id,
         user_id=row.user_id,
+        deployment_id=row.deployment_id,
         waiting_on=row.wait_step_key,
         wait_kind=row.wait_kind,
         wake_at=_dt(row.wake_at),

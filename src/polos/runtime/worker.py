@@ -139,7 +139,9 @@ class Worker:
         self._resolve_definitions()
         await self.client.start()
         now = self.clock.now()
-        await self.store.register_worker(WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now))
+        await self.store.register_worker(
+            WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now, self.deployment_id)
+        )
         await self._register_schedules_and_triggers(now)
         await self._recover_dead_workers()
         self._unsubscribe = self.store.hub.on_cancel(self._on_cancelled)

@@ -39,6 +39,7 @@ class NewExecution:
     priority: int = 0
     idempotency_key: str | None = None
     schedule_id: str | None = None
+    deployment_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class ExecutionRow:
     priority: int = 0
     idempotency_key: str | None = None
     schedule_id: str | None = None
+    deployment_id: str | None = None
 
 
 #: The execution columns every query selects, in ExecutionRow's field order.
@@ -133,6 +135,7 @@ class WorkerRow:
     pid: int
     started_at: float
     heartbeat_at: float
+    deployment_id: str | None = None
 
 
 @dataclass(slots=True)

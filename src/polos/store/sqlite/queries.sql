@@ -5,8 +5,8 @@ INSERT INTO executions (
     id, workflow_id, status, payload, attempt, created_at, updated_at,
     parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
     child_index, run_timeout_seconds, initial_state, state,
-    queue_name, concurrency_key, priority, idempotency_key, schedule_id
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
 -- name: insert_history
@@ -280,14 +280,14 @@ WHERE workflow_id = ? AND topic = ? AND cursor = ?
 
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = ?
 
 -- name: list_workers
-SELECT worker_id, hostname, pid, started_at, heartbeat_at FROM workers ORDER BY started_at
+SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id FROM workers ORDER BY started_at
 
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
