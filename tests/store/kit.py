@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import orjson
+
 from polos.store import Claimed, NewExecution, StepRow, Store
 from polos.store.records import NewEvent
 
@@ -43,3 +45,28 @@ async def running(
 
 async def events_of(store: Store, execution_id: str) -> list[str]:
     return [h.event for h in await store.list_history(execution_id)]
+
+
+def children(
+    parent: Claimed, step_key: str, count: int, workflow_id: str = "kid"
+) -> list[NewExecution]:
+    p = parent.execution
+    root = p.root_execution_id or p.id
+    return [
+        NewExecution(
+            str(uuid.uuid4()),
+            workflow_id,
+            orjson.dumps({"i": i}).decode(),
+            T0 + 1 + i * 0.01,
+            parent_execution_id=p.id,
+            root_execution_id=root,
+            root_workflow_id=p.root_workflow_id or p.workflow_id,
+            step_key=step_key,
+            child_index=i,
+        )
+        for i in range(count)
+    ]
+
+
+async def claim_all(store: Store, workflow_id: str, now: float = T0 + 2) -> dict[str, Claimed]:
+    return {c.execution.id: c for c in await store.claim("w", [workflow_id], 100, now, 30.0)}
