@@ -6,6 +6,15 @@ backend. Methods that write on behalf of a worker take the execution's
 that attempt is no longer the current owner of a running execution, so a
 zombie worker can never record a step or finish an execution.
 Nothing above this layer issues SQL.
+
+Every backend must also wake this process's waiters: right after a
+transaction commits, and before the method returns, it fires the matching
+signal on ``hub`` (work queued, a new wake-up time, events published, an
+execution finished or cancelled), because workers and clients in this
+process sleep on the hub between polls. Never before the commit (a waiter
+would look and find nothing) and never only through the database's own
+notifications. The shared contract tests in ``tests/store/`` check every
+method, this duty included, on every backend.
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""Contract: queues, their limits, and the counts behind them.
+
+Methods: ``upsert_queue``, ``list_queues``, ``queue_counts``, and ``claim``
+applying the limits (see :mod:`polos.store.admission`): every running
+execution of a queue and concurrency key counts against its concurrency
+limit (a waiting one does not); only first starts count against its rate
+limit.
+"""
+
+from __future__ import annotations
+
+from polos.store import Store
+from polos.store.records import QueueCount, QueueRow
+
+from .kit import T0, new_execution
+
+
+async def test_queues_are_upserted_and_listed_by_name(store: Store) -> None:
+    await store.upsert_queue(QueueRow("b", 2, None, None, T0))
+    await store.upsert_queue(QueueRow("a", None, 10, 60.0, T0))
+    await store.upsert_queue(QueueRow("b", 5, 1, 1.0, T0 + 1))
+    assert await store.list_queues() == [
+        QueueRow("a", None, 10, 60.0, T0),
+        QueueRow("b", 5, 1, 1.0, T0 + 1),
+    ]
+
+
+async def test_a_concurrency_limit_caps_running_executions_per_key(store: Store) -> None:
+    await store.upsert_queue(QueueRow("q", 2, None, None, T0))
+    news = [
+        new_execution("wf", T0 + i * 0.01, queue_name="q", concurrency_key=key)
+        for i, key in enumerate(["a", "a", "a", "b", "b", "b"])
+    ]
+    free = new_execution("wf", T0 + 1, queue_name="unlimited")
+    await store.create_executions([*news, free])
+    claimed = await store.claim("w", ["wf"], 100, T0 + 2, 30.0)
+    ids = [c.execution.id for c in claimed]
+    assert ids == [news[0].id, news[1].id, news[3].id, news[4].id, free.id]
+    assert await store.claim("w", ["wf"], 100, T0 + 3, 30.0) == []
+    # A waiting execution holds no concurrency slot; a finished one neither.
+    assert await store.begin_wait(news[0].id, 1, "nap", "timer", T0 + 100, T0 + 4)
+    assert await store.complete_execution(news[3].id, 1, "null", T0 + 4)
+    again = await store.claim("w", ["wf"], 100, T0 + 5, 30.0)
+    assert [c.execution.id for c in again] == [news[2].id, news[5].id]
+
+
+async def test_a_rate_limit_counts_first_starts_in_a_sliding_window(store: Store) -> None:
+    await store.upsert_queue(QueueRow("q", None, 2, 60.0, T0))
+    news = [new_execution("wf", T0 + i * 0.01, queue_name="q") for i in range(5)]
+    await store.create_executions(news)
+    first = await store.claim("w", ["wf"], 100, T0 + 1, 30.0)
+    assert [c.execution.id for c in first] == [news[0].id, news[1].id]
+    # A run handed back and claimed again is not a new start.
+    assert await store.release_execution(news[0].id, 1, T0 + 2)
+    [resumed] = await store.claim("w", ["wf"], 100, T0 + 3, 30.0)
+    assert (resumed.execution.id, resumed.execution.attempt) == (news[0].id, 2)
+    for c in [*first[1:], resumed]:
+        await store.complete_execution(c.execution.id, c.execution.attempt, "null", T0 + 4)
+    assert await store.claim("w", ["wf"], 100, T0 + 30, 30.0) == [], "the window is full"
+    later = await store.claim("w", ["wf"], 100, T0 + 70, 30.0)
+    assert [c.execution.id for c in later] == [news[2].id, news[3].id]
+
+
+async def test_queue_counts_count_active_executions_per_queue_key_and_status(
+    store: Store,
+) -> None:
+    news = [
+        new_execution("wf", T0 + i * 0.01, queue_name=q, concurrency_key=k)
+        for i, (q, k) in enumerate([("q", "a"), ("q", "a"), ("q", "b"), ("r", ""), ("r", "")])
+    ]
+    await store.create_executions(news)
+    [_, c2] = await store.claim("w", ["wf"], 2, T0 + 1, 30.0)
+    await store.begin_wait(c2.execution.id, 1, "nap", "timer", None, T0 + 2)
+    [c3] = await store.claim("w", ["wf"], 1, T0 + 3, 30.0)
+    await store.complete_execution(c3.execution.id, 1, "null", T0 + 4)
+    counts = sorted(
+        (c.queue_name, c.concurrency_key, c.status, c.count) for c in await store.queue_counts()
+    )
+    assert counts == [
+        ("q", "a", "running", 1),
+        ("q", "a", "waiting", 1),
+        ("r", "", "queued", 2),
+    ]
+    assert all(isinstance(c, QueueCount) for c in await store.queue_counts())

@@ -1,0 +1,36 @@
+"""Contract: which workflows are served here, and which workers run.
+
+Methods: ``register_workflows``, ``known_workflows``, ``all_workflows``,
+``register_worker``, ``unregister_worker``, ``list_workers``.
+"""
+
+from __future__ import annotations
+
+from polos.store import Store, WorkerRow
+
+from .kit import T0
+
+
+async def test_served_workflows_are_remembered(store: Store) -> None:
+    assert await store.all_workflows() == []
+    await store.register_workflows({"orders": "orders", "emails": "mail"}, T0)
+    await store.register_workflows({"orders": "priority", "agents": "agents"}, T0 + 1)
+    await store.register_workflows({}, T0 + 2)
+    assert await store.all_workflows() == ["agents", "emails", "orders"]
+    assert await store.known_workflows(["orders", "nope", "agents"]) == {"orders", "agents"}
+    assert await store.known_workflows([]) == set()
+
+
+async def test_workers_register_renew_and_leave(store: Store) -> None:
+    assert await store.list_workers() == []
+    await store.register_worker(WorkerRow("w2", "host-b", 22, T0 + 1, T0 + 1))
+    await store.register_worker(WorkerRow("w1", "host-a", 11, T0, T0))
+    # Registering again renews the heartbeat only.
+    await store.register_worker(WorkerRow("w1", "host-z", 99, T0 + 5, T0 + 6))
+    assert await store.list_workers() == [
+        WorkerRow("w1", "host-a", 11, T0, T0 + 6),
+        WorkerRow("w2", "host-b", 22, T0 + 1, T0 + 1),
+    ]
+    await store.unregister_worker("w1")
+    await store.unregister_worker("never-registered")
+    assert [w.worker_id for w in await store.list_workers()] == ["w2"]
