@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 from pydantic import BaseModel
 
 from ..engine import definition as registry
+from ..engine.context import WorkflowContext
 from ..engine.definition import WorkflowDefinition
-from ..errors import WorkflowDefinitionError
+from ..errors import StepExecutionError
 from ..types import BatchWorkflowInput, ExecutionHandle
 from .client import ClientLike, PolosClient
 from .current import default_client, forbid_inside_workflow
@@ -90,17 +93,14 @@ def workflow(
 ) -> Any:
     """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...", ...)``
     (Polos's parameters, in Polos's order)."""
-    for name, value in (("on_start", on_start), ("on_end", on_end)):
-        if value is not None:
-            raise WorkflowDefinitionError(
-                f"@workflow option {name}= is not supported by this version of Polos yet "
-                "(see docs/roadmap.md)"
-            )
 
     def wrap(f: Callable[..., Any]) -> Workflow:
+        workflow_id = None if callable(id) else id
+        if on_start is not None or on_end is not None:
+            f = _with_hooks(f, workflow_id or f.__name__, on_start, on_end)
         wf = Workflow(
             f,
-            id=None if callable(id) else id,
+            id=workflow_id,
             description=description,
             queue=queue,
             trigger_on_event=trigger_on_event,
@@ -113,6 +113,60 @@ def workflow(
         return wf
 
     return wrap(id) if callable(id) else wrap
+
+
+def _with_hooks(
+    fn: Callable[..., Any], workflow_id: str, on_start: Any, on_end: Any
+) -> Callable[..., Any]:
+    """``fn`` with Polos's workflow hooks around it: ``on_start`` hooks may change the
+    payload, ``on_end`` hooks the result; a hook's ``HookResult.fail`` fails the run
+    with ``StepExecutionError``. Each hook runs as a durable step, once."""
+    # The hooks machinery is the agents' (hooks are agent-shaped in Polos: their
+    # context carries agent fields); imported here, at definition time, only by
+    # workflows that use hooks.
+    from ..agents.hooks import HookContext, normalize_hooks, run_hooks
+
+    owner = f"workflow {workflow_id!r}"
+    starting = normalize_hooks(on_start, owner, "on_start")
+    ending = normalize_hooks(on_end, owner, "on_end")
+
+    @functools.wraps(fn)
+    async def hooked(ctx: WorkflowContext, *payload: Any) -> Any:
+        current = payload[0] if payload else None
+        base = HookContext(
+            workflow_id=ctx.workflow_id, session_id=ctx.session_id, user_id=ctx.user_id
+        )
+        if starting:
+            outcome = await run_hooks(
+                ctx, "on_start", starting, base.model_copy(update={"current_payload": current})
+            )
+            if outcome.failed:
+                raise StepExecutionError(outcome.error_message or "an on_start hook failed")
+            if outcome.modified_payload is not None:
+                current = _changed_payload(current, outcome.modified_payload)
+        result = fn(ctx, current) if payload else fn(ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        if ending:
+            outcome = await run_hooks(
+                ctx,
+                "on_end",
+                ending,
+                base.model_copy(update={"current_payload": current, "current_output": result}),
+            )
+            if outcome.failed:
+                raise StepExecutionError(outcome.error_message or "an on_end hook failed")
+            if outcome.modified_output is not None:
+                result = outcome.modified_output
+        return result
+
+    return hooked
+
+
+def _changed_payload(current: Any, changes: dict[str, Any]) -> Any:
+    if isinstance(current, BaseModel):
+        return type(current).model_validate({**current.model_dump(), **changes})
+    return changes if not isinstance(current, dict) else {**current, **changes}
 
 
 def get_workflow(workflow_id: str) -> Workflow | None:
