@@ -16,7 +16,22 @@ SRC = Path(__file__).parent.parent / "src"
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, log_path: Path, app: Path = APP, **env: str) -> None:
+    """A worker subprocess, started and ready (it printed ``ready``).
+
+    Its output is a pipe read up to ``ready``; pass ``output`` (a file) for a
+    long-lived or chatty worker, whose unread pipe would fill and block it.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        app: Path = APP,
+        *,
+        output: Path | None = None,
+        ready_timeout: float = 30,
+        **env: str,
+    ) -> None:
         environment = {
             **os.environ,
             "POLOS_DATABASE_URL": database_url,
@@ -24,6 +39,17 @@ class WorkerProcess:
             "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
             **env,
         }
+        self.output_path = output
+        if output is not None:
+            with output.open("w") as out:
+                self.proc = subprocess.Popen(
+                    [sys.executable, str(app)],
+                    env=environment,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            self.ready_at = self._wait_for_file_line("ready", timeout=ready_timeout)
+            return
         self.proc = subprocess.Popen(
             [sys.executable, str(app)],
             env=environment,
@@ -31,7 +57,7 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.ready_at = self._wait_for_line("ready", timeout=30)
+        self.ready_at = self._wait_for_line("ready", timeout=ready_timeout)
 
     @property
     def pid(self) -> int:
@@ -51,6 +77,18 @@ class WorkerProcess:
         self.kill()
         raise AssertionError(f"worker never printed {expected!r}; output:\n{''.join(seen)}")
 
+    def _wait_for_file_line(self, expected: str, timeout: float) -> float:
+        assert self.output_path is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if expected in self.output_path.read_text().split("\n"):
+                return time.time()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        raise AssertionError(f"worker never printed {expected!r}; output:\n{self.output()}")
+
     def kill(self) -> None:
         """SIGKILL, and reap, so the pid is provably gone."""
         if self.proc.poll() is None:
@@ -62,6 +100,8 @@ class WorkerProcess:
         return self.proc.wait(timeout=timeout)
 
     def output(self) -> str:
+        if self.output_path is not None:
+            return self.output_path.read_text()
         assert self.proc.stdout is not None
         return self.proc.stdout.read() if self.proc.poll() is not None else ""
 
