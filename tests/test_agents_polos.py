@@ -493,3 +493,16 @@ async def test_tool_approval_speaks_polos_form_and_feedback(
     assert result.result == "not wired" and seen("pl_wire") == []
     told = llm.requests[1].body["messages"][-1]["content"]
     assert told == "The user rejected this call of pl_wire: too risky"
+
+
+async def test_iterating_a_failed_stream_raises_its_failure(
+    polos: Polos, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn.reply("NO"), Turn.reply("STILL NO"))
+    stream = await polite.stream(polos, "hi")
+    seen_types: list[str] = []
+    with pytest.raises(WorkflowFailedError, match="Last error: do not shout"):
+        async for event in stream.events:
+            seen_types.append(event.event_type)
+    assert "text_delta" not in seen_types  # the rejected answers never streamed
+    assert seen_types[-1] == "agent_finish"
