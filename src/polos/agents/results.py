@@ -104,8 +104,9 @@ class Step(BaseModel):
     tool_results: list[ToolResult] = Field(default_factory=list)
     usage: Usage | None = None
     raw_output: Any = None
-    #: Why the model stopped: ``stop``, ``tool_calls``, ``length``... (ours).
-    finish_reason: str | None = None
+    #: Why the model stopped: ``stop``, ``tool_calls``, ``length``... (ours; not in
+    #: the JSON form, which stays Polos's).
+    finish_reason: str | None = Field(default=None, exclude=True)
 
     @property
     def text(self) -> str:
@@ -166,14 +167,16 @@ class AgentResult(BaseModel):
     tool_results: list[ToolResult] = Field(default_factory=list)
     total_steps: int = 0
     usage: Usage = Field(default_factory=Usage)
-    agent_id: str = ""
-    text: str = ""
-    steps: list[Step] = Field(default_factory=list)
-    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
-    cost: float | None = None
+    # Ours: kept with the run, but left out of the JSON form (``model_dump``, the
+    # ``agent_finish`` event), which stays Polos's.
+    agent_id: str = Field(default="", exclude=True)
+    text: str = Field(default="", exclude=True)
+    steps: list[Step] = Field(default_factory=list, exclude=True)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list, exclude=True)
+    cost: float | None = Field(default=None, exclude=True)
     #: Why the loop ended: ``final_answer``, ``stop_condition:<name>``, ``budget``, ``max_steps``.
-    stop_reason: str = "final_answer"
-    session_id: str | None = None
+    stop_reason: str = Field(default="final_answer", exclude=True)
+    session_id: str | None = Field(default=None, exclude=True)
 
     @property
     def execution_id(self) -> str:
