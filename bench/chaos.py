@@ -283,6 +283,17 @@ class Fleet:
         pause.continued_at = time.time()
         self.paused.discard(pause.pid)
 
+    def describe(self, pid: int) -> str:
+        """How a pid fared: paused (when), killed (when)."""
+        notes = [
+            f"paused {p.stopped_at:.3f}-{p.continued_at or 0:.3f}"
+            for p in self.pauses
+            if p.pid == pid
+        ]
+        if pid in self.killed:
+            notes.append(f"killed {self.killed[pid]:.3f}")
+        return f" ({', '.join(notes)})" if notes else ""
+
     def runnable(self) -> list[WorkerProcess]:
         return [w for w in self.live if w.pid not in self.paused and w.proc.poll() is None]
 
@@ -552,14 +563,15 @@ async def verify(
                 ended.setdefault(h.attempt, h.at)
         for s in steps:
             report.steps_recorded += 1
-            starts = [at for _, at in log.starts[(execution_id, s.step_key)]]
+            starts = log.starts[(execution_id, s.step_key)]
             report.interrupted_steps_run_again += max(0, len(starts) - 1)
-            again = [at for at in starts if at > s.created_at]
+            again = [(pid, at) for pid, at in starts if at > s.created_at]
             if again:
                 report.steps_rerun_after_record += 1
                 report.note(
                     f"re-run: {execution_id}/{s.step_key} recorded at {s.created_at:.6f} "
-                    f"(attempt {s.attempt}) started again at {again}"
+                    f"(attempt {s.attempt}) started again by "
+                    + ", ".join(f"pid {pid} at {at:.6f}{fleet.describe(pid)}" for pid, at in again)
                 )
             if s.attempt in ended and s.created_at > ended[s.attempt] + config.lease:
                 report.late_zombie_writes += 1
@@ -600,6 +612,13 @@ def parse(argv: list[str]) -> tuple[list[Config], Path | None]:
     p.add_argument("--slots", type=int, help="concurrent runs per worker")
     p.add_argument("--lease", type=float, help="lease seconds of the workers")
     p.add_argument("--step-seconds", type=float, help="longest step (each run draws its own)")
+    for fault in ("kill", "zombie", "restart"):
+        p.add_argument(
+            f"--{fault}-every",
+            type=_bounds,
+            metavar="MIN,MAX",
+            help=f"seconds between {fault}s, drawn uniformly",
+        )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--settle-timeout", type=float, help="stuck after this long without progress")
     p.add_argument("--pg-bin", help="directory holding initdb and pg_ctl")
@@ -610,6 +629,9 @@ def parse(argv: list[str]) -> tuple[list[Config], Path | None]:
     for name in ("workflows", "steps", "duration", "workers", "slots", "lease", "step_seconds"):
         if getattr(args, name) is not None:
             base[name] = getattr(args, name)
+    for name in ("kill_every", "zombie_every", "restart_every"):
+        if getattr(args, name) is not None:
+            base[name] = getattr(args, name)
     if args.settle_timeout is not None:
         base["settle_timeout"] = args.settle_timeout
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -618,6 +640,11 @@ def parse(argv: list[str]) -> tuple[list[Config], Path | None]:
         for b in backends
     ]
     return configs, args.json
+
+
+def _bounds(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    return float(low), float(high or low)
 
 
 def faults_missing(report: Report) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -67,6 +69,12 @@ class ExecutionRun:
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
         self.stop_reason: str | None = None
+        #: Set by the worker: until when (``time.monotonic()``) this attempt surely
+        #: holds its lease, counted from the moment the claim or the last renewing
+        #: heartbeat was sent. Past it the run starts no new step: a worker that was
+        #: paused (SIGSTOP, a frozen VM) or cut off may have been taken over, and the
+        #: new owner may have recorded that very step already.
+        self.lease_until = math.inf
         self.tasks: set[asyncio.Task[Any]] = set()
         self.decorated_step_counts: dict[str, int] = {}
         self.event_cursor = claimed.event_cursor
@@ -106,6 +114,8 @@ class ExecutionRun:
             raise NonDeterminismError(
                 step_key, _describe(recorded.kind, recorded.name), _describe(kind, name)
             )
+        if recorded is None and self.stop_reason is None and time.monotonic() >= self.lease_until:
+            self.stop("lease expired")
         if recorded is None and self.stop_reason is not None:
             raise Stopped(self.stop_reason)
         return recorded

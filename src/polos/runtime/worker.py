@@ -238,6 +238,7 @@ class Worker:
             free = self.max_concurrent_workflows - len(self._tasks)
             if free > 0 and ids:
                 work.clear()
+                lease_until = time.monotonic() + self.lease_seconds
                 try:
                     batch = await self.store.claim(
                         self.worker_id,
@@ -252,7 +253,7 @@ class Worker:
                     batch = []
                     await asyncio.sleep(self.poll_interval)
                 for claimed in batch:
-                    self._launch(claimed)
+                    self._launch(claimed, lease_until)
                 if len(batch) == free:
                     await asyncio.sleep(0)  # let the new tasks start, then claim more
                     continue
@@ -262,10 +263,13 @@ class Worker:
                 self._slot_free.clear()
                 await _wait_any([self._slot_free], self.poll_interval)
 
-    def _launch(self, claimed: Claimed) -> None:
+    def _launch(self, claimed: Claimed, lease_until: float) -> None:
         execution = claimed.execution
         hold = self._holds.get(execution.id)
         if hold is not None and not hold.done():
+            held = self._runs.get(execution.id)
+            if held is not None:
+                held.lease_until = lease_until
             hold.set_result(claimed)  # the parked coroutine carries on from its wait
             return
         run = ExecutionRun(
@@ -277,6 +281,7 @@ class Worker:
             max_payload_bytes=self.max_payload_bytes,
         )
         run.holder = self._hold
+        run.lease_until = lease_until
         run.deployment_id = self.deployment_id
         if self.channels:
             run.on_suspend = self._notify_channels
@@ -353,18 +358,19 @@ class Worker:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                leases = [
-                    (run.execution_id, run.attempt)
-                    for run in self._runs.values()
-                    if not run.holding
-                ]
+                runs = [run for run in self._runs.values() if not run.holding]
+                renewed_until = time.monotonic() + self.lease_seconds
                 lost = await self.store.heartbeat(
-                    self.worker_id, leases, self.clock.now(), self.lease_seconds
+                    self.worker_id,
+                    [(run.execution_id, run.attempt) for run in runs],
+                    self.clock.now(),
+                    self.lease_seconds,
                 )
-                for execution_id in lost:
-                    run = self._runs.get(execution_id)
-                    if run is not None:
+                for run in runs:
+                    if run.execution_id in lost:
                         run.stop("lease lost or execution cancelled")
+                    else:
+                        run.lease_until = max(run.lease_until, renewed_until)
                 await self._recover_dead_workers()
             except Exception:
                 _log_failure("heartbeat failed; retrying")
