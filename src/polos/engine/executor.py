@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from .. import serialization
-from ..errors import PolosError, StoreUnavailableError
+from ..errors import PolosError, StoreError
 from .context import WorkflowContext
 from .run import ExecutionRun, current_run, error_record
 from .signals import Unwind
@@ -44,7 +44,7 @@ async def execute(run: ExecutionRun) -> None:
                 store.release_execution(run.execution_id, run.attempt, clock.now())
             )
             raise
-        except StoreUnavailableError:
+        except StoreError:
             raise  # not the workflow's fault: the lease expires and a later attempt resumes
         except Exception as exc:
             if not isinstance(exc, PolosError):

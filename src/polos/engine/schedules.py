@@ -9,13 +9,14 @@ advances the schedule with a compare-and-set on its ``next_fire_at``.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from .. import serialization
 from ..errors import WorkflowDefinitionError
@@ -55,17 +56,36 @@ def parse_schedule(value: Any, workflow_id: str) -> ScheduleSpec | None:
 
 
 def validate(cron: str, timezone: str) -> ZoneInfo:
-    if not isinstance(cron, str) or not croniter.is_valid(cron):
+    if not isinstance(cron, str) or not isinstance(timezone, str):
+        raise WorkflowDefinitionError(
+            f"a schedule needs a cron string and a timezone name, got {cron!r} and {timezone!r}"
+        )
+    return _validated(cron, timezone)
+
+
+@functools.lru_cache(maxsize=256)  # next_tick calls it per tick: check each schedule once
+def _validated(cron: str, timezone: str) -> ZoneInfo:
+    if not croniter.is_valid(cron):
         raise WorkflowDefinitionError(
             f"malformed cron expression {cron!r}; use five fields 'minute hour day month weekday' "
             "(e.g. '0 9 * * *'), or six with seconds first"
         )
     try:
-        return ZoneInfo(timezone)
+        zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise WorkflowDefinitionError(
             f"unknown timezone {timezone!r}; use an IANA name such as 'UTC' or 'Europe/Paris'"
         ) from None
+    try:
+        # Well-formed is not enough: '0 0 31 2 *' (31 February) never fires, and
+        # croniter only says so, as a bare CroniterBadDateError, at the first tick.
+        croniter(cron, datetime.now(zone)).get_next(float)
+    except CroniterError:
+        raise WorkflowDefinitionError(
+            f"cron expression {cron!r} never fires (no matching date, e.g. a day that its "
+            "months do not have); check the day-of-month and month fields"
+        ) from None
+    return zone
 
 
 def next_tick(cron: str, timezone: str, after: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, urlparse
 
+from ..errors import ConfigurationError
 from .base import Store
 from .records import (
     ACTIVE_STATUSES,
@@ -48,10 +49,27 @@ __all__ = [
 
 
 def resolve_database_url(database_url: str | None) -> str:
-    """The URL to use: the argument, else ``POLOS_DATABASE_URL``, else embedded SQLite."""
-    return (
-        database_url or os.environ.get("POLOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
-    )
+    """The URL to use: the argument, else ``POLOS_DATABASE_URL``, else embedded SQLite.
+
+    An empty URL (``""``, or the variable set to nothing) is an error, not "use
+    the default": it usually means a variable that was meant to hold the
+    production database is unset, and quietly opening ``./.polos/polos.db``
+    instead would look like data loss.
+    """
+    if database_url is None:
+        database_url = os.environ.get("POLOS_DATABASE_URL")
+        where = "POLOS_DATABASE_URL"
+    else:
+        where = "database_url"
+    if database_url is None:
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    if not isinstance(database_url, str) or not database_url.strip():
+        raise ConfigurationError(
+            f"{where} is {database_url!r}, which names no database; give a URL such as "
+            "sqlite:///path/to/polos.db or postgresql://user@host:5432/db, or leave it "
+            f"unset for the embedded default sqlite:///{DEFAULT_SQLITE_PATH}"
+        )
+    return database_url
 
 
 def store_from_url(database_url: str | None = None) -> Store:
@@ -70,17 +88,21 @@ def store_from_url(database_url: str | None = None) -> Store:
         path = url.split("://", 1)[1].split("?", 1)[0]
         path = path[1:] if path.startswith("/") else path
         if not path:
-            raise ValueError(f"SQLite URL {url!r} names no file; use sqlite:///path/to/polos.db")
+            raise ConfigurationError(
+                f"SQLite URL {url!r} names no file; use sqlite:///path/to/polos.db"
+            )
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         unknown = set(options) - {"synchronous"}
         if unknown:
-            raise ValueError(f"unknown SQLite URL option(s) {sorted(unknown)}; known: synchronous")
+            raise ConfigurationError(
+                f"unknown SQLite URL option(s) {sorted(unknown)}; known: synchronous"
+            )
         return SQLiteStore(path, synchronous=options.get("synchronous", "NORMAL"))
     if parsed.scheme in ("postgres", "postgresql"):
         from .postgres import PostgresStore
 
         return PostgresStore(url)
-    raise ValueError(
+    raise ConfigurationError(
         f"unsupported database URL {url!r}; use sqlite:///path/to/polos.db or "
         "postgresql://user@host:5432/dbname"
     )

@@ -91,7 +91,7 @@ class PostgresStore(Store):
         if self.db.is_open:
             return
         await self.db.open()
-        listener = Listener(self.db.connect_listener, self.channel, self.hub, self.description)
+        listener = Listener(self.db.connect_listener, self.channel, self.hub, self.db.outages.log)
         await listener.start()
         self._listener = listener
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ...errors import ConfigurationError
+
 #: Query options asyncpg reads itself (see asyncpg.connect_utils).
 PASS_THROUGH_OPTIONS = frozenset(
     {
@@ -95,7 +97,8 @@ def parse_url(url: str) -> PostgresConfig:
     """Split a ``postgresql://`` URL into the asyncpg DSN and Polos' options."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"not a PostgreSQL URL: {_without_password(url)!r}")
+        raise ConfigurationError(f"not a PostgreSQL URL: {_without_password(url)!r}")
+    _check_ports(url, parts.netloc)
     options: dict[str, str] = {}
     passed: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -104,7 +107,7 @@ def parse_url(url: str) -> PostgresConfig:
         elif key in PASS_THROUGH_OPTIONS:
             passed.append((key, value))
         else:
-            raise ValueError(
+            raise ConfigurationError(
                 f"unknown PostgreSQL URL option {key!r}; Polos knows "
                 f"{', '.join(sorted(POLOS_OPTIONS))} and passes the connection options "
                 f"{', '.join(sorted(PASS_THROUGH_OPTIONS))} to asyncpg"
@@ -122,9 +125,25 @@ def parse_url(url: str) -> PostgresConfig:
     )
 
 
+def _check_ports(url: str, netloc: str) -> None:
+    """Refuse a port that is not a number now, naming the URL (asyncpg would only
+    fail at connect time, with ``invalid literal for int()``)."""
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):  # asyncpg takes several hosts: h1:5432,h2:5433
+        if host.startswith("["):  # IPv6: [::1]:5432
+            port = host.partition("]")[2].removeprefix(":")
+        else:
+            port = host.partition(":")[2]
+        if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigurationError(
+                f"PostgreSQL URL {_without_password(url)!r} has port {port!r}, which is not "
+                "a port number (1 to 65535); use postgresql://user@host:5432/dbname"
+            )
+
+
 def _schema(name: str) -> str:
     if not _IDENTIFIER.match(name):
-        raise ValueError(
+        raise ConfigurationError(
             f"schema={name!r} is not a plain identifier; use letters, digits and "
             "underscores (at most 63, not starting with a digit)"
         )
@@ -139,7 +158,7 @@ def _positive_int(option: str, raw: str | None, default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{option}={raw!r} must be a positive integer")
+        raise ConfigurationError(f"{option}={raw!r} must be a positive integer")
     return value
 
 
@@ -151,7 +170,7 @@ def _non_negative_float(option: str, raw: str | None, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:  # also rejects nan
-        raise ValueError(f"{option}={raw!r} must be a number of seconds (0 or more)")
+        raise ConfigurationError(f"{option}={raw!r} must be a number of seconds (0 or more)")
     return value
 
 

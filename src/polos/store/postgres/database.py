@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
-from ...errors import StoreUnavailableError
+from ...errors import SchemaConflictError, StoreUnavailableError
 from .config import PostgresConfig
 from .resilience import Outages
 
@@ -32,6 +32,12 @@ _CONNECT_TIMEOUT = 10.0
 _COMMAND_TIMEOUT = 30.0
 _CLOSE_TIMEOUT = 5.0
 _MIGRATION = re.compile(r"^(\d+)_\w+\.sql$")
+# A migration that meets objects it was about to create: someone else's tables.
+_CLASHES = (
+    asyncpg.exceptions.DuplicateTableError,
+    asyncpg.exceptions.DuplicateObjectError,
+    asyncpg.exceptions.DuplicateFunctionError,
+)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -145,7 +151,14 @@ class Database:
             for version, name, script in migrations():
                 if version in done:
                     continue
-                await conn.execute(script)
+                try:
+                    await conn.execute(script)
+                except _CLASHES as exc:
+                    raise SchemaConflictError(
+                        f"{self.description} already has a table, index or function by a "
+                        f"name Polos uses ({type(exc).__name__}: {exc}), which Polos did not "
+                        "create; give Polos a schema of its own (?schema=polos in the URL)"
+                    ) from None
                 await conn.execute(
                     "INSERT INTO polos_migrations VALUES ($1, $2, $3)", version, name, time.time()
                 )

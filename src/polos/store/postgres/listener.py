@@ -7,7 +7,9 @@ was cancelled). One dedicated
 connection per store receives them. When that connection drops, the
 listener reconnects with backoff and then wakes every local waiter once,
 because notifications sent while it was away are lost (waiters also poll,
-so a lost signal costs latency, never correctness).
+so a lost signal costs latency, never correctness). Its failures go to the
+store's :class:`~..outage_log.OutageLog`, so an outage is logged once, not
+once by the pool and again by the listener.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..hub import Hub
-from .resilience import is_transient
+from ..outage_log import OutageLog
+from .resilience import is_transient, jittered
 
 log = logging.getLogger("polos.store.postgres")
 
@@ -49,11 +52,12 @@ def dispatch(hub: Hub, payload: str) -> None:
 
 
 class Listener:
-    def __init__(self, connect: Connect, channel: str, hub: Hub, description: str) -> None:
+    def __init__(self, connect: Connect, channel: str, hub: Hub, outages: OutageLog) -> None:
         self._connect = connect
         self._channel = channel
         self._hub = hub
-        self._description = description
+        self._outages = outages
+        self._description = outages.description
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
@@ -81,26 +85,21 @@ class Listener:
         while True:
             try:
                 await self._listen_until_lost(resync=not first)
-                log.warning(
-                    "%s: the notification listener lost its connection; reconnecting, "
-                    "polling meanwhile",
-                    self._description,
+                self._outages.failed(
+                    "listening for notifications",
+                    ConnectionError("the listener's connection was lost"),
+                    "reconnecting; workers poll meanwhile",
                 )
                 delay = _FIRST_DELAY  # it was up, so this outage starts with a short wait
             except Exception as exc:
                 if is_transient(exc):
-                    log.warning(
-                        "%s: the notification listener cannot connect (%s: %s); "
-                        "retrying in %.1fs, polling meanwhile",
-                        self._description,
-                        type(exc).__name__,
-                        exc,
-                        delay,
+                    self._outages.failed(
+                        "listening for notifications", exc, "reconnecting; workers poll meanwhile"
                     )
                 else:
                     log.exception("%s: the notification listener failed", self._description)
             first = False
-            await asyncio.sleep(delay)
+            await asyncio.sleep(jittered(delay))
             delay = min(delay * 2, _MAX_DELAY)
 
     async def _listen_until_lost(self, *, resync: bool) -> None:
@@ -112,7 +111,8 @@ class Listener:
             await conn.add_listener(self._channel, self._on_notification)
             self._listening.set()
             if resync:
-                log.warning("%s: the notification listener is back", self._description)
+                self._outages.succeeded()
+                log.debug("%s: the notification listener is back", self._description)
                 self._hub.work_queued()
                 self._hub.timer_set()
             await self._watch(conn, lost)

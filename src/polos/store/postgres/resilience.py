@@ -8,6 +8,11 @@ idempotent: a fenced write reports success when its own earlier try already
 applied, and inserts are guarded against duplicates. The operation is told
 whether it is a retry, for the one case (claiming) that needs to look for
 the effect of an earlier try.
+
+A full disk is retried the same way (the server recovers once space is
+freed), but when the budget runs out it is reported as a :class:`StoreError`
+saying so, not as an unreachable server. The outage is logged once when it
+starts and once, with its duration, when it ends (see :mod:`..outage_log`).
 """
 
 from __future__ import annotations
@@ -21,14 +26,14 @@ from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
-from ...errors import StoreUnavailableError
+from ...errors import StoreError, StoreUnavailableError
+from ..outage_log import OutageLog
 
 log = logging.getLogger("polos.store.postgres")
 T = TypeVar("T")
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 2.0
-_WARN_EVERY = 5.0
 
 # Errors that mean "the server or the connection is gone, or the transaction
 # lost a race": the statement did not run, or ran and may have committed.
@@ -37,7 +42,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,  # connect timeout or command timeout
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08 and "closed in the middle of operation"
     asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P03 starting up
-    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full, OOM
     asyncpg.exceptions.TransactionRollbackError,  # deadlock or serialization failure
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a fail-over in progress
     asyncpg.exceptions.InternalClientError,  # protocol state broken by a dropped connection
@@ -55,14 +60,24 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+# Transient, but not an outage: the server is up and refuses work until an
+# operator frees space or memory.
+_RESOURCES = (asyncpg.exceptions.DiskFullError, asyncpg.exceptions.OutOfMemoryError)
+
+
+def jittered(delay: float) -> float:
+    """``delay`` spread over its upper half, so that workers failing on one
+    outage do not all retry in the same instant."""
+    return delay * random.uniform(0.5, 1.0)
+
+
 class Outages:
     """Retries transient failures and logs an outage once, not once per operation."""
 
     def __init__(self, description: str, retry_seconds: float) -> None:
         self.description = description
         self.retry_seconds = retry_seconds
-        self._down_since: float | None = None
-        self._last_warning = 0.0
+        self.log = OutageLog(description, log)
 
     async def run(self, what: str, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Run ``attempt(retrying)`` until it succeeds or the outage outlasts the budget."""
@@ -77,43 +92,29 @@ class Outages:
                     raise
                 now = time.monotonic()
                 give_up_at = give_up_at or now + self.retry_seconds
-                self._note_failure(what, exc, now)
+                self.log.failed(
+                    what,
+                    exc,
+                    f"retrying with backoff, each operation for up to {self.retry_seconds:g}s",
+                )
                 if now >= give_up_at:
-                    raise StoreUnavailableError(
-                        f"{self.description} is unreachable: {what} kept failing for "
-                        f"{self.retry_seconds:g}s ({type(exc).__name__}: {exc}); check that the "
-                        "server is running and reachable, then retry"
-                    ) from exc
-                # Jitter keeps many workers from reconnecting in lockstep.
-                await asyncio.sleep(min(delay, give_up_at - now) * random.uniform(0.5, 1.0))
+                    raise _give_up(self.description, what, self.retry_seconds, exc) from exc
+                await asyncio.sleep(jittered(min(delay, give_up_at - now)))
                 delay = min(delay * 2, _MAX_DELAY)
                 retrying = True
                 continue
-            self._note_success()
+            self.log.succeeded()
             return result
 
-    def _note_failure(self, what: str, exc: BaseException, now: float) -> None:
-        if self._down_since is None:
-            self._down_since = now
-        elif now - self._last_warning < _WARN_EVERY:
-            log.debug("%s failed again: %r", what, exc)
-            return
-        self._last_warning = now
-        log.warning(
-            "%s: %s failed (%s: %s); retrying with backoff for up to %gs (down for %.1fs)",
-            self.description,
-            what,
-            type(exc).__name__,
-            exc,
-            self.retry_seconds,
-            now - self._down_since,
-        )
 
-    def _note_success(self) -> None:
-        if self._down_since is not None:
-            log.warning(
-                "%s is reachable again after %.1fs",
-                self.description,
-                time.monotonic() - self._down_since,
-            )
-            self._down_since = None
+def _give_up(description: str, what: str, seconds: float, exc: BaseException) -> StoreError:
+    cause = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, _RESOURCES):
+        return StoreError(
+            f"{description} refused work for {seconds:g}s while {what} ({cause}); the server "
+            "is out of disk space or memory: free some, and the work resumes by itself"
+        )
+    return StoreUnavailableError(
+        f"{description} is unreachable: {what} kept failing for {seconds:g}s ({cause}); "
+        "check that the server is running and reachable, then retry"
+    )

@@ -12,7 +12,6 @@ an event published and a wait parked can never miss each other.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sqlite3
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ...errors import StoreUnavailableError
+from ...errors import SchemaConflictError, StoreUnavailableError
 from .. import payloads
 from ..admission import Admission, Candidate
 from ..base import Store
@@ -48,6 +47,7 @@ from ..records import (
 )
 from ..sql import load_migrations, load_queries
 from .checkpoint import Checkpointer
+from .faults import Faults
 
 log = logging.getLogger("polos.store.sqlite")
 T = TypeVar("T")
@@ -57,7 +57,6 @@ _BUSY_TIMEOUT_S = 0.005
 # Admission scans queued candidates in pages, at most this many per claim.
 _PAGE = 256
 _MAX_SCANNED = 8192
-_LOCK_GIVE_UP_S = 60.0
 
 
 def _json(value: Any) -> str:
@@ -240,6 +239,7 @@ class SQLiteStore(Store):
         self.hub = Hub.for_database(f"sqlite:{key}")
         self.description = f"SQLite database {path}"
         self._conn: sqlite3.Connection | None = None
+        self._faults = Faults(self.description)
         self._checkpointer: Checkpointer | None = None
 
     # lifecycle ---------------------------------------------------------------
@@ -285,14 +285,24 @@ class SQLiteStore(Store):
                 if version in done:
                     continue
                 for statement in statements:
-                    conn.execute(statement)
+                    try:
+                        conn.execute(statement)
+                    except sqlite3.OperationalError as exc:
+                        if "already exists" not in str(exc):
+                            raise
+                        raise SchemaConflictError(
+                            f"{self.description} already has a table or index by a name Polos "
+                            f"uses ({exc}), which Polos did not create; point Polos at a "
+                            "database file of its own"
+                        ) from None
                 conn.execute(
                     "INSERT INTO polos_migrations VALUES (?, ?, ?)", (version, name, time.time())
                 )
                 log.info("applied migration %s", name)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     # plumbing ----------------------------------------------------------------
@@ -305,26 +315,8 @@ class SQLiteStore(Store):
         return self._conn
 
     async def _retry(self, fn: Callable[[], T]) -> T:
-        """Run ``fn``; while the database is locked by another process, back off."""
-        delay = 0.001
-        deadline: float | None = None
-        while True:
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    # Disk full, I/O error, unreadable file: the database's fault,
-                    # never the workflow's (the executor must not fail the run).
-                    raise StoreUnavailableError(f"{self.description}: {exc}") from exc
-                now = time.monotonic()
-                deadline = deadline or now + _LOCK_GIVE_UP_S
-                if now > deadline:
-                    raise StoreUnavailableError(
-                        f"{self.description} stayed locked by another process for "
-                        f"{_LOCK_GIVE_UP_S:.0f}s; is a process stuck holding a transaction?"
-                    ) from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        """Run ``fn``, waiting out locks and curable faults (see :mod:`.faults`)."""
+        return await self._faults.run(fn)
 
     async def _tx(self, body: Callable[[_Tx], T]) -> T:
         """Run ``body`` in one write transaction, then fire the signals it earned."""
@@ -335,10 +327,14 @@ class SQLiteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 out = body(tx)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT (disk full) may or may not have ended the
+                # transaction; one left open would make every later BEGIN fail,
+                # and the store would never recover once space was freed.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return out, tx
 
         out, tx = await self._retry(run)
@@ -363,6 +359,8 @@ class SQLiteStore(Store):
         conn = self._db
         try:  # the hot path (recording a step): no closure, no retry loop
             rowcount: int = conn.execute(query, params).rowcount
+            if self._faults.outages.down:
+                self._faults.outages.succeeded()
             return rowcount
         except sqlite3.OperationalError:
             return await self._retry(lambda: conn.execute(query, params).rowcount)
