@@ -83,7 +83,7 @@ def test_seconds_of_refuses_bad_units(kwargs: dict[str, float]) -> None:
 
 
 def test_retry_after_accepts_duration_strings_and_timedeltas() -> None:
-    policy = RetryPolicy(max_retries=3, base_delay=1, max_delay=10)
+    policy = RetryPolicy(max_retries=3, base_delay=1, max_delay=10, jitter=0)
     assert policy.delay(RetryableError("x", retry_after="250ms"), 1) == pytest.approx(0.25)
     assert policy.delay(RetryableError("x", retry_after=timedelta(seconds=3)), 1) == 3
     # an unreadable retry_after falls back to the backoff instead of breaking the retry loop

@@ -34,8 +34,20 @@ async def retry_history(polos: Polos, execution_id: str) -> list[dict[str, Any]]
 
 # the policy on its own ---------------------------------------------------------------
 def test_backoff_doubles_and_is_capped() -> None:
-    policy = RetryPolicy(max_retries=10, base_delay=0.5, max_delay=3)
+    policy = RetryPolicy(max_retries=10, base_delay=0.5, max_delay=3, jitter=0)
     assert [policy.delay(ValueError(), n) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]
+
+
+def test_backoff_is_jittered_so_runs_failing_together_do_not_retry_together() -> None:
+    policy = RetryPolicy(max_retries=10, base_delay=1, max_delay=8)
+    for n, backoff in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
+        delays = [policy.delay(ValueError(), n) for _ in range(200)]
+        assert all(backoff / 2 <= d <= backoff for d in delays)
+        assert max(delays) - min(delays) > backoff / 4, "spread, not lock-step"
+    # A server's Retry-After is honoured exactly.
+    assert policy.delay(RetryableError("x", retry_after=3), 1) == 3
+    with pytest.raises(ValueError, match="jitter"):
+        RetryPolicy(jitter=1.5)
 
 
 def test_should_retry_counts_and_never_retries_fatal() -> None:
@@ -48,7 +60,10 @@ def test_should_retry_counts_and_never_retries_fatal() -> None:
 
 def test_huge_retry_numbers_do_not_overflow() -> None:
     assert (
-        RetryPolicy(max_retries=5000, base_delay=0.01, max_delay=7).delay(ValueError(), 4000) == 7
+        RetryPolicy(max_retries=5000, base_delay=0.01, max_delay=7, jitter=0).delay(
+            ValueError(), 4000
+        )
+        == 7
     )
 
 
@@ -66,12 +81,13 @@ async def test_transient_failures_are_retried_with_exponential_backoff(polos: Po
     assert calls(s.tag, "flaky") == 4
     retries = await retry_history(polos, handle.id)
     assert [r["retry"] for r in retries] == [1, 2, 3]
-    assert [r["delay"] for r in retries] == pytest.approx([0.01, 0.02, 0.04])
+    for r, backoff in zip(retries, [0.01, 0.02, 0.04], strict=True):
+        assert backoff / 2 <= r["delay"] <= backoff  # jittered down by up to half
     assert all(r["step_key"] == "flaky" for r in retries)
     assert "ConnectionError: transient failure #1" in retries[0]["error"]
     times = CALL_TIMES[f"{s.tag}:flaky"]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert gaps[2] >= 0.035  # the third delay really was waited (0.04 s, give or take)
+    assert gaps[2] >= retries[2]["delay"] - 0.005  # the third delay really was waited
     info = await handle.get()
     step = next(x for x in info.steps if x.step_key == "flaky")
     assert step.output == "succeeded on call 4" and step.error is None
@@ -82,7 +98,8 @@ async def test_backoff_is_capped_by_max_delay(polos: Polos) -> None:
     handle = await core_retry.invoke(polos, s)
     assert (await handle.result(timeout=10))["ok"] == "succeeded on call 5"
     delays = [r["delay"] for r in await retry_history(polos, handle.id)]
-    assert delays == pytest.approx([0.01, 0.02, 0.025, 0.025])
+    for delay, backoff in zip(delays, [0.01, 0.02, 0.025, 0.025], strict=True):
+        assert backoff / 2 <= delay <= backoff
 
 
 async def test_max_retries_is_respected(polos: Polos) -> None:

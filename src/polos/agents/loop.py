@@ -60,6 +60,10 @@ if TYPE_CHECKING:
 __all__ = ["AgentError", "run_agent"]
 
 _CHUNK_FLUSH_SECONDS = 0.03
+#: An LLM call has one retry budget: the provider's RetryPolicy (rate limits,
+#: 5xx and network errors, Retry-After honoured, jittered). Retrying the step
+#: too would multiply it: a provider outage cost up to 8 calls per LLM step.
+LLM_STEP_RETRIES = 0
 Approval = Literal["not_needed", "approved", "rejected", "edited"]
 #: ``provider_kwargs`` the request has fields for; the others are sent as they are.
 _REQUEST_FIELDS = {"temperature", "top_p", "max_tokens", "max_output_tokens"}
@@ -240,7 +244,12 @@ class _Loop:
         while True:
             key = f"llm_{i}" if attempt == 0 else f"llm_{i}_retry{attempt}"
             response: LLMResponse = await step.run(
-                key, self.call_llm, self.request(), i, self.streaming and not guarded, max_retries=1
+                key,
+                self.call_llm,
+                self.request(),
+                i,
+                self.streaming and not guarded,
+                max_retries=LLM_STEP_RETRIES,
             )
             self.usage = self.usage + response.usage
             if not guarded:
@@ -328,6 +337,7 @@ class _Loop:
                 response_schema=VERDICT_SCHEMA,
                 response_schema_name=VERDICT_NAME,
             ),
+            max_retries=LLM_STEP_RETRIES,
         )
         self.usage = self.usage + response.usage
         return read_verdict(response.text, rule)
@@ -576,6 +586,7 @@ class _Loop:
                 messages=summary_prompt(history[:cut]),
                 max_output_tokens=config.max_summary_tokens,
             ),
+            max_retries=LLM_STEP_RETRIES,
         )
         await step.publish_event(
             "memory_compact",
