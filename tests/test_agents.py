@@ -362,7 +362,9 @@ async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
         worker = WorkerProcess(database_url, log, app=app, **env)
         async with PolosClient(database_url=database_url) as client:
             handle = await defs.slow_agent.invoke(client, "go")
-            while not log.exists():  # the tool has started (and cannot finish)
+            # The tool has started (and cannot finish) once its line is written
+            # whole: the file exists a moment before, and a kill then loses the line.
+            while not (log.exists() and log.read_text().endswith("\n")):
                 await asyncio.sleep(0.02)
             worker.kill()  # mid-tool: the LLM call before it is recorded
             release.touch()
