@@ -95,7 +95,7 @@ SHORT = {
     "workers": 3,
     "slots": 10,
     "lease": 2.0,
-    "step_seconds": 0.1,
+    "step_seconds": 0.3,
     "kill_every": (1.5, 3.0),
     "restart_every": (3.0, 5.0),
     "zombie_every": (1.0, 3.0),
@@ -349,11 +349,20 @@ class Chaos:
         busy = [w for w in candidates if any(f"-{w.pid}-" in o for o in owners)]
         return self.rng.choice(busy or candidates)
 
+    async def victim(self) -> WorkerProcess | None:
+        """A worker to hit, as soon as there is one to spare (None: the window closed)."""
+        while not self.stop.is_set():
+            victim = await self.busy_worker()
+            if victim is not None:
+                return victim
+            await self.sleep((0.2, 0.2))
+        return None
+
     async def killer(self) -> None:
         while await self.sleep(self.config.kill_every):
-            victim = await self.busy_worker()
+            victim = await self.victim()
             if victim is None:
-                continue
+                break
             self.fleet.kill(victim)
             self.report.kills += 1
             say(f"SIGKILL worker {victim.pid} (kill {self.report.kills})")
@@ -362,9 +371,9 @@ class Chaos:
 
     async def zombies(self) -> None:
         while await self.sleep(self.config.zombie_every):
-            victim = await self.busy_worker()
+            victim = await self.victim()
             if victim is None:
-                continue
+                break
             pause = self.fleet.pause(victim)
             self.report.zombies += 1
             seconds = self.config.lease * 3 + self.rng.uniform(0.5, 2.0)
