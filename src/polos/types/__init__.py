@@ -160,15 +160,8 @@ def workflow_topic(root_workflow_id: str, root_execution_id: str) -> str:
     return f"workflow/{root_workflow_id}/{root_execution_id}"
 
 
-class EventItem(BaseModel):
-    """One event of a :class:`BatchEventPayload`."""
-
-    id: str
-    sequence_id: int
-    topic: str
-    event_type: str | None = None
-    data: Any = None
-    created_at: datetime
+class EventItem(EventPayload):
+    """One event of a :class:`BatchEventPayload` (Polos names it apart; same fields)."""
 
 
 class BatchEventPayload(BaseModel):
