@@ -50,7 +50,9 @@ class StepExecutionError(PolosError):
         cls, step_key: str, error_type: str, message: str, attempts: int = 1
     ) -> StepExecutionError:
         """The error of a recorded step failure."""
-        error = cls(f"step {step_key!r} failed after {attempts} attempt(s): {error_type}: {message}")
+        error = cls(
+            f"step {step_key!r} failed after {attempts} attempt(s): {error_type}: {message}"
+        )
         error.step_key, error.error_type = step_key, error_type
         error.error_message, error.attempts = message, attempts
         return error
@@ -213,6 +215,8 @@ class ChildWorkflowError(StepExecutionError):
         self.workflow_id = workflow_id
         self.error = error or {}
         error_type = str(self.error.get("type", "Error"))
-        message = f"child {workflow_id} ({child_execution_id}) failed: {self.error.get('message', '')}"
+        message = (
+            f"child {workflow_id} ({child_execution_id}) failed: {self.error.get('message', '')}"
+        )
         super().__init__(f"step {step_key!r} failed after 1 attempt(s): {error_type}: {message}")
         self.step_key, self.error_type, self.error_message = step_key, error_type, message

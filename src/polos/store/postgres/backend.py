@@ -817,6 +817,7 @@ class PostgresStore(Store):
             worker.pid,
             worker.started_at,
             worker.heartbeat_at,
+            worker.deployment_id,
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
@@ -919,6 +920,7 @@ def _execution_arrays(news: Sequence[NewExecution]) -> list[list[Any]]:
         [n.priority for n in news],
         [n.idempotency_key for n in news],
         [n.schedule_id for n in news],
+        [n.deployment_id for n in news],
     ]
 
 

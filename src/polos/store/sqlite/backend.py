@@ -145,6 +145,7 @@ class _Tx:
                     n.priority,
                     n.idempotency_key,
                     n.schedule_id,
+                    n.deployment_id,
                 ),
             ).rowcount
             if inserted:
@@ -900,7 +901,14 @@ class SQLiteStore(Store):
     async def register_worker(self, worker: WorkerRow) -> None:
         await self._one(
             _Q["upsert_worker"],
-            (worker.worker_id, worker.hostname, worker.pid, worker.started_at, worker.heartbeat_at),
+            (
+                worker.worker_id,
+                worker.hostname,
+                worker.pid,
+                worker.started_at,
+                worker.heartbeat_at,
+                worker.deployment_id,
+            ),
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
