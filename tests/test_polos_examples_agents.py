@@ -9,7 +9,7 @@ request, so the printed answer proves the tool ran and its result reached
 the model. The test checks the lines the example prints: the lines it prints
 on Polos, ids and clock times aside.
 
-One difference is on purpose (``docs/polos-compatibility-agents.md``): example
+One difference is on purpose (``docs/polos-compatibility.md``, agents): example
 07's ``validate_input`` hook reads a ``"prompt"`` key the agent payload does
 not have and so returns ``HookResult.fail``, which Polos 0.1.15 ignores (its
 ``HookResult`` stores the action's value and compares it with the enum); here
