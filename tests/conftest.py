@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # An empty selection must not pass silently (pytest exits 5, and so do we).
     if not session.items and not session.config.option.collectonly:
         raise pytest.UsageError("no tests were selected")
+
+
+@pytest.fixture
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Polos's own python-examples folder (see tests/polos_examples.py); skips without one."""
+    from polos_examples import require_examples
+
+    return require_examples(tmp_path_factory.getbasetemp() / "polos-examples")

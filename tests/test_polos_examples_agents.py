@@ -28,16 +28,11 @@ from typing import Any
 import pytest
 
 from polos.testing import FakeAnthropicServer, FakeOpenAIServer, RecordedRequest, Turn
-from polos_examples import ExampleRun, require_examples, run_example
+from polos_examples import ExampleRun, run_example
 
 pytestmark = pytest.mark.slow
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@pytest.fixture
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return require_examples(tmp_path_factory.getbasetemp() / "polos-examples")
 
 
 @pytest.fixture

@@ -19,14 +19,9 @@ import pytest
 
 from conftest import drop_schema
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
-from polos_examples import copy_example, example_env, require_examples
+from polos_examples import copy_example, example_env
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return require_examples(tmp_path_factory.getbasetemp() / "polos-examples")
 
 
 def _order_turns(amount: float) -> list[Turn]:

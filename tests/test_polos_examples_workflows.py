@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from polos_examples import ExampleRun, require_examples, run_example
+from polos_examples import ExampleRun, run_example
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return require_examples(tmp_path_factory.getbasetemp() / "polos-examples")
 
 
 def _run(examples: Path, name: str, tmp_path: Path, database_url: str, **kw: object) -> ExampleRun:

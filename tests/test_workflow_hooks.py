@@ -83,4 +83,4 @@ async def test_hooks_are_not_run_again_when_the_run_replays(database_url: str) -
         assert (await handle.result(timeout=20))["stamped"] is True
         info = await polos.get_execution(handle.id)
     assert info.attempt >= 2  # the wait freed the worker; the run was replayed after it
-    assert CALLS == Counter({"normalise": 1, "stamp": 1})
+    assert Counter({"normalise": 1, "stamp": 1}) == CALLS
