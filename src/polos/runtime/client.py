@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import serialization
@@ -367,10 +368,26 @@ class PolosClient:
         return execution_info(row, steps, history)
 
     async def list_executions(
-        self, *, status: str | None = None, workflow_id: str | None = None, limit: int = 100
+        self,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> list[ExecutionInfo]:
+        """Newest first; ``offset`` pages on, ``created_after`` (inclusive) and
+        ``created_before`` (exclusive) bound the creation time."""
         store = await self._ready()
-        rows = await store.list_executions(status=status, workflow_id=workflow_id, limit=limit)
+        rows = await store.list_executions(
+            status=status,
+            workflow_id=workflow_id,
+            limit=limit,
+            offset=offset,
+            created_after=None if created_after is None else _epoch(created_after),
+            created_before=None if created_before is None else _epoch(created_before),
+        )
         return [execution_info(row) for row in rows]
 
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:
@@ -433,6 +450,11 @@ def _outcome(execution_id: str, status: str, result: str | None, error: str | No
     import orjson
 
     raise WorkflowFailedError(execution_id, orjson.loads(error) if error else None)
+
+
+def _epoch(moment: datetime) -> float:
+    """A datetime as epoch seconds; a naive one is taken as UTC."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _key(value: str | None) -> str:

@@ -368,5 +368,9 @@ class Store(abc.ABC):
         status: str | None = None,
         workflow_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> list[ExecutionRow]:
-        """Newest first."""
+        """Newest first (ties by id), skipping ``offset`` rows; ``created_after``
+        (inclusive) and ``created_before`` (exclusive) bound ``created_at``."""

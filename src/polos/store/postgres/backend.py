@@ -853,9 +853,14 @@ class PostgresStore(Store):
         status: str | None = None,
         workflow_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> list[ExecutionRow]:
         rows = await self._fetch(
-            "listing executions", "list_executions", status, workflow_id, limit
+            "listing executions",
+            "list_executions",
+            *(status, workflow_id, limit, offset, created_after, created_before),
         )
         return [_execution(row) for row in rows]
 

@@ -477,8 +477,9 @@ FROM history WHERE execution_id = $1 ORDER BY seq
 -- name: list_executions
 SELECT EXECUTION_COLUMNS FROM executions
 WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow_id = $2)
-ORDER BY created_at DESC
-LIMIT $3
+  AND ($5::float8 IS NULL OR created_at >= $5) AND ($6::float8 IS NULL OR created_at < $6)
+ORDER BY created_at DESC, id DESC
+LIMIT $3 OFFSET $4
 
 -- name: list_run_tree
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1

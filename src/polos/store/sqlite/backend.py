@@ -942,8 +942,16 @@ class SQLiteStore(Store):
         status: str | None = None,
         workflow_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> list[ExecutionRow]:
         rows = await self._fetch(
-            _Q["list_executions"], (status, status, workflow_id, workflow_id, limit)
+            _Q["list_executions"],
+            (
+                *(status, status, workflow_id, workflow_id),
+                *(created_after, created_after, created_before, created_before),
+                *(limit, offset),
+            ),
         )
         return [ExecutionRow(*row) for row in rows]

@@ -303,8 +303,9 @@ FROM history WHERE execution_id = ? ORDER BY seq
 -- name: list_executions
 SELECT EXECUTION_COLUMNS FROM executions
 WHERE (? IS NULL OR status = ?) AND (? IS NULL OR workflow_id = ?)
-ORDER BY created_at DESC
-LIMIT ?
+  AND (? IS NULL OR created_at >= ?) AND (? IS NULL OR created_at < ?)
+ORDER BY created_at DESC, id DESC
+LIMIT ? OFFSET ?
 
 -- name: list_run_tree
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
