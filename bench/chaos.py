@@ -686,7 +686,9 @@ def main(argv: list[str] | None = None) -> int:
             code = 1
         elif missing and code == 0:
             code = 3
-    summary = [asdict(r) for r in reports]
+    summary = [
+        {**asdict(r), "must_be_zero": list(Report.MUST_BE_ZERO), "ok": r.ok} for r in reports
+    ]
     print("CHAOS " + json.dumps(summary), flush=True)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
