@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
@@ -234,3 +234,112 @@ def queues(database_url: str | None = DatabaseUrl) -> None:
             str(q.waiting),
         )
     console.print(table)
+
+
+# the HTTP server --------------------------------------------------------------------
+_SERVER_EXTRA = "pip install 'polos[server]'"
+
+
+def _server_settings(
+    database_url: str | None,
+    host: str,
+    port: int,
+    public_url: str | None,
+    webhook_secrets: list[str],
+) -> Any:
+    try:
+        from ..server import settings as server_settings
+    except ModuleNotFoundError as exc:
+        if exc.name in ("starlette", "uvicorn", "watchfiles"):
+            console.print(
+                f"[red]error:[/red] the HTTP server needs the server extra ({exc.name} is not "
+                f"installed): {_SERVER_EXTRA}"
+            )
+            raise typer.Exit(1) from None
+        raise
+    try:
+        secrets = {
+            **server_settings.webhook_secrets_from_env(),
+            **server_settings.parse_webhook_option(webhook_secrets),
+        }
+    except PolosError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--webhook-secret") from None
+    return server_settings.ServerSettings(
+        database_url=database_url,
+        host=host,
+        port=port,
+        public_url=public_url,
+        webhook_secrets=secrets,
+    )
+
+
+Host = typer.Option("127.0.0.1", "--host", help="Address to listen on")
+Port = typer.Option(8080, "--port", "-p", help="Port to listen on")
+PublicUrl = typer.Option(
+    None,
+    "--public-url",
+    envvar="POLOS_APPROVAL_BASE_URL",
+    help="Where people reach this server (approval links); default http://HOST:PORT",
+)
+WebhookSecret = typer.Option(
+    [],
+    "--webhook-secret",
+    help="WORKFLOW_ID=SECRET: that workflow's webhook must be signed (HMAC-SHA256); "
+    "*=SECRET for every workflow. Also POLOS_WEBHOOK_SECRETS (a JSON object).",
+)
+LogLevel = typer.Option("info", "--log-level", help="uvicorn's log level")
+
+
+def _run_server(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except PolosError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def server(
+    database_url: str | None = DatabaseUrl,
+    host: str = Host,
+    port: int = Port,
+    public_url: str | None = PublicUrl,
+    webhook_secret: list[str] = WebhookSecret,
+    log_level: str = LogLevel,
+) -> None:
+    """Serve the HTTP API, event streams, approval pages and webhooks over the database."""
+    settings = _server_settings(database_url, host, port, public_url, webhook_secret)
+    from ..server.run import serve
+
+    _run_server(lambda: serve(settings, log_level=log_level))
+
+
+@app.command()
+def dev(
+    modules: list[str] = typer.Argument(..., help="Modules defining your workflows and agents"),
+    database_url: str | None = DatabaseUrl,
+    host: str = Host,
+    port: int = Port,
+    public_url: str | None = PublicUrl,
+    webhook_secret: list[str] = WebhookSecret,
+    concurrency: int = typer.Option(100, help="The worker's max_concurrent_workflows"),
+    watch: list[str] = typer.Option([], "--watch", help="Folders to watch (default: here)"),
+    log_level: str = LogLevel,
+) -> None:
+    """The server plus a worker for MODULES, restarted whenever a .py file changes."""
+    settings = _server_settings(database_url, host, port, public_url, webhook_secret)
+    from pathlib import Path
+
+    from ..server.dev import run_dev
+
+    _run_server(
+        lambda: run_dev(
+            modules,
+            settings,
+            concurrency=concurrency,
+            watch=[Path(w) for w in watch],
+            log_level=log_level,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Approvals: finding a suspend, its form, its page, and answering it exactly once."""

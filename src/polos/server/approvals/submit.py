@@ -1,0 +1,68 @@
+"""Answering an approval exactly once, however many submit at the same moment.
+
+Each submission publishes its own resume event on the suspend's topic
+(``PolosClient.resume``). The suspend takes the first event on that topic,
+and the store records which one in the same transaction as the publish that
+resolves the wait (the step's output is that event). So after publishing, a
+submission reads the suspend's recorded step: it was accepted if and only if
+the recorded event is its own. A later (or concurrent) one finds another
+event recorded and is refused with 409; its event stays on the topic unread.
+This holds across any number of server processes and against resumes sent
+by other clients (``polos resume``, ``client.resume``), because the decision
+is the store's. Submissions in one process also take turns on a lock, so
+that the second one is refused before it publishes anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ... import serialization
+from ...types import EventPayload
+from ..errors import ApiError, client_errors, conflict
+from ..state import ServerState
+from .lookup import WAITING_STATUS, Approval, find_approval, refusal_message
+
+
+async def submit(
+    state: ServerState, execution_id: str, step_key: str, data: Any
+) -> tuple[Approval, EventPayload]:
+    """Resume the run waiting at ``step_key`` with ``data``; 409 unless this call did it."""
+    key = (execution_id, step_key)
+    lock = state.approval_locks.get(key)
+    if lock is None:
+        lock = state.approval_locks[key] = asyncio.Lock()
+    async with lock:
+        approval = await find_approval(state, execution_id, step_key)
+        if approval.status != WAITING_STATUS or approval.run is None:
+            raise conflict(refusal_message(approval))
+        with client_errors(arguments=True):
+            event = await state.client.resume(
+                approval.root_workflow_id, approval.root.id, step_key, data
+            )
+        if not await _accepted(state, approval, event):
+            raise conflict(await _lost(state, execution_id, step_key))
+        return approval, event
+
+
+async def _accepted(state: ServerState, approval: Approval, event: EventPayload) -> bool:
+    assert approval.run is not None
+    step = await state.store.get_step(approval.run.id, approval.step_key)
+    if step is None or step.error is not None or step.output is None:
+        return False
+    recorded = serialization.loads(step.output, strict=False)
+    return isinstance(recorded, dict) and recorded.get("id") == event.id
+
+
+async def _lost(state: ServerState, execution_id: str, step_key: str) -> str:
+    try:
+        now = await find_approval(state, execution_id, step_key)
+    except ApiError:
+        return f"step {step_key!r} of run {execution_id} can no longer be answered"
+    if now.status == "answered":
+        return (
+            f"another response to step {step_key!r} of run {now.root.id} was accepted first; "
+            "yours was not applied"
+        )
+    return refusal_message(now)

@@ -1,0 +1,351 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document is made from them).
+
+Field names follow Polos's orchestrator where it has the route, so that Polos
+clients find what they expect; fields of ours are added beside them. Unknown
+request fields are ignored, as Polos does (its SDK sends a few deprecated ones).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..store.records import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, WAITING
+from .http import Text
+
+Status = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
+assert set(get_args(Status)) == {QUEUED, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED}
+
+MAX_BATCH = 1000
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="What went wrong, and what to do about it")
+    error_type: str = Field(description="A machine-readable code (NOT_FOUND, CONFLICT...)")
+    detail: list[dict[str, Any]] | None = Field(
+        default=None, description="For validation errors: each field in error"
+    )
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+# runs --------------------------------------------------------------------------------
+class RunOptions(_Request):
+    payload: Any = Field(default=None, description="The workflow's input (any JSON)")
+    queue_name: Text | None = None
+    queue_concurrency_limit: int | None = Field(default=None, ge=1)
+    concurrency_key: Text | None = None
+    initial_state: Any = None
+    run_timeout_seconds: float | None = Field(default=None, gt=0)
+    priority: int = Field(default=0, description="Higher starts first within a queue")
+    idempotency_key: Text | None = Field(
+        default=None,
+        description="A second run with the same key returns the first execution "
+        "(also read from the Idempotency-Key header)",
+    )
+
+
+class RunRequest(RunOptions):
+    """``POST /api/v1/workflows/{workflow_id}/run``."""
+
+    session_id: Text | None = None
+    user_id: Text | None = None
+    deployment_id: Text | None = Field(
+        default=None, description="Accepted for Polos clients; runs go to any worker"
+    )
+
+
+class RunResponse(BaseModel):
+    execution_id: str
+    created_at: datetime
+    workflow_id: str
+    root_execution_id: str
+    root_workflow_id: str
+
+
+class BatchRunItem(RunOptions):
+    workflow_id: Text = Field(min_length=1)
+
+
+class BatchRunRequest(_Request):
+    """``POST /api/v1/workflows/batch_run``: several runs, one transaction."""
+
+    workflows: list[BatchRunItem] = Field(min_length=1, max_length=MAX_BATCH)
+    session_id: Text | None = None
+    user_id: Text | None = None
+    deployment_id: Text | None = None
+
+
+class BatchRunResponse(BaseModel):
+    executions: list[RunResponse]
+
+
+# executions ----------------------------------------------------------------------------
+class ExecutionResponse(BaseModel):
+    """One run: Polos's fields, plus ours (``attempt``, ``waiting_on``, ``state``...)."""
+
+    id: str
+    execution_id: str
+    workflow_id: str
+    status: Status
+    payload: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = Field(
+        default=None, description="The failure: type, message (Polos: a string)"
+    )
+    created_at: datetime
+    started_at: datetime | None = None
+    updated_at: datetime
+    completed_at: datetime | None = None
+    parent_execution_id: str | None = None
+    root_execution_id: str
+    root_workflow_id: str
+    step_key: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    deployment_id: str | None = None
+    queue_name: str | None = None
+    concurrency_key: str | None = None
+    priority: int = 0
+    run_timeout_seconds: float | None = None
+    attempt: int
+    retry_count: int = Field(description="Attempts before this one")
+    waiting_on: str | None = Field(default=None, description="The step key a waiting run waits at")
+    wait_kind: str | None = None
+    wake_at: datetime | None = None
+    state: Any = None
+
+
+class ExecutionsQuery(_Request):
+    status: Status | None = None
+    workflow_id: Text | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+    start_time: datetime | None = Field(default=None, description="Created at or after (RFC 3339)")
+    end_time: datetime | None = Field(default=None, description="Created before (RFC 3339)")
+
+
+class ExecutionsResponse(BaseModel):
+    executions: list[ExecutionResponse]
+    next_offset: int | None = Field(description="The offset of the next page; null at the end")
+
+
+class WorkflowRunSummary(BaseModel):
+    """One row of Polos's ``GET /api/v1/workflows/runs``."""
+
+    id: str
+    root_execution_id: str | None = None
+    workflow_id: str
+    session_id: str | None = None
+    created_at: datetime
+    status: Status
+    completed_at: datetime | None = None
+    payload: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+class StepResponse(BaseModel):
+    step_key: str
+    kind: str
+    name: str
+    output: Any = None
+    error: dict[str, Any] | None = None
+    success: bool
+    attempt: int
+    created_at: datetime
+
+
+class StepsResponse(BaseModel):
+    execution_id: str
+    steps: list[StepResponse]
+
+
+class HistoryEntryResponse(BaseModel):
+    seq: int
+    at: datetime
+    event: str
+    attempt: int
+    detail: dict[str, Any] | None = None
+
+
+class HistoryResponse(BaseModel):
+    execution_id: str
+    history: list[HistoryEntryResponse]
+
+
+class CancelResponse(BaseModel):
+    execution_id: str
+    status: Status
+    cancelled_at: datetime
+
+
+# events --------------------------------------------------------------------------------
+class EventIn(_Request):
+    event_type: Text | None = None
+    data: Any = None
+
+
+class PublishRequest(_Request):
+    """``POST /api/v1/events/publish``, as Polos's ``batch_publish`` sends it."""
+
+    topic: Text = Field(min_length=1)
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+    execution_id: Text | None = Field(default=None, description="Accepted; not needed here")
+    root_execution_id: Text | None = Field(default=None, description="Accepted; not needed here")
+
+
+class PublishResponse(BaseModel):
+    sequence_ids: list[int]
+    created_at: datetime
+
+
+class EventOut(BaseModel):
+    id: str
+    sequence_id: int
+    topic: str
+    event_type: str | None = None
+    data: Any = None
+    created_at: datetime
+
+
+class EventsQuery(_Request):
+    topic: Text = Field(min_length=1)
+    last_sequence_id: int | None = Field(default=None, ge=0, description="Events after this one")
+    last_timestamp: datetime | None = Field(
+        default=None, description="Events published after this time (RFC 3339)"
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
+    sort: Literal["asc"] = Field(default="asc", description="Oldest first (the only order)")
+
+
+class EventsResponse(BaseModel):
+    events: list[EventOut]
+    next_sequence_id: int | None
+    has_more: bool
+
+
+class StreamQuery(_Request):
+    topic: Text | None = Field(default=None, min_length=1)
+    workflow_id: Text | None = Field(default=None, min_length=1)
+    workflow_run_id: Text | None = Field(default=None, min_length=1)
+    last_sequence_id: int | None = Field(default=None, ge=0)
+    last_timestamp: datetime | None = None
+    project_id: str | None = Field(default=None, description="Sent by Polos's SDK; ignored")
+
+
+# workflows -------------------------------------------------------------------------------
+class WorkflowResponse(BaseModel):
+    workflow_id: str
+    workflow_type: str = Field(description="workflow, agent or tool (workflow when unknown here)")
+    queue_name: str | None = None
+    trigger_on_event: bool
+    trigger_topics: list[str]
+    scheduled: bool
+
+
+class WorkerResponse(BaseModel):
+    worker_id: str
+    hostname: str
+    pid: int
+    deployment_id: str | None = None
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+class WorkersResponse(BaseModel):
+    workers: list[WorkerResponse]
+
+
+# schedules -------------------------------------------------------------------------------
+class ScheduleRequest(_Request):
+    workflow_id: Text = Field(min_length=1)
+    cron: Text = Field(min_length=1, description="Five fields, or six with seconds first")
+    timezone: Text = "UTC"
+    key: Text = Field(default="global", min_length=1)
+
+
+class ScheduleCreated(BaseModel):
+    schedule_id: str
+
+
+class ScheduleResponse(BaseModel):
+    id: str
+    schedule_id: str
+    workflow_id: str
+    cron: str
+    timezone: str
+    key: str
+    status: Literal["active"] = "active"
+    last_run_at: datetime | None = None
+    next_run_at: datetime
+
+
+class SchedulesResponse(BaseModel):
+    schedules: list[ScheduleResponse]
+
+
+class SchedulesQuery(_Request):
+    workflow_id: Text | None = None
+
+
+class ScheduledWorkflowsResponse(BaseModel):
+    workflow_ids: list[str]
+
+
+class ScheduleKeyQuery(_Request):
+    key: Text = Field(default="global", min_length=1)
+
+
+class DeletedResponse(BaseModel):
+    deleted: bool
+
+
+# approvals ---------------------------------------------------------------------------------
+ApprovalStatus = Literal["waiting", "answered", "pending", "completed", "failed", "cancelled"]
+
+
+class ApprovalResponse(BaseModel):
+    """``GET /api/v1/approvals/{execution_id}/{step_key}``."""
+
+    execution_id: str = Field(description="The run tree's root execution")
+    step_key: str
+    status: ApprovalStatus = Field(
+        description="waiting: can be answered; answered: a response was accepted; pending: "
+        "the run is active but not waiting at this step; else the finished run's status"
+    )
+    data: Any = Field(default=None, description="What the suspend shows (when waiting)")
+    workflow_id: str = Field(description="The root's workflow")
+    suspended_execution_id: str | None = None
+    suspended_workflow_id: str | None = None
+    response: Any = Field(default=None, description="The accepted response (when answered)")
+    approval_url: str
+    expires_at: datetime | None = None
+
+
+class ApprovalSubmit(_Request):
+    """What a person answers; the suspended run receives ``data``."""
+
+    data: Any = None
+
+
+class ApprovalSubmitted(BaseModel):
+    execution_id: str
+    step_key: str
+    status: Literal["resumed"] = "resumed"
+    data: Any = None
+    event_id: str
+    sequence_id: int
+
+
+# webhooks ------------------------------------------------------------------------------------
+class WebhookResponse(RunResponse):
+    pass

@@ -1,0 +1,21 @@
+"""The API's routes, one module per area; each exports ``ENDPOINTS``."""
+
+from __future__ import annotations
+
+from ..endpoint import Endpoint
+from . import approvals, events, executions, health, runs, schedules, stream, webhooks, workflows
+
+
+def all_endpoints() -> list[Endpoint]:
+    # Order matters where paths overlap: /api/v1/workflows/runs before /{workflow_id}.
+    return [
+        *health.ENDPOINTS,
+        *runs.ENDPOINTS,
+        *executions.ENDPOINTS,
+        *workflows.ENDPOINTS,
+        *events.ENDPOINTS,
+        *stream.ENDPOINTS,
+        *schedules.ENDPOINTS,
+        *approvals.ENDPOINTS,
+        *webhooks.ENDPOINTS,
+    ]

@@ -1,0 +1,101 @@
+"""Starting runs: one, a batch (one transaction), or from a webhook's body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...types import BatchWorkflowInput, ExecutionHandle
+from ..endpoint import Endpoint
+from ..errors import client_errors
+from ..http import body, json_response, path_text
+from ..models import BatchRunRequest, BatchRunResponse, RunOptions, RunRequest, RunResponse
+from ..state import ServerState, server_state
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def batch_input(
+    workflow_id: str, options: RunOptions, idempotency_key: str | None = None
+) -> BatchWorkflowInput:
+    queue: dict[str, Any] | None = None
+    if options.queue_name is not None or options.queue_concurrency_limit is not None:
+        queue = {"concurrency_limit": options.queue_concurrency_limit}
+        if options.queue_name is not None:
+            queue["name"] = options.queue_name
+    return BatchWorkflowInput(
+        id=workflow_id,
+        payload=options.payload,
+        initial_state=options.initial_state,
+        run_timeout_seconds=options.run_timeout_seconds,
+        queue=queue,
+        concurrency_key=options.concurrency_key,
+        priority=options.priority,
+        idempotency_key=options.idempotency_key or idempotency_key,
+    )
+
+
+async def start_runs(
+    state: ServerState,
+    items: list[BatchWorkflowInput],
+    session_id: str | None = None,
+    user_id: str | None = None,
+) -> list[ExecutionHandle]:
+    """``PolosClient.batch_invoke``, its refusals as 4xx."""
+    with client_errors(arguments=True):
+        return await state.client.batch_invoke(items, session_id=session_id, user_id=user_id)
+
+
+def run_response(handle: ExecutionHandle) -> RunResponse:
+    assert handle.created_at is not None
+    return RunResponse(
+        execution_id=handle.id,
+        created_at=handle.created_at,
+        workflow_id=handle.workflow_id,
+        root_execution_id=handle.root_execution_id or handle.id,
+        root_workflow_id=handle.root_workflow_id or handle.workflow_id,
+    )
+
+
+async def run_workflow(request: Request) -> Response:
+    state = server_state(request)
+    workflow_id = path_text(request, "workflow_id")
+    req = await body(request, RunRequest, state.settings.max_body_bytes)
+    item = batch_input(workflow_id, req, request.headers.get(IDEMPOTENCY_HEADER) or None)
+    [handle] = await start_runs(state, [item], req.session_id, req.user_id)
+    return json_response(run_response(handle))
+
+
+async def batch_run(request: Request) -> Response:
+    state = server_state(request)
+    req = await body(request, BatchRunRequest, state.settings.max_body_bytes)
+    items = [batch_input(w.workflow_id, w) for w in req.workflows]
+    handles = await start_runs(state, items, req.session_id, req.user_id)
+    return json_response(BatchRunResponse(executions=[run_response(h) for h in handles]))
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/workflows/{workflow_id}/run",
+        run_workflow,
+        "Start a run of a workflow",
+        "Runs",
+        body=RunRequest,
+        response=RunResponse,
+        errors=(400, 404, 413, 422),
+        headers=((IDEMPOTENCY_HEADER, "Same as the body's idempotency_key"),),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/workflows/batch_run",
+        batch_run,
+        "Start several runs in one transaction",
+        "Runs",
+        body=BatchRunRequest,
+        response=BatchRunResponse,
+        errors=(400, 404, 413, 422),
+    ),
+]

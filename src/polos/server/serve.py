@@ -1,0 +1,110 @@
+"""Running the app with uvicorn in the current event loop (``polos server``, ``polos dev``, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..errors import ConfigurationError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free port), or a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            hint = "another process listens there; stop it or pass --port"
+        elif exc.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges; pick a higher --port"
+        else:
+            hint = "check --host"
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; {hint}"
+        ) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class RunningServer:
+    """uvicorn serving ``app`` on ``sock`` as a task of the running loop.
+
+    ``async with RunningServer(app, bind("127.0.0.1", 0)) as server:`` serves
+    until the block ends; ``server.url`` is where it listens.
+    """
+
+    def __init__(
+        self,
+        app: Starlette,
+        sock: socket.socket,
+        *,
+        log_level: str = "warning",
+        access_log: bool = False,
+        shutdown_grace_seconds: float = 3.0,
+    ) -> None:
+        self.sock = sock
+        host, port = sock.getsockname()[:2]
+        self.host, self.port = host, port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+        config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            access_log=access_log,
+            lifespan="on",
+            timeout_graceful_shutdown=max(1, round(shutdown_grace_seconds)),
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if self.task.done():
+                # uvicorn exits (SystemExit) when the app fails to start (lifespan error).
+                with contextlib.suppress(SystemExit):
+                    self.task.result()
+                raise ConfigurationError(
+                    f"the server on {self.url} failed to start; see the log above"
+                )
+            await asyncio.sleep(0.01)
+
+    async def wait(self) -> None:
+        """Until the server stops (a signal, or :meth:`stop`)."""
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+    async def stop(self) -> None:
+        if self.task is None:
+            return
+        self.server.should_exit = True
+        try:
+            await self.task
+        except SystemExit:  # pragma: no cover - uvicorn's exit on a failed shutdown
+            pass
+        finally:
+            self.task = None
+            self.sock.close()
+
+    async def __aenter__(self) -> RunningServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
