@@ -149,3 +149,22 @@ async def test_payloads_are_stored_as_given_text(store: Store) -> None:
     await store.create_execution(new)
     row = await store.get_execution(new.id)
     assert row is not None and orjson.loads(row.payload) == orjson.loads(payload)
+
+
+async def test_listing_pages_with_an_offset_and_a_creation_window(store: Store) -> None:
+    news = [new_execution("wf", T0 + i) for i in range(6)]
+    await store.create_executions(news)
+    newest_first = [n.id for n in reversed(news)]
+    assert [r.id for r in await store.list_executions(limit=2, offset=2)] == newest_first[2:4]
+    assert await store.list_executions(offset=6) == []
+    window = await store.list_executions(created_after=T0 + 1, created_before=T0 + 4)
+    assert [r.id for r in window] == [news[3].id, news[2].id, news[1].id], "[after, before)"
+    # Ties on created_at are ordered by id, so pages never skip or repeat a row.
+    tied = [new_execution("tied", T0 + 100) for _ in range(5)]
+    await store.create_executions(tied)
+    pages = [
+        [r.id for r in await store.list_executions(workflow_id="tied", limit=2, offset=o)]
+        for o in (0, 2, 4)
+    ]
+    flat = [eid for page in pages for eid in page]
+    assert sorted(flat) == sorted(t.id for t in tied) and len(set(flat)) == 5
