@@ -23,9 +23,11 @@ async def start_after(
         return last_sequence_id
     if last_timestamp is None:
         return 0
-    since = (
+    aware = (
         last_timestamp if last_timestamp.tzinfo is not None else last_timestamp.replace(tzinfo=UTC)
-    ).timestamp()
+    )
+    # Times are shown to the microsecond: an event shown at last_timestamp counts as at it.
+    since = aware.timestamp() + 0.5e-6
     after = 0
     while True:  # one pass over the topic's older events
         rows = await store.read_events(topic, after, _SCAN_PAGE)
