@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import PolosError
@@ -250,10 +251,11 @@ def _server_settings(
     try:
         from ..server import settings as server_settings
     except ModuleNotFoundError as exc:
-        if exc.name in ("starlette", "uvicorn", "watchfiles"):
+        missing = (exc.name or "").split(".")[0]
+        if missing in ("starlette", "uvicorn", "watchfiles"):
             console.print(
-                f"[red]error:[/red] the HTTP server needs the server extra ({exc.name} is not "
-                f"installed): {_SERVER_EXTRA}"
+                f"[red]error:[/red] the HTTP server needs the server extra ({missing} is not "
+                f"installed): {escape(_SERVER_EXTRA)}"
             )
             raise typer.Exit(1) from None
         raise

@@ -55,9 +55,9 @@ def on_stop_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 async def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
     """Serve until a stop signal."""
+    sock = bind(settings.host, settings.port)
     export_base_url(settings)
     app = create_app(settings)
-    sock = bind(settings.host, settings.port)
     server = RunningServer(
         app,
         sock,
