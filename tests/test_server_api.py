@@ -265,6 +265,7 @@ async def test_schedules(polos: Polos, database_url: str) -> None:
         ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"run_timeout_seconds": -1}}, 422),
         ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"queue_concurrency_limit": 0}}, 422),
         ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "a\x00b"}}, 422),
+        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "k" * 300}}, 422),
         ("POST", "/api/v1/workflows/srv%00x/run", {"json": {}}, 400),
         ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": []}}, 422),
         ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": [{"payload": 1}]}}, 422),

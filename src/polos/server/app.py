@@ -63,6 +63,7 @@ def create_app(
             ApiError: _api_error,
             HTTPException: _http_error,
             PolosError: _polos_error,
+            Exception: _unexpected,
         },
     )
     app.state.polos = ServerState(polos_client, settings)
@@ -93,6 +94,15 @@ async def _polos_error(request: Request, exc: Exception) -> Response:
     if refusal is not None:
         return json_response(refusal.body(), refusal.status)
     log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return _internal(exc)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    # Starlette's outermost middleware sends this, then re-raises: uvicorn logs it.
+    return _internal(exc)
+
+
+def _internal(exc: Exception) -> Response:
     return json_response(
         {"error": f"the server failed: {type(exc).__name__}: {exc}", "error_type": "INTERNAL"},
         500,

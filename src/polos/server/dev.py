@@ -55,7 +55,8 @@ class WorkerProcess:
         proc, self.proc = self.proc, None
         if proc is None or proc.returncode is not None:
             return
-        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have just exited (Ctrl+C)
+            proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), STOP_GRACE_SECONDS)
         except TimeoutError:

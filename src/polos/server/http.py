@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, StringConstraints, ValidationError
 from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,8 +32,19 @@ def storable_text(value: str) -> str:
     return value
 
 
-#: A string that can be stored on every backend.
-Text = Annotated[str, AfterValidator(storable_text)]
+#: The longest name, key or id a request may carry, in characters. PostgreSQL
+#: refuses index entries above about 2.7 KB, and names are indexed (some two in
+#: one entry), so even at 4 UTF-8 bytes a character they must stay well below.
+MAX_NAME = 255
+#: The longest topic (indexed alone).
+MAX_TOPIC = 512
+
+#: A name, key or id that can be stored on every backend.
+Text = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(storable_text)]
+#: A topic name.
+Topic = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TOPIC), AfterValidator(storable_text)
+]
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

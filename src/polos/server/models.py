@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..store.records import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, WAITING
-from .http import Text
+from .http import Text, Topic
 
 Status = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
 assert set(get_args(Status)) == {QUEUED, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED}
@@ -197,7 +197,7 @@ class EventIn(_Request):
 class PublishRequest(_Request):
     """``POST /api/v1/events/publish``, as Polos's ``batch_publish`` sends it."""
 
-    topic: Text = Field(min_length=1)
+    topic: Topic
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
     execution_id: Text | None = Field(default=None, description="Accepted; not needed here")
     root_execution_id: Text | None = Field(default=None, description="Accepted; not needed here")
@@ -218,7 +218,7 @@ class EventOut(BaseModel):
 
 
 class EventsQuery(_Request):
-    topic: Text = Field(min_length=1)
+    topic: Topic
     last_sequence_id: int | None = Field(default=None, ge=0, description="Events after this one")
     last_timestamp: datetime | None = Field(
         default=None, description="Events published after this time (RFC 3339)"
@@ -234,7 +234,7 @@ class EventsResponse(BaseModel):
 
 
 class StreamQuery(_Request):
-    topic: Text | None = Field(default=None, min_length=1)
+    topic: Topic | None = None
     workflow_id: Text | None = Field(default=None, min_length=1)
     workflow_run_id: Text | None = Field(default=None, min_length=1)
     last_sequence_id: int | None = Field(default=None, ge=0)
