@@ -8,8 +8,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 import server_workflows  # noqa: F401  (defines the srv_* workflows the worker serves)
 from polos import Polos
 from server_kit import serving, until
@@ -254,46 +252,44 @@ async def test_schedules(polos: Polos, database_url: str) -> None:
         assert (await s.http.get("/api/v1/schedules")).json()["schedules"] == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "kwargs", "status"),
-    [
-        ("POST", "/api/v1/workflows/srv_nope/run", {"json": {}}, 404),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"content": b"{not json"}, 400),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"content": b""}, 400),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": [1, 2]}, 422),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"priority": "high"}}, 422),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"run_timeout_seconds": -1}}, 422),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"queue_concurrency_limit": 0}}, 422),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "a\x00b"}}, 422),
-        ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "k" * 300}}, 422),
-        ("POST", "/api/v1/workflows/srv%00x/run", {"json": {}}, 400),
-        ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": []}}, 422),
-        ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": [{"payload": 1}]}}, 422),
-        ("GET", "/api/v1/executions/no-such-run", {}, 404),
-        ("GET", "/api/v1/executions/no-such-run/steps", {}, 404),
-        ("GET", "/api/v1/executions/no-such-run/history", {}, 404),
-        ("POST", "/api/v1/executions/no-such-run/cancel", {}, 404),
-        ("GET", "/api/v1/executions/x%00y", {}, 400),
-        ("GET", "/api/v1/executions?limit=0", {}, 422),
-        ("GET", "/api/v1/executions?limit=abc", {}, 422),
-        ("GET", "/api/v1/executions?offset=-1", {}, 422),
-        ("GET", "/api/v1/executions?status=sleeping", {}, 422),
-        ("GET", "/api/v1/executions?start_time=yesterday", {}, 422),
-        ("GET", "/api/v1/workflows/runs?limit=100000", {}, 422),
-        ("GET", "/api/v1/nowhere", {}, 404),
-        ("DELETE", "/api/v1/executions/x", {}, 405),
-        ("POST", "/api/v1/schedules", {"json": {"workflow_id": "srv_echo"}}, 422),
-        ("DELETE", "/api/v1/schedules/workflows/srv_echo?key=", {}, 422),
-    ],
-)
-async def test_bad_input_is_a_clear_4xx(
-    polos: Polos, database_url: str, method: str, path: str, kwargs: dict[str, Any], status: int
-) -> None:
+BAD_INPUTS: list[tuple[str, str, dict[str, Any], int]] = [
+    ("POST", "/api/v1/workflows/srv_nope/run", {"json": {}}, 404),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"content": b"{not json"}, 400),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"content": b""}, 400),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": [1, 2]}, 422),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"priority": "high"}}, 422),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"run_timeout_seconds": -1}}, 422),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"queue_concurrency_limit": 0}}, 422),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "a\x00b"}}, 422),
+    ("POST", "/api/v1/workflows/srv_echo/run", {"json": {"concurrency_key": "k" * 300}}, 422),
+    ("POST", "/api/v1/workflows/srv%00x/run", {"json": {}}, 400),
+    ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": []}}, 422),
+    ("POST", "/api/v1/workflows/batch_run", {"json": {"workflows": [{"payload": 1}]}}, 422),
+    ("GET", "/api/v1/executions/no-such-run", {}, 404),
+    ("GET", "/api/v1/executions/no-such-run/steps", {}, 404),
+    ("GET", "/api/v1/executions/no-such-run/history", {}, 404),
+    ("POST", "/api/v1/executions/no-such-run/cancel", {}, 404),
+    ("GET", "/api/v1/executions/x%00y", {}, 400),
+    ("GET", "/api/v1/executions?limit=0", {}, 422),
+    ("GET", "/api/v1/executions?limit=abc", {}, 422),
+    ("GET", "/api/v1/executions?offset=-1", {}, 422),
+    ("GET", "/api/v1/executions?status=sleeping", {}, 422),
+    ("GET", "/api/v1/executions?start_time=yesterday", {}, 422),
+    ("GET", "/api/v1/workflows/runs?limit=100000", {}, 422),
+    ("GET", "/api/v1/nowhere", {}, 404),
+    ("DELETE", "/api/v1/executions/x", {}, 405),
+    ("POST", "/api/v1/schedules", {"json": {"workflow_id": "srv_echo"}}, 422),
+    ("DELETE", "/api/v1/schedules/workflows/srv_echo?key=", {}, 422),
+]
+
+
+async def test_bad_input_is_a_clear_4xx(polos: Polos, database_url: str) -> None:
     async with serving(database_url) as s:
-        r = await s.http.request(method, path, **kwargs)
-        assert r.status_code == status, r.text
-        body = r.json()
-        assert body["error"] and body["error_type"], body
+        for method, path, kwargs, status in BAD_INPUTS:
+            r = await s.http.request(method, path, **kwargs)
+            assert r.status_code == status, (method, path, r.text)
+            body = r.json()
+            assert body["error"] and body["error_type"], body
 
 
 async def test_oversized_body_is_413(polos: Polos, database_url: str) -> None:
