@@ -19,7 +19,7 @@ keep the connection open and a dead client is noticed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +42,7 @@ OPENING = b"retry: 1000\n: stream open\n\n"
 KEEPALIVE = b": keepalive\n\n"
 
 
-async def with_keepalive(frames: AsyncIterator[bytes], every: float) -> AsyncIterator[bytes]:
+async def with_keepalive(frames: AsyncGenerator[bytes, None], every: float) -> AsyncIterator[bytes]:
     """``frames``, with a keepalive comment after each ``every`` seconds without one.
 
     Waiting for the next frame is never cancelled by a keepalive (that would
@@ -68,7 +68,7 @@ async def with_keepalive(frames: AsyncIterator[bytes], every: float) -> AsyncIte
         if pending is not None:
             pending.cancel()
             await asyncio.wait({pending})
-        await frames.aclose()  # type: ignore[attr-defined]
+        await frames.aclose()
 
 
 def is_lifecycle(event: StreamEvent) -> bool:
@@ -125,14 +125,14 @@ def parse_tree_cursor(value: str) -> TreeCursor:
     return TreeCursor(int(parts[0]), int(parts[1]), int(parts[2]))
 
 
-async def topic_frames(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+async def topic_frames(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[bytes, None]:
     async for event in events:
         yield frame(str(event.sequence_id), event)
 
 
 async def tree_frames(
     events: AsyncIterator[StreamEvent], start: TreeCursor
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Frames of a run-tree stream read from ``start``: lifecycle events the cursor
     says were delivered already are dropped, and each frame carries the cursor after it."""
     cursor = TreeCursor(start.seq, start.time_us, start.at_time)

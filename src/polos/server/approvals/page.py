@@ -37,6 +37,7 @@ pre{margin:0;white-space:pre-wrap;font-size:.85rem}
 .field label{display:block;font-weight:600;margin-bottom:.3rem}
 .field .help{font-size:.85rem;color:#6b7280;margin:.25rem 0 0}
 .field .error{font-size:.85rem;color:#b91c1c;margin:.25rem 0 0}
+.required{color:#b91c1c}
 .field input[type=text],.field input[type=number],.field textarea,.field select{
 width:100%;padding:.55rem .65rem;border:1px solid #cbd2dc;border-radius:6px;font:inherit}
 .field textarea{min-height:6rem}
@@ -170,6 +171,8 @@ def _field(f: FormField, value: str | None, error: str | None) -> str:
     help_text = f'<p class="help">{escape(f.description)}</p>' if f.description else ""
     error_text = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     label = escape(f.label)
+    if f.required and f.type != "boolean":
+        label += ' <span class="required" title="required">*</span>'
     if f.type == "boolean":
         checked = " checked" if (value or "").lower() in ("true", "on", "1", "yes") else ""
         return (

@@ -10,7 +10,7 @@ takes precedence over both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -60,7 +60,7 @@ async def stream(request: Request) -> Response:
 
 async def _topic(
     state: ServerState, q: StreamQuery, topic: str, resume_from: str | None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     if resume_from is not None:
         after = parse_topic_cursor(resume_from)
     else:
@@ -73,7 +73,7 @@ async def _topic(
 
 async def _tree(
     state: ServerState, q: StreamQuery, workflow_id: str, run_id: str, resume_from: str | None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     row = await state.store.get_execution(run_id)
     if row is None:
         raise not_found("execution", f"no run with id {run_id!r} in this database")
