@@ -115,3 +115,23 @@ async def test_wrong_workflow_id_is_a_clear_error(polos: Polos) -> None:
     handle = await tree_child.invoke(polos, {"n": 1})
     with pytest.raises(Exception, match="root_workflow_id"):
         await anext(events.stream_workflow(polos, "not_this_one", handle.id))
+
+
+@workflow(id="tree_waits_for_polos_resume")
+async def tree_waits_for_polos_resume(ctx: WorkflowContext) -> Any:
+    answer = await ctx.step.suspend("sign_off", data={"what": "the plan"})
+    return answer["data"]
+
+
+async def test_a_resume_event_published_as_polos_does_resumes_the_run(polos: Polos) -> None:
+    """Polos's clients resume by publishing ``resume_<key>`` on the tree's topic."""
+    handle = await tree_waits_for_polos_resume.invoke(polos)
+    stream = events.stream_workflow(polos, handle.root_workflow_id, handle.id)
+    await asyncio.wait_for(_until(stream, lambda e: e.event_type == "suspend_sign_off"), 30)
+    topic = f"workflow/{handle.root_workflow_id}/{handle.id}"
+    other = await events.publish(polos, topic, events.EventData(event_type="resume_other", data={}))
+    seq = await events.publish(
+        polos, topic, events.EventData(event_type="resume_sign_off", data={"ok": True})
+    )
+    assert seq > other  # the caller gets its own event's sequence id back
+    assert await handle.result(timeout=20) == {"ok": True}

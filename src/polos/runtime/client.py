@@ -24,7 +24,8 @@ from ..errors import (
 )
 from ..store import FINAL_STATUSES, NewExecution, Store, store_from_url
 from ..store.payloads import event_json
-from ..store.records import CANCELLED, COMPLETED, WAIT_SUSPEND, EventRow, NewEvent
+from ..store.records import EventRow, NewEvent
+from ..store.vocabulary import Status, WaitKind
 from ..types import (
     BatchWorkflowInput,
     EventData,
@@ -310,9 +311,10 @@ class PolosClient:
             )
             for e in events
         ]
+        relayed = [relay for new in news if (relay := _resume_relay(new)) is not None]
         store = await self._ready()
-        rows = await store.publish_events(news, now) or []
-        return [event_payload(row) for row in rows]
+        rows = await store.publish_events(news + relayed, now) or []
+        return [event_payload(row) for row in rows[: len(news)]]
 
     async def resume(
         self,
@@ -354,7 +356,7 @@ class PolosClient:
                 session_id=row.session_id,
                 user_id=row.user_id,
             )
-            for row in await store.list_waits(WAIT_SUSPEND, workflow_id)
+            for row in await store.list_waits(WaitKind.SUSPEND, workflow_id)
         ]
 
     # inspecting -------------------------------------------------------------------
@@ -428,7 +430,22 @@ class PolosClient:
         row = await store.cancel_execution(execution_id, time.time())
         if row is None:
             raise ExecutionNotFoundError(execution_id)
-        return row.status == CANCELLED
+        return row.status == Status.CANCELLED
+
+
+def _resume_relay(event: NewEvent) -> NewEvent | None:
+    """Polos resumes a suspend by publishing ``resume_<step_key>`` on the run tree's
+    topic (``workflow/<root wf>/<root run>``): what Polos's own clients and approval
+    tools send. Such an event is also delivered, in the same transaction, to the
+    topic the suspend listens on, so it resumes the run here too."""
+    kind = event.event_type or ""
+    parts = event.topic.split("/")
+    if not kind.startswith("resume_") or len(parts) != 3 or parts[0] != "workflow":
+        return None
+    step_key = kind[len("resume_") :]
+    return NewEvent(
+        str(uuid.uuid4()), suspend_topic(parts[2], step_key), "resume", event.data, event.created_at
+    )
 
 
 async def store_of(client: Any) -> Store:
@@ -443,9 +460,9 @@ def event_payload(row: EventRow) -> EventPayload:
 
 
 def _outcome(execution_id: str, status: str, result: str | None, error: str | None) -> Any:
-    if status == COMPLETED:
+    if status == Status.COMPLETED:
         return serialization.loads(result, strict=False)
-    if status == CANCELLED:
+    if status == Status.CANCELLED:
         raise ExecutionCancelledError(execution_id)
     import orjson
 
