@@ -22,10 +22,14 @@ SRC = Path(__file__).parent.parent / "src"
 
 
 def test_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "polos.server" or m.startswith("polos.server.")]:
-        monkeypatch.delitem(sys.modules, name)
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("starlette", "uvicorn") or name.startswith("polos.server"):
+            monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "starlette", None)  # as if not installed
-    result = CliRunner().invoke(app, ["server"])
+    with socket.socket() as busy:  # were it to start after all, it would fail at once
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = CliRunner().invoke(app, ["server", "--port", str(busy.getsockname()[1])])
     assert result.exit_code == 1
     said = " ".join(result.output.split())
     assert "pip install 'polos[server]'" in said and "starlette is not installed" in said
