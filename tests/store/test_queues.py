@@ -10,6 +10,7 @@ limit.
 from __future__ import annotations
 
 from polos.store import Store
+from polos.store.admission import PAGE, RATE_MARGIN
 from polos.store.records import QueueCount, QueueRow
 
 from .kit import T0, new_execution
@@ -59,6 +60,34 @@ async def test_a_rate_limit_counts_first_starts_in_a_sliding_window(store: Store
     assert await store.claim("w", ["wf"], 100, T0 + 30, 30.0) == [], "the window is full"
     later = await store.claim("w", ["wf"], 100, T0 + 70, 30.0)
     assert [c.execution.id for c in later] == [news[2].id, news[3].id]
+
+
+async def test_admission_reads_past_a_page_of_blocked_candidates(store: Store) -> None:
+    await store.upsert_queue(QueueRow("q", 1, None, None, T0))
+    blocked = [
+        new_execution("wf", T0 + i * 0.001, queue_name="q", concurrency_key="a")
+        for i in range(PAGE + 44)
+    ]
+    behind = new_execution("wf", T0 + 1, queue_name="q", concurrency_key="b")
+    await store.create_executions([*blocked, behind])
+    claimed = await store.claim("w", ["wf"], 100, T0 + 2, 30.0)
+    assert [c.execution.id for c in claimed] == [blocked[0].id, behind.id]
+
+
+async def test_a_rate_window_counts_starts_a_margin_longer_than_its_period(
+    store: Store,
+) -> None:
+    # A run starts a little after its claim commits: every backend counts its
+    # start for RATE_MARGIN beyond the period, so the limit holds as users see it.
+    await store.upsert_queue(QueueRow("q", None, 1, 60.0, T0))
+    news = [new_execution("wf", T0 + i * 0.01, queue_name="q") for i in range(2)]
+    await store.create_executions(news)
+    [first] = await store.claim("w", ["wf"], 100, T0 + 1, 30.0)
+    assert first.execution.id == news[0].id
+    inside_margin = T0 + 1 + 60.0 + RATE_MARGIN / 2
+    assert await store.claim("w", ["wf"], 100, inside_margin, 30.0) == []
+    [second] = await store.claim("w", ["wf"], 100, T0 + 1 + 60.0 + RATE_MARGIN * 2, 30.0)
+    assert second.execution.id == news[1].id
 
 
 async def test_queue_counts_count_active_executions_per_queue_key_and_status(

@@ -7,16 +7,53 @@ the picker takes them in that order, skipping those whose queue and
 concurrency key are at their concurrency limit or out of rate-limit budget.
 Only first starts count against a rate limit; every running execution
 counts against a concurrency limit (a waiting one does not).
+
+A backend runs the SQL; this module decides what to ask for and what to
+make of the answers: which rate windows to count (:func:`rate_windows`),
+which pages of candidates to read (:meth:`Admission.scan`) and which starts
+to record (:attr:`Admission.first_starts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .records import QueueRow
 
 Group = tuple[str, str]  # (queue name, concurrency key)
+
+#: Admission reads queued candidates in pages of this many...
+PAGE = 256
+#: ...and gives up after this many in one claim: a queue whose head is all
+#: blocked keys must not make every claim read the whole queue.
+MAX_SCANNED = 8192
+#: A run starts a few milliseconds after its claim commits (longer on a busy
+#: host), so rate windows count starts this much longer than their period:
+#: the limit then holds for the starts users observe, at a negligible cost.
+#: Every backend applies it: the lag is between the commit and the user's
+#: code, whatever the database.
+RATE_MARGIN = 0.05
+
+
+def admission_time(now: float, began: float) -> float:
+    """The time to count rate windows at: the caller's ``now``, moved on by
+    however long the claim waited (for a lock, a pool connection, a busy
+    file) since ``time.monotonic()`` read ``began``, so that a start is
+    recorded when it really happens."""
+    return now + max(0.0, time.monotonic() - began)
+
+
+def rate_windows(queues: Mapping[str, QueueRow], now: float) -> list[tuple[str, float]]:
+    """``(queue name, window start)`` for each rate-limited queue: the starts
+    after the window start count against its limit, older ones may be pruned."""
+    return [
+        (queue.name, now - queue.rate_period - RATE_MARGIN)
+        for queue in queues.values()
+        if queue.rate_limit is not None and queue.rate_period is not None
+    ]
 
 
 @dataclass(slots=True)
@@ -37,13 +74,19 @@ class Admission:
     def __init__(
         self,
         queues: Mapping[str, QueueRow],
-        running: Mapping[Group, int],
-        recent_starts: Mapping[Group, int],
+        running: Iterable[tuple[str, str, int]],
+        recent_starts: Mapping[Group, int] | None = None,
     ) -> None:
+        """``running``: ``(queue name, concurrency key, count)`` rows."""
         self.queues = queues
-        self.running = dict(running)
-        self.starts = dict(recent_starts)
+        self.running: dict[Group, int] = {(q, k): n for q, k, n in running}
+        self.starts: dict[Group, int] = dict(recent_starts or {})
         self.first_starts: list[Group] = []
+
+    def count_starts(self, queue_name: str, rows: Iterable[tuple[str, int]]) -> None:
+        """Take one queue's ``(concurrency key, starts in its window)`` rows."""
+        for key, n in rows:
+            self.starts[(queue_name, key)] = n
 
     def admit(self, candidate: Candidate) -> bool:
         queue = self.queues.get(candidate.queue_name)
@@ -76,3 +119,40 @@ class Admission:
             if self.admit(candidate):
                 picked.append(candidate.id)
         return picked
+
+    def scan(self, limit: int) -> Scan:
+        """Pick up to ``limit`` candidates page by page (see :class:`Scan`)."""
+        return Scan(self, limit)
+
+
+class Scan:
+    """Reading candidates a page at a time, synchronously or not::
+
+        scan = admission.scan(limit)
+        for offset, size in scan:
+            scan.take(rows of admission_candidates LIMIT size OFFSET offset)
+        scan.picked
+
+    Iterating yields the next page to read until enough are picked, a short
+    page shows the queue's end, or :data:`MAX_SCANNED` were read.
+    """
+
+    def __init__(self, admission: Admission, limit: int) -> None:
+        self.admission = admission
+        self.limit = limit
+        self.picked: list[str] = []
+        self._last_page = PAGE
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        offset = 0
+        while len(self.picked) < self.limit and offset < MAX_SCANNED:
+            yield offset, PAGE
+            if self._last_page < PAGE:
+                return
+            offset += PAGE
+
+    def take(self, rows: Sequence[Sequence[Any]]) -> None:
+        """One page of ``(id, queue_name, concurrency_key, attempt)`` rows."""
+        self._last_page = len(rows)
+        page = [Candidate(*row) for row in rows]
+        self.picked += self.admission.pick(page, self.limit - len(self.picked))

@@ -27,7 +27,11 @@ def event_json(event: EventRow) -> str:
     ).decode()
 
 
-def children_json(children: Sequence[tuple[str, str, str, str | None, str | None]]) -> str:
+#: ``(execution_id, workflow_id, status, result, error)`` per child.
+ChildOutcomes = Sequence[tuple[str, str, str, str | None, str | None]]
+
+
+def children_json(children: ChildOutcomes) -> str:
     """``(execution_id, workflow_id, status, result, error)`` per child, in input order."""
     return orjson.dumps(
         [

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from .. import payloads
-from ..admission import Admission, Candidate
+from .. import payloads, resolutions
+from ..admission import Admission, admission_time, rate_windows
 from ..base import Store
 from ..hub import Hub
 from ..records import (
@@ -33,7 +33,6 @@ from ..records import (
     COMPLETED,
     FAILED,
     WAIT_CHILDREN,
-    WAIT_TIMER,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -59,13 +58,6 @@ log = logging.getLogger("polos.store.postgres")
 _Q = load_queries(__package__ or "polos.store.postgres")
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
 _SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
-# Admission scans queued candidates in pages, at most this many per claim.
-_PAGE = 256
-_MAX_SCANNED = 8192
-# A run starts a few milliseconds after its claim commits (longer on a busy
-# host), so rate windows count starts this much longer than their period:
-# the limit then holds for the starts users observe, at a negligible cost.
-_RATE_MARGIN = 0.05
 
 
 def _json(value: Any) -> str:
@@ -178,11 +170,19 @@ class PostgresStore(Store):
         )
         return bool(row["parked"])
 
-    async def _resolve(self, conn: Conn, waits: list[tuple[Any, ...]], now: float) -> int:
-        """Resolve ``(id, step_key, kind, attempt, output, error, by)`` waits in one statement."""
+    async def _resolve(self, conn: Conn, waits: list[_Wait], now: float) -> int:
+        """Resolve waits in one statement."""
         if not waits:
             return 0
-        columns = [list(column) for column in zip(*waits, strict=True)]
+        columns = [
+            [w.execution_id for w in waits],
+            [w.step_key for w in waits],
+            [w.how.step_kind for w in waits],
+            [w.attempt for w in waits],
+            [w.how.output for w in waits],
+            [w.how.error for w in waits],
+            [w.how.by for w in waits],
+        ]
         row = await conn.fetchrow(_Q["resolve_waits"], *columns, now, self.channel)
         return int(row["resolved"])
 
@@ -265,27 +265,22 @@ class PostgresStore(Store):
             await conn.execute(_Q["lock_admission"], self._admission_lock)
             # Waiting for the lock (and the pool) makes the caller's "now" stale;
             # rate-limit windows must count starts when they really happen.
-            now = lease.now + (time.monotonic() - lease.began)
+            now = admission_time(lease.now, lease.began)
             await conn.execute(_Q["assign_queues"], list(queue_of), list(queue_of.values()))
             queues = {row[0]: QueueRow(*row) for row in await conn.fetch(_Q["limited_queues"])}
             admission = await _admission(conn, queues, now)
-            picked: list[str] = []
-            offset = 0
-            while len(picked) < limit and offset < _MAX_SCANNED:
-                page = [
-                    Candidate(*row)
-                    for row in await conn.fetch(
+            scan = admission.scan(limit)
+            for offset, size in scan:
+                scan.take(
+                    await conn.fetch(
                         _Q["admission_candidates"],
                         list(queue_of),
-                        _PAGE,
+                        size,
                         offset,
                         list(queue_of.values()),
                     )
-                ]
-                picked += admission.pick(page, limit - len(picked))
-                if len(page) < _PAGE:
-                    break
-                offset += _PAGE
+                )
+            picked = scan.picked
             if not picked:
                 return []
             rows = await conn.fetch(
@@ -579,23 +574,14 @@ class PostgresStore(Store):
         if not rows:
             return 0
         waiters = await conn.fetch(_Q["event_waiters"], sorted({r.topic for r in rows}))
-        waits: list[tuple[Any, ...]] = []
+        waits: list[_Wait] = []
         for w in waiters:
             first = next(
                 (r for r in rows if r.topic == w["wait_topic"] and r.seq > w["wait_cursor"]), None
             )
             if first is not None:
-                waits.append(
-                    (
-                        w["id"],
-                        w["wait_step_key"],
-                        w["wait_kind"],
-                        w["attempt"],
-                        payloads.event_json(first),
-                        None,
-                        "event",
-                    )
-                )
+                how = resolutions.by_event(w["wait_kind"], first)
+                waits.append(_Wait(w["id"], w["wait_step_key"], w["attempt"], how))
         return await self._resolve(conn, waits, now)
 
     async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]:
@@ -604,13 +590,10 @@ class PostgresStore(Store):
 
     async def fire_due_timers(self, now: float) -> int:
         async def body(conn: Conn, _retrying: bool) -> int:
-            waits: list[tuple[Any, ...]] = []
-            for execution_id, key, kind, attempt in await conn.fetch(_Q["due_waits"], now):
-                if kind == WAIT_TIMER:
-                    waits.append((execution_id, key, "wait", attempt, "null", None, "timer"))
-                else:
-                    error = payloads.timeout_error_json(key, kind)
-                    waits.append((execution_id, key, kind, attempt, None, error, "timeout"))
+            waits = [
+                _Wait(execution_id, key, attempt, resolutions.due(key, kind))
+                for execution_id, key, kind, attempt in await conn.fetch(_Q["due_waits"], now)
+            ]
             # Each wait resolves only if it is still the same wait: two workers'
             # timer loops firing at once resolve it once.
             return await self._resolve(conn, waits, now)
@@ -875,17 +858,23 @@ class _Lease:
     began: float  # time.monotonic() when the claim was asked for
 
 
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A wait to resolve, and how."""
+
+    execution_id: str
+    step_key: str
+    attempt: int
+    how: resolutions.Resolution
+
+
 async def _admission(conn: Conn, queues: dict[str, QueueRow], now: float) -> Admission:
     """Current counts for the limited queues (the caller holds the admission lock)."""
-    running = {(q, k): n for q, k, n in await conn.fetch(_Q["running_groups"], list(queues))}
-    starts: dict[tuple[str, str], int] = {}
-    for queue in queues.values():
-        if queue.rate_limit is not None and queue.rate_period is not None:
-            window_start = now - queue.rate_period - _RATE_MARGIN
-            await conn.execute(_Q["prune_queue_starts"], queue.name, window_start)
-            for key, n in await conn.fetch(_Q["recent_starts"], queue.name, window_start):
-                starts[(queue.name, key)] = n
-    return Admission(queues, running, starts)
+    admission = Admission(queues, await conn.fetch(_Q["running_groups"], list(queues)))
+    for name, window_start in rate_windows(queues, now):
+        await conn.execute(_Q["prune_queue_starts"], name, window_start)
+        admission.count_starts(name, await conn.fetch(_Q["recent_starts"], name, window_start))
+    return admission
 
 
 def _execution(row: Record) -> ExecutionRow:

@@ -22,15 +22,14 @@ from typing import Any, TypeVar
 import orjson
 
 from ...errors import SchemaConflictError, StoreUnavailableError
-from .. import payloads
-from ..admission import Admission, Candidate
+from .. import payloads, resolutions
+from ..admission import Admission, admission_time, rate_windows
 from ..base import Store
 from ..hub import Hub
 from ..records import (
     CANCELLED,
     FAILED,
     WAIT_CHILDREN,
-    WAIT_TIMER,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -54,9 +53,6 @@ T = TypeVar("T")
 
 _Q = load_queries(__package__ or "polos.store.sqlite")
 _BUSY_TIMEOUT_S = 0.005
-# Admission scans queued candidates in pages, at most this many per claim.
-_PAGE = 256
-_MAX_SCANNED = 8192
 
 
 def _json(value: Any) -> str:
@@ -101,19 +97,11 @@ class _Tx:
         self.q("insert_step", (execution_id, key, kind, output, error, attempt, now))
 
     def resolve_wait(
-        self,
-        execution_id: str,
-        key: str,
-        kind: str,
-        attempt: int,
-        now: float,
-        output: str | None,
-        error: str | None,
-        by: str,
+        self, execution_id: str, key: str, attempt: int, now: float, how: resolutions.Resolution
     ) -> None:
         """Record the waiting step's outcome and requeue the execution."""
-        self.insert_step(execution_id, key, kind, output, error, attempt, now)
-        self.history(execution_id, now, "resumed", attempt, {"step_key": key, "by": by})
+        self.insert_step(execution_id, key, how.step_kind, how.output, how.error, attempt, now)
+        self.history(execution_id, now, "resumed", attempt, {"step_key": key, "by": how.by})
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
 
@@ -168,16 +156,7 @@ class _Tx:
         if row is None or row[0] > 0:
             return
         children = self.q("children_of_step", (parent, key)).fetchall()
-        self.resolve_wait(
-            parent,
-            key,
-            WAIT_CHILDREN,
-            row[1],
-            now,
-            payloads.children_json(children),
-            None,
-            "children",
-        )
+        self.resolve_wait(parent, key, row[1], now, resolutions.by_children(children))
 
     def end_tree(
         self, root_id: str, status: str, error: str | None, now: float, event: str
@@ -223,9 +202,7 @@ class _Tx:
             for execution_id, key, kind, attempt in self.q(
                 "waiters_of_topic", (row.topic, row.seq)
             ).fetchall():
-                self.resolve_wait(
-                    execution_id, key, kind, attempt, now, payloads.event_json(row), None, "event"
-                )
+                self.resolve_wait(execution_id, key, attempt, now, resolutions.by_event(kind, row))
         self.events = self.events or bool(rows)
         return rows
 
@@ -397,6 +374,7 @@ class SQLiteStore(Store):
             else {w: w for w in workflow_ids}
         )
         wf_json = _json(list(queue_of))
+        began = time.monotonic()
 
         def body(tx: _Tx) -> list[Claimed]:
             lease = (worker_id, now + lease_seconds, now, now, now)
@@ -405,7 +383,7 @@ class SQLiteStore(Store):
             if not queues:  # the common case: one statement
                 rows = tx.q("claim", (*lease, wf_json, limit)).fetchall()
             else:
-                picked = self._admit(tx, queues, wf_json, limit, now)
+                picked = self._admit(tx, queues, wf_json, limit, admission_time(now, began))
                 rows = tx.q("claim_ids", (*lease, _json(picked))).fetchall() if picked else []
             if not rows:
                 return []
@@ -435,28 +413,16 @@ class SQLiteStore(Store):
         self, tx: _Tx, queues: dict[str, QueueRow], wf_json: str, limit: int, now: float
     ) -> list[str]:
         """Pick what may start under the queue limits (SQLite has one writer: counts are current)."""
-        running = {(q, k): n for q, k, n in tx.q("running_groups", (_json(list(queues)),))}
-        starts: dict[tuple[str, str], int] = {}
-        for queue in queues.values():
-            if queue.rate_limit is not None and queue.rate_period is not None:
-                window_start = now - queue.rate_period
-                tx.q("prune_queue_starts", (queue.name, window_start))
-                for key, n in tx.q("recent_starts", (queue.name, window_start)):
-                    starts[(queue.name, key)] = n
-        admission = Admission(queues, running, starts)
-        picked: list[str] = []
-        offset = 0
-        while len(picked) < limit and offset < _MAX_SCANNED:
-            page = [
-                Candidate(*row) for row in tx.q("admission_candidates", (wf_json, _PAGE, offset))
-            ]
-            picked += admission.pick(page, limit - len(picked))
-            if len(page) < _PAGE:
-                break
-            offset += _PAGE
+        admission = Admission(queues, tx.q("running_groups", (_json(list(queues)),)))
+        for name, window_start in rate_windows(queues, now):
+            tx.q("prune_queue_starts", (name, window_start))
+            admission.count_starts(name, tx.q("recent_starts", (name, window_start)))
+        scan = admission.scan(limit)
+        for offset, size in scan:
+            scan.take(tx.q("admission_candidates", (wf_json, size, offset)).fetchall())
         for queue_name, key in admission.first_starts:
             tx.q("insert_queue_start", (queue_name, key, now))
-        return picked
+        return scan.picked
 
     async def heartbeat(
         self,
@@ -729,11 +695,7 @@ class SQLiteStore(Store):
         def body(tx: _Tx) -> int:
             due = tx.q("due_waits", (now,)).fetchall()
             for execution_id, key, kind, attempt in due:
-                if kind == WAIT_TIMER:
-                    tx.resolve_wait(execution_id, key, "wait", attempt, now, "null", None, "timer")
-                else:
-                    error = payloads.timeout_error_json(key, kind)
-                    tx.resolve_wait(execution_id, key, kind, attempt, now, None, error, "timeout")
+                tx.resolve_wait(execution_id, key, attempt, now, resolutions.due(key, kind))
             return len(due)
 
         return await self._tx(body)
