@@ -54,7 +54,6 @@ def page(
     approval: Approval,
     form: Form | None,
     *,
-    action: str,
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     notice: tuple[str, str] | None = None,
@@ -74,7 +73,7 @@ def page(
             parts.append(_context(form.context))
         if errors and DECISION in errors:
             parts.append(_banner("bad", errors[DECISION]))
-        parts.append(_form(form, action, values or {}, errors or {}))
+        parts.append(_form(form, values or {}, errors or {}))
     elif approval.status == ANSWERED:
         if notice is None:
             parts.append(_banner("info", "This request was already answered."))
@@ -148,8 +147,10 @@ def _value(value: Any) -> str:
     return f"<pre>{escape(json.dumps(value, indent=2, default=str))}</pre>"
 
 
-def _form(form: Form, action: str, values: Mapping[str, str], errors: Mapping[str, str]) -> str:
-    out = [f'<form method="post" action="{escape(action)}">']
+def _form(form: Form, values: Mapping[str, str], errors: Mapping[str, str]) -> str:
+    # No action: the form posts to the page's own URL, as the person reached it
+    # (behind a proxy, under whatever prefix it adds).
+    out = ['<form method="post">']
     if form.simple:
         out.append(
             '<div class="actions">'

@@ -109,7 +109,6 @@ async def approval_page(request: Request) -> Response:
         page(
             approval,
             form,
-            action=page_path(execution_id, step_key),
             values=initial_values(form) if form is not None else None,
             notice=notice,
         )
@@ -140,7 +139,6 @@ async def post_approval_page(request: Request) -> Response:
                 page(
                     approval,
                     form,
-                    action=page_path(execution_id, step_key),
                     values=shown_values(form, posted),
                     errors=errors,
                     notice=("bad", "Please correct the fields below."),
@@ -150,7 +148,8 @@ async def post_approval_page(request: Request) -> Response:
         await submit(state, execution_id, step_key, answer)
     except ApiError as exc:
         return _error_page(exc)
-    return RedirectResponse(page_path(execution_id, step_key) + "?submitted=1", 303)
+    # Relative, so that it stays under a proxy's prefix: the same page, thanking.
+    return RedirectResponse("?submitted=1", 303)
 
 
 ENDPOINTS = [
