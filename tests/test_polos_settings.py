@@ -21,7 +21,9 @@ from polos import (
     WorkflowContext,
     workflow,
 )
-from polos.runtime.settings import ConfigurationError, project_database_url
+from polos.errors import ConfigurationError
+from polos.runtime.remote import RemotePolosClient
+from polos.runtime.settings import project_database_url
 
 
 @workflow(id="settings_echo")
@@ -41,16 +43,25 @@ async def settings_approval(ctx: WorkflowContext, payload: dict[str, Any]) -> An
     return decision.get("data", {})
 
 
-def test_api_url_is_refused_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_url_makes_a_remote_client_and_a_worker_needs_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POLOS_DATABASE_URL", raising=False)
     with pytest.raises(ConfigurationError, match="database_url"):
         Polos(api_url="http://polos.internal:8080")
     # Polos's local default spelled out means "local development": embedded here
     assert PolosClient(api_url="http://localhost:8080").database_url.startswith("sqlite:")
-    with pytest.raises(ConfigurationError, match="POLOS_API_URL"):
-        PolosClient("https://api.polos.dev", "key")
+    remote = PolosClient("https://api.polos.dev/", "key")
+    assert isinstance(remote, RemotePolosClient)
+    assert (remote.api_url, remote.api_key) == ("https://api.polos.dev", "key")
+    assert isinstance(PolosClient("http://127.0.0.1:8080"), RemotePolosClient)
+    with pytest.raises(ConfigurationError, match="not a server address"):
+        PolosClient("ftp://x")
     monkeypatch.setenv("POLOS_API_URL", "http://orchestrator:8080")
-    with pytest.raises(ConfigurationError, match="orchestrator:8080"):
-        PolosClient()
+    assert PolosClient().api_url == "http://orchestrator:8080"
+    # a database URL wins: what a worker (and a client beside it) needs
+    monkeypatch.setenv("POLOS_DATABASE_URL", "sqlite:///x.db")
+    assert not isinstance(PolosClient(), RemotePolosClient)
 
 
 def test_project_ids_name_separate_files_and_schemas() -> None:

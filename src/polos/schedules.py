@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from .engine.schedules import ScheduleSpec, schedule_row, validate
 from .runtime.client import store_of
+from .runtime.remote import remote_client
 from .store.records import ScheduleRow
 
 
@@ -36,6 +37,8 @@ async def create(
     returns its id (as Polos does). ``schedules.get`` reads it back."""
     validate(cron, timezone)
     workflow_id = workflow if isinstance(workflow, str) else workflow.id
+    if (remote := remote_client(client)) is not None:
+        return await remote.create_schedule(workflow_id, cron, timezone, key)
     store = await store_of(client)
     row = await store.upsert_schedule(
         schedule_row(workflow_id, ScheduleSpec(cron, timezone, key), time.time())
@@ -51,6 +54,8 @@ async def get(client: Any, workflow: Any, key: str = "global") -> ScheduleInfo |
 
 async def list(client: Any, workflow: Any = None) -> builtins.list[ScheduleInfo]:
     workflow_id = workflow if workflow is None or isinstance(workflow, str) else workflow.id
+    if (remote := remote_client(client)) is not None:
+        return [_remote_info(s) for s in await remote.list_schedules(workflow_id)]
     store = await store_of(client)
     return [_info(r) for r in await store.list_schedules(workflow_id)]
 
@@ -58,6 +63,8 @@ async def list(client: Any, workflow: Any = None) -> builtins.list[ScheduleInfo]
 async def delete(client: Any, workflow: Any, key: str = "global") -> bool:
     """Delete the schedule ``(workflow, key)``; ``False`` when there was none."""
     workflow_id = workflow if isinstance(workflow, str) else workflow.id
+    if (remote := remote_client(client)) is not None:
+        return await remote.delete_schedule(workflow_id, key)
     store = await store_of(client)
     deleted: bool = await store.delete_schedule(f"{workflow_id}:{key}")
     return deleted
@@ -72,4 +79,17 @@ def _info(row: ScheduleRow) -> ScheduleInfo:
         timezone=row.timezone,
         next_fire_at=datetime.fromtimestamp(row.next_fire_at, UTC),
         last_fire_at=datetime.fromtimestamp(row.last_fire_at, UTC) if row.last_fire_at else None,
+    )
+
+
+def _remote_info(schedule: dict[str, Any]) -> ScheduleInfo:
+    """A schedule as ``GET /api/v1/schedules`` shows it."""
+    return ScheduleInfo(
+        schedule_id=schedule["schedule_id"],
+        workflow_id=schedule["workflow_id"],
+        key=schedule["key"],
+        cron=schedule["cron"],
+        timezone=schedule["timezone"],
+        next_fire_at=schedule["next_run_at"],
+        last_fire_at=schedule["last_run_at"],
     )

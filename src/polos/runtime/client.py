@@ -58,7 +58,9 @@ class ClientLike(Protocol):
 
 
 class PolosClient:
-    """Talks to the Polos database directly (embedded SQLite or PostgreSQL).
+    """Talks to the Polos database directly (embedded SQLite or PostgreSQL), or to a
+    ``polos server`` when given an ``api_url`` and no database URL (see
+    :mod:`polos.runtime.remote`).
 
     ``PolosClient()`` uses ``database_url=``, else ``POLOS_DATABASE_URL``, else
     the embedded default ``./.polos/polos.db``. The positional arguments are
@@ -66,6 +68,14 @@ class PolosClient:
     :mod:`polos.runtime.settings` for what each means here). The store opens on first use; ``await
     client.close()`` (or ``async with``) releases it.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PolosClient:
+        # An api_url and no database: the same client over a server's HTTP API.
+        from .remote import RemotePolosClient, wants_remote
+
+        if cls is PolosClient and wants_remote(args, kwargs):
+            return super().__new__(RemotePolosClient)
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 from ..channels.channel import Channel
 from ..engine.definition import WorkflowDefinition
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
+from ..errors import ConfigurationError
 from ..store import Store
 from ..types import (
     BatchWorkflowInput,
@@ -21,6 +22,7 @@ from ..types import (
 from .client import PolosClient
 from .current import current_polos, set_current
 from .models import ExecutionInfo
+from .remote import remote_client
 from .settings import send_logs_to_file
 from .worker import DEFAULT_MAX_CONCURRENT, Worker, wait_for_signal
 
@@ -61,6 +63,13 @@ class Polos:
             database_url=database_url,
             max_payload_bytes=worker_options.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES),
         )
+        if worker and remote_client(self.client) is not None:
+            raise ConfigurationError(
+                f"Polos(api_url={self.client.api_url!r}) starts a worker, and a worker runs "
+                "workflows on the database itself, not through the server: pass database_url= "
+                "(or set POLOS_DATABASE_URL) to the server's database, or pass worker=False "
+                "for a client that only starts and watches runs over HTTP"
+            )
         self.database_url = self.client.database_url
         #: Polos serves pushed work on this port; an embedded worker claims from the
         #: database instead, so it is kept only for code that reads it back.

@@ -11,12 +11,15 @@ embedded design:
   to another's.
 - ``deployment_id`` is recorded on every run a client starts and every worker
   that starts (``"default"`` when unset, as in Polos).
-- ``api_url`` / ``api_key`` address a Polos server. This release runs on the
-  database directly; an ``api_url`` is refused with a clear error rather than
-  quietly ignored, because code that names a server expects to reach one.
-  Polos's own default, ``http://localhost:8080``, is the exception: code that
+- ``api_url`` / ``api_key`` address a ``polos server``. A client given an
+  ``api_url`` (or ``POLOS_API_URL``) and no database URL (neither
+  ``database_url=`` nor ``POLOS_DATABASE_URL``) is a remote client: every
+  call goes over the server's HTTP API (:mod:`polos.runtime.remote`), with
+  ``api_key`` sent as ``Authorization: Bearer``. Polos's own default,
+  ``http://localhost:8080`` spelled exactly so, is the exception: code that
   spells it out asks for the local development setup, which here is the
-  embedded database.
+  embedded database; reach a local server as ``http://127.0.0.1:8080``.
+  When a database URL is given too, the database wins (a worker needs it).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ DEFAULT_DEPLOYMENT_ID = "default"
 #: Polos's own default (what it uses when nothing is set): code that spells it out
 #: means "the local development setup", which here is the embedded database.
 DEFAULT_API_URL = "http://localhost:8080"
-LOCAL_DEFAULT_API_URLS = frozenset({DEFAULT_API_URL, "http://127.0.0.1:8080"})
+LOCAL_DEFAULT_API_URLS = frozenset({DEFAULT_API_URL})
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
@@ -57,14 +60,6 @@ def resolve_settings(
 ) -> Settings:
     """Arguments first, then the environment, then the embedded defaults."""
     api_url = api_url or os.environ.get("POLOS_API_URL") or None
-    if api_url and api_url.rstrip("/") not in LOCAL_DEFAULT_API_URLS:
-        raise ConfigurationError(
-            f"api_url={api_url!r} asks for a Polos server, and this version of Polos for "
-            "Python talks to its database directly (no server yet). Leave api_url and "
-            "POLOS_API_URL unset to run embedded on ./.polos/polos.db, or choose the "
-            "database with database_url= / POLOS_DATABASE_URL (sqlite:///file.db or "
-            "postgresql://user@host/db)."
-        )
     project_id = project_id or os.environ.get("POLOS_PROJECT_ID") or None
     url = resolve_database_url(database_url)
     if project_id is not None:
@@ -78,6 +73,24 @@ def resolve_settings(
         api_key=api_key or os.environ.get("POLOS_API_KEY") or None,
         api_url=api_url or DEFAULT_API_URL,
     )
+
+
+def remote_api_url(api_url: str | None, database_url: str | None) -> str | None:
+    """The server a client talks to over HTTP, or None for the database directly:
+    an ``api_url`` (argument, else ``POLOS_API_URL``) other than Polos's local
+    default, when no database URL is given (argument, else ``POLOS_DATABASE_URL``)."""
+    url = api_url or os.environ.get("POLOS_API_URL") or None
+    if url is None or url.rstrip("/") in LOCAL_DEFAULT_API_URLS:
+        return None
+    if database_url or os.environ.get("POLOS_DATABASE_URL"):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"api_url={url!r} is not a server address: use http://host:port or https://host "
+            "(or leave it unset and use database_url= to talk to the database directly)"
+        )
+    return url.rstrip("/")
 
 
 def project_database_url(url: str, project_id: str) -> str:

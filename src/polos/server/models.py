@@ -73,6 +73,8 @@ class RunResponse(BaseModel):
 
 class BatchRunItem(RunOptions):
     workflow_id: Text = Field(min_length=1)
+    session_id: Text | None = Field(default=None, description="Overrides the batch's session_id")
+    user_id: Text | None = Field(default=None, description="Overrides the batch's user_id")
 
 
 class BatchRunRequest(_Request):
@@ -205,6 +207,7 @@ class PublishRequest(_Request):
 
 class PublishResponse(BaseModel):
     sequence_ids: list[int]
+    event_ids: list[str] = Field(default=[], description="The events' ids, in order")
     created_at: datetime
 
 

@@ -25,6 +25,7 @@ async def publish(request: Request) -> Response:
     return json_response(
         PublishResponse(
             sequence_ids=[e.sequence_id for e in published],
+            event_ids=[e.id for e in published],
             created_at=published[0].created_at if published else datetime.now(UTC),
         )
     )

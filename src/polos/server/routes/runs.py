@@ -71,7 +71,12 @@ async def run_workflow(request: Request) -> Response:
 async def batch_run(request: Request) -> Response:
     state = server_state(request)
     req = await body(request, BatchRunRequest, state.settings.max_body_bytes)
-    items = [batch_input(w.workflow_id, w) for w in req.workflows]
+    items = [
+        batch_input(w.workflow_id, w).model_copy(
+            update={"session_id": w.session_id, "user_id": w.user_id}
+        )
+        for w in req.workflows
+    ]
     handles = await start_runs(state, items, req.session_id, req.user_id)
     return json_response(BatchRunResponse(executions=[run_response(h) for h in handles]))
 
