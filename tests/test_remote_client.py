@@ -5,6 +5,9 @@ gives what the direct-database client gives."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -194,3 +197,40 @@ async def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(Exception, match="unreachable"):
         await client.get_execution("x")
     await client.close()
+
+
+async def _cli(*args: str) -> tuple[int, str]:
+    """``polos ARGS`` in a process of its own, with a database URL in its environment
+    that --api-url must override (the process cannot reach the server's database)."""
+    env = {**os.environ, "POLOS_DATABASE_URL": "sqlite:////nonexistent/dir/x.db", "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "polos.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_cli_over_api_url(polos: Polos, database_url: str) -> None:
+    async with serving(database_url) as s:
+        code, out = await _cli(
+            "invoke", "srv_echo", "--payload", '{"n": 6}', "--wait", "--api-url", s.url
+        )
+        assert code == 0, out
+        assert json.loads(out) == {"input": {"n": 6}, "doubled": 12}
+        [run] = await polos.client.list_executions(workflow_id="srv_echo")
+        code, out = await _cli("show", run.id, "--api-url", s.url)
+        assert code == 0 and "completed" in out, out
+        code, out = await _cli("list", "--api-url", s.url)
+        assert code == 0 and run.id in out, out
+        code, out = await _cli("publish", "cli-topic", "--data", '{"x": 1}', "--api-url", s.url)
+        assert code == 0, out
+        [event] = await polos.client.store.read_events("cli-topic", 0, 10)
+        assert event.topic == "cli-topic"
+        code, out = await _cli("show", "no-such-run", "--api-url", s.url)
+        assert code == 1 and "no-such-run" in out, out

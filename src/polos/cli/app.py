@@ -1,7 +1,9 @@
 """``polos``: a thin command line over ``PolosClient`` and ``Worker``.
 
 Every command takes ``--database-url`` (default: ``POLOS_DATABASE_URL``, else
-the embedded ``./.polos/polos.db``). JSON arguments (payloads, resume data,
+the embedded ``./.polos/polos.db``); the client commands (invoke, list, show,
+cancel, resume, publish) take ``--api-url`` / ``--api-key`` instead, to go
+through a ``polos server`` (see :mod:`polos.runtime.remote`). JSON arguments (payloads, resume data,
 event data) are parsed strictly: bad JSON is an error naming the option.
 """
 
@@ -35,6 +37,16 @@ DatabaseUrl = typer.Option(
     None, "--database-url", "-d", envvar="POLOS_DATABASE_URL", help="Database URL"
 )
 
+ApiUrl = typer.Option(
+    None,
+    "--api-url",
+    help="A polos server's address (http://host:port): go through its HTTP API instead of "
+    "the database",
+)
+ApiKey = typer.Option(
+    None, "--api-key", envvar="POLOS_API_KEY", help="The server's API key (with --api-url)"
+)
+
 
 def main() -> None:
     app()
@@ -51,9 +63,20 @@ def _json(value: str | None, option: str) -> Any:
         ) from None
 
 
-def _with_client(database_url: str | None, action: Callable[[PolosClient], Awaitable[T]]) -> T:
+def _with_client(
+    database_url: str | None,
+    action: Callable[[PolosClient], Awaitable[T]],
+    api_url: str | None = None,
+    api_key: str | None = None,
+) -> T:
     async def run() -> T:
-        async with PolosClient(database_url=database_url) as client:
+        if api_url is not None:
+            from ..runtime.remote import RemotePolosClient
+
+            client: PolosClient = RemotePolosClient(api_url, api_key)
+        else:
+            client = PolosClient(database_url=database_url)
+        async with client:
             return await action(client)
 
     try:
@@ -105,6 +128,8 @@ def invoke(
     wait: bool = typer.Option(False, help="Wait for the result and print it"),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait"),
     database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
 ) -> None:
     """Queue a run of WORKFLOW_ID (and, with --wait, print its result)."""
     data = _json(payload, "--payload")
@@ -113,7 +138,7 @@ def invoke(
         handle = await client.invoke(workflow_id, data)
         return await client.wait_for_result(handle.id, timeout=timeout) if wait else handle.id
 
-    _print_json(_with_client(database_url, action))
+    _print_json(_with_client(database_url, action, api_url, api_key))
 
 
 @app.command("list")
@@ -122,10 +147,15 @@ def list_executions(
     workflow: str = typer.Option(None, help="Only this workflow id"),
     limit: int = 20,
     database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
 ) -> None:
     """The newest executions."""
     rows = _with_client(
-        database_url, lambda c: c.list_executions(status=status, workflow_id=workflow, limit=limit)
+        database_url,
+        lambda c: c.list_executions(status=status, workflow_id=workflow, limit=limit),
+        api_url,
+        api_key,
     )
     table = Table("id", "workflow", "status", "created", "waiting on")
     for e in rows:
@@ -140,9 +170,14 @@ def list_executions(
 
 
 @app.command()
-def show(execution_id: str, database_url: str | None = DatabaseUrl) -> None:
+def show(
+    execution_id: str,
+    database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
+) -> None:
     """One execution: status, result or error, steps and history."""
-    info = _with_client(database_url, lambda c: c.get_execution(execution_id))
+    info = _with_client(database_url, lambda c: c.get_execution(execution_id), api_url, api_key)
     console.print(
         f"[bold]{info.workflow_id}[/bold] {info.id}: [bold]{info.status}[/bold] (attempt {info.attempt})"
     )
@@ -166,14 +201,19 @@ def show(execution_id: str, database_url: str | None = DatabaseUrl) -> None:
 
 
 @app.command()
-def cancel(execution_id: str, database_url: str | None = DatabaseUrl) -> None:
+def cancel(
+    execution_id: str,
+    database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
+) -> None:
     """Cancel an execution and its children."""
 
     async def cancel_and_read(client: Any) -> Any:
         await client.cancel_execution(execution_id)
         return await client.get_execution(execution_id)
 
-    info = _with_client(database_url, cancel_and_read)
+    info = _with_client(database_url, cancel_and_read, api_url, api_key)
     console.print(f"{info.id}: {info.status}")
 
 
@@ -200,10 +240,17 @@ def resume(
     step_key: str,
     data: str = typer.Option(None, "--data", help="JSON the workflow receives"),
     database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
 ) -> None:
     """Resume a suspended run (a resume sent early is kept until it gets there)."""
     value = _json(data, "--data")
-    _with_client(database_url, lambda c: c.resume(workflow_id, execution_id, step_key, value))
+    _with_client(
+        database_url,
+        lambda c: c.resume(workflow_id, execution_id, step_key, value),
+        api_url,
+        api_key,
+    )
     console.print(f"resumed {execution_id} at {step_key}")
 
 
@@ -213,10 +260,14 @@ def publish(
     data: str = typer.Option(None, "--data", help="JSON event data"),
     event_type: str = typer.Option(None, "--type"),
     database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
 ) -> None:
     """Publish an event."""
     value = _json(data, "--data")
-    event = _with_client(database_url, lambda c: c.publish(topic, value, event_type))
+    event = _with_client(
+        database_url, lambda c: c.publish(topic, value, event_type), api_url, api_key
+    )
     console.print(f"published {event.topic} #{event.sequence_id}")
 
 

@@ -92,9 +92,14 @@ class RemotePolosClient(PolosClient):
     ) -> None:
         import os
 
-        url = remote_api_url(api_url, database_url)
-        if url is None or store is not None:  # pragma: no cover - PolosClient.__new__ checks
-            raise ConfigurationError("a remote client needs an api_url and no database")
+        # Made directly (not through PolosClient), it is remote whatever
+        # POLOS_DATABASE_URL says: the command line's --api-url does this.
+        url = remote_api_url(api_url, database_url, database_env=False)
+        if url is None or store is not None:
+            raise ConfigurationError(
+                "a remote client needs an api_url other than http://localhost:8080 "
+                "(the embedded default) and no database_url or store"
+            )
         self.api_url = url
         self.api_key = api_key or os.environ.get("POLOS_API_KEY") or None
         self.project_id = project_id or os.environ.get("POLOS_PROJECT_ID") or None

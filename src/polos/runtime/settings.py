@@ -75,14 +75,16 @@ def resolve_settings(
     )
 
 
-def remote_api_url(api_url: str | None, database_url: str | None) -> str | None:
+def remote_api_url(
+    api_url: str | None, database_url: str | None, *, database_env: bool = True
+) -> str | None:
     """The server a client talks to over HTTP, or None for the database directly:
     an ``api_url`` (argument, else ``POLOS_API_URL``) other than Polos's local
     default, when no database URL is given (argument, else ``POLOS_DATABASE_URL``)."""
     url = api_url or os.environ.get("POLOS_API_URL") or None
     if url is None or url.rstrip("/") in LOCAL_DEFAULT_API_URLS:
         return None
-    if database_url or os.environ.get("POLOS_DATABASE_URL"):
+    if database_url or (database_env and os.environ.get("POLOS_DATABASE_URL")):
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
