@@ -526,3 +526,21 @@ SELECT i.execution_id, i.step_key,
                   AND s.step_key = i.step_key AND s.attempt = i.attempt) AS ok
 FROM input i
 ORDER BY i.n
+
+-- name: insert_api_key
+INSERT INTO api_keys (key_id, project_id, name, key_hash, created_at, revoked_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+
+-- name: list_api_keys
+SELECT key_id, project_id, name, key_hash, created_at, revoked_at FROM api_keys
+ORDER BY created_at, key_id
+
+-- name: find_api_key
+SELECT key_id, project_id, name, key_hash, created_at, revoked_at FROM api_keys
+WHERE key_hash = $1
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL
+
+-- name: any_api_key
+SELECT EXISTS (SELECT 1 FROM api_keys)

@@ -325,3 +325,21 @@ SELECT workflow_id FROM workflows WHERE workflow_id IN (SELECT value FROM json_e
 
 -- name: all_workflows
 SELECT workflow_id FROM workflows ORDER BY workflow_id
+
+-- name: insert_api_key
+INSERT INTO api_keys (key_id, project_id, name, key_hash, created_at, revoked_at)
+VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: list_api_keys
+SELECT key_id, project_id, name, key_hash, created_at, revoked_at FROM api_keys
+ORDER BY created_at, key_id
+
+-- name: find_api_key
+SELECT key_id, project_id, name, key_hash, created_at, revoked_at FROM api_keys
+WHERE key_hash = ?
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL
+
+-- name: any_api_key
+SELECT EXISTS (SELECT 1 FROM api_keys)
