@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..store.vocabulary import Status
 from ..types import ExecutionHandle
 from .results import AgentResult, AgentStreamEvent
 
@@ -58,14 +59,14 @@ class AgentStreamHandle:
             data = event.data if isinstance(event.data, dict) else {}
             meta = data.get("_metadata") or {}
             if event.event_type == "agent_finish" and meta.get("execution_id") == self.agent_run_id:
-                if data.get("status") not in (None, "completed"):
+                if data.get("status") not in (None, Status.COMPLETED):
                     await self._raise_failure()
                 return
         await self._raise_failure()  # the tree ended without this agent finishing
 
     async def _raise_failure(self) -> None:
         info = await self.client.get_execution(self.agent_run_id)
-        if info.status in ("failed", "cancelled"):
+        if info.status in (Status.FAILED, Status.CANCELLED):
             await self.client.wait_for_result(self.agent_run_id, timeout=None)  # raises it
 
     def __repr__(self) -> str:

@@ -17,14 +17,10 @@ from .. import serialization
 from ..errors import PolosError, StoreError
 from .context import WorkflowContext
 from .run import ExecutionRun, current_run, error_record
-from .signals import Unwind
+from .signals import StopReason, Unwind
 from .steps import call_function
 
 log = logging.getLogger("polos.engine")
-
-#: Stop reason set by a worker that is shutting down: runs stop at their next
-#: step and their executions go back to the queue.
-SHUTTING_DOWN = "worker shutting down"
 
 
 async def execute(run: ExecutionRun) -> None:
@@ -35,11 +31,11 @@ async def execute(run: ExecutionRun) -> None:
             result = await _call(run)
             output = run.encode(f"result of workflow {run.definition.id!r}", result)
         except Unwind:
-            if run.stop_reason == SHUTTING_DOWN:
+            if run.stop_reason is StopReason.SHUTTING_DOWN:
                 await store.release_execution(run.execution_id, run.attempt, clock.now())
             return
         except asyncio.CancelledError:
-            run.stop(SHUTTING_DOWN)
+            run.stop(StopReason.SHUTTING_DOWN)
             await asyncio.shield(
                 store.release_execution(run.execution_id, run.attempt, clock.now())
             )
@@ -49,12 +45,12 @@ async def execute(run: ExecutionRun) -> None:
         except Exception as exc:
             if not isinstance(exc, PolosError):
                 log.info("execution %s (%s) failed: %r", run.execution_id, run.definition.id, exc)
-            run.stop("failed")
+            run.stop(StopReason.FAILED)
             await store.fail_execution(
                 run.execution_id, run.attempt, error_record(exc), clock.now(), state=run.state_now()
             )
             return
-        run.stop("completed")
+        run.stop(StopReason.COMPLETED)
         await store.complete_execution(
             run.execution_id, run.attempt, output, clock.now(), state=run.state_now()
         )

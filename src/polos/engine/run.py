@@ -26,9 +26,10 @@ from ..errors import (
 )
 from ..store import Store
 from ..store.records import Claimed, StepRow
+from ..store.vocabulary import HistoryEvent, StepKind, WaitKind
 from .clock import Clock
 from .definition import WorkflowDefinition
-from .signals import Stopped, Suspended
+from .signals import Stopped, StopReason, Suspended
 from .step_keys import check_step_key
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
@@ -68,7 +69,7 @@ class ExecutionRun:
         self.on_suspend: Callable[[dict[str, Any]], None] | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         #: Set by the worker: until when (``time.monotonic()``) this attempt surely
         #: holds its lease, counted from the moment the claim or the last renewing
         #: heartbeat was sent. Past it the run starts no new step: a worker that was
@@ -100,7 +101,7 @@ class ExecutionRun:
         return self._state_json
 
     # keys and replay ----------------------------------------------------------
-    def take_key(self, step_key: str, kind: str, name: str) -> StepRow | None:
+    def take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:
         """Reserve ``step_key`` for this run; returns its record if replaying."""
         check_step_key(step_key)
         if step_key in self.used_keys:
@@ -115,7 +116,7 @@ class ExecutionRun:
                 step_key, _describe(recorded.kind, recorded.name), _describe(kind, name)
             )
         if recorded is None and self.stop_reason is None and time.monotonic() >= self.lease_until:
-            self.stop("lease expired")
+            self.stop(StopReason.LEASE_EXPIRED)
         if recorded is None and self.stop_reason is not None:
             raise Stopped(self.stop_reason)
         return recorded
@@ -134,7 +135,12 @@ class ExecutionRun:
         return serialization.dumps_limited(what, value, self.max_payload_bytes)
 
     async def record(
-        self, step_key: str, kind: str, name: str, output: str | None, error: str | None = None
+        self,
+        step_key: str,
+        kind: StepKind,
+        name: str,
+        output: str | None,
+        error: str | None = None,
     ) -> StepRow:
         row = StepRow(
             step_key,
@@ -147,12 +153,12 @@ class ExecutionRun:
             state=self.state_if_changed(),
         )
         if not await self.store.record_step(self.execution_id, self.attempt, row):
-            self.stop("fenced")
+            self.stop(StopReason.FENCED)
             raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
         self.recorded[step_key] = row
         return row
 
-    async def park(self, step_key: str, kind: str, wake_at: float | None) -> None:
+    async def park(self, step_key: str, kind: WaitKind, wake_at: float | None) -> None:
         """Record a wait and unwind; whatever resolves it requeues the execution."""
         parked = await self.store.begin_wait(
             self.execution_id,
@@ -187,11 +193,11 @@ class ExecutionRun:
                     await self.store.release_execution(
                         self.execution_id, self.attempt, self.clock.now()
                     )
-                    self.stop("released")
+                    self.stop(StopReason.RELEASED)
                     raise Suspended(step_key)
                 self.recorded[step_key] = step
                 return step
-        self.stop("suspended")
+        self.stop(StopReason.SUSPENDED)
         raise Suspended(step_key)
 
     def _alone(self) -> bool:
@@ -199,7 +205,7 @@ class ExecutionRun:
         return all(task is me or task.done() for task in self.tasks)
 
     def refused(self) -> NoReturn:
-        self.stop("fenced")
+        self.stop(StopReason.FENCED)
         raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
 
     async def note_retry(
@@ -214,13 +220,13 @@ class ExecutionRun:
         await self.store.add_history(
             self.execution_id,
             self.attempt,
-            "step_retry",
+            HistoryEvent.STEP_RETRY,
             orjson.dumps(detail).decode(),
             self.clock.now(),
         )
 
     # stopping -------------------------------------------------------------------
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         """Make every still-running branch of this run stop at its next step."""
         if self.stop_reason is None:
             self.stop_reason = reason

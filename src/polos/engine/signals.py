@@ -6,6 +6,22 @@ cannot swallow them by accident.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class StopReason(StrEnum):
+    """Why a run stops at its next step (see ``ExecutionRun.stop``)."""
+
+    FENCED = "fenced"  # a fenced write was refused: cancelled or taken over
+    LEASE_EXPIRED = "lease expired"  # this worker may have been taken over
+    LEASE_LOST = "lease lost or execution cancelled"  # the heartbeat said so
+    CANCELLED = "cancelled"
+    SUSPENDED = "suspended"  # parked: a later attempt replays
+    RELEASED = "released"  # handed back to the queue
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SHUTTING_DOWN = "worker shutting down"  # the run goes back to the queue
+
 
 class Unwind(BaseException):
     """Stop running this attempt of the execution; the store already says why."""

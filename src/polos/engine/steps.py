@@ -15,6 +15,7 @@ from typing import Any
 from .. import serialization
 from ..durations import check_wake_at, seconds_of
 from ..errors import PayloadTooLargeError, SerializationError, StepExecutionError
+from ..store.vocabulary import StepKind, WaitKind
 from .retry import RetryPolicy
 from .run import ExecutionRun, error_record
 from .signals import Stopped
@@ -48,7 +49,7 @@ class Step(ChildSteps, EventSteps):
         """
         run = self._run
         name = function_name(func)
-        recorded = run.take_key(step_key, "run", name)
+        recorded = run.take_key(step_key, StepKind.RUN, name)
         if recorded is not None:
             return run.replay(recorded)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
@@ -62,13 +63,15 @@ class Step(ChildSteps, EventSteps):
                 raise
             except (SerializationError, PayloadTooLargeError) as exc:
                 # Deterministic: retrying cannot help, so fail the step now.
-                await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
+                await run.record(step_key, StepKind.RUN, name, None, error_record(exc, retries + 1))
                 raise StepExecutionError.for_step(
                     step_key, type(exc).__name__, str(exc), retries + 1
                 ) from exc
             except Exception as exc:
                 if not policy.should_retry(exc, retries):
-                    await run.record(step_key, "run", name, None, error_record(exc, retries + 1))
+                    await run.record(
+                        step_key, StepKind.RUN, name, None, error_record(exc, retries + 1)
+                    )
                     raise StepExecutionError.for_step(
                         step_key, type(exc).__name__, str(exc), retries + 1
                     ) from exc
@@ -85,7 +88,7 @@ class Step(ChildSteps, EventSteps):
                 await asyncio.sleep(delay)
                 if run.stop_reason is not None:
                     raise Stopped(run.stop_reason) from None
-        await run.record(step_key, "run", name, output)
+        await run.record(step_key, StepKind.RUN, name, output)
         return value
 
     def _durable_retries_done(self, step_key: str) -> int:
@@ -93,23 +96,23 @@ class Step(ChildSteps, EventSteps):
         done = 0
         while _retry_key(step_key, done + 1) in self._run.recorded:
             done += 1
-            self._run.take_key(_retry_key(step_key, done), "wait", "")
+            self._run.take_key(_retry_key(step_key, done), StepKind.WAIT, "")
         return done
 
     # values fixed at first run -----------------------------------------------------
     async def uuid(self, step_key: str) -> str:
         """A random UUID (as a string), the same on every replay."""
-        return await self._value(step_key, "uuid", lambda: str(_uuid.uuid4()))  # type: ignore[no-any-return]
+        return await self._value(step_key, StepKind.UUID, lambda: str(_uuid.uuid4()))  # type: ignore[no-any-return]
 
     async def now(self, step_key: str) -> int:
         """Milliseconds since the Unix epoch (as Polos returns it), the same on every replay."""
-        return await self._value(step_key, "now", lambda: int(time.time() * 1000))  # type: ignore[no-any-return]
+        return await self._value(step_key, StepKind.NOW, lambda: int(time.time() * 1000))  # type: ignore[no-any-return]
 
     async def random(self, step_key: str) -> float:
         """A random float in [0, 1), the same on every replay."""
-        return await self._value(step_key, "random", _random.random)  # type: ignore[no-any-return]
+        return await self._value(step_key, StepKind.RANDOM, _random.random)  # type: ignore[no-any-return]
 
-    async def _value(self, step_key: str, kind: str, make: Callable[[], Any]) -> Any:
+    async def _value(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
         run = self._run
         recorded = run.take_key(step_key, kind, "")
         if recorded is not None:
@@ -156,14 +159,14 @@ class Step(ChildSteps, EventSteps):
 
     async def _sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:
         run = self._run
-        if run.take_key(step_key, "wait", "") is not None:
+        if run.take_key(step_key, StepKind.WAIT, "") is not None:
             return
         now = run.clock.now()
         wake_at = wake_at_from(now)
         if wake_at <= now:
-            await run.record(step_key, "wait", "", "null")
+            await run.record(step_key, StepKind.WAIT, "", "null")
             return
-        await run.park(step_key, "timer", wake_at)
+        await run.park(step_key, WaitKind.TIMER, wake_at)
 
     # helpers --------------------------------------------------------------------------
     def idempotency_key(self, step_key: str) -> str:

@@ -19,6 +19,7 @@ from .. import serialization
 from ..durations import parse_duration, timeout_seconds
 from ..errors import ChildWorkflowError, InvalidPayloadError
 from ..store.records import NewExecution, StepRow
+from ..store.vocabulary import StepKind
 from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
 from . import definition as registry
 from . import queues
@@ -50,14 +51,14 @@ class ChildSteps:
             queue=queue,
             concurrency_key=concurrency_key,
         )
-        [handle] = await self._start(step_key, [item], "invoke")
+        [handle] = await self._start(step_key, [item])
         return handle
 
     async def batch_invoke(
         self, step_key: str, workflows: Sequence[BatchWorkflowInput]
     ) -> list[ExecutionHandle]:
         """Start several child workflows at once; returns their handles in input order."""
-        return await self._start(step_key, list(workflows), "invoke")
+        return await self._start(step_key, list(workflows))
 
     async def invoke_and_wait(
         self,
@@ -98,7 +99,7 @@ class ChildSteps:
     # agents: the same, for ``agent.with_input(...)`` invocations ----------------
     async def agent_invoke(self, step_key: str, config: Any) -> ExecutionHandle:
         """Start an agent run (``agent.with_input(...)``) without waiting."""
-        [handle] = await self._start(step_key, [config.as_batch_input()], "invoke")
+        [handle] = await self._start(step_key, [config.as_batch_input()])
         return handle
 
     async def agent_invoke_and_wait(
@@ -115,7 +116,7 @@ class ChildSteps:
     async def batch_agent_invoke(
         self, step_key: str, configs: Sequence[Any]
     ) -> list[ExecutionHandle]:
-        return await self._start(step_key, [i.as_batch_input() for i in configs], "invoke")
+        return await self._start(step_key, [i.as_batch_input() for i in configs])
 
     async def batch_agent_invoke_and_wait(
         self, step_key: str, configs: Sequence[Any], timeout: Timeout = None
@@ -123,11 +124,9 @@ class ChildSteps:
         return await self._start_and_wait(step_key, [i.as_batch_input() for i in configs], timeout)
 
     # ------------------------------------------------------------------------
-    async def _start(
-        self, step_key: str, items: list[BatchWorkflowInput], kind: str
-    ) -> list[ExecutionHandle]:
+    async def _start(self, step_key: str, items: list[BatchWorkflowInput]) -> list[ExecutionHandle]:
         run = self._run
-        recorded = run.take_key(step_key, kind, "")
+        recorded = run.take_key(step_key, StepKind.INVOKE, "")
         if recorded is not None:
             return list(run.replay(recorded))
         children = await _children(run, step_key, items)
@@ -146,7 +145,7 @@ class ChildSteps:
         if not started:
             run.refused()
         run.recorded[step_key] = StepRow(
-            step_key, kind, "", output, None, run.attempt, run.clock.now()
+            step_key, StepKind.INVOKE, "", output, None, run.attempt, run.clock.now()
         )
         return handles
 
@@ -154,11 +153,11 @@ class ChildSteps:
         self, step_key: str, items: list[BatchWorkflowInput], timeout: Timeout = None
     ) -> list[BatchStepResult]:
         run = self._run
-        recorded = run.take_key(step_key, "children", "")
+        recorded = run.take_key(step_key, StepKind.CHILDREN, "")
         if recorded is not None:
             return [BatchStepResult.model_validate(r) for r in run.replay(recorded)]
         if not items:
-            await run.record(step_key, "children", "", "[]")
+            await run.record(step_key, StepKind.CHILDREN, "", "[]")
             return []
         children = await _children(run, step_key, items)
         now = run.clock.now()

@@ -18,7 +18,8 @@ from typing import Any
 
 from .. import serialization
 from ..durations import parse_duration
-from ..store.records import WAIT_EVENT, WAIT_SUSPEND, NewEvent, StepRow
+from ..store.records import NewEvent, StepRow
+from ..store.vocabulary import StepKind, WaitKind
 from ..types import EventPayload, ResumeEvent, suspend_topic, workflow_topic
 from .run import ExecutionRun
 
@@ -41,7 +42,7 @@ class EventSteps:
     ) -> None:
         """Publish an event durably: exactly once, however often the run replays."""
         run = self._run
-        if run.take_key(step_key, "publish", "") is not None:
+        if run.take_key(step_key, StepKind.PUBLISH, "") is not None:
             return
         _check_topic(topic)
         event = NewEvent(
@@ -51,7 +52,7 @@ class EventSteps:
             data=run.encode(f"data of event published at step {step_key!r}", data),
             created_at=run.clock.now(),
         )
-        row = StepRow(step_key, "publish", "", "null", None, run.attempt, event.created_at)
+        row = StepRow(step_key, StepKind.PUBLISH, "", "null", None, run.attempt, event.created_at)
         if (
             await run.store.publish_events(
                 [event], run.clock.now(), step=(run.execution_id, run.attempt, row)
@@ -80,7 +81,9 @@ class EventSteps:
         With ``timeout``, raises ``WaitTimeoutError`` here if nothing came.
         """
         _check_topic(topic)
-        return await self._wait(step_key, WAIT_EVENT, topic, self._run.event_cursor, timeout, None)
+        return await self._wait(
+            step_key, WaitKind.EVENT, topic, self._run.event_cursor, timeout, None
+        )
 
     async def suspend(
         self, step_key: str, data: Any = None, timeout: float | str | timedelta | None = None
@@ -93,7 +96,7 @@ class EventSteps:
         whose ``"data"`` is what the resumer sent.
         """
         run = self._run
-        recorded = run.take_key(step_key, WAIT_SUSPEND, "")
+        recorded = run.take_key(step_key, StepKind.SUSPEND, "")
         if recorded is not None:
             return _resume_event(run.replay(recorded))
         root = run.row.root_execution_id or run.execution_id
@@ -111,7 +114,7 @@ class EventSteps:
         )
         topic = suspend_topic(root, step_key)
         event = await self._wait(
-            step_key, WAIT_SUSPEND, topic, 0, timeout, shown, taken=True, announce=announced
+            step_key, WaitKind.SUSPEND, topic, 0, timeout, shown, taken=True, announce=announced
         )
         return _resume_event(event)
 
@@ -136,7 +139,7 @@ class EventSteps:
     async def _wait(
         self,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         topic: str,
         cursor: int,
         timeout: float | str | timedelta | None,
@@ -147,7 +150,7 @@ class EventSteps:
     ) -> EventPayload:
         run = self._run
         if not taken:
-            recorded = run.take_key(step_key, kind, "")
+            recorded = run.take_key(step_key, kind.step_kind, "")
             if recorded is not None:
                 return EventPayload.model_validate(run.replay(recorded))
         now = run.clock.now()
@@ -167,11 +170,13 @@ class EventSteps:
         if not outcome.accepted:
             run.refused()
         if outcome.output is None:
-            if run.on_suspend is not None and kind == WAIT_SUSPEND:
+            if run.on_suspend is not None and kind is WaitKind.SUSPEND:
                 run.on_suspend(_notice(run, step_key, announce, wake_at))
             step = await run.after_park(True, step_key)
             return EventPayload.model_validate(run.replay(step))
-        run.recorded[step_key] = StepRow(step_key, kind, "", outcome.output, None, run.attempt, now)
+        run.recorded[step_key] = StepRow(
+            step_key, kind.step_kind, "", outcome.output, None, run.attempt, now
+        )
         return EventPayload.model_validate(serialization.loads(outcome.output))
 
 

@@ -23,10 +23,11 @@ from ..channels.channel import Channel, SuspendNotification
 from ..engine import definition as registry
 from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
-from ..engine.executor import SHUTTING_DOWN, execute
+from ..engine.executor import execute
 from ..engine.queues import defined_queues, ensure_in_store
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
 from ..engine.schedules import fire_due_schedules, schedule_row
+from ..engine.signals import StopReason
 from ..engine.triggers import fire_triggers
 from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..store import Claimed, Store, WorkerRow
@@ -168,7 +169,7 @@ class Worker:
             task.cancel()
         self._release_holds()
         for run in self._runs.values():
-            run.stop(SHUTTING_DOWN)
+            run.stop(StopReason.SHUTTING_DOWN)
         if self._tasks:
             _, pending = await asyncio.wait(
                 list(self._tasks.values()), timeout=self.shutdown_grace_seconds
@@ -317,7 +318,7 @@ class Worker:
     def _on_cancelled(self, execution_id: str) -> None:
         run = self._runs.get(execution_id)
         if run is not None:
-            run.stop("cancelled")
+            run.stop(StopReason.CANCELLED)
         hold = self._holds.get(execution_id)
         if hold is not None and not hold.done():
             hold.set_result(None)
@@ -368,7 +369,7 @@ class Worker:
                 )
                 for run in runs:
                     if run.execution_id in lost:
-                        run.stop("lease lost or execution cancelled")
+                        run.stop(StopReason.LEASE_LOST)
                     else:
                         run.lease_until = max(run.lease_until, renewed_until)
                 await self._recover_dead_workers()

@@ -8,11 +8,9 @@ from urllib.parse import parse_qs, urlparse
 from ..errors import ConfigurationError
 from .base import Store
 from .records import (
-    ACTIVE_STATUSES,
     CANCELLED,
     COMPLETED,
     FAILED,
-    FINAL_STATUSES,
     QUEUED,
     RUNNING,
     WAITING,
@@ -22,6 +20,15 @@ from .records import (
     NewExecution,
     StepRow,
     WorkerRow,
+)
+from .vocabulary import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    HistoryEvent,
+    ResumedBy,
+    Status,
+    StepKind,
+    WaitKind,
 )
 
 DEFAULT_SQLITE_PATH = os.path.join(".polos", "polos.db")
@@ -38,10 +45,15 @@ __all__ = [
     "WAITING",
     "Claimed",
     "ExecutionRow",
+    "HistoryEvent",
     "HistoryRow",
     "NewExecution",
+    "ResumedBy",
+    "Status",
+    "StepKind",
     "StepRow",
     "Store",
+    "WaitKind",
     "WorkerRow",
     "resolve_database_url",
     "store_from_url",

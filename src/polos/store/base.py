@@ -22,7 +22,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping, Sequence
 
-from .api_keys import ApiKeyRow
 from .hub import Hub
 from .records import (
     Claimed,
@@ -39,6 +38,7 @@ from .records import (
     WaitResult,
     WorkerRow,
 )
+from .vocabulary import HistoryEvent, WaitKind
 
 
 class Store(abc.ABC):
@@ -130,7 +130,7 @@ class Store(abc.ABC):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         wake_at: float | None,
         now: float,
         *,
@@ -147,7 +147,7 @@ class Store(abc.ABC):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         topic: str,
         cursor: int,
         wake_at: float | None,
@@ -201,7 +201,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_history(
-        self, execution_id: str, attempt: int, event: str, detail: str | None, now: float
+        self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float
     ) -> None:
         """Append a free-form entry (a step retry, for instance) to the history."""
 
@@ -308,7 +308,9 @@ class Store(abc.ABC):
 
     # cancellation -----------------------------------------------------------
     @abc.abstractmethod
-    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+    async def list_waits(
+        self, kind: WaitKind, workflow_id: str | None = None
+    ) -> list[ExecutionRow]:
         """Executions waiting on a wait of ``kind`` (pending suspends, for instance)."""
 
     @abc.abstractmethod
@@ -375,24 +377,3 @@ class Store(abc.ABC):
     ) -> list[ExecutionRow]:
         """Newest first (ties by id), skipping ``offset`` rows; ``created_after``
         (inclusive) and ``created_before`` (exclusive) bound ``created_at``."""
-
-    # API keys (of a polos server) -----------------------------------------------
-    @abc.abstractmethod
-    async def create_api_key(self, key: ApiKeyRow) -> None:
-        """Store a new key (its hash; :mod:`.api_keys` makes both)."""
-
-    @abc.abstractmethod
-    async def list_api_keys(self) -> list[ApiKeyRow]:
-        """Every key, revoked ones included, oldest first."""
-
-    @abc.abstractmethod
-    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
-        """The key with this hash, revoked or not; None when there is none."""
-
-    @abc.abstractmethod
-    async def revoke_api_key(self, key_id: str, now: float) -> bool:
-        """Revoke a key; False when there is no such key or it was revoked already."""
-
-    @abc.abstractmethod
-    async def has_api_keys(self) -> bool:
-        """Whether any key was ever created (a revoked one counts)."""

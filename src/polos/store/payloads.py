@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import orjson
 
-from .records import COMPLETED, EventRow
+from .records import EventRow
+from .vocabulary import Status
 
 
 def event_json(event: EventRow) -> str:
@@ -39,7 +40,7 @@ def children_json(children: ChildOutcomes) -> str:
                 "execution_id": eid,
                 "workflow_id": wid,
                 "status": status,
-                "success": status == COMPLETED,
+                "success": status == Status.COMPLETED,
                 "result": orjson.Fragment(result) if result is not None else None,
                 "error": orjson.Fragment(error) if error is not None else None,
             }

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Execution statuses. A waiting execution holds no worker and no lease.
-QUEUED = "queued"
-RUNNING = "running"
-WAITING = "waiting"
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
-ACTIVE_STATUSES = (QUEUED, RUNNING, WAITING)
-FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED)
+from .vocabulary import Status, WaitKind
+
+# The vocabulary's members under the names code imported before it was typed
+# (:mod:`.vocabulary`); they are the same objects. Text fields of the rows
+# below hold these words as read back from the database (plain strings).
+QUEUED = Status.QUEUED
+RUNNING = Status.RUNNING
+WAITING = Status.WAITING
+COMPLETED = Status.COMPLETED
+FAILED = Status.FAILED
+CANCELLED = Status.CANCELLED
+WAIT_TIMER = WaitKind.TIMER
+WAIT_EVENT = WaitKind.EVENT
+WAIT_SUSPEND = WaitKind.SUSPEND
+WAIT_CHILDREN = WaitKind.CHILDREN
 
 
 @dataclass(slots=True)
@@ -190,13 +196,6 @@ class WaitResult:
     @property
     def parked(self) -> bool:
         return self.accepted and self.output is None
-
-
-# Wait kinds: what a waiting execution waits for.
-WAIT_TIMER = "timer"
-WAIT_EVENT = "event"
-WAIT_SUSPEND = "suspend"
-WAIT_CHILDREN = "children"
 
 
 @dataclass(slots=True)

@@ -12,33 +12,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import payloads
-from .records import WAIT_CHILDREN, WAIT_TIMER, EventRow
+from .records import EventRow
+from .vocabulary import ResumedBy, StepKind, WaitKind
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    step_kind: str
+    step_kind: StepKind
     output: str | None
     error: str | None
-    by: str
+    by: ResumedBy
 
 
 #: A durable sleep's step is a ``wait`` step whose output is ``None``.
-TIMER_FIRED = Resolution("wait", "null", None, "timer")
+TIMER_FIRED = Resolution(StepKind.WAIT, "null", None, ResumedBy.TIMER)
 
 
 def due(step_key: str, wait_kind: str) -> Resolution:
-    """A wait whose wake-up time has come: a sleep ends, any other wait times out."""
-    if wait_kind == WAIT_TIMER:
+    """A wait whose wake-up time has come: a sleep ends, any other wait times out.
+
+    ``wait_kind`` is as read back from the store (a :class:`WaitKind` word).
+    """
+    kind = WaitKind(wait_kind)
+    if kind is WaitKind.TIMER:
         return TIMER_FIRED
-    return Resolution(wait_kind, None, payloads.timeout_error_json(step_key, wait_kind), "timeout")
+    error = payloads.timeout_error_json(step_key, kind)
+    return Resolution(kind.step_kind, None, error, ResumedBy.TIMEOUT)
 
 
 def by_event(wait_kind: str, event: EventRow) -> Resolution:
     """An event wait (or a suspend) receives ``event``."""
-    return Resolution(wait_kind, payloads.event_json(event), None, "event")
+    step_kind = WaitKind(wait_kind).step_kind
+    return Resolution(step_kind, payloads.event_json(event), None, ResumedBy.EVENT)
 
 
 def by_children(children: payloads.ChildOutcomes) -> Resolution:
     """The last child of a batch ended: every child's outcome, in input order."""
-    return Resolution(WAIT_CHILDREN, payloads.children_json(children), None, "children")
+    output = payloads.children_json(children)
+    return Resolution(StepKind.CHILDREN, output, None, ResumedBy.CHILDREN)

@@ -26,14 +26,9 @@ import orjson
 
 from .. import payloads, resolutions
 from ..admission import Admission, admission_time, rate_windows
-from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
 from ..records import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    WAIT_CHILDREN,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -49,6 +44,7 @@ from ..records import (
     WorkerRow,
 )
 from ..sql import load_queries
+from ..vocabulary import HistoryEvent, Status, StepKind, WaitKind
 from .config import parse_url
 from .database import Conn, Database, Record
 from .group_commit import GroupCommit
@@ -142,7 +138,7 @@ class PostgresStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         wake_at: float | None,
         now: float,
         *,
@@ -373,7 +369,7 @@ class PostgresStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         wake_at: float | None,
         now: float,
         *,
@@ -394,7 +390,7 @@ class PostgresStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         topic: str,
         cursor: int,
         wake_at: float | None,
@@ -418,7 +414,14 @@ class PostgresStore(Store):
                 if first is not None:
                     output = payloads.event_json(EventRow(*first))
                     await conn.execute(
-                        _Q["insert_step"], execution_id, step_key, kind, output, None, attempt, now
+                        _Q["insert_step"],
+                        execution_id,
+                        step_key,
+                        WaitKind(kind).step_kind,
+                        output,
+                        None,
+                        attempt,
+                        now,
                     )
                     return WaitResult(True, output)
                 await self._park(
@@ -467,14 +470,21 @@ class PostgresStore(Store):
                         parent_id,
                         attempt,
                         step_key,
-                        WAIT_CHILDREN,
+                        WaitKind.CHILDREN,
                         wake_at,
                         now,
                         pending=len(children),
                         state=state,
                     )
                 await conn.execute(
-                    _Q["insert_step"], parent_id, step_key, "invoke", output, None, attempt, now
+                    _Q["insert_step"],
+                    parent_id,
+                    step_key,
+                    StepKind.INVOKE,
+                    output,
+                    None,
+                    attempt,
+                    now,
                 )
                 return True
 
@@ -486,16 +496,16 @@ class PostgresStore(Store):
     async def complete_execution(
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
     ) -> bool:
-        return await self._finish(COMPLETED, execution_id, attempt, result, now, state)
+        return await self._finish(Status.COMPLETED, execution_id, attempt, result, now, state)
 
     async def fail_execution(
         self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
     ) -> bool:
-        return await self._finish(FAILED, execution_id, attempt, error, now, state)
+        return await self._finish(Status.FAILED, execution_id, attempt, error, now, state)
 
     async def _finish(
         self,
-        status: str,
+        status: Status,
         execution_id: str,
         attempt: int,
         value: str,
@@ -520,7 +530,7 @@ class PostgresStore(Store):
         return bool(outcome)
 
     async def add_history(
-        self, execution_id: str, attempt: int, event: str, detail: str | None, now: float
+        self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float
     ) -> None:
         await self._execute(
             "adding to the history", "add_history", execution_id, now, event, attempt, detail
@@ -605,14 +615,15 @@ class PostgresStore(Store):
         due = await self._fetch("reading due deadlines", "due_deadlines", now)
         expired = 0
         for execution_id, timeout in due:
+            error = payloads.deadline_error_json(timeout)
             ended = await self._end_tree(
-                execution_id, FAILED, payloads.deadline_error_json(timeout), "timed_out", now
+                execution_id, Status.FAILED, error, HistoryEvent.TIMED_OUT, now
             )
             expired += execution_id in ended
         return expired
 
     async def _end_tree(
-        self, root_id: str, status: str, error: str, event: str, now: float
+        self, root_id: str, status: Status, error: str, event: HistoryEvent, now: float
     ) -> list[str]:
         ended: list[str] = await self._fetchval(
             "ending an execution and its children",
@@ -637,10 +648,18 @@ class PostgresStore(Store):
 
     # cancellation ------------------------------------------------------------------
     async def cancel_execution(self, execution_id: str, now: float) -> ExecutionRow | None:
-        await self._end_tree(execution_id, CANCELLED, payloads.CANCELLED_ERROR, CANCELLED, now)
+        await self._end_tree(
+            execution_id,
+            Status.CANCELLED,
+            payloads.CANCELLED_ERROR,
+            HistoryEvent.CANCELLED,
+            now,
+        )
         return await self.get_execution(execution_id)
 
-    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+    async def list_waits(
+        self, kind: WaitKind, workflow_id: str | None = None
+    ) -> list[ExecutionRow]:
         rows = await self._fetch("listing waits", "list_waits", kind, workflow_id)
         return [_execution(row) for row in rows]
 
@@ -847,29 +866,6 @@ class PostgresStore(Store):
             *(status, workflow_id, limit, offset, created_after, created_before),
         )
         return [_execution(row) for row in rows]
-
-    # API keys ----------------------------------------------------------------------------
-    async def create_api_key(self, key: ApiKeyRow) -> None:
-        k = key
-        await self._execute(
-            "saving an API key",
-            "insert_api_key",
-            *(k.key_id, k.project_id, k.name, k.key_hash, k.created_at, k.revoked_at),
-        )
-
-    async def list_api_keys(self) -> list[ApiKeyRow]:
-        return [ApiKeyRow(*r) for r in await self._fetch("listing API keys", "list_api_keys")]
-
-    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
-        row = await self._fetchrow("checking an API key", "find_api_key", key_hash)
-        return ApiKeyRow(*row) if row is not None else None
-
-    async def revoke_api_key(self, key_id: str, now: float) -> bool:
-        status = await self._execute("revoking an API key", "revoke_api_key", now, key_id)
-        return _count(status) == 1
-
-    async def has_api_keys(self) -> bool:
-        return bool(await self._fetchval("checking for API keys", "any_api_key"))
 
 
 # helpers ---------------------------------------------------------------------------------

@@ -24,13 +24,9 @@ import orjson
 from ...errors import SchemaConflictError, StoreUnavailableError
 from .. import payloads, resolutions
 from ..admission import Admission, admission_time, rate_windows
-from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
 from ..records import (
-    CANCELLED,
-    FAILED,
-    WAIT_CHILDREN,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -46,6 +42,7 @@ from ..records import (
     WorkerRow,
 )
 from ..sql import load_migrations, load_queries
+from ..vocabulary import HistoryEvent, Status, StepKind, WaitKind
 from .checkpoint import Checkpointer
 from .faults import Faults
 
@@ -75,7 +72,7 @@ class _Tx:
         return self.conn.execute(_Q[name], params)
 
     def history(
-        self, execution_id: str, now: float, event: str, attempt: int, detail: Any = None
+        self, execution_id: str, now: float, event: HistoryEvent, attempt: int, detail: Any = None
     ) -> None:
         self.q(
             "insert_history",
@@ -102,7 +99,8 @@ class _Tx:
     ) -> None:
         """Record the waiting step's outcome and requeue the execution."""
         self.insert_step(execution_id, key, how.step_kind, how.output, how.error, attempt, now)
-        self.history(execution_id, now, "resumed", attempt, {"step_key": key, "by": how.by})
+        detail = {"step_key": key, "by": how.by}
+        self.history(execution_id, now, HistoryEvent.RESUMED, attempt, detail)
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
 
@@ -138,7 +136,7 @@ class _Tx:
                 ),
             ).rowcount
             if inserted:
-                self.history(n.id, n.created_at, "created", 0)
+                self.history(n.id, n.created_at, HistoryEvent.CREATED, 0)
                 self.queued = True
                 ids.append(n.id)
             else:
@@ -160,7 +158,7 @@ class _Tx:
         self.resolve_wait(parent, key, row[1], now, resolutions.by_children(children))
 
     def end_tree(
-        self, root_id: str, status: str, error: str | None, now: float, event: str
+        self, root_id: str, status: Status, error: str | None, now: float, event: HistoryEvent
     ) -> bool:
         """End ``root_id`` with ``status`` and cancel its active descendants."""
         tree = self.q("active_tree", (root_id,)).fetchall()
@@ -171,7 +169,7 @@ class _Tx:
             self.q(
                 "end_execution",
                 (
-                    status if is_root else CANCELLED,
+                    status if is_root else Status.CANCELLED,
                     error if is_root else payloads.CANCELLED_ERROR,
                     now,
                     now,
@@ -181,7 +179,7 @@ class _Tx:
             self.history(
                 execution_id,
                 now,
-                event if is_root else CANCELLED,
+                event if is_root else HistoryEvent.CANCELLED,
                 attempt,
                 {"previous_status": previous} if is_root else {"by": root_id},
             )
@@ -394,7 +392,7 @@ class SQLiteStore(Store):
             tx.conn.executemany(
                 _Q["insert_history"],
                 [
-                    (c.execution.id, now, "claimed", c.execution.attempt, detail)
+                    (c.execution.id, now, HistoryEvent.CLAIMED, c.execution.attempt, detail)
                     for c in claimed.values()
                 ],
             )
@@ -442,7 +440,12 @@ class SQLiteStore(Store):
             lost = set()
             for execution_id, attempt in leases:
                 row = current.get(execution_id)
-                if row is None or row[1] != attempt or row[2] != "running" or row[3] != worker_id:
+                if (
+                    row is None
+                    or row[1] != attempt
+                    or row[2] != Status.RUNNING
+                    or row[3] != worker_id
+                ):
                     lost.add(execution_id)
             return lost
 
@@ -452,7 +455,7 @@ class SQLiteStore(Store):
         def body(tx: _Tx) -> bool:
             if not tx.q("release_execution", (now, execution_id, attempt)).rowcount:
                 return False
-            tx.history(execution_id, now, "released", attempt)
+            tx.history(execution_id, now, HistoryEvent.RELEASED, attempt)
             tx.queued = True
             return True
 
@@ -503,7 +506,7 @@ class SQLiteStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         wake_at: float | None,
         now: float,
         *,
@@ -533,7 +536,7 @@ class SQLiteStore(Store):
             tx.history(
                 execution_id,
                 now,
-                "waiting",
+                HistoryEvent.WAITING,
                 attempt,
                 {"step_key": step_key, "kind": kind, "wake_at": wake_at, "topic": topic},
             )
@@ -545,7 +548,7 @@ class SQLiteStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         wake_at: float | None,
         now: float,
         *,
@@ -562,7 +565,7 @@ class SQLiteStore(Store):
         execution_id: str,
         attempt: int,
         step_key: str,
-        kind: str,
+        kind: WaitKind,
         topic: str,
         cursor: int,
         wake_at: float | None,
@@ -577,7 +580,9 @@ class SQLiteStore(Store):
             first = tx.q("first_event_after", (topic, cursor)).fetchone()
             if first is not None:
                 output = payloads.event_json(EventRow(*first))
-                tx.insert_step(execution_id, step_key, kind, output, None, attempt, now)
+                tx.insert_step(
+                    execution_id, step_key, WaitKind(kind).step_kind, output, None, attempt, now
+                )
                 return WaitResult(True, output)
             self._park(
                 tx,
@@ -619,13 +624,13 @@ class SQLiteStore(Store):
                     parent_id,
                     attempt,
                     step_key,
-                    WAIT_CHILDREN,
+                    WaitKind.CHILDREN,
                     wake_at,
                     now,
                     pending=len(children),
                     state=state,
                 )
-            tx.insert_step(parent_id, step_key, "invoke", output, None, attempt, now)
+            tx.insert_step(parent_id, step_key, StepKind.INVOKE, output, None, attempt, now)
             return True
 
         return await self._tx(body)
@@ -634,20 +639,20 @@ class SQLiteStore(Store):
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
     ) -> bool:
         return await self._finish(
-            "complete_execution", "completed", execution_id, attempt, result, now, state
+            "complete_execution", HistoryEvent.COMPLETED, execution_id, attempt, result, now, state
         )
 
     async def fail_execution(
         self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
     ) -> bool:
         return await self._finish(
-            "fail_execution", FAILED, execution_id, attempt, error, now, state
+            "fail_execution", HistoryEvent.FAILED, execution_id, attempt, error, now, state
         )
 
     async def _finish(
         self,
         query: str,
-        event: str,
+        event: HistoryEvent,
         execution_id: str,
         attempt: int,
         value: str,
@@ -665,7 +670,7 @@ class SQLiteStore(Store):
         return await self._tx(body)
 
     async def add_history(
-        self, execution_id: str, attempt: int, event: str, detail: str | None, now: float
+        self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float
     ) -> None:
         await self._one(_Q["insert_history"], (execution_id, now, event, attempt, detail))
 
@@ -705,9 +710,8 @@ class SQLiteStore(Store):
         def body(tx: _Tx) -> int:
             due = tx.q("due_deadlines", (now,)).fetchall()
             for execution_id, timeout, _attempt in due:
-                tx.end_tree(
-                    execution_id, FAILED, payloads.deadline_error_json(timeout), now, "timed_out"
-                )
+                error = payloads.deadline_error_json(timeout)
+                tx.end_tree(execution_id, Status.FAILED, error, now, HistoryEvent.TIMED_OUT)
             return len(due)
 
         return await self._tx(body)
@@ -721,12 +725,20 @@ class SQLiteStore(Store):
         def body(tx: _Tx) -> ExecutionRow | None:
             if tx.q("get_execution", (execution_id,)).fetchone() is None:
                 return None
-            tx.end_tree(execution_id, CANCELLED, payloads.CANCELLED_ERROR, now, CANCELLED)
+            tx.end_tree(
+                execution_id,
+                Status.CANCELLED,
+                payloads.CANCELLED_ERROR,
+                now,
+                HistoryEvent.CANCELLED,
+            )
             return ExecutionRow(*tx.q("get_execution", (execution_id,)).fetchone())
 
         return await self._tx(body)
 
-    async def list_waits(self, kind: str, workflow_id: str | None = None) -> list[ExecutionRow]:
+    async def list_waits(
+        self, kind: WaitKind, workflow_id: str | None = None
+    ) -> list[ExecutionRow]:
         rows = await self._fetch(_Q["list_waits"], (kind, workflow_id, workflow_id))
         return [ExecutionRow(*row) for row in rows]
 
@@ -918,25 +930,3 @@ class SQLiteStore(Store):
             ),
         )
         return [ExecutionRow(*row) for row in rows]
-
-    # API keys ------------------------------------------------------------------
-    async def create_api_key(self, key: ApiKeyRow) -> None:
-        k = key
-        await self._one(
-            _Q["insert_api_key"],
-            (k.key_id, k.project_id, k.name, k.key_hash, k.created_at, k.revoked_at),
-        )
-
-    async def list_api_keys(self) -> list[ApiKeyRow]:
-        return [ApiKeyRow(*r) for r in await self._fetch(_Q["list_api_keys"], ())]
-
-    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
-        rows = await self._fetch(_Q["find_api_key"], (key_hash,))
-        return ApiKeyRow(*rows[0]) if rows else None
-
-    async def revoke_api_key(self, key_id: str, now: float) -> bool:
-        return await self._one(_Q["revoke_api_key"], (now, key_id)) == 1
-
-    async def has_api_keys(self) -> bool:
-        [(found,)] = await self._fetch(_Q["any_api_key"], ())
-        return bool(found)
