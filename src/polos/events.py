@@ -36,6 +36,7 @@ from .engine import definition as registry
 from .engine.steps_events import ANNOUNCE_SUFFIX
 from .errors import ExecutionNotFoundError, PolosError
 from .runtime.client import store_of
+from .runtime.remote import remote_client
 from .store import FINAL_STATUSES, ExecutionRow, Status, StepKind, Store
 from .store.records import EventRow
 from .types import EventData, EventPayload, StreamEvent, workflow_topic
@@ -104,6 +105,10 @@ async def stream_topic(
     """Events on ``topic`` after ``last_sequence_id`` (else after ``last_timestamp``,
     else from now on), then each new one as it is published. Runs until the
     consumer stops."""
+    if (remote := remote_client(client)) is not None:
+        async for event in remote.stream_topic(topic, last_sequence_id, last_timestamp):
+            yield event
+        return
     store = await store_of(client)
     after = (
         last_sequence_id
@@ -136,7 +141,17 @@ async def stream_workflow(
     yields its finish event (then the stream ends). ``last_sequence_id=0``
     replays the run from its start. ``workflow_id`` must be the run's workflow
     or its root's (``handle.root_workflow_id``).
+
+    Over a server (a remote client), a stream without either starts at the
+    run's beginning, as Polos's server does.
     """
+    if (remote := remote_client(client)) is not None:
+        stream = remote.stream_workflow(
+            workflow_id, workflow_run_id, last_sequence_id, last_timestamp
+        )
+        async for event in stream:
+            yield event
+        return
     store = await store_of(client)
     row = await store.get_execution(workflow_run_id)
     if row is None:

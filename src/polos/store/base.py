@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping, Sequence
 
+from .api_keys import ApiKeyRow
 from .hub import Hub
 from .records import (
     Claimed,
@@ -377,3 +378,24 @@ class Store(abc.ABC):
     ) -> list[ExecutionRow]:
         """Newest first (ties by id), skipping ``offset`` rows; ``created_after``
         (inclusive) and ``created_before`` (exclusive) bound ``created_at``."""
+
+    # API keys (of a polos server) -----------------------------------------------
+    @abc.abstractmethod
+    async def create_api_key(self, key: ApiKeyRow) -> None:
+        """Store a new key (its hash; :mod:`.api_keys` makes both)."""
+
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        """Every key, revoked ones included, oldest first."""
+
+    @abc.abstractmethod
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
+        """The key with this hash, revoked or not; None when there is none."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, key_id: str, now: float) -> bool:
+        """Revoke a key; False when there is no such key or it was revoked already."""
+
+    @abc.abstractmethod
+    async def has_api_keys(self) -> bool:
+        """Whether any key was ever created (a revoked one counts)."""

@@ -26,6 +26,7 @@ import orjson
 
 from .. import payloads, resolutions
 from ..admission import Admission, admission_time, rate_windows
+from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
 from ..records import (
@@ -866,6 +867,29 @@ class PostgresStore(Store):
             *(status, workflow_id, limit, offset, created_after, created_before),
         )
         return [_execution(row) for row in rows]
+
+    # API keys ----------------------------------------------------------------------------
+    async def create_api_key(self, key: ApiKeyRow) -> None:
+        k = key
+        await self._execute(
+            "saving an API key",
+            "insert_api_key",
+            *(k.key_id, k.project_id, k.name, k.key_hash, k.created_at, k.revoked_at),
+        )
+
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        return [ApiKeyRow(*r) for r in await self._fetch("listing API keys", "list_api_keys")]
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
+        row = await self._fetchrow("checking an API key", "find_api_key", key_hash)
+        return ApiKeyRow(*row) if row is not None else None
+
+    async def revoke_api_key(self, key_id: str, now: float) -> bool:
+        status = await self._execute("revoking an API key", "revoke_api_key", now, key_id)
+        return _count(status) == 1
+
+    async def has_api_keys(self) -> bool:
+        return bool(await self._fetchval("checking for API keys", "any_api_key"))
 
 
 # helpers ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import orjson
 from ...errors import SchemaConflictError, StoreUnavailableError
 from .. import payloads, resolutions
 from ..admission import Admission, admission_time, rate_windows
+from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
 from ..records import (
@@ -930,3 +931,25 @@ class SQLiteStore(Store):
             ),
         )
         return [ExecutionRow(*row) for row in rows]
+
+    # API keys ------------------------------------------------------------------
+    async def create_api_key(self, key: ApiKeyRow) -> None:
+        k = key
+        await self._one(
+            _Q["insert_api_key"],
+            (k.key_id, k.project_id, k.name, k.key_hash, k.created_at, k.revoked_at),
+        )
+
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        return [ApiKeyRow(*r) for r in await self._fetch(_Q["list_api_keys"], ())]
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
+        rows = await self._fetch(_Q["find_api_key"], (key_hash,))
+        return ApiKeyRow(*rows[0]) if rows else None
+
+    async def revoke_api_key(self, key_id: str, now: float) -> bool:
+        return await self._one(_Q["revoke_api_key"], (now, key_id)) == 1
+
+    async def has_api_keys(self) -> bool:
+        [(found,)] = await self._fetch(_Q["any_api_key"], ())
+        return bool(found)
