@@ -298,6 +298,7 @@ def _server_settings(
     port: int,
     public_url: str | None,
     webhook_secrets: list[str],
+    project_id: str | None = None,
 ) -> Any:
     try:
         from ..server import settings as server_settings
@@ -323,6 +324,7 @@ def _server_settings(
         port=port,
         public_url=public_url,
         webhook_secrets=secrets,
+        project_id=project_id,
     )
 
 
@@ -341,6 +343,12 @@ WebhookSecret = typer.Option(
     "*=SECRET for every workflow. Also POLOS_WEBHOOK_SECRETS (a JSON object).",
 )
 LogLevel = typer.Option("info", "--log-level", help="uvicorn's log level")
+ProjectId = typer.Option(
+    None,
+    "--project-id",
+    envvar="POLOS_PROJECT_ID",
+    help="The project: its own SQLite file or PostgreSQL schema; API keys belong to one",
+)
 
 
 def _run_server(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -361,9 +369,13 @@ def server(
     public_url: str | None = PublicUrl,
     webhook_secret: list[str] = WebhookSecret,
     log_level: str = LogLevel,
+    project_id: str | None = ProjectId,
 ) -> None:
-    """Serve the HTTP API, event streams, approval pages and webhooks over the database."""
-    settings = _server_settings(database_url, host, port, public_url, webhook_secret)
+    """Serve the HTTP API, event streams, approval pages and webhooks over the database.
+
+    On an address other than 127.0.0.1 / localhost it starts only once an API key
+    exists (polos keys create); once one exists, every request needs a key."""
+    settings = _server_settings(database_url, host, port, public_url, webhook_secret, project_id)
     from ..server.run import serve
 
     _run_server(lambda: serve(settings, log_level=log_level))
@@ -380,9 +392,10 @@ def dev(
     concurrency: int = typer.Option(100, help="The worker's max_concurrent_workflows"),
     watch: list[str] = typer.Option([], "--watch", help="Folders to watch (default: here)"),
     log_level: str = LogLevel,
+    project_id: str | None = ProjectId,
 ) -> None:
     """The server plus a worker for MODULES, restarted whenever a .py file changes."""
-    settings = _server_settings(database_url, host, port, public_url, webhook_secret)
+    settings = _server_settings(database_url, host, port, public_url, webhook_secret, project_id)
     from pathlib import Path
 
     from ..server.dev import run_dev
@@ -396,3 +409,76 @@ def dev(
             log_level=log_level,
         )
     )
+
+
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys of polos server: create (shown once), list, revoke. Stored hashed in the "
+    "database; a server on it needs one per request once any exists.",
+)
+app.add_typer(keys_app, name="keys")
+
+
+def _with_store(
+    database_url: str | None, project_id: str | None, action: Callable[[Any], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        async with PolosClient(None, None, project_id, database_url=database_url) as client:
+            return await action(client.store)
+
+    try:
+        return asyncio.run(run())
+    except PolosError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option("default", "--name", help="What the key is for (shown in lists)"),
+    database_url: str | None = DatabaseUrl,
+    project_id: str | None = ProjectId,
+) -> None:
+    """Create a key and print it (only now: the database keeps its hash)."""
+    import time
+
+    from ..store.api_keys import new_api_key
+
+    key, row = new_api_key(project_id or "default", name, time.time())
+    _with_store(database_url, project_id, lambda store: store.create_api_key(row))
+    console.print(f"created API key {row.key_id} ({escape(name)}) for project {row.project_id}")
+    console.print("send it as 'Authorization: Bearer <key>'; it is shown only this once:")
+    print(key, flush=True)
+
+
+@keys_app.command("list")
+def keys_list(database_url: str | None = DatabaseUrl, project_id: str | None = ProjectId) -> None:
+    """Every key (never the secret): id, name, project, created, revoked."""
+    from datetime import UTC, datetime
+
+    def when(at: float | None) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds") if at else ""
+
+    rows = _with_store(database_url, project_id, lambda store: store.list_api_keys())
+    table = Table("key id", "name", "project", "created", "revoked")
+    for r in rows:
+        table.add_row(r.key_id, r.name, r.project_id, when(r.created_at), when(r.revoked_at))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str,
+    database_url: str | None = DatabaseUrl,
+    project_id: str | None = ProjectId,
+) -> None:
+    """Revoke KEY_ID: requests with it get 401 from then on."""
+    import time
+
+    done = _with_store(
+        database_url, project_id, lambda store: store.revoke_api_key(key_id, time.time())
+    )
+    if not done:
+        console.print(f"[red]error:[/red] no active key {escape(key_id)} (see polos keys list)")
+        raise typer.Exit(1)
+    console.print(f"revoked {escape(key_id)}")

@@ -9,12 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import PolosError
+from ..errors import ConfigurationError, PolosError
 from ..runtime.client import PolosClient
+from .auth import KeyCheck, check_can_serve
 from .errors import ApiError, from_polos
 from .http import json_response
 from .openapi import document
@@ -36,7 +38,9 @@ def create_app(
     """
     settings = settings or ServerSettings()
     owned = client is None
-    polos_client = client or PolosClient(database_url=settings.database_url)
+    polos_client = client or PolosClient(
+        None, None, settings.project_id, database_url=settings.database_url
+    )
     endpoints = all_endpoints()
     spec = document(endpoints, title="Polos for Python", version=_version())
 
@@ -49,6 +53,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await polos_client.start()
+        try:
+            await check_can_serve(polos_client.store, settings)
+        except ConfigurationError as exc:
+            app.state.startup_error = str(exc)
+            if owned:
+                await polos_client.close()
+            raise
         log.info("serving %s", polos_client.store.description)
         try:
             yield
@@ -59,6 +70,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(KeyCheck, store=lambda: polos_client.store, settings=settings)],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

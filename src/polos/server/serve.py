@@ -53,6 +53,7 @@ class RunningServer:
         access_log: bool = False,
         shutdown_grace_seconds: float = 3.0,
     ) -> None:
+        self.app = app
         self.sock = sock
         host, port = sock.getsockname()[:2]
         self.host, self.port = host, port
@@ -69,16 +70,24 @@ class RunningServer:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        self.task = asyncio.create_task(self._serve())
         while not self.server.started:
             if self.task.done():
                 # uvicorn exits (SystemExit) when the app fails to start (lifespan error).
                 with contextlib.suppress(SystemExit):
                     self.task.result()
+                reason = getattr(self.app.state, "startup_error", None)
+                self.sock.close()
                 raise ConfigurationError(
-                    f"the server on {self.url} failed to start; see the log above"
+                    reason or f"the server on {self.url} failed to start; see the log above"
                 )
             await asyncio.sleep(0.01)
+
+    async def _serve(self) -> None:
+        # uvicorn exits (SystemExit) when the app fails to start; raised in a task,
+        # that would escape the event loop itself.
+        with contextlib.suppress(SystemExit):
+            await self.server.serve(sockets=[self.sock])
 
     async def wait(self) -> None:
         """Until the server stops (a signal, or :meth:`stop`)."""

@@ -37,6 +37,10 @@ class ServerSettings:
     keepalive_seconds: float = 15.0
     #: Seconds uvicorn waits for open requests (event streams) when stopping.
     shutdown_grace_seconds: float = 3.0
+    #: The project served (its own SQLite file or PostgreSQL schema, as for
+    #: ``PolosClient(project_id=...)``); API keys must belong to it. Default:
+    #: ``POLOS_PROJECT_ID``, else none (keys of project ``default``).
+    project_id: str | None = None
 
     @property
     def base_url(self) -> str:
