@@ -20,8 +20,8 @@ from typing import Any, Literal, get_type_hints, overload
 from pydantic import BaseModel, ValidationError
 
 from ..engine import definition as registry
+from ..engine.calls import call_function
 from ..engine.context import WorkflowContext
-from ..engine.steps import call_function
 from ..errors import WorkflowDefinitionError
 from ..runtime.workflow import Workflow
 from .errors import HookFailedError

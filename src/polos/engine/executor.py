@@ -15,10 +15,11 @@ from typing import Any
 
 from .. import serialization
 from ..errors import PolosError, StoreError
+from .calls import call_function
 from .context import WorkflowContext
-from .run import ExecutionRun, current_run, error_record
+from .run import ExecutionRun, current_run
 from .signals import StopReason, Unwind
-from .steps import call_function
+from .step_errors import error_record
 
 log = logging.getLogger("polos.engine")
 

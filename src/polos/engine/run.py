@@ -1,4 +1,10 @@
-"""The state of one attempt of one execution, and the step bookkeeping.
+"""One attempt of one execution, and the life of each of its steps.
+
+Every ``ctx.step`` method hands its step to the run: the run takes the key,
+replays a recorded outcome, or does the step and records it (retrying a
+``run`` step), parks the execution on a wait, or publishes. ``ctx.step``
+only checks its arguments and shapes what it returns; nothing else touches
+the store on a step's behalf or the record of what the run did.
 
 Replay works by key: every recorded step of the execution is loaded before
 the function starts, so a replayed step is a dict lookup with no I/O. A new
@@ -11,7 +17,8 @@ import asyncio
 import contextvars
 import math
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import orjson
@@ -20,19 +27,26 @@ from .. import serialization
 from ..errors import (
     DuplicateStepKeyError,
     NonDeterminismError,
-    PolosError,
+    PayloadTooLargeError,
+    SerializationError,
     StepExecutionError,
-    WaitTimeoutError,
 )
 from ..store import Store
-from ..store.records import Claimed, StepRow
+from ..store.records import Claimed, NewEvent, NewExecution, StepRow
 from ..store.vocabulary import HistoryEvent, StepKind, WaitKind
+from ..types import check_topic
+from .calls import call_function, function_name
 from .clock import Clock
 from .definition import WorkflowDefinition
+from .retry import RetryPolicy
 from .signals import Stopped, StopReason, Suspended
+from .step_errors import error_record, step_error_from_record
 from .step_keys import check_step_key
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+#: Retry delays at least this long wait durably instead of sleeping in memory.
+DURABLE_RETRY_SECONDS = 5.0
+_FENCED = "this worker no longer owns the execution (cancelled or taken over)"
 
 current_run: contextvars.ContextVar[ExecutionRun | None] = contextvars.ContextVar(
     "polos_current_run", default=None
@@ -100,8 +114,260 @@ class ExecutionRun:
         self.state_if_changed()
         return self._state_json
 
-    # keys and replay ----------------------------------------------------------
-    def take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:
+    def encode(self, what: str, value: Any) -> str:
+        """JSON for ``value``, or a clear error naming ``what`` and the type."""
+        return serialization.dumps_limited(what, value, self.max_payload_bytes)
+
+    # steps: ctx.step.run and the values fixed at first run --------------------------
+    async def run_step(
+        self,
+        step_key: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        retry: tuple[int, float, float],
+    ) -> Any:
+        """``fn(*args, **kwargs)`` once, durably, retried ``(max_retries, base_delay,
+        max_delay)`` with backoff (``FatalError`` never is).
+
+        The final failure is recorded and raised as ``StepExecutionError``, on
+        this attempt and on every replay.
+        """
+        name = function_name(fn)
+        recorded = self._take_key(step_key, StepKind.RUN, name)
+        if recorded is not None:
+            return self._replay(recorded)
+        policy = RetryPolicy(*retry)
+        retries = self._durable_retries_done(step_key)
+        while True:
+            try:
+                value = await call_function(fn, args, kwargs)
+                output = self.encode(f"output of step {step_key!r}", value)
+                break
+            except asyncio.CancelledError:
+                raise
+            except (SerializationError, PayloadTooLargeError) as exc:
+                # Deterministic: retrying cannot help, so fail the step now.
+                await self._fail_step(step_key, name, exc, retries + 1)
+            except Exception as exc:
+                if not policy.should_retry(exc, retries):
+                    await self._fail_step(step_key, name, exc, retries + 1)
+                retries += 1
+                await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
+        await self._record(step_key, StepKind.RUN, name, output)
+        return value
+
+    async def value_step(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
+        """A value made once (a uuid, the time, a random number), the same on every replay."""
+        recorded = self._take_key(step_key, kind, "")
+        if recorded is not None:
+            return self._replay(recorded)
+        value = make()
+        await self._record(step_key, kind, "", serialization.dumps(value))
+        return value
+
+    async def _fail_step(
+        self, step_key: str, name: str, error: Exception, attempts: int
+    ) -> NoReturn:
+        await self._record(step_key, StepKind.RUN, name, None, error_record(error, attempts))
+        raise StepExecutionError.for_step(
+            step_key, type(error).__name__, str(error), attempts
+        ) from error
+
+    async def _pause_to_retry(
+        self, step_key: str, retry: int, delay: float, error: BaseException
+    ) -> None:
+        detail = {
+            "step_key": step_key,
+            "retry": retry,
+            "delay": delay,
+            "error": f"{type(error).__name__}: {error}",
+        }
+        await self.store.add_history(
+            self.execution_id,
+            self.attempt,
+            HistoryEvent.STEP_RETRY,
+            orjson.dumps(detail).decode(),
+            self.clock.now(),
+        )
+        if delay >= DURABLE_RETRY_SECONDS:
+            # A long pause (a rate limit's Retry-After, say) waits durably: the
+            # slot is freed, and the count survives in the wait records.
+            await self.sleep_until(_retry_key(step_key, retry), lambda now: now + delay)
+            return
+        await asyncio.sleep(delay)
+        if self.stop_reason is not None:
+            raise Stopped(self.stop_reason) from None
+
+    def _durable_retries_done(self, step_key: str) -> int:
+        """Retries of this step already waited for durably (on an earlier attempt)."""
+        done = 0
+        while _retry_key(step_key, done + 1) in self.recorded:
+            done += 1
+            self._take_key(_retry_key(step_key, done), StepKind.WAIT, "")
+        return done
+
+    # steps: durable sleeps ------------------------------------------------------------
+    async def sleep_until(self, step_key: str, wake_at_from: Callable[[float], float]) -> None:
+        """Sleep until ``wake_at_from(now)``, parked: the worker slot is freed."""
+        if self._take_key(step_key, StepKind.WAIT, "") is not None:
+            return
+        now = self.clock.now()
+        wake_at = wake_at_from(now)
+        if wake_at <= now:
+            await self._record(step_key, StepKind.WAIT, "", "null")
+            return
+        parked = await self.store.begin_wait(
+            self.execution_id,
+            self.attempt,
+            step_key,
+            WaitKind.TIMER,
+            wake_at,
+            now,
+            state=self.state_if_changed(),
+        )
+        await self._after_park(parked, step_key)
+
+    # steps: events and humans ------------------------------------------------------------
+    async def publish(
+        self,
+        step_key: str,
+        topic: str,
+        data: Any,
+        event_type: str | None,
+    ) -> None:
+        """Publish an event exactly once, however often the run replays."""
+        if self._take_key(step_key, StepKind.PUBLISH, "") is not None:
+            return
+        check_topic(topic)
+        now = self.clock.now()
+        event = NewEvent(
+            id=str(uuid.uuid4()),
+            topic=topic,
+            event_type=event_type,
+            data=self.encode(f"data of event published at step {step_key!r}", data),
+            created_at=now,
+        )
+        row = StepRow(step_key, StepKind.PUBLISH, "", "null", None, self.attempt, now)
+        step = (self.execution_id, self.attempt, row)
+        if await self.store.publish_events([event], self.clock.now(), step=step) is None:
+            self._refused()
+        self.recorded[step_key] = row
+
+    async def wait_for_event(
+        self,
+        step_key: str,
+        kind: WaitKind,
+        topic: str,
+        cursor: int,
+        timeout: float | None,
+        *,
+        prepare: Callable[[], Awaitable[str | None]] | None = None,
+        on_parked: Callable[[float | None], None] | None = None,
+    ) -> Any:
+        """The first event on ``topic`` after ``cursor`` (parked until it comes).
+
+        ``prepare`` runs first on the attempt that reaches the wait and returns
+        what the wait shows (a suspend announces itself and shows its data);
+        ``on_parked`` is told the timeout once the wait is stored, if the run
+        had to park.
+        """
+        recorded = self._take_key(step_key, kind.step_kind, "")
+        if recorded is not None:
+            return self._replay(recorded)
+        data = None if prepare is None else await prepare()
+        now = self.clock.now()
+        wake_at = None if timeout is None else now + timeout
+        outcome = await self.store.wait_for_event(
+            self.execution_id,
+            self.attempt,
+            step_key,
+            kind,
+            topic,
+            cursor,
+            wake_at,
+            data,
+            now,
+            state=self.state_if_changed(),
+        )
+        if not outcome.accepted:
+            self._refused()
+        if outcome.output is None:
+            if on_parked is not None:
+                on_parked(wake_at)
+            return self._replay(await self._after_park(True, step_key))
+        row = StepRow(step_key, kind.step_kind, "", outcome.output, None, self.attempt, now)
+        self.recorded[step_key] = row
+        return serialization.loads(outcome.output)
+
+    def is_recorded(self, step_key: str) -> bool:
+        """Whether ``step_key`` replays (so a step may skip the reads it needs only to run)."""
+        return step_key in self.recorded
+
+    # steps: child workflows --------------------------------------------------------------
+    async def start_children(
+        self,
+        step_key: str,
+        prepare: Callable[[], Awaitable[Sequence[NewExecution]]],
+        output_of: Callable[[Sequence[NewExecution]], Any],
+    ) -> Any:
+        """Start the children ``prepare`` makes, recording ``output_of(children)``
+        (their handles) in the same transaction; returns it (replayed: as stored)."""
+        recorded = self._take_key(step_key, StepKind.INVOKE, "")
+        if recorded is not None:
+            return self._replay(recorded)
+        children = await prepare()
+        value = output_of(children)
+        output = self.encode(f"handles of step {step_key!r}", value)
+        started = await self.store.start_children(
+            self.execution_id,
+            self.attempt,
+            step_key,
+            children,
+            wait=False,
+            output=output,
+            now=self.clock.now(),
+            state=self.state_if_changed(),
+        )
+        if not started:
+            self._refused()
+        now = self.clock.now()
+        self.recorded[step_key] = StepRow(
+            step_key, StepKind.INVOKE, "", output, None, self.attempt, now
+        )
+        return value
+
+    async def wait_for_children(
+        self,
+        step_key: str,
+        prepare: Callable[[], Awaitable[Sequence[NewExecution]]],
+        timeout: float | None,
+    ) -> Any:
+        """Start the children ``prepare`` makes and park until the last one ends;
+        returns every child's outcome, in input order."""
+        recorded = self._take_key(step_key, StepKind.CHILDREN, "")
+        if recorded is not None:
+            return self._replay(recorded)
+        children = await prepare()
+        if not children:
+            await self._record(step_key, StepKind.CHILDREN, "", "[]")
+            return []
+        now = self.clock.now()
+        parked = await self.store.start_children(
+            self.execution_id,
+            self.attempt,
+            step_key,
+            children,
+            wait=True,
+            output=None,
+            now=now,
+            state=self.state_if_changed(),
+            wake_at=None if timeout is None else now + timeout,
+        )
+        return self._replay(await self._after_park(parked, step_key))
+
+    # keys, replay, records and parking ------------------------------------------------
+    def _take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:
         """Reserve ``step_key`` for this run; returns its record if replaying."""
         check_step_key(step_key)
         if step_key in self.used_keys:
@@ -121,7 +387,7 @@ class ExecutionRun:
             raise Stopped(self.stop_reason)
         return recorded
 
-    def replay(self, recorded: StepRow) -> Any:
+    def _replay(self, recorded: StepRow) -> Any:
         if recorded.state is not None:
             self.state = self.definition.initial_state(serialization.loads(recorded.state))
             self._state_json = recorded.state
@@ -129,19 +395,14 @@ class ExecutionRun:
             raise step_error_from_record(recorded)
         return serialization.loads(recorded.output)
 
-    # recording ----------------------------------------------------------------
-    def encode(self, what: str, value: Any) -> str:
-        """JSON for ``value``, or a clear error naming ``what`` and the type."""
-        return serialization.dumps_limited(what, value, self.max_payload_bytes)
-
-    async def record(
+    async def _record(
         self,
         step_key: str,
         kind: StepKind,
         name: str,
         output: str | None,
         error: str | None = None,
-    ) -> StepRow:
+    ) -> None:
         row = StepRow(
             step_key,
             kind,
@@ -153,25 +414,10 @@ class ExecutionRun:
             state=self.state_if_changed(),
         )
         if not await self.store.record_step(self.execution_id, self.attempt, row):
-            self.stop(StopReason.FENCED)
-            raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
+            self._refused()
         self.recorded[step_key] = row
-        return row
 
-    async def park(self, step_key: str, kind: WaitKind, wake_at: float | None) -> None:
-        """Record a wait and unwind; whatever resolves it requeues the execution."""
-        parked = await self.store.begin_wait(
-            self.execution_id,
-            self.attempt,
-            step_key,
-            kind,
-            wake_at,
-            self.clock.now(),
-            state=self.state_if_changed(),
-        )
-        await self.after_park(parked, step_key)
-
-    async def after_park(self, parked: bool, step_key: str) -> StepRow:
+    async def _after_park(self, parked: bool, step_key: str) -> StepRow:
         """A wait was stored: return its outcome, or leave this attempt.
 
         The database holds the run as ``waiting`` either way, so a crash from
@@ -182,7 +428,7 @@ class ExecutionRun:
         agent making N tool calls at O(N) store work and time.
         """
         if not parked:
-            self.refused()
+            self._refused()
         if self.holder is not None and self._alone():
             claimed = await self.holder(self, step_key)
             if claimed is not None:
@@ -204,26 +450,9 @@ class ExecutionRun:
         me = asyncio.current_task()
         return all(task is me or task.done() for task in self.tasks)
 
-    def refused(self) -> NoReturn:
+    def _refused(self) -> NoReturn:
         self.stop(StopReason.FENCED)
-        raise Stopped("this worker no longer owns the execution (cancelled or taken over)")
-
-    async def note_retry(
-        self, step_key: str, retry: int, delay: float, error: BaseException
-    ) -> None:
-        detail = {
-            "step_key": step_key,
-            "retry": retry,
-            "delay": delay,
-            "error": f"{type(error).__name__}: {error}",
-        }
-        await self.store.add_history(
-            self.execution_id,
-            self.attempt,
-            HistoryEvent.STEP_RETRY,
-            orjson.dumps(detail).decode(),
-            self.clock.now(),
-        )
+        raise Stopped(_FENCED)
 
     # stopping -------------------------------------------------------------------
     def stop(self, reason: StopReason) -> None:
@@ -239,27 +468,8 @@ class ExecutionRun:
                 task.cancel()
 
 
-def error_record(error: BaseException, attempts: int = 1) -> str:
-    return orjson.dumps(
-        {
-            "type": type(error).__name__,
-            "module": type(error).__module__,
-            "message": str(error),
-            "attempts": attempts,
-        }
-    ).decode()
-
-
-def step_error_from_record(recorded: StepRow) -> PolosError:
-    info = orjson.loads(recorded.error or "{}")
-    if info.get("type") == "WaitTimeoutError":
-        return WaitTimeoutError(recorded.step_key, info.get("message"))
-    return StepExecutionError.for_step(
-        recorded.step_key,
-        info.get("type", "Error"),
-        info.get("message", ""),
-        info.get("attempts", 1),
-    )
+def _retry_key(step_key: str, retry: int) -> str:
+    return f"{step_key}::retry{retry}"
 
 
 def _describe(kind: str, name: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from ..durations import parse_duration
 from .retry import RetryPolicy
 from .run import current_run
-from .steps import Step
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,6 +39,7 @@ class StepFunction(Generic[P, R]):
         self.max_retries = policy.max_retries
         self.retry_delay = policy.base_delay
         self.max_delay = policy.max_delay
+        self.retry = (policy.max_retries, policy.base_delay, policy.max_delay)
         self.__polos_step_fn__ = fn
         functools.update_wrapper(self, fn)
 
@@ -68,13 +68,7 @@ class StepFunction(Generic[P, R]):
         # The key is fixed now, at call time, so that it follows call order
         # even when several calls are gathered.
         call = functools.partial(self.fn, *args, **kwargs)
-        return Step(run).run(
-            key,
-            call,
-            max_retries=self.max_retries,
-            base_delay=self.retry_delay,
-            max_delay=self.max_delay,
-        )
+        return run.run_step(key, call, (), {}, self.retry)
 
 
 class _BoundStep:

@@ -18,8 +18,7 @@ from typing import Any
 from .. import serialization
 from ..durations import parse_duration, timeout_seconds
 from ..errors import ChildWorkflowError, InvalidPayloadError
-from ..store.records import NewExecution, StepRow
-from ..store.vocabulary import StepKind
+from ..store.records import NewExecution
 from ..types import BatchStepResult, BatchWorkflowInput, ExecutionHandle
 from . import definition as registry
 from . import queues
@@ -126,54 +125,20 @@ class ChildSteps:
     # ------------------------------------------------------------------------
     async def _start(self, step_key: str, items: list[BatchWorkflowInput]) -> list[ExecutionHandle]:
         run = self._run
-        recorded = run.take_key(step_key, StepKind.INVOKE, "")
-        if recorded is not None:
-            return list(run.replay(recorded))
-        children = await _children(run, step_key, items)
-        handles = [_handle(c) for c in children]
-        output = run.encode(f"handles of step {step_key!r}", handles)
-        started = await run.store.start_children(
-            run.execution_id,
-            run.attempt,
-            step_key,
-            children,
-            wait=False,
-            output=output,
-            now=run.clock.now(),
-            state=run.state_if_changed(),
+        handles = await run.start_children(
+            step_key, lambda: _children(run, step_key, items), _handles
         )
-        if not started:
-            run.refused()
-        run.recorded[step_key] = StepRow(
-            step_key, StepKind.INVOKE, "", output, None, run.attempt, run.clock.now()
-        )
-        return handles
+        return list(handles)
 
     async def _start_and_wait(
         self, step_key: str, items: list[BatchWorkflowInput], timeout: Timeout = None
     ) -> list[BatchStepResult]:
         run = self._run
-        recorded = run.take_key(step_key, StepKind.CHILDREN, "")
-        if recorded is not None:
-            return [BatchStepResult.model_validate(r) for r in run.replay(recorded)]
-        if not items:
-            await run.record(step_key, StepKind.CHILDREN, "", "[]")
-            return []
-        children = await _children(run, step_key, items)
-        now = run.clock.now()
-        parked = await run.store.start_children(
-            run.execution_id,
-            run.attempt,
-            step_key,
-            children,
-            wait=True,
-            output=None,
-            now=now,
-            state=run.state_if_changed(),
-            wake_at=None if timeout is None else now + parse_duration(timeout),
+        seconds = None if timeout is None else parse_duration(timeout)
+        outcomes = await run.wait_for_children(
+            step_key, lambda: _children(run, step_key, items), seconds
         )
-        step = await run.after_park(parked, step_key)
-        return [BatchStepResult.model_validate(r) for r in run.replay(step)]
+        return [BatchStepResult.model_validate(r) for r in outcomes]
 
 
 async def _children(
@@ -231,6 +196,10 @@ def _child(
         idempotency_key=item.idempotency_key,
         deployment_id=row.deployment_id,  # children run in their parent's deployment
     )
+
+
+def _handles(children: Sequence[NewExecution]) -> list[ExecutionHandle]:
+    return [_handle(child) for child in children]
 
 
 def _handle(child: NewExecution) -> ExecutionHandle:

@@ -12,15 +12,13 @@ suspend is kept and delivered when it gets there.
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import serialization
 from ..durations import parse_duration
-from ..store.records import NewEvent, StepRow
-from ..store.vocabulary import StepKind, WaitKind
-from ..types import EventPayload, ResumeEvent, suspend_topic, workflow_topic
+from ..store.vocabulary import WaitKind
+from ..types import EventPayload, ResumeEvent, check_topic, suspend_topic, workflow_topic
 from .run import ExecutionRun
 
 #: The step that announces a suspend on the run tree's topic is ``<key>.announce``.
@@ -41,26 +39,7 @@ class EventSteps:
         self, step_key: str, topic: str, data: Any = None, event_type: str | None = None
     ) -> None:
         """Publish an event durably: exactly once, however often the run replays."""
-        run = self._run
-        if run.take_key(step_key, StepKind.PUBLISH, "") is not None:
-            return
-        _check_topic(topic)
-        event = NewEvent(
-            id=str(uuid.uuid4()),
-            topic=topic,
-            event_type=event_type,
-            data=run.encode(f"data of event published at step {step_key!r}", data),
-            created_at=run.clock.now(),
-        )
-        row = StepRow(step_key, StepKind.PUBLISH, "", "null", None, run.attempt, event.created_at)
-        if (
-            await run.store.publish_events(
-                [event], run.clock.now(), step=(run.execution_id, run.attempt, row)
-            )
-            is None
-        ):
-            run.refused()
-        run.recorded[step_key] = row
+        await self._run.publish(step_key, topic, data, event_type)
 
     async def publish_workflow_event(
         self, step_key: str, data: Any = None, event_type: str | None = None
@@ -80,10 +59,12 @@ class EventSteps:
 
         With ``timeout``, raises ``WaitTimeoutError`` here if nothing came.
         """
-        _check_topic(topic)
-        return await self._wait(
-            step_key, WaitKind.EVENT, topic, self._run.event_cursor, timeout, None
+        check_topic(topic)
+        run = self._run
+        event = await run.wait_for_event(
+            step_key, WaitKind.EVENT, topic, run.event_cursor, _seconds(timeout)
         )
+        return EventPayload.model_validate(event)
 
     async def suspend(
         self, step_key: str, data: Any = None, timeout: float | str | timedelta | None = None
@@ -96,25 +77,38 @@ class EventSteps:
         whose ``"data"`` is what the resumer sent.
         """
         run = self._run
-        recorded = run.take_key(step_key, StepKind.SUSPEND, "")
-        if recorded is not None:
-            return _resume_event(run.replay(recorded))
         root = run.row.root_execution_id or run.execution_id
         root_workflow = run.row.root_workflow_id or run.row.workflow_id
-        shown = run.encode(f"data of suspend step {step_key!r}", data)
-        announced = serialization.loads(shown)
-        if isinstance(announced, dict):
-            announced["_approval_url"] = approval_url(root, step_key)
-        # Published as a step of its own, so the announcement goes out once.
-        await self.publish_event(
-            f"{step_key}{ANNOUNCE_SUFFIX}",
-            workflow_topic(root_workflow, root),
-            announced,
-            f"suspend_{step_key}",
-        )
-        topic = suspend_topic(root, step_key)
-        event = await self._wait(
-            step_key, WaitKind.SUSPEND, topic, 0, timeout, shown, taken=True, announce=announced
+        announced: Any = None
+
+        async def announce() -> str:
+            """On the attempt that reaches the suspend: what it shows, announced once."""
+            nonlocal announced
+            shown = run.encode(f"data of suspend step {step_key!r}", data)
+            announced = serialization.loads(shown)
+            if isinstance(announced, dict):
+                announced["_approval_url"] = approval_url(root, step_key)
+            # Published as a step of its own, so the announcement goes out once.
+            await run.publish(
+                f"{step_key}{ANNOUNCE_SUFFIX}",
+                workflow_topic(root_workflow, root),
+                announced,
+                f"suspend_{step_key}",
+            )
+            return shown
+
+        def tell_channels(wake_at: float | None) -> None:
+            if run.on_suspend is not None:
+                run.on_suspend(_notice(run, step_key, announced, wake_at))
+
+        event = await run.wait_for_event(
+            step_key,
+            WaitKind.SUSPEND,
+            suspend_topic(root, step_key),
+            0,
+            _seconds(timeout),
+            prepare=announce,
+            on_parked=tell_channels,
         )
         return _resume_event(event)
 
@@ -130,59 +124,15 @@ class EventSteps:
         suspended tree's root execution id (or the suspended run's own id) and step key."""
         del suspend_workflow_id  # part of the Polos API shape; the topic needs only the rest
         root = suspend_execution_id
-        if step_key not in self._run.recorded:  # a replay does no I/O
+        if not self._run.is_recorded(step_key):  # a replay does no I/O
             row = await self._run.store.get_execution(suspend_execution_id)
             if row is not None and row.root_execution_id:
                 root = row.root_execution_id
         await self.publish_event(step_key, suspend_topic(root, suspend_step_key), data, "resume")
 
-    async def _wait(
-        self,
-        step_key: str,
-        kind: WaitKind,
-        topic: str,
-        cursor: int,
-        timeout: float | str | timedelta | None,
-        data: str | None,
-        *,
-        taken: bool = False,
-        announce: Any = None,
-    ) -> EventPayload:
-        run = self._run
-        if not taken:
-            recorded = run.take_key(step_key, kind.step_kind, "")
-            if recorded is not None:
-                return EventPayload.model_validate(run.replay(recorded))
-        now = run.clock.now()
-        wake_at = None if timeout is None else now + parse_duration(timeout)
-        outcome = await run.store.wait_for_event(
-            run.execution_id,
-            run.attempt,
-            step_key,
-            kind,
-            topic,
-            cursor,
-            wake_at,
-            data,
-            now,
-            state=run.state_if_changed(),
-        )
-        if not outcome.accepted:
-            run.refused()
-        if outcome.output is None:
-            if run.on_suspend is not None and kind is WaitKind.SUSPEND:
-                run.on_suspend(_notice(run, step_key, announce, wake_at))
-            step = await run.after_park(True, step_key)
-            return EventPayload.model_validate(run.replay(step))
-        run.recorded[step_key] = StepRow(
-            step_key, kind.step_kind, "", outcome.output, None, run.attempt, now
-        )
-        return EventPayload.model_validate(serialization.loads(outcome.output))
 
-
-def _check_topic(topic: str) -> None:
-    if not isinstance(topic, str) or not topic:
-        raise TypeError(f"an event topic must be a non-empty string, got {topic!r}")
+def _seconds(timeout: float | str | timedelta | None) -> float | None:
+    return None if timeout is None else parse_duration(timeout)
 
 
 def _resume_event(value: Any) -> ResumeEvent:

@@ -84,7 +84,7 @@ class Store(abc.ABC):
         """Move up to ``limit`` queued executions to ``running`` for this worker.
 
         Executions in ``skip_steps_for`` come back without their steps: the
-        worker still holds them in memory (see ``ExecutionRun.after_park``).
+        worker still holds them in memory (see ``ExecutionRun._after_park``).
 
         ``workflow_ids`` are the workflows this worker runs, or a mapping from
         each to its queue: queued executions of those workflows whose queue

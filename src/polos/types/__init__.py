@@ -154,6 +154,13 @@ def suspend_topic(root_execution_id: str, step_key: str) -> str:
     return f"polos.resume/{root_execution_id}/{step_key}"
 
 
+def check_topic(topic: object) -> str:
+    """Return ``topic`` if it can name a topic, else raise ``TypeError``."""
+    if not isinstance(topic, str) or not topic:
+        raise TypeError(f"an event topic must be a non-empty string, got {topic!r}")
+    return topic
+
+
 def workflow_topic(root_workflow_id: str, root_execution_id: str) -> str:
     """The topic shared by a whole run tree (Polos's ``workflow/<root wf>/<root run>``):
     suspends, agent text and tool calls, and ``ctx.step.publish_workflow_event``."""

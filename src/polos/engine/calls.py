@@ -1,0 +1,29 @@
+"""Calling user code: async functions on the loop, plain ones in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+
+async def call_function(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Await async functions on the loop; run plain functions in a thread."""
+    if inspect.iscoroutinefunction(fn) or getattr(fn, "__polos_async__", False):
+        return await fn(*args, **kwargs)
+    result = await asyncio.to_thread(fn, *args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def function_name(fn: Callable[..., Any]) -> str:
+    """The name a ``run`` step records for ``fn``, checked again on every replay."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    inner = getattr(fn, "__polos_step_fn__", fn)
+    return getattr(inner, "__qualname__", None) or type(inner).__qualname__
