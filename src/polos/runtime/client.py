@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import serialization
-from ..durations import timeout_seconds, utc_datetime
-from ..engine import definition as registry
-from ..engine import queues
-from ..engine.queues import Queue, ensure_in_store
+from ..durations import utc_datetime
+from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
+from ..engine.submission import handle_of, prepare_executions
 from ..errors import (
     ExecutionCancelledError,
     ExecutionNotFoundError,
@@ -22,7 +21,7 @@ from ..errors import (
     WorkflowFailedError,
     WorkflowTimeoutError,
 )
-from ..store import FINAL_STATUSES, NewExecution, Store, store_from_url
+from ..store import FINAL_STATUSES, Store, store_from_url
 from ..store.payloads import event_json
 from ..store.records import EventRow, NewEvent
 from ..store.vocabulary import Status, WaitKind
@@ -33,10 +32,11 @@ from ..types import (
     ExecutionHandle,
     QueueStats,
     SuspendInfo,
+    check_topic,
     suspend_topic,
 )
 from .current import forbid_inside_workflow
-from .models import ExecutionInfo, execution_info, handle_for
+from .models import ExecutionInfo, execution_info
 from .settings import resolve_settings
 
 if TYPE_CHECKING:
@@ -105,6 +105,8 @@ class PolosClient:
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self.max_payload_bytes = max_payload_bytes
+        #: The engine's clock: what submitted runs, events and cancellations are stamped with.
+        self.clock: Clock = SYSTEM_CLOCK
 
     @property
     def store(self) -> Store:
@@ -205,62 +207,22 @@ class PolosClient:
             else item
             for item in workflows
         ]
-        prepared = [self._new_execution(item) for item in items]
         store = await self._ready()
-        await registry.check_known(store, [n.workflow_id for n, _ in prepared])
-        await ensure_in_store(store, [q for _, q in prepared if q is not None])
-        news = [n for n, _ in prepared]
+        news = await prepare_executions(
+            store,
+            items,
+            clock=self.clock,
+            max_payload_bytes=self.max_payload_bytes,
+            deployment_id=self.deployment_id,
+        )
         ids = await store.create_executions(news)
         return [
-            handle_for(
-                execution_id,
-                n.workflow_id,
-                n.created_at,
-                session_id=n.session_id,
-                user_id=n.user_id,
-                root_execution_id=execution_id,
-                root_workflow_id=n.workflow_id,
-            ).bind(self)
-            for execution_id, n in zip(ids, news, strict=True)
+            handle_of(n, execution_id).bind(self) for execution_id, n in zip(ids, news, strict=True)
         ]
 
     async def batch_agent_invoke(self, invocations: Sequence[Any]) -> list[ExecutionHandle]:
         """Queue several agent runs (``agent.with_input(...)``) in one transaction."""
         return await self.batch_invoke([i.as_batch_input() for i in invocations])
-
-    def _new_execution(self, item: BatchWorkflowInput) -> tuple[NewExecution, Queue | None]:
-        workflow_id = item.workflow_id
-        definition = registry.lookup(workflow_id)
-        state = None
-        if definition is not None:
-            definition.coerce_payload(item.payload)  # fail now, before anything is stored
-            if item.initial_state is not None:
-                state = definition.initial_state(item.initial_state)
-        elif item.initial_state is not None:
-            state = item.initial_state
-        run_timeout = timeout_seconds("run_timeout_seconds", item.run_timeout_seconds)
-        if item.queue is not None:
-            queue: Queue | None = queues.resolve(item.queue, workflow_id)
-        else:  # unknown here: the claiming worker assigns the workflow's queue
-            queue = definition.queue if definition is not None else None
-        new = NewExecution(
-            id=str(uuid.uuid4()),
-            workflow_id=workflow_id,
-            payload=self._encode(f"payload of workflow {workflow_id!r}", item.payload),
-            created_at=time.time(),
-            session_id=item.session_id,
-            user_id=item.user_id,
-            run_timeout_seconds=run_timeout,
-            state=None
-            if state is None
-            else self._encode(f"initial_state of {workflow_id!r}", state),
-            queue_name=queue.name if queue is not None else "",
-            concurrency_key=_key(item.concurrency_key),
-            priority=_priority(item.priority),
-            idempotency_key=item.idempotency_key,
-            deployment_id=self.deployment_id,
-        )
-        return new, queue
 
     def _encode(self, what: str, value: Any) -> str:
         return serialization.dumps_limited(what, value, self.max_payload_bytes)
@@ -308,9 +270,8 @@ class PolosClient:
         return event
 
     async def batch_publish(self, topic: str, events: Sequence[EventData]) -> list[EventPayload]:
-        if not isinstance(topic, str) or not topic:
-            raise TypeError(f"an event topic must be a non-empty string, got {topic!r}")
-        now = time.time()
+        check_topic(topic)
+        now = self.clock.now()
         news = [
             NewEvent(
                 str(uuid.uuid4()),
@@ -437,7 +398,7 @@ class PolosClient:
         stops at its next step boundary.
         """
         store = await self._ready()
-        row = await store.cancel_execution(execution_id, time.time())
+        row = await store.cancel_execution(execution_id, self.clock.now())
         if row is None:
             raise ExecutionNotFoundError(execution_id)
         return row.status == Status.CANCELLED
@@ -482,15 +443,3 @@ def _outcome(execution_id: str, status: str, result: str | None, error: str | No
 def _epoch(moment: datetime) -> float:
     """A datetime as epoch seconds; a naive one is taken as UTC."""
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def _key(value: str | None) -> str:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"concurrency_key must be a string, got {value!r}")
-    return value or ""
-
-
-def _priority(value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"priority must be an integer, got {value!r}")
-    return value

@@ -12,7 +12,6 @@ from pydantic_core import to_jsonable_python
 from .. import serialization
 from ..durations import utc_datetime
 from ..store.records import ExecutionRow, HistoryRow, StepRow
-from ..types import ExecutionHandle
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -149,7 +148,3 @@ def execution_info(
             for h in history or ()
         ],
     )
-
-
-def handle_for(row_id: str, workflow_id: str, created_at: float, **fields: Any) -> ExecutionHandle:
-    return ExecutionHandle(id=row_id, workflow_id=workflow_id, created_at=_dt(created_at), **fields)

@@ -70,6 +70,8 @@ class Polos:
                 "(or set POLOS_DATABASE_URL) to the server's database, or pass worker=False "
                 "for a client that only starts and watches runs over HTTP"
             )
+        if worker_options.get("clock") is not None:
+            self.client.clock = worker_options["clock"]  # one clock for runs and submissions
         self.database_url = self.client.database_url
         #: Polos serves pushed work on this port; an embedded worker claims from the
         #: database instead, so it is kept only for code that reads it back.
