@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_scaling.py [--database-url postgresql://...] [--workflows 2000]
 
-For K = 1, 2 and 4 worker processes (bench/scaling_worker.py) on a fresh
+For K = 1, 2 and 4 worker processes (the tests' worker app serving
+bench/scaling_workflows.py, started with tests/toolkit) on a fresh
 schema, the client queues M 3-step workflows in one transaction, then waits
 until all are completed; the figure is workflows per second from the
 moment they were queued. Two modes: trivial steps (CPU-bound: on a 2-core
@@ -16,43 +17,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
-from polos import BatchWorkflowInput, PolosClient
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from polos import BatchWorkflowInput, PolosClient  # noqa: E402
+from toolkit.processes import WorkerProcess, start_workers, stop_workers  # noqa: E402
+
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def start_workers(
-    count: int, url: str, step_seconds: float, slots: int
-) -> list[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        "POLOS_DATABASE_URL": url,
-        "PYTHONPATH": f"{HERE.parent / 'src'}{os.pathsep}{HERE}",
-        "STEP_SECONDS": str(step_seconds),
-        "SLOTS": str(slots),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(HERE / "scaling_worker.py")],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    for p in procs:
-        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-    return procs
+def workers_for(
+    count: int, url: str, step_seconds: float, slots: int, workdir: Path
+) -> list[WorkerProcess]:
+    return start_workers(
+        count,
+        url,
+        workdir / "steps.log",
+        modules="scaling_workflows",
+        PYTHONPATH=f"{HERE.parent / 'src'}{os.pathsep}{HERE}",
+        STEP_SECONDS=str(step_seconds),
+        POLOS_TEST_SLOTS=str(slots),
+        POLOS_TEST_POLL="0.1",  # Worker's defaults, not the tests' quicker ones
+        POLOS_TEST_GRACE="10",
+    )
 
 
 async def run_case(
@@ -65,7 +60,8 @@ async def run_case(
     try:
         async with PolosClient(database_url=url):  # migrate before the workers start
             pass
-        procs = await asyncio.to_thread(start_workers, workers, url, step_seconds, slots)
+        workdir = Path(tempfile.mkdtemp(prefix="polos-scaling-"))
+        procs = await asyncio.to_thread(workers_for, workers, url, step_seconds, slots, workdir)
         try:
             async with PolosClient(database_url=url) as client:
                 items = [
@@ -82,10 +78,7 @@ async def run_case(
                     await asyncio.sleep(0.02)
                 return workflows / (time.perf_counter() - start)
         finally:
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                p.wait(timeout=30)
+            await stop_workers(procs)
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()

@@ -62,7 +62,8 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "src")]
 
 from polos import BatchWorkflowInput, PolosClient  # noqa: E402
 from polos.store import ACTIVE_STATUSES, Store, store_from_url  # noqa: E402
-from procs import StepLog, WorkerProcess  # noqa: E402
+from toolkit.processes import WorkerProcess  # noqa: E402
+from toolkit.steplog import StepLog  # noqa: E402
 
 WORKFLOW = "crash_many_steps"
 TAKEOVER_EVENTS = ("lease_expired", "owner_died")
@@ -236,7 +237,7 @@ class Pause:
 
 
 class Fleet:
-    """The worker processes: started through tests/procs.py's WorkerProcess."""
+    """The worker processes: started through tests/toolkit's WorkerProcess."""
 
     def __init__(self, url: str, ledger: Path, workdir: Path, config: Config) -> None:
         self.url, self.ledger, self.workdir, self.config = url, ledger, workdir, config

@@ -28,6 +28,7 @@ from polos import (
     max_steps,
     tool,
 )
+from toolkit.steplog import log_step
 
 TOOL_CALLS: list[tuple[str, dict[str, object]]] = []
 
@@ -74,8 +75,7 @@ async def calculate_shipping(ctx: WorkflowContext, input: ShippingQuery) -> dict
 
 @tool(description="A tool that takes a while")
 async def slow_tool(ctx: WorkflowContext, input: SlowQuery) -> str:
-    with open(os.environ.get("POLOS_TEST_LOG", "/dev/null"), "a") as f:
-        f.write(f"slow_tool {os.getpid()} {time.time()}\n")
+    log_step("start", ctx.execution_id, "slow_tool")
     # Held until the test creates the release file (it does so only after it
     # killed the worker running this), so a kill always lands mid-tool, however
     # loaded the machine is. Without the variable: a plain sleep.

@@ -97,6 +97,16 @@ def database_url(backend: str, tmp_path: os.PathLike[str]) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url(tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """A fresh PostgreSQL schema, for tests that are about PostgreSQL only."""
+    url, schema = new_database_url("postgres", tmp_path)
+    try:
+        yield url
+    finally:
+        drop_schema(schema)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{os.fspath(tmp_path)}/polos.db"
 

@@ -643,15 +643,3 @@ async def core_idempotency(ctx: WorkflowContext, tag: str) -> dict[str, Any]:
         "other": ctx.step.idempotency_key("refund"),
         "attempt": ctx.attempt,
     }
-
-
-async def wait_for_status(client: Any, execution_id: str, status: str, timeout: float = 5.0) -> Any:
-    """Poll ``get_execution`` until the execution reaches ``status``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = await client.get_execution(execution_id)
-        if info.status == status:
-            return info
-        if time.monotonic() > deadline:
-            raise AssertionError(f"execution stayed {info.status!r}, expected {status!r}")
-        await asyncio.sleep(0.01)

@@ -13,7 +13,8 @@ import agent_defs as defs
 from polos import Agent, AgentResult, Polos, PolosClient, WorkflowContext, workflow
 from polos.agents.providers import ProviderConfigError
 from polos.testing import FakeAnthropicServer, FakeOpenAIServer, FakeToolCall, Turn
-from procs import APP, WorkerProcess
+from toolkit.processes import WorkerProcess
+from toolkit.waiting import wait_for_step
 
 
 @pytest.fixture
@@ -341,8 +342,7 @@ async def test_seed_process_order_with_an_agent(polos: Polos, llm: FakeOpenAISer
     handle = await ag_process_order.invoke(polos, {"id": "o-9", "amount": 2500})
     pending = await _pending_approval(polos, handle.id)
     await polos.resume("ag_process_order", handle.id, pending.step_key, {"approved": True})  # type: ignore[attr-defined]
-    while (await handle.get()).waiting_on != "wait_pickup":
-        await asyncio.sleep(0.01)
+    await wait_for_step(polos, handle.id, "wait_pickup")
     await events.publish(polos, "warehouse.pickup/o-9", EventData(data={}))
     assert await handle.result(timeout=30) == {"status": "completed", "payment_id": "pay_o-9"}
 
@@ -352,14 +352,13 @@ async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
 ) -> None:
     log = tmp_path / "steps.log"
     release = tmp_path / "release"  # the tool blocks until this file exists
-    app = APP.parent / "agent_worker.py"
     env = {"POLOS_TEST_RELEASE": str(release)}
     with FakeOpenAIServer(
         [Turn.call("slow_tool", {"seconds": 60}), Turn.reply("finished")]
     ) as server:
         defs.point_agents_at(server.base_url)
         env["POLOS_TEST_LLM_URL"] = server.base_url
-        worker = WorkerProcess(database_url, log, app=app, **env)
+        worker = WorkerProcess(database_url, log, modules="agent_defs", **env)
         async with PolosClient(database_url=database_url) as client:
             handle = await defs.slow_agent.invoke(client, "go")
             # The tool has started (and cannot finish) once its line is written
@@ -368,7 +367,7 @@ async def test_sigkill_mid_run_does_not_repeat_llm_or_tool_calls(
                 await asyncio.sleep(0.02)
             worker.kill()  # mid-tool: the LLM call before it is recorded
             release.touch()
-            restarted = WorkerProcess(database_url, log, app=app, **env)
+            restarted = WorkerProcess(database_url, log, modules="agent_defs", **env)
             result = await handle.result(client, timeout=60)
             restarted.terminate()
         assert result.text == "finished"

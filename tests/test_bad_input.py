@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import string
 import sys
 import time
@@ -13,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 
@@ -29,6 +27,8 @@ from polos import (
 from polos.durations import MAX_DURATION_SECONDS, check_wake_at, parse_duration, utc_datetime
 from polos.engine.retry import RetryPolicy
 from polos.engine.step_keys import MAX_STEP_KEY_CHARS, check_step_key
+from toolkit.database import execute_sql
+from toolkit.waiting import wait_for_status, wait_for_step
 
 BAD_KEYS = {
     # Above PostgreSQL's ~2.7 KB index entry limit even once compressed.
@@ -129,30 +129,15 @@ async def test_run_timeout_out_of_range_is_refused_at_invoke(polos: Polos, value
         await bad_input_waits.invoke(polos, "ok", run_timeout_seconds=value)
 
 
-async def _sql(database_url: str, statement: str) -> None:
-    """Write to the database behind Polos's back (data from before the checks, or by hand)."""
-    if database_url.startswith("sqlite"):
-        conn = sqlite3.connect(database_url.split(":///", 1)[1])
-        with conn:
-            conn.execute(statement)
-        conn.close()
-        return
-    base, _, schema = database_url.partition("?schema=")
-    pg = await asyncpg.connect(base, server_settings={"search_path": schema})
-    try:
-        await pg.execute(statement)
-    finally:
-        await pg.close()
-
-
 @pytest.mark.parametrize("stored", ["1e18", "-1e18", "8.64e13"])
 async def test_a_stored_out_of_range_time_does_not_break_reading(
     polos: Polos, database_url: str, stored: str
 ) -> None:
     handle = await bad_input_waits.invoke(polos, "hour")
-    while (await handle.get(polos)).status != "waiting":
-        await asyncio.sleep(0.01)
-    await _sql(database_url, f"UPDATE executions SET wake_at = {stored} WHERE id = '{handle.id}'")
+    await wait_for_status(polos, handle.id, "waiting")
+    await execute_sql(
+        database_url, f"UPDATE executions SET wake_at = {stored} WHERE id = '{handle.id}'"
+    )
     info = await handle.get(polos)
     assert info.wake_at is not None and info.wake_at.year in (1, 9999)
     assert handle.id in [e.id for e in await polos.list_executions()]
@@ -224,10 +209,9 @@ async def test_a_planted_row_runs_nothing_on_replay(
     marker = tmp_path / "ran"
     topic = f"bad_input.{uuid.uuid4().hex}"
     handle = await bad_input_planted.invoke(polos, topic)
-    while (await handle.get(polos)).waiting_on != "go":
-        await asyncio.sleep(0.01)
+    await wait_for_step(polos, handle.id, "go")
     planted = _planted(tag, ref, marker).replace("'", "''")
-    await _sql(
+    await execute_sql(
         database_url,
         f"UPDATE steps SET output = '{planted}' WHERE execution_id = '{handle.id}' "
         "AND step_key = 'value'",

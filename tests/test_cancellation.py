@@ -14,6 +14,7 @@ from polos import (
     WorkflowContext,
     workflow,
 )
+from toolkit.waiting import wait_for_status
 
 RAN: list[str] = []
 # Made afresh by each test: an asyncio.Event belongs to the loop that first waits on it.
@@ -67,8 +68,7 @@ async def test_cancel_queued(database_url: str) -> None:
 async def test_cancel_waiting(polos: Polos) -> None:
     RAN.clear()
     handle = await cancel_sleeper.invoke(polos)
-    while (await polos.get_execution(handle.id)).status != "waiting":
-        await asyncio.sleep(0.01)
+    await wait_for_status(polos, handle.id, "waiting")
     assert await polos.cancel_execution(handle.id) is True
     info = await polos.get_execution(handle.id)
     assert info.status == "cancelled" and info.completed_at is not None

@@ -20,7 +20,6 @@ from core_workflows import (
     core_order,
     core_wait_string,
     core_wait_until,
-    wait_for_status,
 )
 from polos import (
     ExecutionCancelledError,
@@ -36,6 +35,7 @@ from polos import (
     get_all_workflows,
     get_workflow,
 )
+from toolkit.waiting import wait_for_status
 
 ORDER = {"order_id": "o-1", "quantity": 3, "placed_at": "2024-05-01T10:00:00+00:00"}
 

@@ -6,11 +6,13 @@ import asyncio
 from pathlib import Path
 
 from polos import EventData, PolosClient, events
-from procs import StepLog, WorkerProcess, wait_until
+from toolkit.processes import WorkerProcess
+from toolkit.steplog import StepLog
+from toolkit.waiting import wait_for_status, wait_until
 
 
 def _started(log_path: Path, key: str) -> object:
-    return lambda: any(k == key and v for (_, k), v in StepLog.read(log_path).starts.items())
+    return lambda: StepLog.read(log_path).started(key) > 0
 
 
 async def test_kill_during_child_execution(database_url: str, tmp_path: Path) -> None:
@@ -50,8 +52,7 @@ async def test_event_published_while_the_worker_is_dead(database_url: str, tmp_p
     async with PolosClient(database_url=database_url) as client:
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_event_waiter", {"topic": "crash.signal"})
-        while (await client.get_execution(handle.id)).status != "waiting":
-            await asyncio.sleep(0.02)
+        await wait_for_status(client, handle.id, "waiting", timeout=20)
         worker.kill()
         await events.publish(client, "crash.signal", EventData(data={"go": True}))
         restarted = WorkerProcess(database_url, log_path)

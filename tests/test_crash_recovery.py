@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from polos import PolosClient
-from procs import StepLog, WorkerProcess, wait_until
+from toolkit.processes import WorkerProcess
+from toolkit.steplog import StepLog
+from toolkit.waiting import wait_for_status, wait_until
 
 
 def started(log_path: Path, key: str, count: int = 1) -> object:
-    return lambda: (
-        sum(len(v) for (_, k), v in StepLog.read(log_path).starts.items() if k == key) >= count
-    )
+    return lambda: StepLog.read(log_path).started(key) >= count
 
 
 def assert_no_recorded_step_ran_again(log: StepLog, execution_id: str, steps: list[object]) -> None:
@@ -101,14 +101,7 @@ async def test_timer_due_while_down_fires_after_restart(database_url: str, tmp_p
         worker = WorkerProcess(database_url, log_path)
         handle = await client.invoke("crash_sleeper", {"seconds": 1.0})
         await asyncio.to_thread(wait_until, started(log_path, "before"), 20, "the first step")
-
-        async def waiting() -> bool:
-            return (await client.get_execution(handle.id)).status == "waiting"
-
-        deadline = time.monotonic() + 10
-        while not await waiting():
-            assert time.monotonic() < deadline, "never reached the wait"
-            await asyncio.sleep(0.02)
+        await wait_for_status(client, handle.id, "waiting")
         worker.kill()
         await asyncio.sleep(1.5)  # the timer comes due while no worker runs
 

@@ -16,6 +16,7 @@ from polos import (
     workflow,
 )
 from polos.events import StreamEvent
+from toolkit.waiting import wait_for_status
 
 SEEN: list[str] = []
 
@@ -41,18 +42,10 @@ async def ev_waiter(ctx: WorkflowContext, input: dict[str, str]) -> dict[str, ob
     }
 
 
-async def _wait_status(polos: Polos, execution_id: str, status: str) -> None:
-    for _ in range(500):
-        if (await polos.get_execution(execution_id)).status == status:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{execution_id} never became {status}")
-
-
 async def test_wait_for_event_resumes_on_publish(polos: Polos) -> None:
     SEEN.clear()
     handle = await ev_waiter.invoke(polos, {"id": "r1"})
-    await _wait_status(polos, handle.id, "waiting")
+    await wait_for_status(polos, handle.id, "waiting")
     published = await events.publish(
         polos, "approval/r1", EventData(event_type="decision", data={"approved": True})
     )
@@ -75,7 +68,7 @@ async def test_event_published_before_the_wait_is_stored_is_not_missed(polos: Po
 async def test_old_events_are_not_delivered_to_new_waits(polos: Polos) -> None:
     await events.publish(polos, "approval/r3", EventData(data={"approved": False}))
     handle = await ev_waiter.invoke(polos, {"id": "r3"})
-    await _wait_status(polos, handle.id, "waiting")
+    await wait_for_status(polos, handle.id, "waiting")
     await events.publish(polos, "approval/r3", EventData(data={"approved": True}))
     assert (await handle.result(timeout=10))["approved"] is True
 

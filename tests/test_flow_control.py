@@ -17,7 +17,9 @@ from polos import (
     queue,
     workflow,
 )
-from procs import StepLog, WorkerProcess
+from toolkit.processes import WorkerProcess
+from toolkit.steplog import StepLog
+from toolkit.waiting import wait_for_status
 
 SPANS: list[tuple[str, float, float]] = []  # (concurrency key or tag, start, end)
 STARTS: list[tuple[str, float]] = []
@@ -98,8 +100,7 @@ async def fc_quick(ctx: WorkflowContext) -> float:
 
 async def test_waiting_runs_hold_no_slot(polos: Polos) -> None:
     waiter = await fc_waiter.invoke(polos)
-    while (await waiter.get()).status != "waiting":
-        await asyncio.sleep(0.01)
+    await wait_for_status(polos, waiter.id, "waiting")
     quick_done = await fc_quick.run(polos, timeout=5)
     waiter_done = await waiter.result(timeout=10)
     assert quick_done < waiter_done  # it ran while the other waited on the same 1-slot queue
@@ -153,8 +154,7 @@ async def test_priority_orders_starts_fifo_within_a_priority(polos: Polos) -> No
     SPANS.clear()
     PRIO_GATE["open"] = asyncio.Event()
     blocker = await fc_prio.invoke(polos, {"tag": "blocker", "hold": True})
-    while (await blocker.get()).status != "running":
-        await asyncio.sleep(0.005)
+    await wait_for_status(polos, blocker.id, "running")
     order = [("low1", 0), ("high1", 10), ("low2", 0), ("high2", 10), ("mid", 5)]
     handles = [
         await fc_prio.invoke(polos, {"tag": tag, "seconds": 0.0}, priority=p) for tag, p in order
@@ -190,8 +190,7 @@ async def test_idempotency_key_starts_one_run(polos: Polos) -> None:
 
 async def test_queue_stats(polos: Polos) -> None:
     waiter = await fc_waiter.invoke(polos, concurrency_key="k1")
-    while (await waiter.get()).status != "waiting":
-        await asyncio.sleep(0.01)
+    await wait_for_status(polos, waiter.id, "waiting")
     stats = {s.name: s for s in await polos.queue_stats()}
     single = stats["fc_single"]
     assert (single.concurrency_limit, single.waiting) == (1, 1)

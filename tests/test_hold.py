@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from polos import Polos, WorkflowContext, workflow
+from toolkit.waiting import wait_for_status
 
 BODY_RUNS: list[str] = []
 
@@ -65,8 +65,7 @@ async def test_held_runs_give_their_slot_up_when_work_needs_it(database_url: str
         hold_seconds=30,
     ) as polos:
         sleeper = await hold_long_wait.invoke(polos)
-        while (await sleeper.get()).status != "waiting":
-            await asyncio.sleep(0.01)
+        await wait_for_status(polos, sleeper.id, "waiting")
         began = time.monotonic()
         quick = [await hold_quick.invoke(polos) for _ in range(4)]
         done = [await h.result(timeout=10) for h in quick]
@@ -85,8 +84,7 @@ async def test_cancelling_a_held_run(database_url: str) -> None:
         database_url=database_url, workflows=[hold_cancelled], hold_seconds=60
     ) as polos:
         handle = await hold_cancelled.invoke(polos)
-        while (await handle.get()).status != "waiting":
-            await asyncio.sleep(0.01)
+        await wait_for_status(polos, handle.id, "waiting")
         began = time.monotonic()
         await handle.cancel()
         assert (await handle.get()).status == "cancelled"

@@ -34,12 +34,10 @@ from polos.store.records import NewEvent
 
 # fixtures ---------------------------------------------------------------------------------
 @pytest.fixture
-def pg_url(tmp_path: Path) -> Iterator[str]:
-    url, schema = new_database_url("postgres", tmp_path)
-    try:
-        yield f"{url}&application_name=polos_{schema}"
-    finally:
-        drop_schema(schema)
+def pg_url(pg_url: str) -> str:
+    """conftest's fresh schema, named in the sessions' application name (to find them)."""
+    schema = pg_url.rsplit("schema=", 1)[1]
+    return f"{pg_url}&application_name=polos_{schema}"
 
 
 @pytest.fixture

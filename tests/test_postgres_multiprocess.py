@@ -16,98 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from conftest import PG_DSN, drop_schema, new_database_url
-from pg_workflows import StepLog
+from conftest import PG_DSN
 from polos import PolosClient
 from polos.store import StepRow
+from toolkit.processes import WorkerProcess, start_workers, stop_workers
+from toolkit.proxy import FlakyProxy
+from toolkit.steplog import StepLog
+from toolkit.waiting import until
 
-APP = Path(__file__).parent / "pg_workflows.py"
-SRC = Path(__file__).parent.parent / "src"
 STEPS = 4
-
-
-class WorkerProcess:
-    def __init__(self, url: str, log_path: Path, index: int, **env: str) -> None:
-        environment = {
-            **os.environ,
-            "POLOS_DATABASE_URL": url,
-            "POLOS_TEST_LOG": str(log_path),
-            "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-            **env,
-        }
-        # Output goes to a file: a pipe nobody reads would block a chatty worker.
-        self.output_path = log_path.with_name(f"worker-{index}.out")
-        with self.output_path.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(APP)], env=environment, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.killed_at: float | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return self.output_path.read_text()
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "ready" in self.output().split():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError(f"worker never became ready; output:\n{self.output()}")
-
-    def kill(self) -> None:
-        """SIGKILL and reap, so that other workers see the pid is gone."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.killed_at = time.time()
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.output()
-
-
-def start_workers(count: int, url: str, log_path: Path, **env: str) -> list[WorkerProcess]:
-    workers = [WorkerProcess(url, log_path, i, **env) for i in range(count)]
-    for worker in workers:
-        worker.wait_ready()
-    return workers
-
-
-async def stop_workers(workers: list[WorkerProcess]) -> list[str]:
-    return list(await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers)))
-
-
-@pytest.fixture
-def pg_url(tmp_path: Path) -> Iterator[str]:
-    url, schema = new_database_url("postgres", tmp_path)
-    try:
-        yield url
-    finally:
-        drop_schema(schema)
+#: How these tests' workers run: the multi-process workflows, polling at 0.1 s.
+SERVE = {"modules": "pg_workflows", "POLOS_TEST_POLL": "0.1", "POLOS_TEST_GRACE": "2"}
 
 
 @pytest.fixture
@@ -140,17 +66,15 @@ async def wait_finished(
     admin: asyncpg.Connection, schema: str, count: int, timeout: float, poll: float = 0.2
 ) -> None:
     """Until at least ``count`` executions of the schema have finished."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def finished() -> bool:
         done = await admin.fetchval(
             f"SELECT count(*) FROM {schema}.executions "
             "WHERE status IN ('completed', 'failed', 'cancelled')"
         )
-        if done >= count:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {done} of {count} executions finished in {timeout}s")
-        await asyncio.sleep(poll)
+        return bool(done >= count)
+
+    await until(finished, timeout, f"{count} executions to finish", poll)
 
 
 async def check_outcomes(
@@ -224,7 +148,7 @@ async def test_four_workers_two_killed_run_1000_workflows(
     schema = schema_of(pg_url)
     rng = random.Random(11)
     workers = await asyncio.to_thread(
-        start_workers, 4, pg_url, log_path, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="20"
+        start_workers, 4, pg_url, log_path, **SERVE, POLOS_TEST_LEASE="6", POLOS_TEST_SLOTS="20"
     )
     client = PolosClient(database_url=pg_url)
     killed: dict[int, float] = {}
@@ -251,59 +175,6 @@ async def test_four_workers_two_killed_run_1000_workflows(
     finally:
         await client.close()
         await stop_workers(workers)
-
-
-class FlakyProxy:
-    """A TCP proxy to PostgreSQL that can cut every connection and refuse new ones."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        """Reset every open connection (a crash or a network blip)."""
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def outage(self, seconds: float) -> None:
-        """Stop listening and cut everything, then come back on the same port."""
-        assert self._server is not None
-        self._server.close()
-        await self.cut()
-        await asyncio.sleep(seconds)
-        await self.start()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        await self.cut()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-        self._writers -= {writer, up_writer}
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.transport.abort()
 
 
 async def disrupt(admin: asyncpg.Connection, app: str, proxy: FlakyProxy) -> None:
@@ -337,7 +208,9 @@ async def test_workers_ride_out_cut_connections_and_an_outage(
     proxied = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     url = f"{proxied}&application_name={app}"
     # Leases outlast the outage: this test is about riding it out, not take-overs.
-    workers = await asyncio.to_thread(start_workers, 3, url, log_path, POLOS_TEST_LEASE="20")
+    workers = await asyncio.to_thread(
+        start_workers, 3, url, log_path, **SERVE, POLOS_TEST_LEASE="20"
+    )
     client = PolosClient(database_url=url)
     ids: list[str] = []
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from conftest import PG_DSN, drop_schema, new_database_url
+from conftest import PG_DSN
 from polos import (
     ConfigurationError,
     Polos,
@@ -36,6 +35,8 @@ from polos.runtime.client import store_of
 from polos.store import store_from_url
 from polos.store.postgres.config import parse_url
 from polos.store.postgres.resilience import Outages
+from toolkit.database import execute_sql
+from toolkit.proxy import FlakyProxy
 
 
 # configuration -------------------------------------------------------------------------
@@ -90,23 +91,8 @@ def test_an_empty_database_url_is_an_error(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 # the database refusing work ------------------------------------------------------------
-async def _sql(database_url: str, statement: str) -> None:
-    if database_url.startswith("sqlite"):
-        conn = sqlite3.connect(database_url.split(":///", 1)[1])
-        with conn:
-            conn.execute(statement)
-        conn.close()
-        return
-    base, _, schema = database_url.partition("?schema=")
-    pg = await asyncpg.connect(base, server_settings={"search_path": schema})
-    try:
-        await pg.execute(statement)
-    finally:
-        await pg.close()
-
-
 async def test_a_clashing_table_is_a_schema_conflict(database_url: str) -> None:
-    await _sql(database_url, "CREATE TABLE executions (id INTEGER, note TEXT)")
+    await execute_sql(database_url, "CREATE TABLE executions (id INTEGER, note TEXT)")
     store = store_from_url(database_url)
     with pytest.raises(SchemaConflictError, match="executions") as err:
         await store.open()
@@ -187,20 +173,9 @@ async def test_sqlite_disk_full_fails_no_run_and_recovers_when_space_returns(
     assert "database or disk is full" in polos_logs.loud()[0].getMessage()
 
 
-@pytest.fixture
-def pg_url(tmp_path: Path) -> Iterator[str]:
-    url, schema = new_database_url("postgres", tmp_path)
-    try:
-        yield url
-    finally:
-        drop_schema(schema)
-
-
 async def test_a_postgres_outage_logs_one_line_when_it_starts_and_one_when_it_ends(
     pg_url: str, polos_logs: Records
 ) -> None:
-    from test_postgres_multiprocess import FlakyProxy
-
     proxy = FlakyProxy("127.0.0.1", int(PG_DSN.rsplit(":", 1)[1].split("/")[0]))
     await proxy.start()
     through = pg_url.replace(PG_DSN, f"postgresql://postgres@127.0.0.1:{proxy.port}/test")

@@ -1,31 +1,23 @@
 """Workflows run by worker subprocesses in the crash tests.
 
-Every step appends ``<event> <execution_id> <step_key> <pid> <time>`` to the
-file named by ``POLOS_TEST_LOG``, so the test can tell what ran where and when.
+Every step writes its start and end to the step log (:mod:`toolkit.steplog`),
+so the test can tell what ran where and when.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 from polos import BatchWorkflowInput, WorkflowContext, queue, workflow
-
-LOG = os.environ.get("POLOS_TEST_LOG", "/dev/null")
-
-
-def log(event: str, execution_id: str, step_key: str) -> None:
-    with open(LOG, "a") as f:
-        f.write(f"{event} {execution_id} {step_key} {os.getpid()} {time.time():.6f}\n")
-        f.flush()
+from toolkit.steplog import log_step
 
 
 def traced(execution_id: str, step_key: str, seconds: float) -> object:
     async def body() -> dict[str, str]:
-        log("start", execution_id, step_key)
+        log_step("start", execution_id, step_key)
         await asyncio.sleep(seconds)
-        log("end", execution_id, step_key)
+        log_step("end", execution_id, step_key)
         return {"step": step_key, "by": str(os.getpid())}
 
     return body

@@ -1,34 +1,38 @@
-"""A worker process for the crash tests: ``python worker_app.py``.
+"""The one worker process of the tests (and the chaos suite): ``python worker_app.py``.
 
-Reads ``POLOS_DATABASE_URL``; prints ``ready`` once it is claiming work, then
-serves until SIGTERM/SIGINT (graceful) or SIGKILL (a crash).
+Serves the workflows of the test modules named in ``POLOS_TEST_MODULES``
+(comma-separated; default ``crash_workflows``), on ``POLOS_DATABASE_URL``.
+Prints ``ready`` once it is claiming work, then serves until SIGTERM/SIGINT
+(graceful) or SIGKILL (a crash). ``POLOS_TEST_SLOTS``, ``POLOS_TEST_LEASE``,
+``POLOS_TEST_GRACE`` and ``POLOS_TEST_POLL`` tune the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # tests/apps and tests/
 
-import crash_workflows  # noqa: F401  (registers the workflows)
-
-from polos import Worker
+from polos import Worker  # noqa: E402
+from polos.runtime.worker import wait_for_signal  # noqa: E402
 
 
 async def main() -> None:
+    for module in os.environ.get("POLOS_TEST_MODULES", "crash_workflows").split(","):
+        importlib.import_module(module)  # registers its workflows
     worker = Worker(
         max_concurrent_workflows=int(os.environ.get("POLOS_TEST_SLOTS", "50")),
         lease_seconds=float(os.environ.get("POLOS_TEST_LEASE", "30")),
         shutdown_grace_seconds=float(os.environ.get("POLOS_TEST_GRACE", "5")),
-        poll_interval=0.05,
+        poll_interval=float(os.environ.get("POLOS_TEST_POLL", "0.05")),
     )
     await worker.start()
     print("ready", flush=True)
-    from polos.runtime.worker import wait_for_signal
-
     try:
         await wait_for_signal()
     finally:
@@ -37,5 +41,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(main())
