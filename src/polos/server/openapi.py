@@ -19,7 +19,7 @@ _REASONS = {
     202: "Accepted",
     303: "See Other",
     400: "Bad request",
-    401: "Missing or wrong signature",
+    401: "Missing or wrong API key (or webhook signature)",
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
@@ -54,7 +54,11 @@ def document(endpoints: Sequence[Endpoint], *, title: str, version: str) -> dict
     def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         return dict(refs[(model, mode)])
 
-    error_body = {"application/json": {"schema": ref(ErrorResponse, "serialization")}}
+    error_body: dict[str, Any] = {
+        "application/json": {"schema": ref(ErrorResponse, "serialization")}
+    }
+    # An HTML page answers its errors with a page too (and JSON for a malformed request).
+    page_error_body = {"text/html": {"schema": {"type": "string"}}, **error_body}
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
         operation: dict[str, Any] = {
@@ -78,20 +82,39 @@ def document(endpoints: Sequence[Endpoint], *, title: str, version: str) -> dict
             }
         elif e.raw_body is not None:
             operation["requestBody"] = {"required": False, "content": {e.raw_body: {"schema": {}}}}
+        errors = sorted(set(e.errors) | ({401} if _keyed(e) else set()))
+        body = page_error_body if e.media_type == "text/html" else error_body
         operation["responses"] = {
             str(e.status): _success(e, ref),
             **{
-                str(code): {"description": _REASONS.get(code, "Error"), "content": error_body}
-                for code in e.errors
+                str(code): {"description": _REASONS.get(code, "Error"), "content": body}
+                for code in errors
             },
         }
+        if _keyed(e):
+            operation["security"] = [{"bearer": []}]
         paths.setdefault(e.path, {})[e.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (polos keys create); needed once any key "
+                    "exists in the server's database",
+                }
+            },
+        },
     }
+
+
+def _keyed(e: Endpoint) -> bool:
+    """Whether the route can answer 401 for a missing key (see ``auth.py``)."""
+    return e.path != "/health" and not e.path.startswith("/approve/")
 
 
 def _header(name: str, description: str) -> dict[str, Any]:
