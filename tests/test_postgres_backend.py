@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -108,6 +109,26 @@ def test_url_options_are_split_from_the_dsn_and_passwords_stay_out_of_logs() -> 
     assert parse_url("postgresql://me@h/app").schema == "public"
     long = parse_url(f"postgresql://me@h/app?schema={'s' * 63}")
     assert len(long.channel) <= 63  # identifiers stop at 63 bytes
+
+
+def test_a_url_without_a_host_keeps_its_slashes() -> None:
+    # A Unix socket is named in the query; the URL's host part is empty.
+    cfg = parse_url("postgresql:///app?host=/run/postgresql&schema=tenant_1")
+    assert cfg.dsn == "postgresql:///app?host=%2Frun%2Fpostgresql"
+    assert cfg.description == "PostgreSQL database postgresql:///app (schema tenant_1)"
+    assert parse_url("postgresql://me:secret@/app?host=/tmp").safe_dsn == "postgresql://me@/app"
+
+
+async def test_a_store_opens_on_a_url_whose_host_is_in_the_query(pg_url: str) -> None:
+    server = urlsplit(PG_DSN)
+    schema = pg_url.rsplit("schema=", 1)[1].split("&", 1)[0]
+    query = f"host={server.hostname}&port={server.port or 5432}&user={server.username}"
+    s = PostgresStore(f"postgresql://{server.path}?{query}&schema={schema}")
+    await s.open()
+    try:
+        assert await s.list_executions() == []
+    finally:
+        await s.close()
 
 
 async def test_an_unreachable_database_raises_store_unavailable_after_retrying() -> None:

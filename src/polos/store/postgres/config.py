@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from ...errors import ConfigurationError
 
@@ -112,7 +112,7 @@ def parse_url(url: str) -> PostgresConfig:
                 f"{', '.join(sorted(POLOS_OPTIONS))} and passes the connection options "
                 f"{', '.join(sorted(PASS_THROUGH_OPTIONS))} to asyncpg"
             )
-    dsn = urlunsplit(parts._replace(query=urlencode(passed)))
+    dsn = _join(parts, urlencode(passed))
     return PostgresConfig(
         dsn=dsn,
         schema=_schema(options.get("schema", DEFAULT_SCHEMA)),
@@ -121,7 +121,7 @@ def parse_url(url: str) -> PostgresConfig:
         retry_seconds=_non_negative_float(
             "retry_seconds", options.get("retry_seconds"), DEFAULT_RETRY_SECONDS
         ),
-        safe_dsn=_without_password(urlunsplit(parts._replace(query=""))),
+        safe_dsn=_without_password(_join(parts, "")),
     )
 
 
@@ -179,5 +179,20 @@ def _without_password(url: str) -> str:
     userinfo, at, hosts = parts.netloc.rpartition("@")
     if at and ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0]
-        return urlunsplit(parts._replace(netloc=f"{userinfo}@{hosts}"))
+        return _join(parts._replace(netloc=f"{userinfo}@{hosts}"), parts.query)
+    return url
+
+
+def _join(parts: SplitResult, query: str) -> str:
+    """The URL of ``parts`` with ``query``, always with ``//`` after the scheme.
+
+    ``urlunsplit`` drops the ``//`` of a URL with no host for schemes it does
+    not know, and ``postgresql:///db?host=/run/postgresql`` (a Unix socket)
+    would reach asyncpg as ``postgresql:/db``, which it cannot read.
+    """
+    url = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if query:
+        url += f"?{query}"
+    if parts.fragment:
+        url += f"#{parts.fragment}"
     return url
