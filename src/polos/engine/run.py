@@ -319,17 +319,7 @@ class ExecutionRun:
         children = await prepare()
         value = output_of(children)
         output = self.encode(f"handles of step {step_key!r}", value)
-        started = await self.store.start_children(
-            self.execution_id,
-            self.attempt,
-            step_key,
-            children,
-            wait=False,
-            output=output,
-            now=self.clock.now(),
-            state=self.state_if_changed(),
-        )
-        if not started:
+        if not await self._start_children(step_key, children, wait=False, output=output):
             self._refused()
         now = self.clock.now()
         self.recorded[step_key] = StepRow(
@@ -352,19 +342,32 @@ class ExecutionRun:
         if not children:
             await self._record(step_key, StepKind.CHILDREN, "", "[]")
             return []
+        parked = await self._start_children(step_key, children, wait=True, timeout=timeout)
+        return self._replay(await self._after_park(parked, step_key))
+
+    async def _start_children(
+        self,
+        step_key: str,
+        children: Sequence[NewExecution],
+        *,
+        wait: bool,
+        output: str | None = None,
+        timeout: float | None = None,
+    ) -> bool:
+        """Start ``children`` in one fenced transaction with this step: recorded
+        with ``output`` at once, or (``wait``) parked until the last one ends."""
         now = self.clock.now()
-        parked = await self.store.start_children(
+        return await self.store.start_children(
             self.execution_id,
             self.attempt,
             step_key,
             children,
-            wait=True,
-            output=None,
+            wait=wait,
+            output=output,
             now=now,
             state=self.state_if_changed(),
             wake_at=None if timeout is None else now + timeout,
         )
-        return self._replay(await self._after_park(parked, step_key))
 
     # keys, replay, records and parking ------------------------------------------------
     def _take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:

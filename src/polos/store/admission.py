@@ -38,6 +38,14 @@ MAX_SCANNED = 8192
 RATE_MARGIN = 0.05
 
 
+def queues_served(workflow_ids: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    """The queue of each workflow a claim serves: as given, or named after the
+    workflow (``claim`` takes either a list of ids or an id-to-queue mapping)."""
+    if isinstance(workflow_ids, Mapping):
+        return dict(workflow_ids)
+    return {workflow_id: workflow_id for workflow_id in workflow_ids}
+
+
 def admission_time(now: float, began: float) -> float:
     """The time to count rate windows at: the caller's ``now``, moved on by
     however long the claim waited (for a lock, a pool connection, a busy

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from .. import payloads, resolutions
-from ..admission import Admission, admission_time, rate_windows
+from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
@@ -212,11 +212,7 @@ class PostgresStore(Store):
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
-        queue_of = (
-            dict(workflow_ids)
-            if isinstance(workflow_ids, Mapping)
-            else {w: w for w in workflow_ids}
-        )
+        queue_of = queues_served(workflow_ids)
         held = list(skip_steps_for)
         lease = _Lease(
             worker_id, now, now + lease_seconds, _json({"owner": worker_id}), time.monotonic()

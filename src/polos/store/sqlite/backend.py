@@ -23,7 +23,7 @@ import orjson
 
 from ...errors import SchemaConflictError, StoreUnavailableError
 from .. import payloads, resolutions
-from ..admission import Admission, admission_time, rate_windows
+from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..hub import Hub
@@ -368,11 +368,7 @@ class SQLiteStore(Store):
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
-        queue_of = (
-            dict(workflow_ids)
-            if isinstance(workflow_ids, Mapping)
-            else {w: w for w in workflow_ids}
-        )
+        queue_of = queues_served(workflow_ids)
         wf_json = _json(list(queue_of))
         began = time.monotonic()
 
