@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 
@@ -25,5 +26,10 @@ def function_name(fn: Callable[..., Any]) -> str:
     """The name a ``run`` step records for ``fn``, checked again on every replay."""
     while isinstance(fn, functools.partial):
         fn = fn.func
-    inner = getattr(fn, "__polos_step_fn__", fn)
+    if type(fn) is FunctionType:
+        # The common case, read without a failing attribute lookup: this runs on
+        # every step, replayed ones included, where it is most of the cost.
+        inner = fn.__dict__.get("__polos_step_fn__", fn)
+    else:
+        inner = getattr(fn, "__polos_step_fn__", fn)
     return getattr(inner, "__qualname__", None) or type(inner).__qualname__
