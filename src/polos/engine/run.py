@@ -125,10 +125,12 @@ class ExecutionRun:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        retry: tuple[int, float, float],
+        max_retries: int,
+        base_delay: float,
+        max_delay: float,
     ) -> Any:
-        """``fn(*args, **kwargs)`` once, durably, retried ``(max_retries, base_delay,
-        max_delay)`` with backoff (``FatalError`` never is).
+        """``fn(*args, **kwargs)`` once, durably, retried up to ``max_retries`` times
+        with backoff between ``base_delay`` and ``max_delay`` (``FatalError`` never is).
 
         The final failure is recorded and raised as ``StepExecutionError``, on
         this attempt and on every replay.
@@ -137,7 +139,7 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.RUN, name)
         if recorded is not None:
             return self._replay(recorded)
-        policy = RetryPolicy(*retry)
+        policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
         while True:
             try:
@@ -372,14 +374,15 @@ class ExecutionRun:
     # keys, replay, records and parking ------------------------------------------------
     def _take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:
         """Reserve ``step_key`` for this run; returns its record if replaying."""
-        check_step_key(step_key)
+        recorded = self.recorded.get(step_key) if type(step_key) is str else None
+        if recorded is None:
+            check_step_key(step_key)  # a recorded key passed it when it was recorded
         if step_key in self.used_keys:
             raise DuplicateStepKeyError(step_key)
         self.used_keys.add(step_key)
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
-        recorded = self.recorded.get(step_key)
         if recorded is not None and (recorded.kind != kind or recorded.name != name):
             raise NonDeterminismError(
                 step_key, _describe(recorded.kind, recorded.name), _describe(kind, name)

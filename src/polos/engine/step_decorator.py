@@ -39,7 +39,6 @@ class StepFunction(Generic[P, R]):
         self.max_retries = policy.max_retries
         self.retry_delay = policy.base_delay
         self.max_delay = policy.max_delay
-        self.retry = (policy.max_retries, policy.base_delay, policy.max_delay)
         self.__polos_step_fn__ = fn
         functools.update_wrapper(self, fn)
 
@@ -68,7 +67,7 @@ class StepFunction(Generic[P, R]):
         # The key is fixed now, at call time, so that it follows call order
         # even when several calls are gathered.
         call = functools.partial(self.fn, *args, **kwargs)
-        return run.run_step(key, call, (), {}, self.retry)
+        return run.run_step(key, call, (), {}, self.max_retries, self.retry_delay, self.max_delay)
 
 
 class _BoundStep:

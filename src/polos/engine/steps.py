@@ -44,8 +44,9 @@ class Step(ChildSteps, EventSteps):
         times (``FatalError`` never is); the final failure is recorded and
         raised as ``StepExecutionError``, on this run and on every replay.
         """
-        retry = (max_retries, base_delay, max_delay)
-        return await self._run.run_step(step_key, func, args, kwargs, retry)
+        return await self._run.run_step(
+            step_key, func, args, kwargs, max_retries, base_delay, max_delay
+        )
 
     # values fixed at first run -----------------------------------------------------
     async def uuid(self, step_key: str) -> str:
