@@ -1,0 +1,1 @@
+"""Sandboxes for agents: execution environments and the tools that drive them."""
