@@ -46,6 +46,9 @@ class NewExecution:
     idempotency_key: str | None = None
     schedule_id: str | None = None
     deployment_id: str | None = None
+    #: W3C ``traceparent`` of the span that started the run (a parent's step,
+    #: a caller's request), so its spans join that trace from any process.
+    trace_context: str | None = None
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class ExecutionRow:
     idempotency_key: str | None = None
     schedule_id: str | None = None
     deployment_id: str | None = None
+    trace_context: str | None = None
 
 
 #: The execution columns every query selects, in ExecutionRow's field order.

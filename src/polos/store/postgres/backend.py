@@ -955,6 +955,7 @@ def _execution_arrays(news: Sequence[NewExecution]) -> list[list[Any]]:
         [n.idempotency_key for n in news],
         [n.schedule_id for n in news],
         [n.deployment_id for n in news],
+        [n.trace_context for n in news],
     ]
 
 

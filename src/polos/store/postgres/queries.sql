@@ -19,24 +19,27 @@ WITH new AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
         $8::text[], $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[],
-        $14::text[], $15::text[], $16::int[], $17::text[], $18::text[], $19::text[]
+        $14::text[], $15::text[], $16::int[], $17::text[], $18::text[], $19::text[],
+        $20::text[]
     ) WITH ORDINALITY AS n(
         id, workflow_id, payload, created_at, parent_execution_id, root_execution_id,
         root_workflow_id, step_key, session_id, user_id, child_index, run_timeout_seconds,
         state, queue_name, concurrency_key, priority, idempotency_key, schedule_id,
-        deployment_id, position
+        deployment_id, trace_context, position
     )
 ), created AS (
     INSERT INTO executions (
         id, workflow_id, status, payload, attempt, created_at, updated_at,
         parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
         child_index, run_timeout_seconds, initial_state, state,
-        queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id
+        queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
+        trace_context
     )
     SELECT id, workflow_id, 'queued', payload, 0, created_at, created_at,
            parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id,
            user_id, child_index, run_timeout_seconds, state, state,
-           queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id
+           queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
+           trace_context
     FROM new ORDER BY position
     ON CONFLICT DO NOTHING
     RETURNING id, created_at
@@ -45,7 +48,7 @@ WITH new AS (
     SELECT id, created_at, 'created', 0, NULL FROM created
 )
 SELECT n.id, n.idempotency_key, EXISTS (SELECT 1 FROM created c WHERE c.id = n.id) AS inserted,
-       (SELECT pg_notify($20, 'q') WHERE EXISTS (SELECT 1 FROM created)) AS notified
+       (SELECT pg_notify($21, 'q') WHERE EXISTS (SELECT 1 FROM created)) AS notified
 FROM new n
 ORDER BY n.position
 

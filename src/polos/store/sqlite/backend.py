@@ -139,6 +139,7 @@ class _Tx:
                     n.idempotency_key,
                     n.schedule_id,
                     n.deployment_id,
+                    n.trace_context,
                 ),
             ).rowcount
             if inserted:

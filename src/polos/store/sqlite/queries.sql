@@ -5,8 +5,9 @@ INSERT INTO executions (
     id, workflow_id, status, payload, attempt, created_at, updated_at,
     parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
     child_index, run_timeout_seconds, initial_state, state,
-    queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
+    trace_context
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
 -- name: insert_history
