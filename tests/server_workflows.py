@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from polos import WorkflowContext, workflow
+from polos import Agent, WorkflowContext, tool, workflow
 
 
 class Order(BaseModel):
@@ -65,3 +65,23 @@ async def srv_approval(ctx: WorkflowContext, input: dict[str, Any]) -> Any:
 async def srv_parent(ctx: WorkflowContext, input: dict[str, Any]) -> Any:
     """Its child suspends: the approval is addressed by this root's id."""
     return await ctx.step.invoke_and_wait("child", srv_approval, {"form": None})
+
+
+class Sum(BaseModel):
+    a: int
+    b: int
+
+
+@tool(id="srv_add", description="Adds two integers")
+async def srv_add(ctx: WorkflowContext, input: Sum) -> int:
+    return input.a + input.b
+
+
+srv_agent = Agent(
+    id="srv_agent",
+    provider="openai",
+    model="gpt-4o-mini",
+    system_prompt="You add numbers.",
+    tools=[srv_add],
+    temperature=0.2,
+)

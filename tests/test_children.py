@@ -19,6 +19,7 @@ from polos import (
     batch_invoke,
     workflow,
 )
+from polos.store import ServedWorkflow
 
 CALLS: list[str] = []
 
@@ -214,7 +215,7 @@ async def test_unknown_workflow_ids_are_refused(polos: Polos) -> None:
     assert await kids_unknown_child.run(polos, timeout=10) == "WorkflowNotFoundError"
     # A workflow some worker served on this database is known to any client.
     async with PolosClient(database_url=polos.database_url) as client:
-        await client.store.register_workflows({"kids_remote": "kids_remote"}, 0.0)
+        await client.store.register_workflows([ServedWorkflow("kids_remote", "kids_remote")], 0.0)
         handle = await client.invoke("kids_remote", {})
         assert (await client.get_execution(handle.id)).status == "queued"
         await handle.cancel(client)

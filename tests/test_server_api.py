@@ -186,6 +186,8 @@ async def test_workflows_workers_health_openapi(polos: Polos, database_url: str)
         one = (await s.http.get("/api/v1/workflows/srv_echo")).json()
         assert one == by_id["srv_echo"]
         assert (await s.http.get("/api/v1/workflows/srv_nope")).status_code == 404
+        assert by_id["srv_agent"]["workflow_type"] == "agent"
+        assert by_id["srv_add"]["workflow_type"] == "tool"
         workers = (await s.http.get("/api/v1/workers")).json()["workers"]
         assert polos.worker is not None
         assert polos.worker.worker_id in {w["worker_id"] for w in workers}
@@ -212,6 +214,34 @@ async def test_workflows_workers_health_openapi(polos: Polos, database_url: str)
         assert {"payload", "queue_name", "idempotency_key"} <= set(body_schema["properties"])
         listed = paths["/api/v1/executions"]["get"]["parameters"]
         assert {"status", "limit", "offset", "start_time"} <= {p["name"] for p in listed}
+
+
+async def test_agents_and_tools_as_the_workers_described_them(
+    polos: Polos, database_url: str
+) -> None:
+    async with serving(database_url) as s:
+        agents = {a["id"]: a for a in (await s.http.get("/api/v1/agents")).json()}
+        assert "srv_echo" not in agents and "srv_add" not in agents
+        agent = agents["srv_agent"]
+        assert (agent["provider"], agent["model"]) == ("openai", "gpt-4o-mini")
+        assert agent["system_prompt"] == "You add numbers."
+        assert agent["temperature"] == 0.2
+        assert [t["function"]["name"] for t in agent["tools"]] == ["srv_add"]
+        assert (await s.http.get("/api/v1/agents/srv_agent")).json() == agent
+
+        tools = {t["id"]: t for t in (await s.http.get("/api/v1/tools")).json()}
+        assert set(tools) >= {"srv_add"} and "srv_agent" not in tools
+        add = tools["srv_add"]
+        assert add["description"] == "Adds two integers" and add["tool_type"] == "default"
+        assert set(add["parameters"]["properties"]) == {"a", "b"}
+        assert (await s.http.get("/api/v1/tools/srv_add")).json() == add
+
+        missing = await s.http.get("/api/v1/agents/srv_echo")
+        assert (
+            missing.status_code == 404
+            and "no worker has served an agent" in missing.json()["error"]
+        )
+        assert (await s.http.get("/api/v1/tools/nope")).status_code == 404
 
 
 async def test_schedules(polos: Polos, database_url: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from polos import Polos, PolosClient, WorkflowContext, workflow
+from polos.store import ServedWorkflow
 
 
 class Order(BaseModel):
@@ -71,7 +72,7 @@ async def test_initial_state_for_a_workflow_defined_elsewhere_is_kept_on_both_pa
     polos: Polos,
 ) -> None:
     store = polos.client.store
-    await store.register_workflows({"sub_elsewhere": "sub_elsewhere"}, time.time())
+    await store.register_workflows([ServedWorkflow("sub_elsewhere", "sub_elsewhere")], time.time())
     by_client = await polos.invoke("sub_elsewhere", None, initial_state={"n": 1})
     by_child = await sub_elsewhere_parent.run(polos, timeout=15)
     for execution_id in (by_client.id, by_child):

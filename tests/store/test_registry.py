@@ -1,24 +1,42 @@
 """Contract: which workflows are served here, and which workers run.
 
-Methods: ``register_workflows``, ``known_workflows``, ``all_workflows``,
+Methods: ``register_workflows``, ``known_workflows``, ``all_workflows``, ``served_workflows``,
 ``register_worker``, ``unregister_worker``, ``list_workers``.
 """
 
 from __future__ import annotations
 
-from polos.store import Store, WorkerRow
+from polos.store import ServedWorkflow, Store, WorkerRow
 
 from .kit import T0
 
 
 async def test_served_workflows_are_remembered(store: Store) -> None:
     assert await store.all_workflows() == []
-    await store.register_workflows({"orders": "orders", "emails": "mail"}, T0)
-    await store.register_workflows({"orders": "priority", "agents": "agents"}, T0 + 1)
-    await store.register_workflows({}, T0 + 2)
+    await store.register_workflows(
+        [ServedWorkflow("orders", "orders"), ServedWorkflow("emails", "mail")], T0
+    )
+    await store.register_workflows(
+        [ServedWorkflow("orders", "priority"), ServedWorkflow("agents", "agents")], T0 + 1
+    )
+    await store.register_workflows([], T0 + 2)
     assert await store.all_workflows() == ["agents", "emails", "orders"]
     assert await store.known_workflows(["orders", "nope", "agents"]) == {"orders", "agents"}
     assert await store.known_workflows([]) == set()
+
+
+async def test_served_workflows_keep_the_latest_description(store: Store) -> None:
+    assert await store.served_workflows() == []
+    agent = ServedWorkflow("helper", "helper", "agent", "d1", '{"model": "gpt-4o"}')
+    await store.register_workflows([agent, ServedWorkflow("add", "add", "tool")], T0)
+    # A newer deployment re-describes the agent; the tool keeps its description.
+    await store.register_workflows(
+        [ServedWorkflow("helper", "fast", "agent", "d2", '{"model": "gpt-4o-mini"}')], T0 + 1
+    )
+    assert await store.served_workflows() == [
+        ServedWorkflow("add", "add", "tool", None, None, T0, T0),
+        ServedWorkflow("helper", "fast", "agent", "d2", '{"model": "gpt-4o-mini"}', T0 + 1, T0),
+    ]
 
 
 async def test_workers_register_renew_and_leave(store: Store) -> None:

@@ -181,6 +181,17 @@ class Agent(Workflow):
         self._provider: Provider | None = None
 
     # configuration ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "system_prompt": self.system_prompt,
+            "tools": [t.to_llm_tool_definition() for t in self.tools],
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+            "description": self.description,
+        }
+
     @property
     def provider_name(self) -> str:
         return self.provider

@@ -102,6 +102,14 @@ class Tool(Workflow):
     def get_tool_metadata(self) -> dict[str, Any] | None:
         return None
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "tool_type": self.get_tool_type(),
+            "description": self.description,
+            "parameters": self.parameters,
+            "metadata": self.get_tool_metadata(),
+        }
+
     def to_llm_tool_definition(self) -> dict[str, Any]:
         """The tool in OpenAI's function-calling format."""
         return {

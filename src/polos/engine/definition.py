@@ -121,6 +121,10 @@ class WorkflowDefinition:
                 f"{getattr(self.input_type, '__name__', self.input_type)}: {exc}"
             ) from None
 
+    def describe(self) -> dict[str, Any] | None:
+        """What the server lists about this workflow beyond its id; agents and tools say more."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"
 

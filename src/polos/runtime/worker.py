@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from ..engine.schedules import fire_due_schedules, schedule_row
 from ..engine.signals import StopReason
 from ..engine.triggers import fire_triggers
 from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
-from ..store import Claimed, Store, WorkerRow
+from ..store import Claimed, ServedWorkflow, Store, WorkerRow
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
 from .settings import send_logs_to_file
@@ -215,7 +216,7 @@ class Worker:
             self.store, [*defined_queues(), *(d.queue for d in self.definitions.values())]
         )
         await self.store.register_workflows(
-            {d.id: d.queue.name for d in self.definitions.values()}, now
+            [self._served(d) for d in self.definitions.values()], now
         )
         for definition in self.definitions.values():
             if definition.schedule is not None:
@@ -230,6 +231,16 @@ class Worker:
                     definition.batch_timeout_seconds,
                     now,
                 )
+
+    def _served(self, definition: WorkflowDefinition) -> ServedWorkflow:
+        described = definition.describe()
+        return ServedWorkflow(
+            definition.id,
+            definition.queue.name,
+            definition.kind,
+            self.deployment_id,
+            None if described is None else json.dumps(described, default=str),
+        )
 
     # claiming ---------------------------------------------------------------------------
     async def _claim_loop(self) -> None:

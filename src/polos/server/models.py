@@ -248,11 +248,43 @@ class StreamQuery(_Request):
 # workflows -------------------------------------------------------------------------------
 class WorkflowResponse(BaseModel):
     workflow_id: str
-    workflow_type: str = Field(description="workflow, agent or tool (workflow when unknown here)")
+    workflow_type: str = Field(description="workflow, agent or tool")
     queue_name: str | None = None
     trigger_on_event: bool
     trigger_topics: list[str]
     scheduled: bool
+
+
+class AgentResponse(BaseModel):
+    """An agent some worker serves, as Polos's orchestrator lists agent definitions."""
+
+    id: str
+    deployment_id: str | None = None
+    provider: str
+    model: str
+    system_prompt: str | None = None
+    tools: list[dict[str, Any]] = Field(description="The tools, in OpenAI's function format")
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    queue_name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ToolResponse(BaseModel):
+    """A tool some worker serves, as Polos's orchestrator lists tool definitions."""
+
+    id: str
+    deployment_id: str | None = None
+    tool_type: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = Field(None, description="The arguments' JSON schema")
+    metadata: dict[str, Any] | None = None
+    queue_name: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class WorkerResponse(BaseModel):

@@ -18,6 +18,7 @@ from .records import (
     ExecutionRow,
     HistoryRow,
     NewExecution,
+    ServedWorkflow,
     StepRow,
     WorkerRow,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "HistoryRow",
     "NewExecution",
     "ResumedBy",
+    "ServedWorkflow",
     "Status",
     "StepKind",
     "StepRow",

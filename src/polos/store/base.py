@@ -34,6 +34,7 @@ from .records import (
     QueueCount,
     QueueRow,
     ScheduleRow,
+    ServedWorkflow,
     StepRow,
     TriggerRow,
     WaitResult,
@@ -327,8 +328,8 @@ class Store(abc.ABC):
 
     # workflows served ---------------------------------------------------------
     @abc.abstractmethod
-    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
-        """Remember that a worker serves these workflows (id -> queue name)."""
+    async def register_workflows(self, served: Sequence[ServedWorkflow], now: float) -> None:
+        """Remember that a worker serves these workflows, as it describes them."""
 
     @abc.abstractmethod
     async def known_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
@@ -336,6 +337,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def all_workflows(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def served_workflows(self) -> list[ServedWorkflow]:
+        """Every workflow, agent and tool some worker has served here, by id."""
 
     # workers ------------------------------------------------------------------
     @abc.abstractmethod

@@ -149,6 +149,20 @@ class WorkerRow:
 
 
 @dataclass(slots=True)
+class ServedWorkflow:
+    """A workflow some worker serves here, as that worker described it."""
+
+    workflow_id: str
+    queue_name: str
+    workflow_type: str = "workflow"  # "workflow", "agent" or "tool"
+    deployment_id: str | None = None
+    #: JSON text: an agent's provider, model and tools, a tool's parameters; None for a workflow.
+    definition: str | None = None
+    updated_at: float = 0.0  # when a worker last described it
+    created_at: float = 0.0  # when a worker first served it
+
+
+@dataclass(slots=True)
 class NewEvent:
     id: str
     topic: str

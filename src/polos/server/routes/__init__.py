@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from ..endpoint import Endpoint
-from . import approvals, events, executions, health, runs, schedules, stream, webhooks, workflows
+from . import (
+    approvals,
+    catalog,
+    events,
+    executions,
+    health,
+    runs,
+    schedules,
+    stream,
+    webhooks,
+    workflows,
+)
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -13,6 +24,7 @@ def all_endpoints() -> list[Endpoint]:
         *runs.ENDPOINTS,
         *executions.ENDPOINTS,
         *workflows.ENDPOINTS,
+        *catalog.ENDPOINTS,
         *events.ENDPOINTS,
         *stream.ENDPOINTS,
         *schedules.ENDPOINTS,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...engine import definition as registry
 from ..endpoint import Endpoint
 from ..errors import not_found
 from ..http import json_response, path_text
@@ -17,27 +16,21 @@ from ..state import ServerState, server_state
 
 async def _workflows(state: ServerState) -> list[WorkflowResponse]:
     store = state.store
-    ids = set(await store.all_workflows())
     triggers: dict[str, list[str]] = {}
     for trigger in await store.list_triggers():
         triggers.setdefault(trigger.workflow_id, []).append(trigger.topic)
     scheduled = {s.workflow_id for s in await store.list_schedules()}
-    out = []
-    for workflow_id in sorted(ids):
-        definition = registry.lookup(workflow_id)  # known when this process imported it
-        out.append(
-            WorkflowResponse(
-                workflow_id=workflow_id,
-                workflow_type=definition.kind if definition is not None else "workflow",
-                queue_name=definition.queue.name
-                if definition is not None and definition.queue is not None
-                else None,
-                trigger_on_event=workflow_id in triggers,
-                trigger_topics=sorted(triggers.get(workflow_id, [])),
-                scheduled=workflow_id in scheduled,
-            )
+    return [
+        WorkflowResponse(
+            workflow_id=served.workflow_id,
+            workflow_type=served.workflow_type,
+            queue_name=served.queue_name,
+            trigger_on_event=served.workflow_id in triggers,
+            trigger_topics=sorted(triggers.get(served.workflow_id, [])),
+            scheduled=served.workflow_id in scheduled,
         )
-    return out
+        for served in await store.served_workflows()
+    ]
 
 
 async def list_workflows(request: Request) -> Response:

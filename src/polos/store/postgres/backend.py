@@ -39,6 +39,7 @@ from ..records import (
     QueueCount,
     QueueRow,
     ScheduleRow,
+    ServedWorkflow,
     StepRow,
     TriggerRow,
     WaitResult,
@@ -795,9 +796,16 @@ class PostgresStore(Store):
         return won
 
     # workflows served ---------------------------------------------------------------
-    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
+    async def register_workflows(self, served: Sequence[ServedWorkflow], now: float) -> None:
         await self._execute(
-            "registering workflows", "upsert_workflows", list(queues), list(queues.values()), now
+            "registering workflows",
+            "upsert_workflows",
+            [w.workflow_id for w in served],
+            [w.queue_name for w in served],
+            [w.workflow_type for w in served],
+            [w.deployment_id for w in served],
+            [w.definition for w in served],
+            now,
         )
 
     async def known_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
@@ -806,6 +814,10 @@ class PostgresStore(Store):
 
     async def all_workflows(self) -> list[str]:
         return [row[0] for row in await self._fetch("listing workflows", "all_workflows")]
+
+    async def served_workflows(self) -> list[ServedWorkflow]:
+        rows = await self._fetch("listing served workflows", "served_workflows")
+        return [ServedWorkflow(*row.values()) for row in rows]
 
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:

@@ -494,15 +494,23 @@ ORDER BY created_at
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 AND step_key = $2
 
 -- name: upsert_workflows
-INSERT INTO workflows (workflow_id, queue_name, updated_at)
-SELECT w, q, $3 FROM unnest($1::text[], $2::text[]) AS t(w, q)
-ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name, updated_at = excluded.updated_at
+INSERT INTO workflows (workflow_id, queue_name, workflow_type, deployment_id, definition, updated_at, created_at)
+SELECT w, q, k, d, f, $6, $6
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(w, q, k, d, f)
+ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name,
+    workflow_type = excluded.workflow_type, deployment_id = excluded.deployment_id,
+    definition = excluded.definition, updated_at = excluded.updated_at
 
 -- name: known_workflows
 SELECT workflow_id FROM workflows WHERE workflow_id = ANY($1::text[])
 
 -- name: all_workflows
 SELECT workflow_id FROM workflows ORDER BY workflow_id
+
+-- name: served_workflows
+SELECT workflow_id, queue_name, workflow_type, deployment_id, definition, updated_at,
+    COALESCE(created_at, updated_at)
+FROM workflows ORDER BY workflow_id
 
 -- name: record_steps
 -- record_step for many executions at once (group commit: one round trip and

@@ -37,6 +37,7 @@ from ..records import (
     QueueCount,
     QueueRow,
     ScheduleRow,
+    ServedWorkflow,
     StepRow,
     TriggerRow,
     WaitResult,
@@ -862,9 +863,14 @@ class SQLiteStore(Store):
         return await self._tx(body)
 
     # workflows served ---------------------------------------------------------------
-    async def register_workflows(self, queues: Mapping[str, str], now: float) -> None:
+    async def register_workflows(self, served: Sequence[ServedWorkflow], now: float) -> None:
+        rows = [
+            (w.workflow_id, w.queue_name, w.workflow_type, w.deployment_id, w.definition, now)
+            for w in served
+        ]
+
         def body(tx: _Tx) -> None:
-            tx.conn.executemany(_Q["upsert_workflow"], [(w, q, now) for w, q in queues.items()])
+            tx.conn.executemany(_Q["upsert_workflow"], rows)
 
         await self._tx(body)
 
@@ -874,6 +880,9 @@ class SQLiteStore(Store):
 
     async def all_workflows(self) -> list[str]:
         return [row[0] for row in await self._fetch(_Q["all_workflows"], ())]
+
+    async def served_workflows(self) -> list[ServedWorkflow]:
+        return [ServedWorkflow(*row) for row in await self._fetch(_Q["served_workflows"], ())]
 
     # workers ---------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None:

@@ -318,14 +318,22 @@ ORDER BY created_at
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = ? AND step_key = ?
 
 -- name: upsert_workflow
-INSERT INTO workflows (workflow_id, queue_name, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name, updated_at = excluded.updated_at
+INSERT INTO workflows (workflow_id, queue_name, workflow_type, deployment_id, definition, updated_at, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name,
+    workflow_type = excluded.workflow_type, deployment_id = excluded.deployment_id,
+    definition = excluded.definition, updated_at = excluded.updated_at
 
 -- name: known_workflows
 SELECT workflow_id FROM workflows WHERE workflow_id IN (SELECT value FROM json_each(?))
 
 -- name: all_workflows
 SELECT workflow_id FROM workflows ORDER BY workflow_id
+
+-- name: served_workflows
+SELECT workflow_id, queue_name, workflow_type, deployment_id, definition, updated_at,
+    COALESCE(created_at, updated_at)
+FROM workflows ORDER BY workflow_id
 
 -- name: insert_api_key
 INSERT INTO api_keys (key_id, project_id, name, key_hash, created_at, revoked_at)
