@@ -8,8 +8,9 @@
 - Not behind a key: ``/health`` and ``/openapi.json`` (they show nothing of
   any project), the approval pages ``/approve/...`` (opened from a link in a
   browser, which sends no header: the unguessable run id in the URL is the
-  capability, as with any emailed link), and a webhook whose workflow has a
-  signing secret (its HMAC signature authenticates it).
+  capability, as with any emailed link), a webhook whose workflow has a
+  signing secret (its HMAC signature authenticates it), and Slack's callbacks
+  under ``/slack/`` (Slack's signature authenticates them).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class KeyCheck:
 
     def _open(self, scope: Scope) -> bool:
         path: str = scope.get("path", "")
-        if path in _OPEN_PATHS or path.startswith("/approve/"):
+        if path in _OPEN_PATHS or path.startswith(("/approve/", "/slack/")):
             return True
         if path.startswith(_WEBHOOKS) and scope.get("method") == "POST":
             workflow_id = path[len(_WEBHOOKS) :]

@@ -20,6 +20,7 @@ _REASONS = {
     303: "See Other",
     400: "Bad request",
     401: "Missing or wrong API key (or webhook signature)",
+    403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
@@ -114,7 +115,7 @@ def document(endpoints: Sequence[Endpoint], *, title: str, version: str) -> dict
 
 def _keyed(e: Endpoint) -> bool:
     """Whether the route can answer 401 for a missing key (see ``auth.py``)."""
-    return e.path != "/health" and not e.path.startswith("/approve/")
+    return e.path != "/health" and not e.path.startswith(("/approve/", "/slack/"))
 
 
 def _header(name: str, description: str) -> dict[str, Any]:

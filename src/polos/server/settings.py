@@ -16,6 +16,8 @@ DEFAULT_PORT = 8080
 #: Webhook secrets as JSON: ``{"<workflow id>": "<secret>", "*": "<secret for the others>"}``.
 WEBHOOK_SECRETS_ENV = "POLOS_WEBHOOK_SECRETS"
 APPROVAL_BASE_URL_ENV = "POLOS_APPROVAL_BASE_URL"
+#: The Slack app's signing secret (the name Polos's orchestrator reads too).
+SLACK_SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 
 
 @dataclass
@@ -41,6 +43,9 @@ class ServerSettings:
     #: ``PolosClient(project_id=...)``); API keys must belong to it. Default:
     #: ``POLOS_PROJECT_ID``, else none (keys of project ``default``).
     project_id: str | None = None
+    #: Checks Slack's button clicks (``/slack/v1/interactions``). Default:
+    #: ``SLACK_SIGNING_SECRET``; without one the route refuses every request.
+    slack_signing_secret: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -52,6 +57,10 @@ class ServerSettings:
         if ":" in host:  # an IPv6 address
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def slack_secret(self) -> str | None:
+        return self.slack_signing_secret or os.environ.get(SLACK_SIGNING_SECRET_ENV) or None
 
     def webhook_secret(self, workflow_id: str) -> str | None:
         return self.webhook_secrets.get(workflow_id) or self.webhook_secrets.get("*")

@@ -11,6 +11,7 @@ from . import (
     health,
     runs,
     schedules,
+    slack,
     stream,
     webhooks,
     workflows,
@@ -30,4 +31,5 @@ def all_endpoints() -> list[Endpoint]:
         *schedules.ENDPOINTS,
         *approvals.ENDPOINTS,
         *webhooks.ENDPOINTS,
+        *slack.ENDPOINTS,
     ]
