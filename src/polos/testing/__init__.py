@@ -16,14 +16,19 @@ Needs the ``agents`` extra (starlette and uvicorn): pip install 'polos[agents]'.
 from ._server import FakeServer
 from .fake_anthropic import FakeAnthropicServer
 from .fake_openai import FakeOpenAIServer
+from .fake_slack import FakeSlackServer, SlackMessage
+from .fake_tavily import FakeTavilyServer
 from .script import FakeToolCall, RecordedRequest, Turn, TurnSource
 
 __all__ = [
     "FakeAnthropicServer",
     "FakeOpenAIServer",
     "FakeServer",
+    "FakeSlackServer",
+    "FakeTavilyServer",
     "FakeToolCall",
     "RecordedRequest",
+    "SlackMessage",
     "Turn",
     "TurnSource",
 ]
