@@ -11,6 +11,7 @@ keyword-only, so they never shift a Polos call.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from pathlib import Path
@@ -47,14 +48,6 @@ DEFERRED = {
     "GrepOptions",
     "GrepMatch",
     "EnvironmentInfo",
-    "create_web_search_tool",
-    "WebSearchToolConfig",
-    "WebSearchResult",
-    "WebSearchResultItem",
-    "WebSearchOptions",
-    "WebSearchFunction",
-    "SlackChannel",
-    "SlackChannelConfig",
 }
 
 CHECKED = sorted(set(SURFACE) - DEFERRED)
@@ -112,6 +105,9 @@ def _check_fields(name: str, ours: Any, theirs: list[str]) -> None:
     fields = getattr(ours, "model_fields", None)
     if fields is not None:
         missing = [f for f in theirs if f not in fields]
+    elif dataclasses.is_dataclass(ours):  # required fields are no class attributes
+        names = {f.name for f in dataclasses.fields(ours)}
+        missing = [f for f in theirs if f not in names]
     else:
         missing = [f for f in theirs if not hasattr(ours, f)]
     assert not missing, f"{name} lacks the fields {missing}"

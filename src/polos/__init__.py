@@ -46,7 +46,14 @@ from .agents import (
     stop_condition,
     tool,
 )
-from .channels import Channel, ChannelContext, ChannelOutputMode, SuspendNotification
+from .channels import (
+    Channel,
+    ChannelContext,
+    ChannelOutputMode,
+    SlackChannel,
+    SlackChannelConfig,
+    SuspendNotification,
+)
 from .core.state import WorkflowState
 from .engine.context import WorkflowContext
 from .engine.queues import Queue, queue
@@ -89,6 +96,14 @@ from .runtime.workflow import (
     workflow,
 )
 from .schedules import ScheduleInfo
+from .tools.web_search import (
+    WebSearchFunction,
+    WebSearchOptions,
+    WebSearchResult,
+    WebSearchResultItem,
+    WebSearchToolConfig,
+    create_web_search_tool,
+)
 from .types import (
     BatchEventPayload,
     BatchStepResult,
@@ -159,6 +174,8 @@ __all__ = [
     "SchedulePayload",
     "SchemaConflictError",
     "SerializationError",
+    "SlackChannel",
+    "SlackChannelConfig",
     "Step",
     "StepExecutionError",
     "StepInfo",
@@ -176,6 +193,11 @@ __all__ = [
     "ToolResult",
     "Usage",
     "WaitTimeoutError",
+    "WebSearchFunction",
+    "WebSearchOptions",
+    "WebSearchResult",
+    "WebSearchResultItem",
+    "WebSearchToolConfig",
     "Worker",
     "Workflow",
     "WorkflowContext",
@@ -189,6 +211,7 @@ __all__ = [
     "batch_agent_invoke",
     "batch_invoke",
     "create_ask_user_tool",
+    "create_web_search_tool",
     "events",
     "executed_tool",
     "get_all_workflows",
