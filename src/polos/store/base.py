@@ -36,6 +36,7 @@ from .records import (
     ScheduleRow,
     ServedWorkflow,
     StepRow,
+    TopicRow,
     TriggerRow,
     WaitResult,
     WorkerRow,
@@ -226,6 +227,10 @@ class Store(abc.ABC):
     async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]: ...
 
     @abc.abstractmethod
+    async def list_topics(self, limit: int = 100) -> list[TopicRow]:
+        """The topics that hold events, the most recently published to first."""
+
+    @abc.abstractmethod
     async def fire_due_timers(self, now: float) -> int:
         """Resolve every wait due by ``now``: a timer with ``null``, any other
         wait with a timeout error; record the step and requeue."""
@@ -380,9 +385,13 @@ class Store(abc.ABC):
         offset: int = 0,
         created_after: float | None = None,
         created_before: float | None = None,
+        session_id: str | None = None,
+        id_contains: str | None = None,
     ) -> list[ExecutionRow]:
         """Newest first (ties by id), skipping ``offset`` rows; ``created_after``
-        (inclusive) and ``created_before`` (exclusive) bound ``created_at``."""
+        (inclusive) and ``created_before`` (exclusive) bound ``created_at``;
+        ``session_id`` keeps one session's runs, ``id_contains`` the runs whose
+        id holds that text (as typed: no wildcards)."""
 
     # API keys (of a polos server) -----------------------------------------------
     @abc.abstractmethod

@@ -182,6 +182,16 @@ class EventRow:
 
 
 @dataclass(slots=True)
+class TopicRow:
+    """A topic of the event log: how many events it holds, and its last one."""
+
+    topic: str
+    count: int
+    last_seq: int
+    last_at: float
+
+
+@dataclass(slots=True)
 class ScheduleRow:
     schedule_id: str
     workflow_id: str

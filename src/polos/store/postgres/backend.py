@@ -41,6 +41,7 @@ from ..records import (
     ScheduleRow,
     ServedWorkflow,
     StepRow,
+    TopicRow,
     TriggerRow,
     WaitResult,
     WorkerRow,
@@ -597,6 +598,10 @@ class PostgresStore(Store):
         rows = await self._fetch("reading events", "read_events", topic, after_seq, limit)
         return [EventRow(*r) for r in rows]
 
+    async def list_topics(self, limit: int = 100) -> list[TopicRow]:
+        rows = await self._fetch("listing topics", "list_topics", limit)
+        return [TopicRow(*r) for r in rows]
+
     async def fire_due_timers(self, now: float) -> int:
         async def body(conn: Conn, _retrying: bool) -> int:
             waits = [
@@ -868,11 +873,14 @@ class PostgresStore(Store):
         offset: int = 0,
         created_after: float | None = None,
         created_before: float | None = None,
+        session_id: str | None = None,
+        id_contains: str | None = None,
     ) -> list[ExecutionRow]:
         rows = await self._fetch(
             "listing executions",
             "list_executions",
             *(status, workflow_id, limit, offset, created_after, created_before),
+            *(session_id, id_contains or None),
         )
         return [_execution(row) for row in rows]
 

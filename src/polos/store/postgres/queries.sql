@@ -359,6 +359,10 @@ WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT 1
 SELECT seq, id, topic, event_type, data, created_at FROM events
 WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3
 
+-- name: list_topics
+SELECT topic, count(*), max(seq), max(created_at) FROM events
+GROUP BY topic ORDER BY max(seq) DESC LIMIT $1
+
 -- name: last_event_seq
 SELECT COALESCE(max(seq), 0) FROM events
 
@@ -481,6 +485,7 @@ FROM history WHERE execution_id = $1 ORDER BY seq
 SELECT EXECUTION_COLUMNS FROM executions
 WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow_id = $2)
   AND ($5::float8 IS NULL OR created_at >= $5) AND ($6::float8 IS NULL OR created_at < $6)
+  AND ($7::text IS NULL OR session_id = $7) AND ($8::text IS NULL OR strpos(id, $8) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT $3 OFFSET $4
 

@@ -39,6 +39,7 @@ from ..records import (
     ScheduleRow,
     ServedWorkflow,
     StepRow,
+    TopicRow,
     TriggerRow,
     WaitResult,
     WorkerRow,
@@ -701,6 +702,9 @@ class SQLiteStore(Store):
             EventRow(*r) for r in await self._fetch(_Q["read_events"], (topic, after_seq, limit))
         ]
 
+    async def list_topics(self, limit: int = 100) -> list[TopicRow]:
+        return [TopicRow(*r) for r in await self._fetch(_Q["list_topics"], (limit,))]
+
     async def fire_due_timers(self, now: float) -> int:
         def body(tx: _Tx) -> int:
             due = tx.q("due_waits", (now,)).fetchall()
@@ -932,12 +936,15 @@ class SQLiteStore(Store):
         offset: int = 0,
         created_after: float | None = None,
         created_before: float | None = None,
+        session_id: str | None = None,
+        id_contains: str | None = None,
     ) -> list[ExecutionRow]:
         rows = await self._fetch(
             _Q["list_executions"],
             (
                 *(status, status, workflow_id, workflow_id),
                 *(created_after, created_after, created_before, created_before),
+                *(session_id, session_id, id_contains or None, id_contains or None),
                 *(limit, offset),
             ),
         )

@@ -232,6 +232,10 @@ WHERE topic = ? AND seq > ? ORDER BY seq LIMIT 1
 SELECT seq, id, topic, event_type, data, created_at FROM events
 WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?
 
+-- name: list_topics
+SELECT topic, count(*), max(seq), max(created_at) FROM events
+GROUP BY topic ORDER BY max(seq) DESC LIMIT ?
+
 -- name: list_waits
 SELECT EXECUTION_COLUMNS FROM executions
 WHERE status = 'waiting' AND wait_kind = ? AND (? IS NULL OR workflow_id = ?)
@@ -305,6 +309,7 @@ FROM history WHERE execution_id = ? ORDER BY seq
 SELECT EXECUTION_COLUMNS FROM executions
 WHERE (? IS NULL OR status = ?) AND (? IS NULL OR workflow_id = ?)
   AND (? IS NULL OR created_at >= ?) AND (? IS NULL OR created_at < ?)
+  AND (? IS NULL OR session_id = ?) AND (? IS NULL OR instr(id, ?) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
 
