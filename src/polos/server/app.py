@@ -12,11 +12,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..errors import ConfigurationError, PolosError
 from ..runtime.client import PolosClient
 from .auth import KeyCheck, check_can_serve
+from .dashboard import dashboard_routes
 from .errors import ApiError, from_polos
 from .http import json_response
 from .openapi import document
@@ -47,8 +48,12 @@ def create_app(
     async def openapi(_: Request) -> Response:
         return json_response(spec)
 
-    routes = [Route(e.route_path or e.path, e.handler, methods=[e.method]) for e in endpoints]
+    routes: list[BaseRoute] = [
+        Route(e.route_path or e.path, e.handler, methods=[e.method]) for e in endpoints
+    ]
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+    # The dashboard's pages are for people: routes of their own, not in the document.
+    routes.extend(dashboard_routes())
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -64,6 +69,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.polos.close_streams()
             if owned:
                 await polos_client.close()
 

@@ -1,0 +1,185 @@
+"""The dashboard in headless Chromium, on SQLite and PostgreSQL.
+
+- a run appears in the run list while it runs and turns completed without a
+  reload (htmx polls; a marker set on the page's window survives);
+- a run's page shows every recorded step with its duration, its retry and its
+  wait, and the run tree with its child;
+- an agent's page (the agent driven through the real openai SDK against the
+  fake OpenAI server) shows each LLM call and tool call with its tokens;
+- approving from the dashboard (approvals page -> approval form) resumes the run.
+
+Screenshots go to ``test-artifacts/dashboard/`` (git-ignored; ``POLOS_TEST_ARTIFACTS``
+moves it), named after the test and the backend.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent_defs as defs
+import dashboard_workflows as dw
+import server_workflows  # noqa: F401
+from browser import chromium
+from polos import Polos
+from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
+from server_kit import serving
+from toolkit.waiting import wait_for_step
+
+ARTIFACTS = Path(os.environ.get("POLOS_TEST_ARTIFACTS", "test-artifacts")) / "dashboard"
+#: A duration as the dashboard writes it.
+DURATION = re.compile(r"^\d+(\.\d+)? (ms|s)( so far)?$|^\d+ (min|h|d) \d+ (s|min|h)$")
+WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 800, "height": 900}
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        defs.point_agents_at(server.base_url)
+        yield server
+
+
+async def shot(page: Any, name: str, backend: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}-{backend}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path.resolve()}")
+
+
+async def no_sideways_scroll(page: Any) -> None:
+    """Readable at this width: the page itself never scrolls sideways."""
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"page is {width}px wide"
+
+
+async def test_run_list_is_live_and_a_run_shows_every_step(
+    polos: Polos, database_url: str, backend: str
+) -> None:
+    name = f"live-{backend}"
+    async with serving(database_url) as s, chromium() as browser:
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(s.url + "/")
+        await page.evaluate("window.__notReloaded = true")
+        handle = await polos.invoke("dash_steps", {"name": name})
+        row = page.locator(f'tr[data-run="{handle.id}"]')
+        await row.and_(page.locator('[data-status="running"]')).wait_for(timeout=10_000)
+        assert await row.locator(".status").inner_text() == "running"
+        await shot(page, "runs-running", backend)
+
+        dw.GATES.setdefault(name, __import__("asyncio").Event()).set()
+        await page.locator(f'tr[data-run="{handle.id}"][data-status="completed"]').wait_for(
+            timeout=20_000
+        )
+        assert await page.evaluate("window.__notReloaded") is True, "the page was reloaded"
+        child_rows = page.locator('tr:has-text("dash_child")')
+        await child_rows.first.wait_for(timeout=5_000)
+        await shot(page, "runs", backend)
+
+        await row.locator("a").first.click()
+        await page.wait_for_url(f"**/runs/{handle.id}")
+        steps = await polos.client.store.list_steps(handle.id)
+        keys = [s.step_key for s in steps]
+        assert {"gate", "fetch", "call_api", "cool_down", "summarise", "save"} <= set(keys)
+        for key in keys:
+            item = page.locator(f'li[data-step="{key}"]')
+            assert await item.count() == 1, f"step {key} is not shown"
+            text = (await item.locator("[data-duration]").inner_text()).strip()
+            assert DURATION.match(text), f"step {key}: {text!r} is not a duration"
+        fetch = await page.locator('li[data-step="fetch"] [data-duration]').inner_text()
+        assert fetch.endswith(" ms") and float(fetch.split()[0]) >= 150  # slept 0.15 s
+        assert "1 retry" in await page.locator('li[data-step="call_api"]').inner_text()
+        assert (
+            "upstream service hung up"
+            in await page.locator('li[data-step="call_api"] .retries').inner_text()
+        )
+        assert "waited: timer" in await page.locator('li[data-step="cool_down"]').inner_text()
+        assert "waited: children" in await page.locator('li[data-step="summarise"]').inner_text()
+        tree = await page.locator(".tree").inner_text()
+        assert "dash_steps" in tree and "dash_child" in tree
+        # Values are shown whole: the 300-character text of the result, untruncated.
+        result = await page.locator('details:has(summary:text-is("Result")) pre').text_content()
+        assert "x" * 300 in (result or "")
+        assert await page.locator(".actions button.danger").count() == 0  # finished: no cancel
+        await shot(page, "run", backend)
+        await page.set_viewport_size(NARROW)
+        await no_sideways_scroll(page)
+        await shot(page, "run-800px", backend)
+
+
+async def test_an_agent_run_shows_each_llm_call_and_tool_call_with_tokens(
+    polos: Polos, database_url: str, backend: str, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(
+        Turn.calls(
+            FakeToolCall("check_inventory", {"sku": "A1", "quantity": 2}),
+            FakeToolCall("calculate_shipping", {"country": "FR"}),
+        ),
+        Turn.reply("A1 is in stock; shipping to FR costs 12.5"),
+    )
+    result = await defs.shopper.run(polos, "Can I get 2 of A1 shipped to FR?", timeout=30)
+    async with serving(database_url) as s, chromium() as browser:
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(f"{s.url}/runs/{result.execution_id}")
+        talk = page.locator(".conversation")
+        assert "Can I get 2 of A1 shipped to FR?" in await talk.locator(".msg-user").inner_text()
+        calls = talk.locator("[data-llm]")
+        assert [await c.get_attribute("data-llm") for c in await calls.all()] == ["llm_1", "llm_2"]
+        for call in await calls.all():
+            tokens = await call.locator("[data-tokens]").first.inner_text()
+            assert tokens == "30 tokens (10 in, 20 out)"
+        first = calls.nth(0)
+        inventory = first.locator('[data-tool="check_inventory"]')
+        assert '"sku": "A1"' in await inventory.inner_text()
+        assert '"available": true' in await inventory.inner_text()
+        shipping = first.locator('[data-tool="calculate_shipping"]')
+        assert '"country": "FR"' in await shipping.inner_text()
+        assert '"cost": 12.5' in await shipping.inner_text()
+        assert "finish: tool_calls" in await first.inner_text()
+        assert "shipping to FR costs 12.5" in await calls.nth(1).inner_text()
+        total = await talk.locator("[data-total-tokens]").inner_text()
+        assert total.startswith("60 tokens in total")
+        # Each tool's own run is one click away.
+        await inventory.get_by_role("link", name="its run").click()
+        await page.wait_for_url("**/runs/*")
+        assert await page.locator("h1").inner_text() != ""
+        await page.go_back()
+        await shot(page, "agent", backend)
+
+
+async def test_approving_from_the_dashboard_resumes_the_run(
+    polos: Polos, database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(database_url) as s, chromium() as browser:
+        monkeypatch.setenv("POLOS_APPROVAL_BASE_URL", s.url)
+        handle = await polos.invoke("srv_approval", {})
+        await wait_for_step(polos, handle.id, "approve")
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(s.url + "/")
+        await page.get_by_role("link", name="Approvals").click()
+        card = page.locator(".card", has_text="Deploy api v2")
+        await card.wait_for()
+        await shot(page, "approvals", backend)
+        await card.get_by_role("link", name="See the run").click()
+        await page.wait_for_url(f"**/runs/{handle.id}")
+        assert "waiting" in await page.locator("h1 .status").inner_text()
+        assert "waiting" in await page.locator('li[data-step="approve"]').inner_text()
+        await page.get_by_role("link", name=re.compile("Answer the approval")).click()
+        await page.wait_for_url(f"**/approve/{handle.id}/approve")
+        await page.check("#field-approved")
+        await page.fill("#field-approver", "Grace Hopper")
+        await page.click("button[type=submit]")
+        await page.wait_for_url("**?submitted=1")
+        result = await polos.client.wait_for_result(handle.id, timeout=30)
+        assert result["approved"] is True and result["approver"] == "Grace Hopper"
+
+        await page.goto(f"{s.url}/runs/{handle.id}")
+        assert await page.locator("#run").get_attribute("data-status") == "completed"
+        approve = await page.locator('li[data-step="approve"]').text_content() or ""
+        assert "Grace Hopper" in approve and "waited: suspend" in approve
+        await page.goto(s.url + "/approvals")
+        assert "No run is waiting for a person" in await page.locator("main").inner_text()
