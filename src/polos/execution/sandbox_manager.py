@@ -1,0 +1,410 @@
+"""``SandboxManager``: which sandbox a tool call uses, and when sandboxes go away.
+
+One manager per worker process. A sandbox tool call asks it for the sandbox of
+its run tree (``scope="execution"``, the default) or of its session
+(``scope="session"``); the first call creates the sandbox, later calls share it.
+
+Ending sandboxes:
+
+- execution scope: when the run tree's root execution ends (completed, failed
+  or cancelled, on any worker), the manager tears the environment down and
+  deletes the workspace folder it made. A root that is merely waiting (for an
+  approval, say) keeps its sandbox: it will need its files when it resumes.
+- session scope: torn down after ``idle_destroy_timeout`` without use (default
+  one hour); the session's workspace folder stays for its next turn.
+- a worker that crashed leaves containers and processes behind. Every manager
+  sweeps them: anything labelled with a worker id that the store no longer
+  knows as alive is removed (its run, requeued elsewhere, makes a new
+  environment over the same workspace folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+from polos.execution.sandbox import ManagedSandbox, Sandbox
+from polos.execution.types import DEFAULT_IDLE_DESTROY_TIMEOUT, SandboxToolsConfig
+
+if TYPE_CHECKING:
+    from polos.engine.run import ExecutionRun
+    from polos.store import Store
+
+log = logging.getLogger("polos.sandbox")
+
+#: How often idle session sandboxes and crashed workers' leftovers are swept.
+DEFAULT_SWEEP_INTERVAL_S = 10 * 60
+DEFAULT_IDLE_TIMEOUT = DEFAULT_IDLE_DESTROY_TIMEOUT
+#: How often the end of a watched root execution is checked when no in-process
+#: signal announces it (it ended in another process on SQLite).
+END_POLL_SECONDS = 1.0
+#: Project folder for workspaces when ``POLOS_PROJECT_ID`` is not set.
+DEFAULT_PROJECT_ID = "default"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(s: str) -> float:
+    """Seconds in ``"30m"``, ``"1h"``, ``"3d"`` (also ``"90s"``)."""
+    found = _DURATION.match(s)
+    if found is None:
+        raise ValueError(
+            f"invalid duration {s!r}: write a number and a unit, e.g. '30m', '1h', '3d'"
+        )
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+def store_label(store: Store) -> str:
+    """A short stable name of a database, so sweeps never touch another deployment's sandboxes."""
+    return hashlib.sha256(store.description.encode()).hexdigest()[:16]
+
+
+def sandbox_id_for(config: SandboxToolsConfig, owner: str) -> str:
+    """The id of the sandbox ``config`` gives run tree or session ``owner``.
+
+    Derived, not random, so every worker that serves the owner (after a crash,
+    or tool calls spread over several workers) names the same workspace.
+    """
+    if config.id:
+        return config.id
+    digest = hashlib.sha256(f"{owner}\n{config.model_dump_json()}".encode()).hexdigest()
+    return f"sandbox-{digest[:16]}"
+
+
+class SandboxManager:
+    """Creates, shares and ends the sandboxes of one worker."""
+
+    def __init__(
+        self,
+        worker_id: str,
+        project_id: str,
+        orchestrator_client: Any = None,
+        *,
+        store: Store | None = None,
+    ) -> None:
+        self._worker_id = worker_id
+        self._project_id = project_id
+        self._orchestrator_client = orchestrator_client
+        if store is None and orchestrator_client is not None:
+            store = getattr(orchestrator_client, "store", None)
+        self._store = store
+        self._sandboxes: dict[str, ManagedSandbox] = {}
+        self._session_sandboxes: dict[str, ManagedSandbox] = {}
+        self._by_owner: dict[str, ManagedSandbox] = {}
+        self._creating = asyncio.Lock()
+        self._sweep_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watched: set[str] = set()
+        self._swept_once = False
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker_id
+
+    @property
+    def project_id(self) -> str:
+        return self._project_id
+
+    def set_worker_id(self, worker_id: str) -> None:
+        self._worker_id = worker_id
+        for sandbox in self._sandboxes.values():
+            sandbox.set_worker_id(worker_id)
+
+    # finding and creating ------------------------------------------------------------
+    async def get_or_create_sandbox(
+        self,
+        config: SandboxToolsConfig,
+        execution_id: str,
+        session_id: str | None = None,
+    ) -> Sandbox:
+        """The sandbox of ``execution_id`` (a root execution) or, with
+        ``scope="session"``, of ``session_id``; made on first request."""
+        scope = config.scope or "execution"
+        if scope == "session":
+            if not session_id:
+                raise ValueError(
+                    "scope='session' keeps one sandbox per session, but this run has no "
+                    "session id: invoke the agent with session_id=..., or use scope='execution'"
+                )
+            owner = f"session:{session_id}"
+        elif scope == "execution":
+            owner = f"execution:{execution_id}"
+        else:
+            raise ValueError(f"unknown sandbox scope {scope!r}: use 'execution' or 'session'")
+        key = f"{owner}\n{sandbox_id_for(config, owner)}"
+        async with self._creating:
+            sandbox = self._by_owner.get(key)
+            if sandbox is None or sandbox.destroyed:
+                if not self._swept_once:
+                    # First sandbox of this worker: clear what crashed workers left.
+                    self._swept_once = True
+                    await self.reclaim_orphans()
+                config = config.model_copy(update={"id": sandbox_id_for(config, owner)})
+                sandbox = ManagedSandbox(
+                    config,
+                    self._worker_id,
+                    self._project_id,
+                    session_id if scope == "session" else None,
+                )
+                if self._store is not None:
+                    sandbox.extra_labels["polos.store"] = store_label(self._store)
+                self._by_owner[key] = sandbox
+                self._sandboxes[sandbox.id] = sandbox
+                if session_id and scope == "session":
+                    self._session_sandboxes[session_id] = sandbox
+                self._ensure_sweeping()
+            sandbox.attach_execution(execution_id)
+        if scope == "execution":
+            self._watch(execution_id)
+        return sandbox
+
+    def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
+        return self._sandboxes.get(sandbox_id)
+
+    def get_session_sandbox(self, session_id: str) -> Sandbox | None:
+        return self._session_sandboxes.get(session_id)
+
+    @property
+    def sandboxes(self) -> list[ManagedSandbox]:
+        """The live sandboxes of this manager."""
+        return list(self._sandboxes.values())
+
+    # ending ------------------------------------------------------------------------
+    async def on_execution_complete(self, execution_id: str) -> None:
+        """``execution_id`` ended: end the execution-scoped sandboxes it used."""
+        self._watched.discard(execution_id)
+        for sandbox in list(self._sandboxes.values()):
+            if execution_id not in sandbox.active_execution_ids:
+                continue
+            sandbox.detach_execution(execution_id)
+            if sandbox.scope == "execution":
+                await self._end(sandbox, remove_workspace=True)
+
+    async def destroy_sandbox(self, sandbox_id: str) -> None:
+        sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is not None:
+            await self._end(sandbox, remove_workspace=False)
+
+    async def destroy_all(self) -> None:
+        """Tear every environment down (worker shutdown); workspaces stay for the resume."""
+        self.stop_sweep()
+        for sandbox in list(self._sandboxes.values()):
+            await self._end(sandbox, remove_workspace=False)
+
+    async def _end(self, sandbox: ManagedSandbox, *, remove_workspace: bool) -> None:
+        try:
+            await sandbox.destroy()
+        finally:
+            self._forget(sandbox)
+            if remove_workspace:
+                await asyncio.to_thread(sandbox.remove_workspace)
+
+    def _forget(self, sandbox: ManagedSandbox) -> None:
+        self._sandboxes.pop(sandbox.id, None)
+        for key, known in list(self._by_owner.items()):
+            if known is sandbox:
+                del self._by_owner[key]
+        if sandbox.session_id and self._session_sandboxes.get(sandbox.session_id) is sandbox:
+            del self._session_sandboxes[sandbox.session_id]
+
+    # watching root executions end -------------------------------------------------------
+    def _watch(self, execution_id: str) -> None:
+        if self._store is None or execution_id in self._watched:
+            return
+        self._watched.add(execution_id)
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.get_running_loop().create_task(
+                self._watch_loop(), name="polos-sandbox-ends"
+            )
+
+    async def _watch_loop(self) -> None:
+        from polos.store.vocabulary import FINAL_STATUSES
+
+        store = self._store
+        assert store is not None
+        while self._watched:
+            waits = [(e, store.hub.finished_future(e)) for e in list(self._watched)]
+            try:
+                await asyncio.wait([fut for _, fut in waits], timeout=END_POLL_SECONDS)
+                for execution_id, _ in waits:
+                    row = await store.get_execution(execution_id)
+                    if row is None or row.status in FINAL_STATUSES:
+                        await self.on_execution_complete(execution_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is closing or unreachable: look again later
+                log.debug("sandbox cleanup: checking runs failed: %s", exc)
+                await asyncio.sleep(END_POLL_SECONDS)
+            finally:
+                for execution_id, fut in waits:
+                    store.hub.discard_future(execution_id, fut)
+                    fut.cancel()
+
+    # sweeping ------------------------------------------------------------------------
+    def _ensure_sweeping(self) -> None:
+        if self._sweep_task is None or self._sweep_task.done():
+            self.start_sweep()
+
+    def start_sweep(self, interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> None:
+        """Sweep every ``interval_s``: idle sandboxes, then crashed workers' leftovers."""
+        self.stop_sweep()
+        self._sweep_task = asyncio.get_running_loop().create_task(
+            self._sweep_loop(interval_s), name="polos-sandbox-sweep"
+        )
+
+    def stop_sweep(self) -> None:
+        for task in (self._sweep_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+        self._sweep_task = None
+        self._watch_task = None
+        self._watched.clear()
+
+    async def _sweep_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep()
+            except Exception as exc:
+                log.warning("sandbox sweep failed: %s", exc)
+
+    async def sweep(self) -> None:
+        await self.sweep_idle()
+        await self.reclaim_orphans()
+
+    async def sweep_idle(self) -> None:
+        """Tear down sandboxes unused for longer than their ``idle_destroy_timeout``.
+
+        The workspace folder stays: a run still waiting resumes on the same files.
+        """
+        now = time.monotonic()
+        for sandbox in list(self._sandboxes.values()):
+            limit = parse_duration(sandbox.config.idle_destroy_timeout or DEFAULT_IDLE_TIMEOUT)
+            if now - sandbox.last_activity_at > limit:
+                log.info("sandbox %s idle for %ds: tearing it down", sandbox.id, limit)
+                await self._end(sandbox, remove_workspace=False)
+
+    async def alive_worker_ids(self) -> set[str] | None:
+        """Workers the store knows as alive (fresh heartbeat, process not provably dead)."""
+        if self._store is None:
+            return None
+        from polos.runtime.liveness import provably_dead
+
+        now = time.time()
+        alive: set[str] = set()
+        for worker in await self._store.list_workers():
+            stale = now - worker.heartbeat_at > 120
+            if not stale and not provably_dead(worker.hostname, worker.pid):
+                alive.add(worker.worker_id)
+        alive.add(self._worker_id)
+        return alive
+
+    async def reclaim_orphans(self) -> None:
+        """Remove containers and kill processes that dead workers of this database left."""
+        if self._store is None:
+            return
+        try:
+            alive = await self.alive_worker_ids()
+        except Exception as exc:
+            log.warning("sandbox sweep: cannot list workers (%s); skipping", exc)
+            return
+        if alive is None:
+            return
+        mine = store_label(self._store)
+        await asyncio.to_thread(_kill_orphan_processes, mine, alive)
+        await _remove_orphan_containers(mine, alive)
+
+
+# --- leftovers of crashed workers ------------------------------------------------------------
+
+
+def _kill_orphan_processes(store: str, alive: set[str]) -> None:
+    """Kill local sandbox commands whose worker died (found by their environment labels)."""
+    if not os.path.isdir("/proc"):
+        return
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        labels = dict(item.split(b"=", 1) for item in environ if b"=" in item)
+        if labels.get(b"POLOS_SANDBOX_STORE", b"").decode() != store:
+            continue
+        worker = labels.get(b"POLOS_SANDBOX_WORKER_ID", b"").decode()
+        if worker and worker not in alive:
+            log.info("killing process %s left by dead worker %s", entry, worker)
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+async def _remove_orphan_containers(store: str, alive: set[str]) -> None:
+    cli = os.environ.get("POLOS_DOCKER_CLI") or "docker"
+    listing = await _run(
+        cli,
+        "ps",
+        "-a",
+        "--filter",
+        "label=polos.managed=true",
+        "--filter",
+        f"label=polos.store={store}",
+        "--format",
+        '{{.Names}}\t{{.Label "polos.worker-id"}}',
+    )
+    if listing is None:
+        return
+    for line in listing.splitlines():
+        name, _, worker = line.partition("\t")
+        if name and worker and worker not in alive:
+            log.info("removing container %s left by dead worker %s", name, worker)
+            await _run(cli, "rm", "-f", name)
+
+
+async def _run(*argv: str) -> str | None:
+    """stdout of a short CLI call, or None when the CLI is missing or fails."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        return None
+    return out.decode(errors="replace") if proc.returncode == 0 else None
+
+
+# --- one manager per worker -------------------------------------------------------------------
+
+_managers: dict[tuple[str, int], SandboxManager] = {}
+
+
+def manager_for(run: ExecutionRun) -> SandboxManager:
+    """The sandbox manager of the worker running ``run`` (made on first use)."""
+    key = (run.worker_id, id(run.store))
+    manager = _managers.get(key)
+    if manager is None:
+        project = os.environ.get("POLOS_PROJECT_ID") or DEFAULT_PROJECT_ID
+        manager = _managers[key] = SandboxManager(run.worker_id, project, store=run.store)
+    return manager
+
+
+def managers() -> list[SandboxManager]:
+    """Every sandbox manager of this process (for tests and shutdown)."""
+    return list(_managers.values())
