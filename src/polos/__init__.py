@@ -83,6 +83,24 @@ from .errors import (
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
+from .execution import (
+    DockerEnvironmentConfig,
+    E2BEnvironmentConfig,
+    EnvironmentInfo,
+    ExecOptions,
+    ExecResult,
+    ExecToolConfig,
+    ExecutionEnvironment,
+    GlobOptions,
+    GrepMatch,
+    GrepOptions,
+    LocalEnvironment,
+    LocalEnvironmentConfig,
+    ManagedSandbox,
+    SandboxManager,
+    SandboxToolsConfig,
+    sandbox_tools,
+)
 from .runtime.client import PolosClient
 from .runtime.models import ExecutionInfo, HistoryEntry, StepInfo
 from .runtime.polos import Polos
@@ -140,15 +158,26 @@ __all__ = [
     "ChannelOutputMode",
     "ChildWorkflowError",
     "ConfigurationError",
+    "DockerEnvironment",
+    "DockerEnvironmentConfig",
     "DuplicateStepKeyError",
+    "E2BEnvironmentConfig",
+    "EnvironmentInfo",
     "EventData",
     "EventPayload",
+    "ExecOptions",
+    "ExecResult",
+    "ExecToolConfig",
     "ExecutedToolConfig",
     "ExecutionCancelledError",
+    "ExecutionEnvironment",
     "ExecutionHandle",
     "ExecutionInfo",
     "ExecutionNotFoundError",
     "FatalError",
+    "GlobOptions",
+    "GrepMatch",
+    "GrepOptions",
     "GuardrailContext",
     "GuardrailResult",
     "HasTextConfig",
@@ -159,6 +188,9 @@ __all__ = [
     "InsideWorkflowError",
     "InvalidPayloadError",
     "InvalidStepKeyError",
+    "LocalEnvironment",
+    "LocalEnvironmentConfig",
+    "ManagedSandbox",
     "MaxStepsConfig",
     "MaxTokensConfig",
     "MemoryConfig",
@@ -170,6 +202,8 @@ __all__ = [
     "Queue",
     "QueueStats",
     "RetryableError",
+    "SandboxManager",
+    "SandboxToolsConfig",
     "ScheduleInfo",
     "SchedulePayload",
     "SchemaConflictError",
@@ -222,9 +256,19 @@ __all__ = [
     "max_steps",
     "max_tokens",
     "queue",
+    "sandbox_tools",
     "schedules",
     "step",
     "stop_condition",
     "tool",
     "workflow",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # DockerEnvironment's module is imported on first use only.
+    if name == "DockerEnvironment":
+        from .execution.docker import DockerEnvironment
+
+        return DockerEnvironment
+    raise AttributeError(f"module 'polos' has no attribute {name!r}")
