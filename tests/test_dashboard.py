@@ -183,3 +183,51 @@ async def test_approving_from_the_dashboard_resumes_the_run(
         assert "Grace Hopper" in approve and "waited: suspend" in approve
         await page.goto(s.url + "/approvals")
         assert "No run is waiting for a person" in await page.locator("main").inner_text()
+
+
+async def test_filters_cancel_and_what_the_pages_refuse(polos: Polos, database_url: str) -> None:
+    """Over plain HTTP (no browser): the run list's filters, cancelling a run from its
+    page, an unknown run, a cross-site post, and the pages kept out of the OpenAPI document."""
+    a = await polos.invoke("srv_approval", {}, session_id="sess-a")
+    b = await polos.invoke("srv_approval", {}, session_id="sess-b")
+    await wait_for_step(polos, b.id, "approve")
+    async with serving(database_url) as s:
+
+        async def listed(query: str) -> set[str]:
+            page = (await s.http.get("/ui/runs?" + query)).text
+            return set(re.findall(r'data-run="([^"]+)"', page))
+
+        assert await listed("") == {a.id, b.id}
+        assert await listed("session=sess-a") == {a.id}
+        assert await listed(f"q={b.id[9:18]}") == {b.id}
+        assert await listed("status=completed") == set()
+        assert await listed("workflow=srv_echo") == set()
+        # Unchanged since the version the page holds: 204, htmx keeps the page as it is.
+        first = await s.http.get("/ui/runs?session=sess-a")
+        version = re.search(r"v=([0-9a-f]+)", first.text)
+        assert version is not None
+        again = await s.http.get(
+            f"/ui/runs?session=sess-a&offset=0&v={version[1]}", headers={"HX-Request": "true"}
+        )
+        assert again.status_code == 204
+
+        refused = await s.http.post(
+            f"/runs/{b.id}/cancel", headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert refused.status_code == 403
+        assert (await polos.client.get_execution(b.id)).status == "waiting"
+        cancelled = await s.http.post(
+            f"/runs/{b.id}/cancel", headers={"Sec-Fetch-Site": "same-origin"}
+        )
+        assert cancelled.status_code == 303 and cancelled.headers["location"] == f"../{b.id}"
+        assert (await polos.client.get_execution(b.id)).status == "cancelled"
+        page = await s.http.get(f"/runs/{b.id}")
+        assert 'data-status="cancelled"' in page.text and "Cancel this run" not in page.text
+
+        missing = await s.http.get("/runs/no-such-run")
+        assert missing.status_code == 404 and "There is no run with id" in missing.text
+        assert (await s.http.get("/runs/bad%00id")).status_code == 404
+        paths = (await s.http.get("/openapi.json")).json()["paths"]
+        pages = ("/", "/approvals", "/events", "/schedules", "/queues", "/workers")
+        assert not [p for p in paths if p in pages or p.startswith(("/runs", "/ui/"))]
+        assert "/api/v1/executions" in paths

@@ -145,10 +145,14 @@ def _tree(rows: list[ExecutionRow], current: str) -> list[dict[str, Any]]:
     return roots
 
 
+def _path_id(request: Request) -> str:
+    return str(request.path_params["execution_id"])
+
+
 async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
     state = server_state(request)
     store = state.store
-    row = await store.get_execution(execution_id)
+    row = await _find(state, execution_id)
     if row is None:
         return None
     now = _now(state)
@@ -193,6 +197,15 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
     }
 
 
+async def _find(state: ServerState, execution_id: str) -> ExecutionRow | None:
+    """The run, or None: unknown, or an id no database could hold (a NUL in a link)."""
+    try:
+        storable_text(execution_id)
+    except ValueError:
+        return None
+    return await state.store.get_execution(execution_id)
+
+
 def _missing(request: Request, execution_id: str) -> Response:
     return _page(
         request,
@@ -204,7 +217,7 @@ def _missing(request: Request, execution_id: str) -> Response:
 
 
 async def run_page(request: Request) -> Response:
-    execution_id: str = request.path_params["execution_id"]
+    execution_id = _path_id(request)
     context = await _run(request, execution_id)
     if context is None:
         return _missing(request, execution_id)
@@ -212,7 +225,7 @@ async def run_page(request: Request) -> Response:
 
 
 async def run_fragment(request: Request) -> Response:
-    execution_id: str = request.path_params["execution_id"]
+    execution_id = _path_id(request)
     context = await _run(request, execution_id)
     if context is None:
         return _missing(request, execution_id)
@@ -228,7 +241,7 @@ def _cross_site(request: Request) -> bool:
 
 async def cancel_run(request: Request) -> Response:
     state = server_state(request)
-    execution_id: str = request.path_params["execution_id"]
+    execution_id = _path_id(request)
     if _cross_site(request):
         return _page(
             request,
@@ -237,8 +250,7 @@ async def cancel_run(request: Request) -> Response:
             title="Refused",
             message="Cancelling a run is only accepted from the dashboard's own pages.",
         )
-    row = await state.store.get_execution(execution_id)
-    if row is None:
+    if await _find(state, execution_id) is None:
         return _missing(request, execution_id)
     await state.client.cancel_execution(execution_id)
     return RedirectResponse(f"../{quote(execution_id, safe='')}", 303)
