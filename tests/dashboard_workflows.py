@@ -48,3 +48,24 @@ async def dash_steps(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, A
     report = {"name": name, "flaky": flaky, "child": child, "text": "x" * 300}
     await ctx.step.run("save", lambda: report)
     return report
+
+
+def _agent() -> Any:
+    """An agent with prices and a guardrail (cost and decisions show on its page)."""
+    from agent_defs import calculate_shipping, check_inventory, make, no_bad_words
+
+    return make(
+        "dash_agent",
+        system_prompt="You check orders.",
+        tools=[check_inventory, calculate_shipping],
+        guardrails=[no_bad_words],
+        cost_per_million_tokens=(1.0, 2.0),
+    )
+
+
+dash_agent = _agent()
+
+
+def point_agent_at(url: str) -> None:
+    dash_agent.provider_base_url = url
+    dash_agent._provider = None

@@ -41,6 +41,7 @@ WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 800, "height": 900}
 def llm() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
         defs.point_agents_at(server.base_url)
+        dw.point_agent_at(server.base_url)
         yield server
 
 
@@ -121,7 +122,7 @@ async def test_an_agent_run_shows_each_llm_call_and_tool_call_with_tokens(
         ),
         Turn.reply("A1 is in stock; shipping to FR costs 12.5"),
     )
-    result = await defs.shopper.run(polos, "Can I get 2 of A1 shipped to FR?", timeout=30)
+    result = await dw.dash_agent.run(polos, "Can I get 2 of A1 shipped to FR?", timeout=30)
     async with serving(database_url) as s, chromium() as browser:
         page = await browser.new_page(viewport=WIDE)
         await page.goto(f"{s.url}/runs/{result.execution_id}")
@@ -132,6 +133,10 @@ async def test_an_agent_run_shows_each_llm_call_and_tool_call_with_tokens(
         for call in await calls.all():
             tokens = await call.locator("[data-tokens]").first.inner_text()
             assert tokens == "30 tokens (10 in, 20 out)"
+            # 10 in at $1 and 20 out at $2 per million tokens
+            assert await call.locator("[data-cost]").inner_text() == "$0.000050"
+            guardrail = call.locator(".decision-guardrail summary")
+            assert "no_bad_words" in await guardrail.inner_text()
         first = calls.nth(0)
         inventory = first.locator('[data-tool="check_inventory"]')
         assert '"sku": "A1"' in await inventory.inner_text()
@@ -143,6 +148,7 @@ async def test_an_agent_run_shows_each_llm_call_and_tool_call_with_tokens(
         assert "shipping to FR costs 12.5" in await calls.nth(1).inner_text()
         total = await talk.locator("[data-total-tokens]").inner_text()
         assert total.startswith("60 tokens in total")
+        assert await talk.locator("[data-total-cost]").inner_text() == "cost $0.000100"
         # Each tool's own run is one click away.
         await inventory.get_by_role("link", name="its run").click()
         await page.wait_for_url("**/runs/*")

@@ -56,6 +56,8 @@ def ago(epoch: float | None, now: float | None = None) -> str:
 def cost(value: float | None) -> str:
     if value is None:
         return "—"
+    if value < 0.01:
+        return f"${value:.6f}"
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 

@@ -64,9 +64,13 @@ def _text(request: Request, name: str, limit: int = 255) -> str | None:
 
 
 # runs ----------------------------------------------------------------------------------
+#: How an agent's stored result names its class (only an agent's result has a cost).
+_AGENT_RESULT = '"polos.agents.results:AgentResult"'
+
+
 def _cost(row: ExecutionRow) -> float | None:
     """An agent run's cost, when its result says (agents with prices)."""
-    if row.result is None or '"cost"' not in row.result:
+    if row.result is None or _AGENT_RESULT not in row.result:
         return None
     result = plain(row.result)
     value = result.get("cost") if isinstance(result, dict) else None
