@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from polos.execution.sandbox import ManagedSandbox, Sandbox
 from polos.execution.types import DEFAULT_IDLE_DESTROY_TIMEOUT, SandboxToolsConfig
+from polos.runtime.worker_resources import on_worker_stop
 
 if TYPE_CHECKING:
     from polos.engine.run import ExecutionRun
@@ -402,6 +403,12 @@ def manager_for(run: ExecutionRun) -> SandboxManager:
     if manager is None:
         project = os.environ.get("POLOS_PROJECT_ID") or DEFAULT_PROJECT_ID
         manager = _managers[key] = SandboxManager(run.worker_id, project, store=run.store)
+
+        async def close() -> None:
+            _managers.pop(key, None)
+            await manager.destroy_all()
+
+        on_worker_stop(run.worker_id, close)
     return manager
 
 

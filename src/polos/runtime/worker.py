@@ -35,6 +35,7 @@ from ..store import Claimed, ServedWorkflow, Store, WorkerRow
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
 from .settings import send_logs_to_file
+from .worker_resources import close_worker_resources
 
 log = logging.getLogger("polos.worker")
 
@@ -183,6 +184,7 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
+        await close_worker_resources(self.worker_id)
         if self._unsubscribe is not None:
             self._unsubscribe()
         with contextlib.suppress(Exception):
