@@ -19,7 +19,9 @@ from typing import Any, TypeVar, overload
 from pydantic import BaseModel, Field
 
 from ..engine.context import WorkflowContext
+from ..engine.run import current_run
 from ..errors import WorkflowDefinitionError
+from ..observability import genai
 from .hooks import HookAction, HookResult, callable_name, check_arity
 from .results import AgentConfig, Step, ToolCall
 
@@ -168,13 +170,19 @@ async def run_guardrails(
         if isinstance(rail, str):
             if not seen.text:
                 continue  # nothing to judge (an answer made of tool calls only)
-            outcome: Any = await judge(f"{key}.rule.{i}", rail, seen.text)
+            step_key, name = f"{key}.rule.{i}", f"rule.{i}"
+            with genai.guardrail(current_run.get(), step_key, name) as span:
+                outcome: Any = await judge(step_key, rail, seen.text)
+                _traced_verdict(span, outcome)
         else:
-            step_key = f"{key}.{callable_name(rail, i, 'guardrail')}.{i}"
-            if check_arity(rail, "guardrail", "(ctx, guardrail_ctx)") == 1:
-                outcome = await ctx.step.run(step_key, rail, seen)
-            else:
-                outcome = await ctx.step.run(step_key, rail, ctx, seen)
+            name = callable_name(rail, i, "guardrail")
+            step_key = f"{key}.{name}.{i}"
+            with genai.guardrail(current_run.get(), step_key, name) as span:
+                if check_arity(rail, "guardrail", "(ctx, guardrail_ctx)") == 1:
+                    outcome = await ctx.step.run(step_key, rail, seen)
+                else:
+                    outcome = await ctx.step.run(step_key, rail, ctx, seen)
+                _traced_verdict(span, outcome)
         if not isinstance(outcome, GuardrailResult):
             name = rail if isinstance(rail, str) else callable_name(rail, i, "guardrail")
             raise TypeError(
@@ -192,6 +200,14 @@ async def run_guardrails(
     return GuardrailResult.continue_with(
         modified_content=content, modified_tool_calls=calls, modified_llm_config=config
     )
+
+
+def _traced_verdict(span: Any, outcome: Any) -> None:
+    """What the guardrail decided, on its span (if traced)."""
+    if span is not None and isinstance(outcome, GuardrailResult):
+        span.set_attribute("polos.guardrail.passed", outcome.passed)
+        if outcome.failed and outcome.error_message:
+            span.set_attribute("polos.guardrail.reason", str(outcome.error_message))
 
 
 def judge_prompt(rule: str, content: str) -> str:

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from .. import serialization
 from ..engine.context import WorkflowContext
+from ..engine.run import current_run
+from ..observability import genai
 from ..store.records import NewEvent
 from ..types import BatchWorkflowInput
 from .context import AgentContext
@@ -294,6 +296,29 @@ class _Loop:
             return checked
 
     async def call_llm(self, request: LLMRequest, i: int, stream: bool) -> LLMResponse:
+        with genai.llm_call(
+            current_run.get(),
+            provider=self.provider.name,
+            model=request.model or self.provider.model,
+            request={
+                "temperature": request.temperature,
+                "max_tokens": request.max_output_tokens,
+                "top_p": request.top_p,
+            },
+        ) as traced:
+            response = await self.request_llm(request, i, stream)
+            if traced is not None:
+                traced.answered(
+                    model=response.model,
+                    response_id=response.id,
+                    finish_reason=response.finish_reason,
+                    input_tokens=response.usage.input_tokens,
+                    output_tokens=response.usage.output_tokens,
+                    tool_calls=[call.name for call in response.tool_calls],
+                )
+            return response
+
+    async def request_llm(self, request: LLMRequest, i: int, stream: bool) -> LLMResponse:
         if not stream:
             return await self.provider.complete(request)
         chunks = _ChunkPublisher(self.ctx, i)

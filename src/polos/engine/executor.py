@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from .. import serialization
-from ..errors import PolosError, StoreError
+from ..errors import StoreError
 from .calls import call_function
 from .context import WorkflowContext
 from .run import ExecutionRun, current_run
@@ -27,6 +27,9 @@ log = logging.getLogger("polos.engine")
 async def execute(run: ExecutionRun) -> None:
     store, clock = run.store, run.clock
     token = current_run.set(run)
+    tracer = run.tracer
+    span = None if tracer is None else tracer.run_span(run)
+    failure: BaseException | None = None
     try:
         try:
             result = await _call(run)
@@ -44,8 +47,7 @@ async def execute(run: ExecutionRun) -> None:
         except StoreError:
             raise  # not the workflow's fault: the lease expires and a later attempt resumes
         except Exception as exc:
-            if not isinstance(exc, PolosError):
-                log.info("execution %s (%s) failed: %r", run.execution_id, run.definition.id, exc)
+            failure = run.failure = exc  # the worker logs it
             run.stop(StopReason.FAILED)
             await store.fail_execution(
                 run.execution_id, run.attempt, error_record(exc), clock.now(), state=run.state_now()
@@ -55,9 +57,15 @@ async def execute(run: ExecutionRun) -> None:
         await store.complete_execution(
             run.execution_id, run.attempt, output, clock.now(), state=run.state_now()
         )
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         run.cancel_stray_tasks()
         current_run.reset(token)
+        if span is not None:
+            span.set_attribute("polos.outcome", str(run.stop_reason or "stopped"))
+            span.end(failure)
 
 
 async def _call(run: ExecutionRun) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import math
 import time
 import uuid
@@ -42,10 +43,12 @@ from .retry import RetryPolicy
 from .signals import Stopped, StopReason, Suspended
 from .step_errors import error_record, step_error_from_record
 from .step_keys import check_step_key
+from .tracing import OpenSpan, Tracer
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 #: Retry delays at least this long wait durably instead of sleeping in memory.
 DURABLE_RETRY_SECONDS = 5.0
+log = logging.getLogger("polos.engine")
 _FENCED = "this worker no longer owns the execution (cancelled or taken over)"
 
 current_run: contextvars.ContextVar[ExecutionRun | None] = contextvars.ContextVar(
@@ -81,6 +84,12 @@ class ExecutionRun:
         #: Set by the worker when it has channels: called (without awaiting the
         #: run) once a suspend's wait is committed, with what to tell people.
         self.on_suspend: Callable[[dict[str, Any]], None] | None = None
+        #: Set by the worker when tracing is on: told of this attempt and each step it runs.
+        self.tracer: Tracer | None = None
+        #: What the run failed with (set when it fails), for the worker's log line.
+        self.failure: BaseException | None = None
+        #: The step this attempt parked on, when it left to wait.
+        self.parked_on: str | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
         self.stop_reason: StopReason | None = None
@@ -141,22 +150,32 @@ class ExecutionRun:
             return self._replay(recorded)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
-        while True:
-            try:
-                value = await call_function(fn, args, kwargs)
-                output = self.encode(f"output of step {step_key!r}", value)
-                break
-            except asyncio.CancelledError:
-                raise
-            except (SerializationError, PayloadTooLargeError) as exc:
-                # Deterministic: retrying cannot help, so fail the step now.
-                await self._fail_step(step_key, name, exc, retries + 1)
-            except Exception as exc:
-                if not policy.should_retry(exc, retries):
+        span = self._span(StepKind.RUN, step_key, name)
+        try:
+            while True:
+                try:
+                    value = await call_function(fn, args, kwargs)
+                    output = self.encode(f"output of step {step_key!r}", value)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except (SerializationError, PayloadTooLargeError) as exc:
+                    # Deterministic: retrying cannot help, so fail the step now.
                     await self._fail_step(step_key, name, exc, retries + 1)
-                retries += 1
-                await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
-        await self._record(step_key, StepKind.RUN, name, output)
+                except Exception as exc:
+                    if not policy.should_retry(exc, retries):
+                        await self._fail_step(step_key, name, exc, retries + 1)
+                    retries += 1
+                    if span is not None:
+                        span.set_attribute("polos.step.retries", retries)
+                    await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
+            await self._record(step_key, StepKind.RUN, name, output)
+        except BaseException as exc:
+            if span is not None:
+                span.end(exc)
+            raise
+        if span is not None:
+            span.end()
         return value
 
     async def value_step(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
@@ -185,6 +204,17 @@ class ExecutionRun:
             "delay": delay,
             "error": f"{type(error).__name__}: {error}",
         }
+        log.info(
+            "step retry",
+            extra={
+                "fields": {
+                    "execution_id": self.execution_id,
+                    "workflow_id": self.definition.id,
+                    "attempt": self.attempt,
+                    **detail,
+                }
+            },
+        )
         await self.store.add_history(
             self.execution_id,
             self.attempt,
@@ -214,21 +244,29 @@ class ExecutionRun:
         """Sleep until ``wake_at_from(now)``, parked: the worker slot is freed."""
         if self._take_key(step_key, StepKind.WAIT, "") is not None:
             return
-        now = self.clock.now()
-        wake_at = wake_at_from(now)
-        if wake_at <= now:
-            await self._record(step_key, StepKind.WAIT, "", "null")
-            return
-        parked = await self.store.begin_wait(
-            self.execution_id,
-            self.attempt,
-            step_key,
-            WaitKind.TIMER,
-            wake_at,
-            now,
-            state=self.state_if_changed(),
-        )
-        await self._after_park(parked, step_key)
+        span = self._span(StepKind.WAIT, step_key)
+        try:
+            now = self.clock.now()
+            wake_at = wake_at_from(now)
+            if wake_at <= now:
+                await self._record(step_key, StepKind.WAIT, "", "null")
+            else:
+                parked = await self.store.begin_wait(
+                    self.execution_id,
+                    self.attempt,
+                    step_key,
+                    WaitKind.TIMER,
+                    wake_at,
+                    now,
+                    state=self.state_if_changed(),
+                )
+                await self._after_park(parked, step_key)
+        except BaseException as exc:
+            if span is not None:
+                span.end(exc)
+            raise
+        if span is not None:
+            span.end()
 
     # steps: events and humans ------------------------------------------------------------
     async def publish(
@@ -277,6 +315,29 @@ class ExecutionRun:
         recorded = self._take_key(step_key, kind.step_kind, "")
         if recorded is not None:
             return self._replay(recorded)
+        span = self._span(kind.step_kind, step_key)
+        try:
+            value = await self._wait_for_event(
+                step_key, kind, topic, cursor, timeout, prepare, on_parked
+            )
+        except BaseException as exc:
+            if span is not None:
+                span.end(exc)
+            raise
+        if span is not None:
+            span.end()
+        return value
+
+    async def _wait_for_event(
+        self,
+        step_key: str,
+        kind: WaitKind,
+        topic: str,
+        cursor: int,
+        timeout: float | None,
+        prepare: Callable[[], Awaitable[str | None]] | None,
+        on_parked: Callable[[float | None], None] | None,
+    ) -> Any:
         data = None if prepare is None else await prepare()
         now = self.clock.now()
         wake_at = None if timeout is None else now + timeout
@@ -302,6 +363,10 @@ class ExecutionRun:
         self.recorded[step_key] = row
         return serialization.loads(outcome.output)
 
+    def replaying(self) -> bool:
+        """Whether recorded steps remain ahead: the code is being replayed, not run anew."""
+        return any(key not in self.used_keys for key in self.recorded)
+
     def is_recorded(self, step_key: str) -> bool:
         """Whether ``step_key`` replays (so a step may skip the reads it needs only to run)."""
         return step_key in self.recorded
@@ -318,11 +383,19 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.INVOKE, "")
         if recorded is not None:
             return self._replay(recorded)
-        children = await prepare()
-        value = output_of(children)
-        output = self.encode(f"handles of step {step_key!r}", value)
-        if not await self._start_children(step_key, children, wait=False, output=output):
-            self._refused()
+        span = self._span(StepKind.INVOKE, step_key)
+        try:
+            children = self._traced(await prepare())
+            value = output_of(children)
+            output = self.encode(f"handles of step {step_key!r}", value)
+            if not await self._start_children(step_key, children, wait=False, output=output):
+                self._refused()
+        except BaseException as exc:
+            if span is not None:
+                span.end(exc)
+            raise
+        if span is not None:
+            span.end()
         now = self.clock.now()
         self.recorded[step_key] = StepRow(
             step_key, StepKind.INVOKE, "", output, None, self.attempt, now
@@ -340,12 +413,31 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.CHILDREN, "")
         if recorded is not None:
             return self._replay(recorded)
-        children = await prepare()
-        if not children:
-            await self._record(step_key, StepKind.CHILDREN, "", "[]")
-            return []
-        parked = await self._start_children(step_key, children, wait=True, timeout=timeout)
-        return self._replay(await self._after_park(parked, step_key))
+        span = self._span(StepKind.CHILDREN, step_key)
+        try:
+            children = self._traced(await prepare())
+            if not children:
+                await self._record(step_key, StepKind.CHILDREN, "", "[]")
+                value: Any = []
+            else:
+                parked = await self._start_children(step_key, children, wait=True, timeout=timeout)
+                value = self._replay(await self._after_park(parked, step_key))
+        except BaseException as exc:
+            if span is not None:
+                span.end(exc)
+            raise
+        if span is not None:
+            span.end()
+        return value
+
+    def _traced(self, children: Sequence[NewExecution]) -> Sequence[NewExecution]:
+        """Children carry the current span's context, so their spans join this trace."""
+        tracer = self.tracer
+        if tracer is not None:
+            parent = tracer.traceparent()
+            for child in children:
+                child.trace_context = parent
+        return children
 
     async def _start_children(
         self,
@@ -372,6 +464,10 @@ class ExecutionRun:
         )
 
     # keys, replay, records and parking ------------------------------------------------
+    def _span(self, kind: StepKind, step_key: str, name: str = "") -> OpenSpan | None:
+        tracer = self.tracer
+        return None if tracer is None else tracer.step_span(self, kind, step_key, name)
+
     def _take_key(self, step_key: str, kind: StepKind, name: str) -> StepRow | None:
         """Reserve ``step_key`` for this run; returns its record if replaying."""
         recorded = self.recorded.get(step_key) if type(step_key) is str else None
@@ -449,6 +545,7 @@ class ExecutionRun:
                     raise Suspended(step_key)
                 self.recorded[step_key] = step
                 return step
+        self.parked_on = step_key
         self.stop(StopReason.SUSPENDED)
         raise Suspended(step_key)
 

@@ -18,7 +18,7 @@ from ..store.vocabulary import StepKind
 from .run import ExecutionRun
 from .steps_children import ChildSteps
 from .steps_events import EventSteps
-from .tracing import Span
+from .tracing import user_span
 
 
 class Step(ChildSteps, EventSteps):
@@ -103,9 +103,11 @@ class Step(ChildSteps, EventSteps):
         """A key, stable across retries and replays, to pass to external APIs."""
         return f"{self._run.execution_id}:{step_key}"
 
-    def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Span:
-        """A custom span (``with`` or ``async with``)."""
-        return Span(name, attributes)
+    def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Any:
+        """A span of your own around part of a step or workflow (``with`` or ``async with``);
+        it yields the span, which takes ``set_attribute``/``add_event``. Exported with
+        the run's spans when tracing is on (see docs/observability.md), else kept in memory."""
+        return user_span(self._run, name, attributes)
 
 
 def _new_uuid() -> str:

@@ -31,6 +31,8 @@ from ..engine.schedules import fire_due_schedules, schedule_row
 from ..engine.signals import StopReason
 from ..engine.triggers import fire_triggers
 from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
+from ..observability.logs import configure_logging, fields
+from ..observability.tracing import OtelTracer, tracer_from_env
 from ..store import Claimed, ServedWorkflow, Store, WorkerRow
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
@@ -77,9 +79,13 @@ class Worker:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         hold_seconds: float = 10.0,
+        log_level: str | None = None,
+        log_format: str | None = None,
     ) -> None:
         if log_file:
             send_logs_to_file(log_file)
+        elif log_level is not None or log_format is not None:
+            configure_logging(log_level or "info", log_format or "text")
         if mode not in ("push", "pull"):
             raise ValueError(f"mode must be 'push' or 'pull', got {mode!r}")
         if max_concurrent_workflows is None:
@@ -126,6 +132,8 @@ class Worker:
         self._slot_free = asyncio.Event()
         self._unsubscribe: Any = None
         self._notifications: set[asyncio.Task[None]] = set()
+        #: Given to every run when tracing is on (OTEL_EXPORTER_OTLP_*), else None.
+        self.tracer: OtelTracer | None = None
 
     @property
     def store(self) -> Store:
@@ -141,6 +149,7 @@ class Worker:
             return
         self._resolve_definitions()
         await self.client.start()
+        self.tracer = tracer_from_env()
         now = self.clock.now()
         await self.store.register_worker(
             WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now, self.deployment_id)
@@ -190,6 +199,11 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.store.unregister_worker(self.worker_id)
         self._started = False
+        if self.tracer is not None:
+            # Export what this worker's runs emitted before the process may exit.
+            flush = getattr(self.tracer.provider, "force_flush", None)
+            if flush is not None:
+                await asyncio.to_thread(flush)
         log.info("worker %s stopped", self.worker_id)
 
     async def run(self) -> None:
@@ -284,6 +298,7 @@ class Worker:
             held = self._runs.get(execution.id)
             if held is not None:
                 held.lease_until = lease_until
+                log.info("run resumed", extra=_run_fields(held, held_in_memory=True))
             hold.set_result(claimed)  # the parked coroutine carries on from its wait
             return
         run = ExecutionRun(
@@ -297,6 +312,11 @@ class Worker:
         run.holder = self._hold
         run.lease_until = lease_until
         run.deployment_id = self.deployment_id
+        run.tracer = self.tracer
+        log.info(
+            "run started" if execution.attempt <= 1 else "run resumed",
+            extra=_run_fields(run, replaying=len(run.recorded) or None),
+        )
         if self.channels:
             run.on_suspend = self._notify_channels
         self._runs[execution.id] = run
@@ -305,6 +325,7 @@ class Worker:
         )
 
     async def _execute(self, run: ExecutionRun) -> None:
+        started = time.monotonic()
         try:
             await execute(run)
         except asyncio.CancelledError:
@@ -319,6 +340,7 @@ class Worker:
             self._runs.pop(run.execution_id, None)
             self._tasks.pop(run.execution_id, None)
             self._slot_free.set()
+            _log_outcome(run, time.monotonic() - started)
 
     def _notify_channels(self, notice: dict[str, Any]) -> None:
         """Tell every channel about a suspend, concurrently, without holding up the run."""
@@ -399,11 +421,13 @@ class Worker:
                 count = await self.store.requeue_worker(other.worker_id, now)
                 if count:
                     log.warning(
-                        "worker %s (pid %d on %s) is gone; requeued its %d running execution(s)",
-                        other.worker_id,
-                        other.pid,
-                        other.hostname,
-                        count,
+                        "runs recovered from a worker that is gone",
+                        extra=fields(
+                            worker_id=other.worker_id,
+                            pid=other.pid,
+                            host=other.hostname,
+                            runs=count,
+                        ),
                     )
 
     # timers and expired leases -------------------------------------------------------------
@@ -422,7 +446,12 @@ class Worker:
                     due = await self.store.next_timer_at()
                 if time.monotonic() - last_reap > min(self.lease_seconds / 2, 5.0):
                     last_reap = time.monotonic()
-                    await self.store.requeue_expired_leases(now)
+                    expired = await self.store.requeue_expired_leases(now)
+                    if expired:
+                        log.info(
+                            "runs recovered after their lease expired",
+                            extra=fields(runs=expired),
+                        )
                 sleep = 1.0 if due is None else max(0.0, min(due - self.clock.now(), 1.0))
             except Exception:
                 _log_failure("timer loop failed; retrying")
@@ -467,6 +496,32 @@ async def wait_for_signal() -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _run_fields(run: ExecutionRun, **more: Any) -> dict[str, Any]:
+    return fields(
+        execution_id=run.execution_id,
+        workflow_id=run.definition.id,
+        attempt=run.attempt,
+        **more,
+    )
+
+
+def _log_outcome(run: ExecutionRun, seconds: float) -> None:
+    """How this attempt of ``run`` ended: one line."""
+    reason = run.stop_reason
+    took = round(seconds * 1000, 1)
+    if reason is StopReason.COMPLETED:
+        log.info("run completed", extra=_run_fields(run, duration_ms=took))
+    elif reason is StopReason.FAILED:
+        error = run.failure
+        described = None if error is None else f"{type(error).__name__}: {error}"
+        log.warning("run failed", extra=_run_fields(run, duration_ms=took, error=described))
+    elif reason is StopReason.SUSPENDED:
+        log.info("run waiting", extra=_run_fields(run, duration_ms=took, step_key=run.parked_on))
+    else:
+        reason_text = "internal error" if reason is None else str(reason)
+        log.info("run stopped", extra=_run_fields(run, duration_ms=took, reason=reason_text))
 
 
 def _log_failure(message: str, *args: Any) -> None:

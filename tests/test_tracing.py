@@ -1,0 +1,175 @@
+"""OpenTelemetry spans, received by a real OTLP/HTTP receiver on 127.0.0.1.
+
+The worker exports through the OTLP/HTTP exporter because
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` points at the receiver; stopping it
+flushes. Checked: names, attributes and parent links for a workflow with a
+child (the child's run span hangs under the parent's step that started it,
+through the trace context stored with the child run), for an agent with a
+tool (the real openai SDK against the fake server), and that steps replayed
+on a later attempt emit no span again. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+import agent_defs as defs
+from polos import Polos, WorkflowContext, workflow
+from polos.engine.tracing import Span
+from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
+from toolkit.otlp import OtlpReceiver, ReceivedSpan
+
+
+class Order(BaseModel):
+    n: int
+
+
+@workflow(id="tr_child")
+async def tr_child(ctx: WorkflowContext, payload: Order) -> int:
+    return await ctx.step.run("square", lambda n: n * n, payload.n)  # type: ignore[no-any-return]
+
+
+@workflow(id="tr_parent")
+async def tr_parent(ctx: WorkflowContext, payload: Order) -> int:
+    with ctx.step.trace("prepare", {"order.size": payload.n}) as span:
+        span.set_attribute("prepared", True)
+    doubled: int = await ctx.step.run("double", lambda n: n * 2, payload.n)
+    squared: int = await ctx.step.invoke_and_wait("kid", tr_child, Order(n=doubled))
+    return squared
+
+
+@workflow(id="tr_untraced")
+async def tr_untraced(ctx: WorkflowContext) -> str:
+    with ctx.step.trace("local") as span:
+        span.set_attribute("k", 1)
+    return type(span).__name__
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as r:
+        yield r
+
+
+@pytest.fixture
+def otlp(receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch) -> OtlpReceiver:
+    """Listed before ``polos``: the worker reads the variable when it starts."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "polos-tests")
+    receiver.clear()
+    return receiver
+
+
+def of_run(spans: list[ReceivedSpan], execution_id: str) -> list[ReceivedSpan]:
+    return [s for s in spans if s.attributes.get("polos.execution_id") == execution_id]
+
+
+async def test_a_workflow_and_its_child_form_one_linked_trace(
+    otlp: OtlpReceiver, polos: Polos
+) -> None:
+    handle = await polos.invoke(tr_parent.id, {"n": 3})
+    assert await handle.result(timeout=20) == 36
+    await polos.stop()  # flushes the exporter
+
+    parents = otlp.named("workflow.tr_parent")
+    # The wait for the child parks the run (the fixture holds nothing in memory):
+    # two attempts, two run spans, one trace whose id is the run's id.
+    assert sorted(s.attributes["polos.attempt"] for s in parents) == [1, 2]
+    first = next(s for s in parents if s.attributes["polos.attempt"] == 1)
+    second = next(s for s in parents if s.attributes["polos.attempt"] == 2)
+    assert first.trace_id == uuid.UUID(handle.id).hex
+    assert {s.trace_id for s in otlp.spans} == {first.trace_id}
+    assert first.parent_span_id == second.parent_span_id == ""
+    assert first.service == "polos-tests"
+    assert first.attributes["polos.workflow_id"] == "tr_parent"
+    assert first.attributes["polos.execution_id"] == handle.id
+
+    # ctx.step.trace runs again with the code on attempt 2: marked as a replay.
+    prepares = {s.parent_span_id: s for s in otlp.named("prepare")}
+    assert prepares[first.span_id].attributes == {"order.size": 3, "prepared": True}
+    assert prepares[second.span_id].attributes["polos.replay"] is True
+    double = otlp.one("step.double")  # replayed on attempt 2: no second span
+    assert double.parent_span_id == first.span_id
+    assert double.attributes["polos.step.kind"] == "run"
+    assert double.attributes["polos.step.function"] == "tr_parent.<locals>.<lambda>"
+
+    wait = otlp.one("children.kid")
+    assert wait.parent_span_id == first.span_id
+    assert wait.attributes.get("polos.unwound") == "Suspended"  # parked, not failed
+    child = otlp.one("workflow.tr_child")
+    assert child.parent_span_id == wait.span_id, "the child hangs under the step that started it"
+    assert child.attributes["polos.parent_execution_id"] == handle.id
+    assert child.attributes["polos.root_execution_id"] == handle.id
+    square = otlp.one("step.square")
+    assert square.parent_span_id == child.span_id
+    assert all(s.status_code != 2 for s in otlp.spans)
+
+
+async def test_an_agent_call_with_a_tool_in_genai_terms(otlp: OtlpReceiver, polos: Polos) -> None:
+    with FakeOpenAIServer() as llm:
+        defs.point_agents_at(llm.base_url)
+        llm.add_turns(
+            Turn.calls(FakeToolCall("check_inventory", {"sku": "A1", "quantity": 2})),
+            Turn.reply("In stock"),
+        )
+        result = await defs.shopper.run(polos, "Is A1 in stock?", timeout=30)
+        assert result.result == "In stock"
+        await polos.stop()
+
+    [agent, *_] = sorted(
+        otlp.named("agent.ag_shopper"), key=lambda s: s.attributes["polos.attempt"]
+    )
+    assert agent.attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert agent.attributes["gen_ai.agent.name"] == "ag_shopper"
+    assert agent.trace_id == uuid.UUID(result.execution_id).hex
+
+    chats = [s for s in otlp.spans if s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 2, otlp.names()
+    steps = {s.span_id: s for s in otlp.spans if s.name.startswith("step.llm_")}
+    for chat in chats:
+        assert chat.name == f"chat {chat.attributes['gen_ai.request.model']}"
+        assert chat.kind == 3  # SPAN_KIND_CLIENT
+        assert chat.attributes["gen_ai.provider.name"] == "openai"
+        assert chat.attributes["gen_ai.usage.input_tokens"] == 10
+        assert chat.attributes["gen_ai.usage.output_tokens"] == 20
+        assert chat.parent_span_id in steps, "each LLM call sits in the step recording it"
+    reasons = sorted(c.attributes["gen_ai.response.finish_reasons"][0] for c in chats)
+    assert reasons == ["stop", "tool_calls"]
+    calling = next(
+        c for c in chats if c.attributes["gen_ai.response.finish_reasons"] == ["tool_calls"]
+    )
+    assert calling.attributes["polos.llm.tool_calls"] == ["check_inventory"]
+
+    tool = otlp.one("tool.check_inventory")
+    assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
+    assert tool.attributes["gen_ai.tool.name"] == "check_inventory"
+    assert tool.attributes["polos.parent_execution_id"] == result.execution_id
+    tools_step = otlp.one("children.tools_1")
+    assert tool.parent_span_id == tools_step.span_id
+    assert tool.trace_id == agent.trace_id
+    assert {s.trace_id for s in of_run(otlp.spans, result.execution_id)} == {agent.trace_id}
+
+
+async def test_a_guardrail_check_is_a_span(otlp: OtlpReceiver, polos: Polos) -> None:
+    with FakeOpenAIServer() as llm:
+        defs.point_agents_at(llm.base_url)
+        llm.add_turns(Turn.reply("all good"))
+        result = await defs.careful.run(polos, "hello", timeout=30)
+        assert result.result == "all good"
+        await polos.stop()
+    [rail] = [s for s in otlp.spans if s.name.startswith("guardrail ")]
+    assert rail.name == "guardrail no_bad_words"
+    assert rail.attributes["polos.guardrail.passed"] is True
+    assert otlp.one("step.1.guardrail.no_bad_words.0").parent_span_id == rail.span_id
+
+
+async def test_without_otlp_settings_nothing_is_traced(
+    polos: Polos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert polos.worker.tracer is None  # type: ignore[attr-defined]
+    handle = await polos.invoke(tr_untraced.id)
+    assert await handle.result(timeout=20) == Span.__name__
