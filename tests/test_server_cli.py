@@ -120,6 +120,8 @@ def test_dev_serves_and_reloads_the_worker_on_change(database_url: str, tmp_path
             _wait(served, "the worker registering dev_greet", log)
             output = log.read_text()
             assert f"polos server listening on {base}" in output
+            assert f"dashboard: {base}/" in output
+            assert "dev_greet" in http.get("/").text  # the dashboard's run list
             # the worker it started writes approval links to this server
             assert "POLOS_APPROVAL_BASE_URL=" in output
             assert _run(http, "Ada") == "Hello, Ada"

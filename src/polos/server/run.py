@@ -21,6 +21,7 @@ def announce(server: RunningServer, settings: ServerSettings, description: str) 
     base = settings.base_url
     lines = [
         f"polos server listening on {server.url}, over {description}",
+        f"  dashboard: {server.url}/",
         f"  API: {server.url}/api/v1/...   OpenAPI: {server.url}/openapi.json",
         f"  approval pages: {base}/approve/<execution id>/<step key>",
     ]

@@ -66,6 +66,8 @@ class LlmCall:
     tool_calls: list[ToolUse] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     error: Any = None
+    #: A guardrail sent this answer back; the model was asked again.
+    refused: bool = False
 
 
 @dataclass
@@ -208,6 +210,7 @@ def conversation(
         _attach_tools(accepted, outcomes.get(number), recorded_tools, approvals, children)
     for refused in calls:
         if by_number.get(refused.number) is not refused:  # an answer a guardrail sent back
+            refused.refused = True
             for use in refused.tool_calls:
                 use.status = "not run"
     usage = result.get("usage") if isinstance(result.get("usage"), dict) else None
