@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from polos.server import RunningServer, ServerSettings, bind, create_app
+from polos.server.state import ServerState
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Served:
     url: str
     http: httpx.AsyncClient
     settings: ServerSettings
+    state: ServerState
 
 
 @asynccontextmanager
@@ -31,11 +33,12 @@ async def serving(database_url: str, **options: Any) -> AsyncIterator[Served]:
     sock = bind("127.0.0.1", 0)
     options.setdefault("keepalive_seconds", 15.0)
     settings = ServerSettings(database_url=database_url, port=sock.getsockname()[1], **options)
+    app = create_app(settings)
     async with (
-        RunningServer(create_app(settings), sock, shutdown_grace_seconds=1) as server,
+        RunningServer(app, sock, shutdown_grace_seconds=1) as server,
         httpx.AsyncClient(base_url=server.url, timeout=30) as http,
     ):
-        yield Served(server.url, http, settings)
+        yield Served(server.url, http, settings, app.state.polos)
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:

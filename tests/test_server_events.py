@@ -5,6 +5,7 @@ Last-Event-ID without losing or repeating an event."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -110,6 +111,39 @@ async def test_topic_stream_resumes_without_loss_or_duplicates(
         async with s.http.stream("GET", "/api/v1/events/stream", params=params) as r:
             tail = await sse_frames(r, 2)
         assert [d["data"]["v"] for _, d in tail] == [38, 39]
+
+
+async def test_many_followers_of_a_topic_share_one_reader(polos: Polos, database_url: str) -> None:
+    """Followers of a topic read what one reader per topic keeps; one that starts
+    further back than that (here: from the beginning of 2,500 events) reads the
+    store until it catches up. Each sees every event once, in order."""
+    async with serving(database_url) as s:
+        params = {"topic": "crowd", "last_sequence_id": "0"}
+        published: list[int] = []
+        async with contextlib.AsyncExitStack() as stack:
+            streams = [
+                await stack.enter_async_context(
+                    s.http.stream("GET", "/api/v1/events/stream", params=params)
+                )
+                for _ in range(8)
+            ]
+            readers = [asyncio.create_task(sse_frames(r, 2500)) for r in streams]
+            await until(lambda: _following(s, "crowd", 8))
+            for start in range(0, 2500, 500):
+                published += await _publish(s, "crowd", *range(start, start + 500))
+            for received in await asyncio.gather(*readers):
+                assert [d["sequence_id"] for _, d in received] == published
+            # A latecomer from the start is behind what the reader keeps.
+            async with s.http.stream("GET", "/api/v1/events/stream", params=params) as late:
+                received = await sse_frames(late, 2500)
+                assert [d["sequence_id"] for _, d in received] == published
+                assert [d["data"]["v"] for _, d in received] == list(range(2500))
+        # Everyone left: the topic's reader is gone too.
+        await until(lambda: _following(s, "crowd", None))
+
+
+async def _following(s: Served, topic: str, expected: int | None) -> bool:
+    return s.state.fanout.following().get(topic) == expected
 
 
 async def test_idle_stream_sends_keepalive_comments(polos: Polos, database_url: str) -> None:

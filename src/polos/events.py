@@ -121,7 +121,7 @@ async def stream_topic(
         rows = await store.read_events(topic, after, _PAGE)
         for row in rows:
             after = row.seq
-            yield _stream_event(row)
+            yield stream_event(row)
         if not rows:
             await _wait(published, _POLL)
 
@@ -217,7 +217,7 @@ class _TreeFollower:
                     latest[event.event_type] = event
             if len(rows) < 500:
                 break
-        self.backlog = [_stream_event(e) for e in sorted(latest.values(), key=lambda e: e.seq)]
+        self.backlog = [stream_event(e) for e in sorted(latest.values(), key=lambda e: e.seq)]
         root = next((run for run in tree if run.id == self.root_id), None)
         if root is not None and root.status in FINAL_STATUSES:
             self.backlog.append(self._finish_event(root, root.completed_at or root.updated_at))
@@ -234,7 +234,7 @@ class _TreeFollower:
             published.clear()
             rows = await self.store.read_events(self.topic, self.after, _PAGE)
             tree = await self.store.list_run_tree(self.root_id)
-            batch = [(row.created_at, _stream_event(row)) for row in rows]
+            batch = [(row.created_at, stream_event(row)) for row in rows]
             if rows:
                 self.after = rows[-1].seq
             for run in tree:
@@ -311,7 +311,7 @@ class _TreeFollower:
         )
 
 
-def _stream_event(row: EventRow) -> StreamEvent:
+def stream_event(row: EventRow) -> StreamEvent:
     data = serialization.loads(row.data, strict=False)
     return StreamEvent(
         id=row.id,
@@ -336,15 +336,7 @@ async def _start_of(
     if last_sequence_id is not None:
         return last_sequence_id
     since = _epoch(last_timestamp) if last_timestamp is not None else None
-    after = 0
-    while True:  # one pass over the topic; later reads go by sequence id
-        rows = await store.read_events(topic, after, 500)
-        for row in rows:
-            if since is not None and row.created_at > since:
-                return after
-            after = row.seq
-        if len(rows) < 500:
-            return after
+    return await store.topic_position(topic, since)
 
 
 async def _time_of(store: Store, topic: str, seq: int) -> float | None:

@@ -1,6 +1,6 @@
 """Contract: publishing and reading events.
 
-Methods: ``publish_events``, ``read_events``. Sequence ids grow across all
+Methods: ``publish_events``, ``read_events``, ``topic_position``. Sequence ids grow across all
 topics; publishing may record the publishing step in the same transaction,
 fenced.
 """
@@ -33,6 +33,26 @@ async def test_published_events_get_growing_sequence_ids_and_read_back_by_topic(
     assert await store.read_events("a", seqs[2]) == []
     assert await store.read_events("nobody", 0) == []
     assert await store.publish_events([], T0) == []
+
+
+async def test_a_topic_position_is_its_last_event_or_the_last_before_a_time(
+    store: Store,
+) -> None:
+    assert await store.topic_position("a") == 0
+    rows = await store.publish_events(
+        [event("a", at=T0), event("b", at=T0 + 1), event("a", at=T0 + 2), event("a", at=T0 + 4)],
+        T0,
+    )
+    assert rows is not None
+    first, _, second, third = (r.seq for r in rows)
+    assert await store.topic_position("a") == third
+    assert await store.topic_position("b") == rows[1].seq
+    assert await store.topic_position("nobody") == 0
+    # With a time: the last event before the first one published after it.
+    assert await store.topic_position("a", T0 - 1) == 0
+    assert await store.topic_position("a", T0) == first
+    assert await store.topic_position("a", T0 + 3) == second
+    assert await store.topic_position("a", T0 + 10) == third
 
 
 async def test_concurrent_publishers_never_share_a_sequence_id(stores: list[Store]) -> None:

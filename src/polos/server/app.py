@@ -69,6 +69,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.polos.close_streams()
             if owned:
                 await polos_client.close()
 

@@ -11,8 +11,6 @@ from ..store import Store
 from ..store.records import EventRow
 from .models import EventOut
 
-_SCAN_PAGE = 500
-
 
 async def start_after(
     store: Store, topic: str, last_sequence_id: int | None, last_timestamp: datetime | None
@@ -27,16 +25,7 @@ async def start_after(
         last_timestamp if last_timestamp.tzinfo is not None else last_timestamp.replace(tzinfo=UTC)
     )
     # Times are shown to the microsecond: an event shown at last_timestamp counts as at it.
-    since = aware.timestamp() + 0.5e-6
-    after = 0
-    while True:  # one pass over the topic's older events
-        rows = await store.read_events(topic, after, _SCAN_PAGE)
-        for row in rows:
-            if row.created_at > since:
-                return after
-            after = row.seq
-        if len(rows) < _SCAN_PAGE:
-            return after
+    return await store.topic_position(topic, aware.timestamp() + 0.5e-6)
 
 
 def event_out(row: EventRow) -> EventOut:

@@ -125,11 +125,6 @@ def parse_tree_cursor(value: str) -> TreeCursor:
     return TreeCursor(int(parts[0]), int(parts[1]), int(parts[2]))
 
 
-async def topic_frames(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[bytes, None]:
-    async for event in events:
-        yield frame(str(event.sequence_id), event)
-
-
 async def tree_frames(
     events: AsyncIterator[StreamEvent], start: TreeCursor
 ) -> AsyncGenerator[bytes, None]:

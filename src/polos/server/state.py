@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from ..runtime.client import PolosClient
 from ..store import Store
+from .fanout import Fanout
 from .settings import ServerSettings
 
 
@@ -23,9 +24,22 @@ class ServerState:
         default_factory=weakref.WeakValueDictionary
     )
 
+    _fanout: Fanout | None = None
+
     @property
     def store(self) -> Store:
         return self.client.store
+
+    @property
+    def fanout(self) -> Fanout:
+        """The shared readers of followed topics (made once the store is open)."""
+        if self._fanout is None:
+            self._fanout = Fanout(self.store)
+        return self._fanout
+
+    async def close_streams(self) -> None:
+        if self._fanout is not None:
+            await self._fanout.close()
 
 
 def server_state(request: Request) -> ServerState:

@@ -227,6 +227,12 @@ class Store(abc.ABC):
     async def read_events(self, topic: str, after_seq: int, limit: int = 100) -> list[EventRow]: ...
 
     @abc.abstractmethod
+    async def topic_position(self, topic: str, published_by: float | None = None) -> int:
+        """Where a reader of ``topic`` that wants nothing older starts: the sequence id
+        of its last event (0 if none), or with ``published_by`` of the last event
+        before the first one published after that time."""
+
+    @abc.abstractmethod
     async def list_topics(self, limit: int = 100) -> list[TopicRow]:
         """The topics that hold events, the most recently published to first."""
 

@@ -27,7 +27,6 @@ from ..sse import (
     micros_of,
     parse_topic_cursor,
     parse_tree_cursor,
-    topic_frames,
     tree_frames,
     with_keepalive,
 )
@@ -46,13 +45,14 @@ async def stream(request: Request) -> Response:
             raise bad_request("pass either topic, or workflow_id with workflow_run_id; not both")
         if q.workflow_id is None or q.workflow_run_id is None:
             raise bad_request("workflow_id and workflow_run_id go together: pass both")
-        frames = await _tree(state, q, q.workflow_id, q.workflow_run_id, resume_from)
+        tree = await _tree(state, q, q.workflow_id, q.workflow_run_id, resume_from)
+        frames = with_keepalive(tree, state.settings.keepalive_seconds)
     elif q.topic is not None:
         frames = await _topic(state, q, q.topic, resume_from)
     else:
         raise bad_request("pass topic=..., or workflow_id=... and workflow_run_id=...")
     return StreamingResponse(
-        with_keepalive(frames, state.settings.keepalive_seconds),
+        frames,
         media_type="text/event-stream",
         headers=_HEADERS,
     )
@@ -65,10 +65,7 @@ async def _topic(
         after = parse_topic_cursor(resume_from)
     else:
         after = await start_after(state.store, topic, q.last_sequence_id, q.last_timestamp)
-    source: AsyncIterator[StreamEvent] = events.stream_topic(
-        state.client, topic, last_sequence_id=after
-    )
-    return topic_frames(source)
+    return state.fanout.follow(topic, after, state.settings.keepalive_seconds)
 
 
 async def _tree(

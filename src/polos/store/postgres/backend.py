@@ -598,6 +598,13 @@ class PostgresStore(Store):
         rows = await self._fetch("reading events", "read_events", topic, after_seq, limit)
         return [EventRow(*r) for r in rows]
 
+    async def topic_position(self, topic: str, published_by: float | None = None) -> int:
+        return int(
+            await self._fetchval(
+                "finding a topic's position", "topic_position", topic, published_by
+            )
+        )
+
     async def list_topics(self, limit: int = 100) -> list[TopicRow]:
         rows = await self._fetch("listing topics", "list_topics", limit)
         return [TopicRow(*r) for r in rows]

@@ -359,6 +359,12 @@ WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT 1
 SELECT seq, id, topic, event_type, data, created_at FROM events
 WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3
 
+-- name: topic_position
+SELECT COALESCE(max(seq), 0) FROM events
+WHERE topic = $1 AND ($2::double precision IS NULL OR seq < COALESCE(
+    (SELECT min(seq) FROM events WHERE topic = $1 AND created_at > $2::double precision),
+    9223372036854775807))
+
 -- name: list_topics
 SELECT topic, count(*), max(seq), max(created_at) FROM events
 GROUP BY topic ORDER BY max(seq) DESC LIMIT $1

@@ -702,6 +702,10 @@ class SQLiteStore(Store):
             EventRow(*r) for r in await self._fetch(_Q["read_events"], (topic, after_seq, limit))
         ]
 
+    async def topic_position(self, topic: str, published_by: float | None = None) -> int:
+        rows = await self._fetch(_Q["topic_position"], (topic, published_by))
+        return int(rows[0][0])
+
     async def list_topics(self, limit: int = 100) -> list[TopicRow]:
         return [TopicRow(*r) for r in await self._fetch(_Q["list_topics"], (limit,))]
 

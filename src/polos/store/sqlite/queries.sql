@@ -232,6 +232,11 @@ WHERE topic = ? AND seq > ? ORDER BY seq LIMIT 1
 SELECT seq, id, topic, event_type, data, created_at FROM events
 WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?
 
+-- name: topic_position
+SELECT COALESCE(max(seq), 0) FROM events
+WHERE topic = ?1 AND (?2 IS NULL OR seq < COALESCE(
+    (SELECT min(seq) FROM events WHERE topic = ?1 AND created_at > ?2), 9223372036854775807))
+
 -- name: list_topics
 SELECT topic, count(*), max(seq), max(created_at) FROM events
 GROUP BY topic ORDER BY max(seq) DESC LIMIT ?
