@@ -14,6 +14,7 @@ moves it), named after the test and the backend.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Iterator
@@ -72,16 +73,35 @@ async def test_run_list_is_live_and_a_run_shows_every_step(
         assert await row.locator(".status").inner_text() == "running"
         await shot(page, "runs-running", backend)
 
-        dw.GATES.setdefault(name, __import__("asyncio").Event()).set()
+        # The run's own page, open meanwhile, follows it too; a value opened there stays open.
+        live = await browser.new_page(viewport=WIDE)
+        await live.goto(f"{s.url}/runs/{handle.id}")
+        assert await live.locator("#run").get_attribute("data-status") == "running"
+        await live.locator("#run-input summary").click()
+
+        dw.GATES.setdefault(name, asyncio.Event()).set()
         await page.locator(f'tr[data-run="{handle.id}"][data-status="completed"]').wait_for(
             timeout=20_000
         )
         assert await page.evaluate("window.__notReloaded") is True, "the page was reloaded"
+        await live.locator('#run[data-status="completed"]').wait_for(timeout=10_000)
+        assert await live.locator('li[data-step="save"]').count() == 1
+        assert await live.locator("#run-input").get_attribute("open") is not None
+        await live.close()
         child_rows = page.locator('tr:has-text("dash_child")')
         await child_rows.first.wait_for(timeout=5_000)
         await shot(page, "runs", backend)
 
-        await row.locator("a").first.click()
+        # Keyboard only: Tab to the run's link (its focus ring shows), Enter opens it.
+        for _ in range(40):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.id") == f"run-{handle.id}":
+                break
+        else:
+            raise AssertionError("the run's link cannot be reached with Tab")
+        ring = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert ring != "none", "the focused link shows no focus ring"
+        await page.keyboard.press("Enter")
         await page.wait_for_url(f"**/runs/{handle.id}")
         steps = await polos.client.store.list_steps(handle.id)
         keys = [s.step_key for s in steps]
