@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
@@ -90,6 +92,34 @@ def _print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
 
 
+WorkerLogLevel = typer.Option(
+    "info",
+    "--log-level",
+    envvar="POLOS_LOG_LEVEL",
+    help="Lowest level logged: debug, info, warning, error or critical",
+)
+LogFormat = typer.Option(
+    "text",
+    "--log-format",
+    envvar="POLOS_LOG_FORMAT",
+    help="text (one readable line per event) or json (one JSON object per line)",
+)
+
+
+def _configure_logs(level: str, fmt: str) -> None:
+    from ..observability.logs import check_format, check_level, configure_logging
+
+    try:
+        check_level(level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
+    try:
+        check_format(fmt)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-format") from None
+    configure_logging(level, fmt)
+
+
 @app.command()
 def worker(
     modules: list[str] = typer.Argument(
@@ -97,10 +127,16 @@ def worker(
     ),
     database_url: str | None = DatabaseUrl,
     concurrency: int = typer.Option(100, help="max_concurrent_workflows"),
+    log_level: str = WorkerLogLevel,
+    log_format: str = LogFormat,
 ) -> None:
-    """Import MODULES and serve their workflows until SIGINT/SIGTERM."""
+    """Import MODULES and serve their workflows until SIGINT/SIGTERM.
+
+    Logs each run's start, end (completed, failed with its error, waiting),
+    step retries and recoveries on stderr; see docs/observability.md."""
     from ..runtime.worker import Worker, wait_for_signal
 
+    _configure_logs(log_level, log_format)
     sys.path.insert(0, ".")
     for name in modules:
         importlib.import_module(name)
@@ -175,29 +211,41 @@ def show(
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object (steps with started_at, duration_seconds)"
+    ),
 ) -> None:
-    """One execution: status, result or error, steps and history."""
+    """One execution: status, times, result or error, each step with its duration and
+    whole output, and its history."""
+    from .render import execution_json, render
+
     info = _with_client(database_url, lambda c: c.get_execution(execution_id), api_url, api_key)
-    console.print(
-        f"[bold]{info.workflow_id}[/bold] {info.id}: [bold]{info.status}[/bold] (attempt {info.attempt})"
+    now = datetime.now(UTC)
+    if as_json:
+        print(json.dumps(execution_json(info, now), indent=2, default=str, ensure_ascii=False))
+        return
+    console.print(render(info, now))
+
+
+@app.command()
+def watch(
+    execution_id: str,
+    database_url: str | None = DatabaseUrl,
+    api_url: str | None = ApiUrl,
+    api_key: str | None = ApiKey,
+    interval: float = typer.Option(0.5, help="Seconds between two looks at the run"),
+) -> None:
+    """Follow one execution live (steps, durations, history) until it ends.
+
+    Exits 0 once it completed, 1 if it failed or was cancelled."""
+    if not interval > 0:
+        raise typer.BadParameter(f"must be above 0, got {interval}", param_hint="--interval")
+    from .watch import follow
+
+    status = _with_client(
+        database_url, lambda c: follow(c, execution_id, interval, console), api_url, api_key
     )
-    if info.result is not None or info.error is not None:
-        _print_json({"result": info.result, "error": info.error})
-    steps = Table("step", "kind", "attempt", "output / error")
-    for s in info.steps:
-        steps.add_row(
-            s.step_key, s.kind, str(s.attempt), json.dumps(s.error or s.output, default=str)[:80]
-        )
-    console.print(steps)
-    history = Table("at", "event", "attempt", "detail")
-    for h in info.history:
-        history.add_row(
-            h.at.isoformat(timespec="milliseconds"),
-            h.event,
-            str(h.attempt),
-            json.dumps(h.detail or {}),
-        )
-    console.print(history)
+    raise typer.Exit(0 if status == "completed" else 1)
 
 
 @app.command()
@@ -393,9 +441,14 @@ def dev(
     watch: list[str] = typer.Option([], "--watch", help="Folders to watch (default: here)"),
     log_level: str = LogLevel,
     project_id: str | None = ProjectId,
+    log_format: str = LogFormat,
 ) -> None:
     """The server plus a worker for MODULES, restarted whenever a .py file changes."""
     settings = _server_settings(database_url, host, port, public_url, webhook_secret, project_id)
+    level = "debug" if log_level == "trace" else log_level  # uvicorn's "trace" is our debug
+    _configure_logs(level, log_format)
+    # The worker is a child process (polos worker): it logs as told here.
+    os.environ["POLOS_LOG_LEVEL"], os.environ["POLOS_LOG_FORMAT"] = level, log_format
     from pathlib import Path
 
     from ..server.dev import run_dev

@@ -375,6 +375,7 @@ class Worker:
             return None
         hold: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
         self._holds[run.execution_id] = hold
+        log.info("run waiting", extra=_run_fields(run, step_key=step_key, held_in_memory=True))
         run.holding = True
         try:
             return await asyncio.wait_for(hold, self.hold_seconds)
@@ -518,7 +519,8 @@ def _log_outcome(run: ExecutionRun, seconds: float) -> None:
         described = None if error is None else f"{type(error).__name__}: {error}"
         log.warning("run failed", extra=_run_fields(run, duration_ms=took, error=described))
     elif reason is StopReason.SUSPENDED:
-        log.info("run waiting", extra=_run_fields(run, duration_ms=took, step_key=run.parked_on))
+        # Its slot is free; the database holds it as waiting until the wait resolves.
+        log.info("run parked", extra=_run_fields(run, duration_ms=took, step_key=run.parked_on))
     else:
         reason_text = "internal error" if reason is None else str(reason)
         log.info("run stopped", extra=_run_fields(run, duration_ms=took, reason=reason_text))

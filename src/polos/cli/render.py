@@ -1,0 +1,182 @@
+"""What ``polos show`` and ``polos watch`` print about one execution.
+
+Step durations: the store records when a step *ended*, so a step is taken to
+start at the run's last recorded moment before it: the wait it parked on (a
+``waiting`` history entry naming it), else the latest claim or resume, else
+the step recorded before it. For steps run one after another that is their
+own time; steps run concurrently (``asyncio.gather``) are counted one after
+the other. The dashboard's timeline uses the same rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..runtime.models import ExecutionInfo, HistoryEntry, StepInfo
+
+FINAL = frozenset({"completed", "failed", "cancelled"})
+_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "waiting": "cyan"}
+
+
+@dataclass
+class TimedStep:
+    step: StepInfo
+    started_at: datetime
+    seconds: float
+
+
+def timed_steps(info: ExecutionInfo) -> list[TimedStep]:
+    """Each recorded step with when it started and how long it took (see the module doc)."""
+    anchors = sorted(h.at for h in info.history if h.event in ("claimed", "resumed"))
+    parked: dict[str, datetime] = {}
+    for h in info.history:
+        key = (h.detail or {}).get("step_key")
+        if h.event == "waiting" and isinstance(key, str):
+            parked[key] = h.at
+    previous = info.started_at or info.created_at
+    timed = []
+    for step in sorted(info.steps, key=lambda s: s.created_at):
+        start = parked.get(step.step_key)
+        if start is None:
+            start = max([previous, *(a for a in anchors if a <= step.created_at)])
+        start = min(start, step.created_at)
+        timed.append(TimedStep(step, start, (step.created_at - start).total_seconds()))
+        previous = step.created_at
+    return timed
+
+
+def human_duration(seconds: float | None) -> str:
+    """``0.42 ms``, ``12 ms``, ``1.25 s``, ``3 min 4 s``, ``2 h 5 min``, ``3 d 4 h``."""
+    if seconds is None:
+        return "-"
+    if seconds < 0.001:
+        return f"{seconds * 1000:.2f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
+def human_time(at: datetime | None, now: datetime) -> str:
+    """``2026-11-30 09:40:12.345 UTC (3 min ago)`` (or ``in 5 min`` for a time ahead)."""
+    if at is None:
+        return "-"
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    delta = (now - at).total_seconds()
+    if abs(delta) < 1:
+        return f"{stamp} (now)"
+    ago = human_duration(abs(delta))
+    return f"{stamp} ({ago} ago)" if delta > 0 else f"{stamp} (in {ago})"
+
+
+def run_seconds(info: ExecutionInfo, now: datetime) -> float | None:
+    """From the first claim to the end (or to now, while it is not over)."""
+    if info.started_at is None:
+        return None
+    end = info.completed_at or (now if info.status not in FINAL else info.updated_at)
+    return max((end - info.started_at).total_seconds(), 0.0)
+
+
+def execution_json(info: ExecutionInfo, now: datetime) -> dict[str, Any]:
+    """``polos show --json``: the execution as JSON values, each step with its
+    ``started_at`` and ``duration_seconds``, and the run's ``duration_seconds``."""
+    data = info.model_dump(mode="json")
+    timing = {t.step.step_key: t for t in timed_steps(info)}
+    for step in data["steps"]:
+        timed = timing.get(step["step_key"])
+        if timed is not None:
+            step["started_at"] = timed.started_at.isoformat()
+            step["duration_seconds"] = round(timed.seconds, 6)
+    seconds = run_seconds(info, now)
+    data["duration_seconds"] = None if seconds is None else round(seconds, 6)
+    return data
+
+
+def _value(value: Any) -> Text:
+    """A whole value, as indented JSON (never cut: the terminal wraps it)."""
+    if value is None:
+        return Text("")
+    return Text(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def render(info: ExecutionInfo, now: datetime) -> RenderableType:
+    """Everything ``polos show`` prints, as one rich renderable (``watch`` redraws it)."""
+    status = Text(info.status, style=f"bold {_STYLE.get(info.status, '')}".strip())
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("execution", f"{info.workflow_id} {info.id}")
+    head.add_row("status", Text.assemble(status, f"  (attempt {info.attempt})"))
+    head.add_row("created", human_time(info.created_at, now))
+    head.add_row("started", human_time(info.started_at, now))
+    if info.completed_at is not None:
+        head.add_row("finished", human_time(info.completed_at, now))
+    head.add_row("duration", human_duration(run_seconds(info, now)))
+    if info.parent_execution_id:
+        head.add_row("parent", info.parent_execution_id)
+    if info.session_id:
+        head.add_row("session", info.session_id)
+    if info.status == "waiting" and info.waiting_on:
+        wake = f", wakes {human_time(info.wake_at, now)}" if info.wake_at else ""
+        head.add_row("waiting on", f"{info.waiting_on} ({info.wait_kind}){wake}")
+    parts: list[RenderableType] = [head]
+    if info.result is not None:
+        parts += [Text("result", style="bold"), _value(info.result)]
+    if info.error is not None:
+        parts += [Text("error", style="bold red"), _value(info.error)]
+    steps = Table(title="steps", title_justify="left", expand=True)
+    for name, options in (
+        ("step", {"overflow": "fold"}),
+        ("kind", {}),
+        ("duration", {"justify": "right", "no_wrap": True}),
+        ("recorded", {"no_wrap": True}),
+        ("att.", {"justify": "right"}),
+        ("output / error", {"overflow": "fold", "ratio": 1}),
+    ):
+        steps.add_column(name, **options)
+    for timed in timed_steps(info):
+        s = timed.step
+        steps.add_row(
+            s.step_key,
+            s.kind,
+            human_duration(timed.seconds),
+            s.created_at.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3],
+            str(s.attempt),
+            _value(s.error) if s.error is not None else _value(s.output),
+            style="red" if s.error is not None else None,
+        )
+    if info.status == "waiting" and info.waiting_on:
+        steps.add_row(info.waiting_on, info.wait_kind or "wait", "…", "waiting", "", "")
+    parts.append(steps)
+    parts.append(_history(info.history, now))
+    return Group(*parts)
+
+
+def _history(history: list[HistoryEntry], now: datetime) -> Table:
+    table = Table(title="history", title_justify="left", expand=True)
+    table.add_column("at", no_wrap=True)
+    table.add_column("event")
+    table.add_column("att.", justify="right")
+    table.add_column("detail", overflow="fold", ratio=1)
+    for h in history:
+        table.add_row(
+            human_time(h.at, now),
+            h.event,
+            str(h.attempt),
+            json.dumps(h.detail, default=str, ensure_ascii=False) if h.detail else "",
+        )
+    return table
