@@ -29,6 +29,7 @@ from polos import (
     workflow,
 )
 from polos.channels import SlackApiError, SuspendNotification
+from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeSlackServer, RecordedRequest, SlackMessage, Turn
 from polos.testing.fake_slack import signed_headers
 from server_kit import Served, serving, until
@@ -198,6 +199,10 @@ async def test_reject_in_slack_tells_the_agent(
     served: tuple[Polos, Served], slack: FakeSlackServer, llm: FakeOpenAIServer
 ) -> None:
     polos, server = served
+    # Once API keys exist every route needs one, but Slack sends none: its signature counts.
+    _, key = new_api_key("default", "ci", time.time())
+    await polos.client.store.create_api_key(key)
+    assert (await server.http.get("/api/v1/executions")).status_code == 401
     SENT.clear()
     _email_turns(llm, "eve@example.com")
     handle = await assistant.invoke(polos, "Send an email to eve")
