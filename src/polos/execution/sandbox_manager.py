@@ -144,10 +144,14 @@ class SandboxManager:
         async with self._creating:
             sandbox = self._by_owner.get(key)
             if sandbox is None or sandbox.destroyed:
-                if not self._swept_once:
-                    # First sandbox of this worker: clear what crashed workers left.
+                # Clear what crashed workers left first: above all a dead worker's
+                # container of this very sandbox, which must not be taken over
+                # (its labels still name the dead worker, so a sweep would
+                # remove it under us); the workspace it mounted is reused.
+                docker = (config.env or "docker") == "docker"
+                if docker or not self._swept_once:
                     self._swept_once = True
-                    await self.reclaim_orphans()
+                    await self.reclaim_orphans(containers=docker)
                 config = config.model_copy(update={"id": sandbox_id_for(config, owner)})
                 sandbox = ManagedSandbox(
                     config,
@@ -308,8 +312,9 @@ class SandboxManager:
         alive.add(self._worker_id)
         return alive
 
-    async def reclaim_orphans(self) -> None:
-        """Remove containers and kill processes that dead workers of this database left."""
+    async def reclaim_orphans(self, *, containers: bool = True) -> None:
+        """Kill processes and (with ``containers``) remove containers that dead
+        workers of this database left behind."""
         if self._store is None:
             return
         try:
@@ -321,7 +326,8 @@ class SandboxManager:
             return
         mine = store_label(self._store)
         await asyncio.to_thread(_kill_orphan_processes, mine, alive)
-        await _remove_orphan_containers(mine, alive)
+        if containers:
+            await _remove_orphan_containers(mine, alive, in_use=set(self._sandboxes))
 
 
 # --- leftovers of crashed workers ------------------------------------------------------------
@@ -350,7 +356,7 @@ def _kill_orphan_processes(store: str, alive: set[str]) -> None:
                 os.kill(int(entry), signal.SIGKILL)
 
 
-async def _remove_orphan_containers(store: str, alive: set[str]) -> None:
+async def _remove_orphan_containers(store: str, alive: set[str], in_use: set[str]) -> None:
     cli = os.environ.get("POLOS_DOCKER_CLI") or "docker"
     listing = await _run(
         cli,
@@ -361,13 +367,13 @@ async def _remove_orphan_containers(store: str, alive: set[str]) -> None:
         "--filter",
         f"label=polos.store={store}",
         "--format",
-        '{{.Names}}\t{{.Label "polos.worker-id"}}',
+        '{{.Names}}\t{{.Label "polos.worker-id"}}\t{{.Label "polos.sandbox-id"}}',
     )
     if listing is None:
         return
     for line in listing.splitlines():
-        name, _, worker = line.partition("\t")
-        if name and worker and worker not in alive:
+        name, worker, sandbox = [*line.split("\t"), "", ""][:3]
+        if name and worker and worker not in alive and sandbox not in in_use:
             log.info("removing container %s left by dead worker %s", name, worker)
             await _run(cli, "rm", "-f", name)
 
