@@ -308,6 +308,15 @@ async def test_slack_refusals_are_named(slack: FakeSlackServer) -> None:
         done = await channel.notify(_notice(channel_overrides={"channel": "C1"}))
         assert done is not None and done["slack_channel"] == "C1" and done["slack_message_ts"]
 
+    # Rate limits: Slack's Retry-After is waited out, up to three tries.
+    ok = SlackChannel(SlackChannelConfig(TOKEN, "#x", api_url=slack.api_url))
+    slack.rate_limit(times=1, retry_after=0)
+    assert await ok.notify(_notice())
+    assert [m for m, _ in slack.calls[-2:]] == ["chat.postMessage", "chat.postMessage"]
+    slack.rate_limit(times=3, retry_after=0)
+    with pytest.raises(SlackApiError, match=r"ratelimited \(Slack's rate limit"):
+        await ok.notify(_notice())
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/api"

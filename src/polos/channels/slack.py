@@ -14,6 +14,7 @@ The API's address is ``SlackChannelConfig(api_url=...)``, else
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ __all__ = ["SlackApiError", "SlackChannel", "SlackChannelConfig"]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api"
 SLACK_API_URL_ENV = "POLOS_SLACK_API_URL"
+#: Calls tried when Slack answers 429, and the longest Retry-After honoured (seconds).
+_RATE_LIMIT_TRIES = 3
+_MAX_RETRY_AFTER = 10.0
 
 
 class SlackApiError(PolosError):
@@ -159,11 +163,17 @@ class SlackChannel(Channel):
         url = f"{self.api_url}/{method}"
         try:
             async with httpx.AsyncClient(timeout=self.config.timeout) as http:
-                response = await http.post(
-                    url,
-                    json=body,
-                    headers={"Authorization": f"Bearer {self.config.bot_token}"},
-                )
+                for attempt in range(_RATE_LIMIT_TRIES):
+                    response = await http.post(
+                        url,
+                        json=body,
+                        headers={"Authorization": f"Bearer {self.config.bot_token}"},
+                    )
+                    wait = _retry_after(response)
+                    if wait is None or attempt == _RATE_LIMIT_TRIES - 1:
+                        break
+                    # Slack allows about one message a second per channel: wait as told.
+                    await asyncio.sleep(wait)
         except httpx.HTTPError as exc:
             raise SlackApiError(
                 f"Slack {method} failed: could not reach {url} ({type(exc).__name__}: {exc}); "
@@ -182,6 +192,17 @@ class SlackChannel(Channel):
             error = data.get("error", f"HTTP {response.status_code}")
             raise SlackApiError(f"Slack {method} refused: {error}{_hint(str(error))}")
         return data
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait before trying again when Slack rate-limits (429), else None."""
+    if response.status_code != 429:
+        return None
+    try:
+        told = float(response.headers.get("retry-after", "1"))
+    except ValueError:
+        told = 1.0
+    return min(max(told, 0.0), _MAX_RETRY_AFTER)
 
 
 def _route(notification: SuspendNotification) -> dict[str, Any]:

@@ -88,6 +88,13 @@ class FakeSlackServer(FakeServer):
         """Every Web API call (method, body), failed ones included."""
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
+        self._rate_limited = 0
+        self._retry_after = 1
+
+    def rate_limit(self, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` Web API calls 429 ``ratelimited`` with ``Retry-After``."""
+        with self._lock:
+            self._rate_limited, self._retry_after = times, retry_after
 
     @property
     def api_url(self) -> str:
@@ -131,6 +138,11 @@ class FakeSlackServer(FakeServer):
             return self.error_response(200, "not_authed", {})
         if not token.startswith("xoxb-") or (self.bot_token and token != self.bot_token):
             return self.error_response(200, "invalid_auth", {})
+        with self._lock:
+            limited = self._rate_limited > 0
+            self._rate_limited -= 1 if limited else 0
+        if limited:
+            return self.error_response(429, "ratelimited", {"Retry-After": str(self._retry_after)})
         if method == "chat.postMessage":
             return self._post(body)
         if method == "chat.update":
