@@ -6,5 +6,6 @@
 - :mod:`.waiting`: waiting for a condition or an execution status, with a
   timeout that names what never happened;
 - :mod:`.database`: writing to a test database behind Polos's back;
-- :mod:`.proxy`: a TCP proxy in front of PostgreSQL that can cut connections.
+- :mod:`.proxy`: a TCP proxy in front of PostgreSQL that can cut connections;
+- :mod:`.docker`: real Docker for the sandbox tests (a busybox image built offline).
 """
