@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import dashboard_workflows as dw
 import server_workflows  # noqa: F401
 from browser import chromium
 from polos import Polos
+from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from server_kit import serving
 from toolkit.waiting import wait_for_step
@@ -257,3 +259,53 @@ async def test_filters_cancel_and_what_the_pages_refuse(polos: Polos, database_u
         pages = ("/", "/approvals", "/events", "/schedules", "/queues", "/workers")
         assert not [p for p in paths if p in pages or p.startswith(("/runs", "/ui/"))]
         assert "/api/v1/executions" in paths
+
+
+async def test_with_api_keys_a_person_signs_in_with_one(
+    polos: Polos, database_url: str, backend: str
+) -> None:
+    key, row = new_api_key("default", "dashboard", time.time())
+    await polos.client.store.create_api_key(row)
+    handle = await polos.invoke("srv_echo", {"n": 2})
+    await polos.client.wait_for_result(handle.id, timeout=30)
+    async with serving(database_url) as s, chromium() as browser:
+        # A program gets the API's 401; a browser asking for a page is sent to sign in.
+        assert (await s.http.get("/")).status_code == 401
+        page_request = await s.http.get("/runs/x?a=1", headers={"Accept": "text/html"})
+        assert page_request.status_code == 303
+        assert page_request.headers["location"] == "/login?next=%2Fruns%2Fx%3Fa%3D1"
+
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(f"{s.url}/runs/{handle.id}")
+        await page.wait_for_url("**/login?next=*")
+        await page.get_by_label("API key").fill("polos_wrong_key")
+        await page.get_by_role("button", name="Sign in").click()
+        assert "not valid" in await page.get_by_role("alert").inner_text()
+        await page.get_by_label("API key").fill(key)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"**/runs/{handle.id}")  # back where the person was going
+        assert await page.locator("#run").get_attribute("data-status") == "completed"
+        await page.goto(s.url + "/")
+        await page.locator(f'tr[data-run="{handle.id}"]').wait_for()
+        cookies = await page.context.cookies()
+        [cookie] = [c for c in cookies if c["name"] == "polos_api_key"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+        revoked = await polos.client.store.revoke_api_key(row.key_id, time.time())
+        assert revoked
+        await page.goto(s.url + "/")
+        await page.wait_for_url("**/login?next=*")  # a revoked key signs the person out
+        await page.get_by_label("API key").fill(key)
+        await page.get_by_role("button", name="Sign in").click()
+        assert "revoked" in await page.get_by_role("alert").inner_text()
+        # Signing in never leads off this server.
+        elsewhere = await s.http.post(
+            "/login", data={"key": key, "next": "//evil.example/"}, follow_redirects=False
+        )
+        assert elsewhere.status_code == 401
+        key2, row2 = new_api_key("default", "second", time.time())
+        await polos.client.store.create_api_key(row2)
+        signed = await s.http.post("/login", data={"key": key2, "next": "//evil.example/"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        out = await s.http.post("/logout", headers={"Cookie": f"polos_api_key={key2}"})
+        assert out.status_code == 303 and 'polos_api_key=""' in out.headers["set-cookie"]

@@ -11,12 +11,16 @@
   capability, as with any emailed link), a webhook whose workflow has a
   signing secret (its HMAC signature authenticates it), and Slack's callbacks
   under ``/slack/`` (Slack's signature authenticates them).
+- The dashboard's pages: a browser sends no header, so a person signs in once
+  at ``/login`` with a key, kept in an HttpOnly, SameSite=Strict cookie that
+  stands for the header (a page asked for without a key redirects there).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.datastructures import Headers
@@ -28,7 +32,11 @@ from ..store.api_keys import hash_key
 from .settings import ServerSettings
 
 DEFAULT_PROJECT = "default"
-_OPEN_PATHS = frozenset({"/health", "/openapi.json"})
+#: The cookie a person signed in to the dashboard with (the API key itself).
+KEY_COOKIE = "polos_api_key"
+LOGIN_PATH = "/login"
+_OPEN_PATHS = frozenset({"/health", "/openapi.json", LOGIN_PATH})
+_OPEN_PREFIXES = ("/approve/", "/slack/", "/ui/static/")
 _WEBHOOKS = "/api/v1/webhooks/"
 
 
@@ -43,6 +51,36 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+async def key_refusal(store: Store, settings: ServerSettings, token: str) -> str | None:
+    """Why ``token`` is not a valid key of this server's project, or None when it is."""
+    row = await store.find_api_key(hash_key(token))
+    if row is None:
+        return "this API key is not valid on this server (unknown key)"
+    if row.revoked_at is not None:
+        return f"this API key ({row.key_id}) was revoked; create a new one"
+    if row.project_id != project_of(settings):
+        return "this API key is not valid on this server (another project's key)"
+    return None
+
+
+def _cookie_key(headers: Headers) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == KEY_COOKIE and value:
+            return value
+    return None
+
+
+def _wants_page(scope: Scope, headers: Headers) -> bool:
+    """A person's browser asking for a dashboard page (not a program calling the API)."""
+    path: str = scope.get("path", "")
+    return (
+        scope.get("method") == "GET"
+        and not path.startswith("/api/")
+        and "text/html" in headers.get("accept", "")
+    )
 
 
 async def check_can_serve(store: Store, settings: ServerSettings) -> None:
@@ -73,7 +111,7 @@ class KeyCheck:
 
     def _open(self, scope: Scope) -> bool:
         path: str = scope.get("path", "")
-        if path in _OPEN_PATHS or path.startswith(("/approve/", "/slack/")):
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES):
             return True
         if path.startswith(_WEBHOOKS) and scope.get("method") == "POST":
             workflow_id = path[len(_WEBHOOKS) :]
@@ -84,9 +122,27 @@ class KeyCheck:
         if scope["type"] != "http" or self._open(scope):
             await self.app(scope, receive, send)
             return
-        refusal = await self._refusal(Headers(scope=scope).get("authorization"))
+        headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        if authorization is None and (cookie := _cookie_key(headers)) is not None:
+            authorization = f"Bearer {cookie}"  # signed in to the dashboard
+        refusal = await self._refusal(authorization)
         if refusal is None:
             await self.app(scope, receive, send)
+            return
+        if _wants_page(scope, headers):
+            target = scope.get("path", "/")
+            if scope.get("query_string"):
+                target += "?" + scope["query_string"].decode("latin-1")
+            location = f"{LOGIN_PATH}?next={quote(target, safe='')}"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
             return
         body = orjson.dumps({"error": refusal, "error_type": "UNAUTHORIZED"})
         await send(
@@ -118,14 +174,9 @@ class KeyCheck:
                 "this server requires an API key: send 'Authorization: Bearer <key>' "
                 "(create one with: polos keys create)"
             )
-        row = await store.find_api_key(hash_key(token))
-        if row is None:
-            if not await self._need_keys(store):
-                return None  # no keys at all: a key sent anyway is not checked
-            return "this API key is not valid on this server (unknown key)"
-        if row.revoked_at is not None:
-            return f"this API key ({row.key_id}) was revoked; create a new one"
-        if row.project_id != project_of(self.settings):
-            return "this API key is not valid on this server (another project's key)"
-        self._keys_exist = True
-        return None
+        refusal = await key_refusal(store, self.settings, token)
+        if refusal is not None and not await self._need_keys(store):
+            return None  # no keys at all: a key sent anyway is not checked
+        if refusal is None:
+            self._keys_exist = True
+        return refusal

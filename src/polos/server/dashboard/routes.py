@@ -18,10 +18,12 @@ from starlette.staticfiles import StaticFiles
 
 from ...store import ExecutionRow
 from ...store.vocabulary import FINAL_STATUSES, Status
+from ..auth import KEY_COOKIE
 from ..http import storable_text
 from ..state import ServerState, server_state
 from .conversation import conversation, is_agent_run
 from .render import render
+from .signin import login, login_page, logout
 from .timeline import timeline
 from .values import plain
 
@@ -47,7 +49,8 @@ def _unchanged(request: Request, version: str) -> bool:
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    return render(template, status, nav=_NAV, path=request.url.path, **context)
+    signed_in = KEY_COOKIE in request.cookies
+    return render(template, status, nav=_NAV, path=request.url.path, signed_in=signed_in, **context)
 
 
 def _now(state: ServerState) -> float:
@@ -336,6 +339,9 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/schedules", schedules_page, methods=["GET"]),
         Route("/queues", queues_page, methods=["GET"]),
         Route("/workers", workers_page, methods=["GET"]),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Mount(
             "/ui/static",
             StaticFiles(packages=[("polos.server.dashboard", "static")]),
