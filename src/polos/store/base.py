@@ -33,6 +33,7 @@ from .records import (
     NewExecution,
     QueueCount,
     QueueRow,
+    RetryOutcome,
     ScheduleRow,
     ServedWorkflow,
     StepRow,
@@ -336,6 +337,45 @@ class Store(abc.ABC):
         next fenced write is refused, so it stops at its next step boundary.
         Returns ``None`` when the id is unknown.
         """
+
+    # retry and fork (see :mod:`.retries`) --------------------------------------
+    @abc.abstractmethod
+    async def retry_execution(
+        self, execution_id: str, now: float, *, statuses: Sequence[str] | None = None
+    ) -> RetryOutcome | None:
+        """Start a failed or cancelled execution again, under the same id, in one transaction.
+
+        The records of its failed steps are removed (they run again), the rest
+        replay; children it waited for that failed or were cancelled are
+        retried with it and it waits for them again (see :mod:`.retries`).
+        It is queued (or waiting, on those children) with no error, a
+        ``retried`` history entry, and a parent waiting on it counts it again.
+        ``statuses`` narrows which statuses are retried (default: failed and
+        cancelled). Returns None when the id is unknown, and ``retried=False``
+        with the row unchanged when its status is not one of those.
+        """
+
+    @abc.abstractmethod
+    async def fork_execution(
+        self, source_id: str, new: NewExecution, from_step: str, copy_steps: Sequence[str]
+    ) -> bool:
+        """Create ``new`` (queued) holding copies of the source's step records
+        ``copy_steps``, in one transaction; both runs get a ``forked`` history
+        entry naming the other. Returns False (nothing written) when the source is unknown."""
+
+    @abc.abstractmethod
+    async def list_failed(
+        self,
+        *,
+        workflow_id: str | None = None,
+        failed_after: float | None = None,
+        failed_before: float | None = None,
+        error_contains: str | None = None,
+        limit: int = 1000,
+    ) -> list[ExecutionRow]:
+        """Failed executions, oldest failure first: of one workflow, failed at or
+        after ``failed_after`` and before ``failed_before``, whose stored error
+        (its JSON text) holds ``error_contains`` as typed (no wildcards)."""
 
     # workflows served ---------------------------------------------------------
     @abc.abstractmethod

@@ -247,3 +247,17 @@ class QueueCount:
     concurrency_key: str
     status: str
     count: int
+
+
+@dataclass(slots=True)
+class RetryOutcome:
+    """What ``Store.retry_execution`` did (see :mod:`.retries`)."""
+
+    #: The row after; unchanged when the run was refused.
+    execution: ExecutionRow
+    #: False when the run was not failed or cancelled (nothing changed).
+    retried: bool
+    #: Step keys whose records were removed so that they run again.
+    cleared_steps: list[str] = field(default_factory=list)
+    #: Children (and their descendants) retried with it.
+    children: list[str] = field(default_factory=list)

@@ -73,6 +73,10 @@ class HistoryEvent(StrEnum):
     TIMED_OUT = "timed_out"
     COMPLETED = "completed"
     FAILED = "failed"
+    #: A failed or cancelled run started again (``retry_execution``).
+    RETRIED = "retried"
+    #: On a fork: where it came from; on the run forked: the new run's id.
+    FORKED = "forked"
 
 
 class ResumedBy(StrEnum):

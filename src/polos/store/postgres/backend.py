@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .. import payloads, resolutions
+from .. import payloads, resolutions, retries
 from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
@@ -38,6 +38,7 @@ from ..records import (
     NewExecution,
     QueueCount,
     QueueRow,
+    RetryOutcome,
     ScheduleRow,
     ServedWorkflow,
     StepRow,
@@ -673,6 +674,84 @@ class PostgresStore(Store):
         rows = await self._fetch("listing waits", "list_waits", kind, workflow_id)
         return [_execution(row) for row in rows]
 
+    # retry and fork ------------------------------------------------------------------
+    async def retry_execution(
+        self, execution_id: str, now: float, *, statuses: Sequence[str] | None = None
+    ) -> RetryOutcome | None:
+        allowed = tuple(statuses) if statuses is not None else retries.RETRYABLE
+
+        async def body(conn: Conn, retrying: bool) -> RetryOutcome | None:
+            async with conn.transaction():
+                found = await conn.fetchrow(_Q["pg_retry_begin"], execution_id)
+                if found is None:
+                    return None
+                row = _execution(found)
+                if retrying and await conn.fetchval(_Q["retry_done_at"], execution_id, now):
+                    return RetryOutcome(row, True)  # the first try committed
+                if row.status not in allowed or row.status not in retries.RETRYABLE:
+                    return RetryOutcome(row, False)
+                outcome = RetryOutcome(row, True)
+                await _pg_retry_one(conn, row, now, outcome, None)
+                if row.parent_execution_id is not None and row.step_key is not None:
+                    # A parent still waiting on this run's batch must count it again.
+                    await conn.execute(
+                        _Q["retry_count_again_in_parent"], row.parent_execution_id, row.step_key
+                    )
+                await conn.execute(_Q["notify"], self.channel, "q")
+                after = await conn.fetchrow(_Q["get_execution"], execution_id)
+                outcome.execution = _execution(after)
+                return outcome
+
+        outcome = await self.db.run("retrying an execution", body)
+        if outcome is not None and outcome.retried:
+            self.hub.work_queued()
+        return outcome
+
+    async def fork_execution(
+        self, source_id: str, new: NewExecution, from_step: str, copy_steps: Sequence[str]
+    ) -> bool:
+        now = new.created_at
+        forked = _json(
+            {"forked_from": source_id, "from_step": from_step, "copied_steps": len(copy_steps)}
+        )
+        source_detail = _json({"fork": new.id, "from_step": from_step})
+
+        async def body(conn: Conn, retrying: bool) -> bool:
+            async with conn.transaction():
+                if await conn.fetchrow(_Q["pg_retry_begin"], source_id) is None:
+                    return False
+                if retrying and await conn.fetchrow(_Q["get_execution"], new.id) is not None:
+                    return True  # the first try committed
+                await self._insert_executions(conn, [new], retrying)
+                await conn.execute(_Q["fork_mark"], new.id)
+                await conn.execute(_Q["fork_copy_steps"], new.id, source_id, list(copy_steps))
+                for execution_id, detail in ((new.id, forked), (source_id, source_detail)):
+                    await conn.execute(
+                        _Q["add_history"], execution_id, now, HistoryEvent.FORKED, 0, detail
+                    )
+                return True
+
+        done: bool = await self.db.run("forking an execution", body)
+        if done:
+            self.hub.work_queued()
+        return done
+
+    async def list_failed(
+        self,
+        *,
+        workflow_id: str | None = None,
+        failed_after: float | None = None,
+        failed_before: float | None = None,
+        error_contains: str | None = None,
+        limit: int = 1000,
+    ) -> list[ExecutionRow]:
+        rows = await self._fetch(
+            "listing failed executions",
+            "list_failed",
+            *(workflow_id, failed_after, failed_before, error_contains or None, limit),
+        )
+        return [_execution(row) for row in rows]
+
     # schedules --------------------------------------------------------------------------
     async def upsert_schedule(self, schedule: ScheduleRow) -> ScheduleRow:
         s = schedule
@@ -913,6 +992,44 @@ class PostgresStore(Store):
 
     async def has_api_keys(self) -> bool:
         return bool(await self._fetchval("checking for API keys", "any_api_key"))
+
+
+async def _pg_retry_one(
+    conn: Conn, row: ExecutionRow, now: float, outcome: RetryOutcome, by: str | None
+) -> None:
+    """Retry one failed or cancelled run (held FOR UPDATE), and the children it waited for."""
+    steps = [StepRow(*r) for r in await conn.fetch(_Q["list_steps"], row.id)]
+    cleared = retries.steps_to_clear(steps)
+    if cleared:
+        await conn.execute(_Q["retry_delete_steps"], row.id, cleared)
+    links = [retries.ChildLink(*r) for r in await conn.fetch(_Q["retry_children_of"], row.id)]
+    redo = retries.children_to_redo(steps, links)
+    retried_children: list[str] = []
+    status, wait_key, wait_kind, pending = Status.QUEUED, None, None, 0
+    if redo is not None:
+        for child_id in redo.retry:
+            child = _execution(await conn.fetchrow(_Q["pg_retry_begin"], child_id))
+            await _pg_retry_one(conn, child, now, outcome, row.id)
+            retried_children.append(child_id)
+        await conn.execute(_Q["retry_delete_steps"], row.id, [redo.step_key])
+        children = [
+            tuple(c) for c in await conn.fetch(_Q["retry_children_of_step"], row.id, redo.step_key)
+        ]
+        pending = sum(1 for c in children if c[2] != Status.COMPLETED)
+        if pending:
+            status, wait_key, wait_kind = Status.WAITING, redo.step_key, WaitKind.CHILDREN
+        else:  # every child is done: the step's outcome can be written now
+            how = resolutions.by_children(children)
+            await conn.execute(
+                _Q["insert_step"],
+                *(row.id, redo.step_key, how.step_kind, how.output, None, row.attempt, now),
+            )
+    await conn.execute(_Q["retry_execution"], row.id, status, wait_key, wait_kind, pending, now)
+    detail = retries.retry_detail(row.status, cleared, retried_children, by)
+    await conn.execute(_Q["add_history"], row.id, now, HistoryEvent.RETRIED, row.attempt, detail)
+    if by is None:
+        outcome.cleared_steps = cleared
+    outcome.children.extend(retried_children)
 
 
 # helpers ---------------------------------------------------------------------------------

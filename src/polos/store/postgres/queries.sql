@@ -566,3 +566,54 @@ UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL
 
 -- name: any_api_key
 SELECT EXISTS (SELECT 1 FROM api_keys)
+
+-- name: pg_retry_begin
+-- Retry and fork (see polos/store/retries.py): the run, held still.
+SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1 FOR UPDATE
+
+-- name: retry_delete_steps
+DELETE FROM steps WHERE execution_id = $1 AND step_key = ANY($2::text[])
+
+-- name: retry_children_of
+SELECT id, step_key, status FROM executions
+WHERE parent_execution_id = $1 AND step_key IS NOT NULL
+ORDER BY created_at, child_index, id
+
+-- name: retry_children_of_step
+SELECT id, workflow_id, status, result, error FROM executions
+WHERE parent_execution_id = $1 AND step_key = $2
+ORDER BY child_index
+
+-- name: retry_execution
+UPDATE executions
+SET status = $2, wait_step_key = $3, wait_kind = $4, pending_children = $5, error = NULL,
+    result = NULL, owner = NULL, lease_expires_at = NULL, wake_at = NULL, wait_topic = NULL,
+    wait_cursor = NULL, wait_data = NULL, deadline_at = NULL, completed_at = NULL, updated_at = $6
+WHERE id = $1 AND status IN ('failed', 'cancelled')
+
+-- name: retry_count_again_in_parent
+UPDATE executions SET pending_children = pending_children + 1
+WHERE id = $1 AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key = $2
+
+-- name: retry_done_at
+-- Whether an earlier try of this retry committed (the connection was lost after).
+SELECT EXISTS (SELECT 1 FROM history WHERE execution_id = $1 AND event = 'retried' AND at = $2)
+
+-- name: fork_mark
+-- A fork starts at attempt 1: its copied steps are an earlier attempt's work.
+UPDATE executions SET attempt = 1 WHERE id = $1 AND attempt = 0
+
+-- name: fork_copy_steps
+INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
+SELECT $1, step_key, kind, name, output, error, attempt, created_at, state
+FROM steps WHERE execution_id = $2 AND step_key = ANY($3::text[])
+ON CONFLICT DO NOTHING
+
+-- name: list_failed
+SELECT EXECUTION_COLUMNS FROM executions
+WHERE status = 'failed' AND ($1::text IS NULL OR workflow_id = $1)
+  AND ($2::float8 IS NULL OR completed_at >= $2) AND ($3::float8 IS NULL OR completed_at < $3)
+  AND ($4::text IS NULL OR strpos(error, $4) > 0)
+ORDER BY completed_at, id
+LIMIT $5
+-- END retry

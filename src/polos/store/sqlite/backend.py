@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ...errors import SchemaConflictError, StoreUnavailableError
-from .. import payloads, resolutions
+from .. import payloads, resolutions, retries
 from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
@@ -36,6 +36,7 @@ from ..records import (
     NewExecution,
     QueueCount,
     QueueRow,
+    RetryOutcome,
     ScheduleRow,
     ServedWorkflow,
     StepRow,
@@ -752,6 +753,103 @@ class SQLiteStore(Store):
         self, kind: WaitKind, workflow_id: str | None = None
     ) -> list[ExecutionRow]:
         rows = await self._fetch(_Q["list_waits"], (kind, workflow_id, workflow_id))
+        return [ExecutionRow(*row) for row in rows]
+
+    # retry and fork ------------------------------------------------------------------
+    async def retry_execution(
+        self, execution_id: str, now: float, *, statuses: Sequence[str] | None = None
+    ) -> RetryOutcome | None:
+        allowed = tuple(statuses) if statuses is not None else retries.RETRYABLE
+
+        def body(tx: _Tx) -> RetryOutcome | None:
+            found = tx.q("get_execution", (execution_id,)).fetchone()
+            if found is None:
+                return None
+            row = ExecutionRow(*found)
+            if row.status not in allowed or row.status not in retries.RETRYABLE:
+                return RetryOutcome(row, False)
+            outcome = RetryOutcome(row, True)
+            self._retry_one(tx, row, now, outcome, by=None)
+            if row.parent_execution_id is not None and row.step_key is not None:
+                # A parent still waiting on this run's batch must count it again.
+                tx.q("count_again_in_parent", (row.parent_execution_id, row.step_key))
+            outcome.execution = ExecutionRow(*tx.q("get_execution", (execution_id,)).fetchone())
+            return outcome
+
+        return await self._tx(body)
+
+    def _retry_one(
+        self, tx: _Tx, row: ExecutionRow, now: float, outcome: RetryOutcome, by: str | None
+    ) -> None:
+        """Retry one failed or cancelled run, and the children it waited for (recursively)."""
+        steps = [StepRow(*r) for r in tx.q("list_steps", (row.id,))]
+        cleared = retries.steps_to_clear(steps)
+        for key in cleared:
+            tx.q("delete_step", (row.id, key))
+        links = [retries.ChildLink(*r) for r in tx.q("children_of", (row.id,))]
+        redo = retries.children_to_redo(steps, links)
+        retried_children: list[str] = []
+        status, wait_key, wait_kind, pending = Status.QUEUED, None, None, 0
+        if redo is not None:
+            for child_id in redo.retry:
+                child = ExecutionRow(*tx.q("get_execution", (child_id,)).fetchone())
+                self._retry_one(tx, child, now, outcome, by=row.id)
+                retried_children.append(child_id)
+            tx.q("delete_step", (row.id, redo.step_key))
+            children = tx.q("children_of_step", (row.id, redo.step_key)).fetchall()
+            pending = sum(1 for c in children if c[2] != Status.COMPLETED)
+            if pending:
+                status, wait_key, wait_kind = Status.WAITING, redo.step_key, WaitKind.CHILDREN
+            else:  # every child is done: the step's outcome can be written now
+                how = resolutions.by_children(children)
+                tx.insert_step(
+                    row.id, redo.step_key, how.step_kind, how.output, None, row.attempt, now
+                )
+        tx.q("retry_execution", (status, wait_key, wait_kind, pending, now, row.id))
+        detail = retries.retry_detail(row.status, cleared, retried_children, by)
+        tx.q("insert_history", (row.id, now, HistoryEvent.RETRIED, row.attempt, detail))
+        tx.queued = tx.queued or status == Status.QUEUED
+        if by is None:
+            outcome.cleared_steps = cleared
+        outcome.children.extend(retried_children)
+
+    async def fork_execution(
+        self, source_id: str, new: NewExecution, from_step: str, copy_steps: Sequence[str]
+    ) -> bool:
+        def body(tx: _Tx) -> bool:
+            if tx.q("get_execution", (source_id,)).fetchone() is None:
+                return False
+            tx.insert_executions([new])
+            tx.q("mark_forked", (new.id,))
+            tx.q("copy_steps", (new.id, source_id, _json(list(copy_steps))))
+            now = new.created_at
+            tx.history(
+                new.id,
+                now,
+                HistoryEvent.FORKED,
+                0,
+                {"forked_from": source_id, "from_step": from_step, "copied_steps": len(copy_steps)},
+            )
+            tx.history(
+                source_id, now, HistoryEvent.FORKED, 0, {"fork": new.id, "from_step": from_step}
+            )
+            return True
+
+        return await self._tx(body)
+
+    async def list_failed(
+        self,
+        *,
+        workflow_id: str | None = None,
+        failed_after: float | None = None,
+        failed_before: float | None = None,
+        error_contains: str | None = None,
+        limit: int = 1000,
+    ) -> list[ExecutionRow]:
+        rows = await self._fetch(
+            _Q["list_failed"],
+            (workflow_id, failed_after, failed_before, error_contains or None, limit),
+        )
         return [ExecutionRow(*row) for row in rows]
 
     # schedules --------------------------------------------------------------------------

@@ -362,3 +362,40 @@ UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL
 
 -- name: any_api_key
 SELECT EXISTS (SELECT 1 FROM api_keys)
+
+-- name: delete_step
+DELETE FROM steps WHERE execution_id = ? AND step_key = ?
+
+-- name: children_of
+SELECT id, step_key, status FROM executions
+WHERE parent_execution_id = ? AND step_key IS NOT NULL
+ORDER BY created_at, child_index, id
+
+-- name: retry_execution
+UPDATE executions
+SET status = ?, wait_step_key = ?, wait_kind = ?, pending_children = ?, error = NULL,
+    result = NULL, owner = NULL, lease_expires_at = NULL, wake_at = NULL, wait_topic = NULL,
+    wait_cursor = NULL, wait_data = NULL, deadline_at = NULL, completed_at = NULL, updated_at = ?
+WHERE id = ? AND status IN ('failed', 'cancelled')
+
+-- name: count_again_in_parent
+UPDATE executions SET pending_children = pending_children + 1
+WHERE id = ? AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key = ?
+
+-- name: mark_forked
+-- A fork starts at attempt 1: its copied steps are an earlier attempt's work,
+-- so its first claim loads them (a fresh run's first claim skips that read).
+UPDATE executions SET attempt = 1 WHERE id = ?
+
+-- name: copy_steps
+INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
+SELECT ?, step_key, kind, name, output, error, attempt, created_at, state
+FROM steps WHERE execution_id = ? AND step_key IN (SELECT value FROM json_each(?))
+
+-- name: list_failed
+SELECT EXECUTION_COLUMNS FROM executions
+WHERE status = 'failed' AND (?1 IS NULL OR workflow_id = ?1)
+  AND (?2 IS NULL OR completed_at >= ?2) AND (?3 IS NULL OR completed_at < ?3)
+  AND (?4 IS NULL OR instr(error, ?4) > 0)
+ORDER BY completed_at, id
+LIMIT ?5
