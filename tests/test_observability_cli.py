@@ -212,3 +212,34 @@ async def test_watch_follows_a_run_until_it_ends(
     assert watched.returncode == 1 and "watched run fails" in watched.stdout
     missing = await asyncio.to_thread(cli, "watch", "no-such-run", url=database_url, cwd=tmp_path)
     assert missing.returncode == 1 and "no-such-run" in missing.stdout
+
+
+def test_log_lines_as_text_and_as_json() -> None:
+    import io
+    import logging
+
+    from polos.observability.logs import configure_logging, fields
+
+    log = logging.getLogger("polos.test_lines")
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        for fmt in ("text", "json"):
+            out = io.StringIO()
+            configure_logging("info", fmt, out)
+            log.info("run failed", extra=fields(execution_id="e1", error="Boom: a b", gone=None))
+            log.debug("not shown")
+            line = out.getvalue().strip()
+            assert "\n" not in line
+            if fmt == "text":
+                assert line.endswith(
+                    'polos.test_lines run failed execution_id=e1 error="Boom: a b"'
+                )
+            else:
+                assert json.loads(line)["event"] == "run failed"
+                assert json.loads(line)["error"] == "Boom: a b" and "gone" not in json.loads(line)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
