@@ -220,3 +220,29 @@ class ChildWorkflowError(StepExecutionError):
         )
         super().__init__(f"step {step_key!r} failed after 1 attempt(s): {error_type}: {message}")
         self.step_key, self.error_type, self.error_message = step_key, error_type, message
+
+
+class ExecutionNotRetryableError(PolosError):
+    """``retry_execution`` on a run that is not failed or cancelled."""
+
+    def __init__(self, execution_id: str, status: str):
+        self.execution_id = execution_id
+        self.status = status
+        super().__init__(
+            f"execution {execution_id} is {status}; only a failed or cancelled run can be "
+            "retried (fork_execution starts a new run from any run's steps)"
+        )
+
+
+class UnknownStepKeyError(PolosError, ValueError):
+    """A step key that the execution did not record (``fork_execution``'s ``from_step``)."""
+
+    def __init__(self, execution_id: str, step_key: str, known: list[str]):
+        self.execution_id = execution_id
+        self.step_key = step_key
+        self.known = known
+        listed = ", ".join(repr(k) for k in known) if known else "none: it recorded no step"
+        super().__init__(
+            f"execution {execution_id} recorded no step {step_key!r}; its recorded steps, "
+            f"in order: {listed}"
+        )
