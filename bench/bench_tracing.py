@@ -10,6 +10,11 @@ of ``--steps`` trivial async steps, timed ``--inner`` times after a warm-up.
 127.0.0.1 (decoding each request, as a collector would), so the figure
 includes span creation, the batch processor's thread and the export.
 The table shows medians; see docs/observability.md.
+
+``--baseline-src DIR`` adds a third mode: tracing off, running the polos
+source in ``DIR/src`` (an export of a commit from before tracing, say:
+``git archive 3316a5f | tar -x -C /tmp/before``), to show what the hook costs
+when tracing is off.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ async def _child(database_url: str, steps: int, inner: int) -> dict[str, Any]:
         return payload["n"]
 
     async with Polos(database_url=database_url, workflows=[many]) as polos:
-        traced = polos.worker is not None and polos.worker.tracer is not None
+        traced = getattr(polos.worker, "tracer", None) is not None
         await many.run(polos, {"n": 50}, timeout=120)  # warm-up
         totals = []
         for _ in range(inner):
@@ -66,6 +71,8 @@ def _run_mode(mode: str, endpoint: str, args: argparse.Namespace, folder: str) -
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     if mode == "on":
         env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = endpoint
+    if mode == "baseline":
+        env["PYTHONPATH"] = str(Path(args.baseline_src, "src"))
     command = [
         sys.executable,
         __file__,
@@ -80,7 +87,7 @@ def _run_mode(mode: str, endpoint: str, args: argparse.Namespace, folder: str) -
     if done.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["traced"] != (mode == "on"):
+    if result["traced"] != (mode == "on"):  # the baseline has no tracer at all
         raise SystemExit(f"mode {mode}: the worker's tracer was {result['traced']}")
     return result
 
@@ -93,6 +100,7 @@ def main() -> int:
     parser.add_argument("--inner", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--baseline-src", default=None, help="see above")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -101,24 +109,30 @@ def main() -> int:
 
     from toolkit.otlp import OtlpReceiver
 
-    figures: dict[str, list[float]] = {"off": [], "on": []}
+    modes = ["off", "on"] + (["baseline"] if args.baseline_src else [])
+    medians: dict[str, list[float]] = {mode: [] for mode in modes}
+    every: dict[str, list[float]] = {mode: [] for mode in modes}
     with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as folder:
         for round_ in range(args.rounds):
-            for mode in ("off", "on"):
+            for mode in modes:
                 result = _run_mode(mode, receiver.endpoint, args, folder)
-                figures[mode].append(result["us_per_step"])
+                medians[mode].append(result["us_per_step"])
+                every[mode] += result["all"]
                 print(
-                    f"round {round_ + 1} {mode:>3}: {result['us_per_step']:.1f} us/step", flush=True
+                    f"round {round_ + 1} {mode:>8}: {result['us_per_step']:.1f} us/step", flush=True
                 )
         spans = len(receiver.spans)
-    off, on = statistics.median(figures["off"]), statistics.median(figures["on"])
     where = "SQLite (temp file)" if args.database_url is None else "PostgreSQL"
     print()
-    print(f"{where}, {args.steps} steps x {args.inner} runs x {args.rounds} rounds (medians)")
-    print(f"{'tracing':<10}{'us/step':>10}")
-    print(f"{'off':<10}{off:>10.1f}")
-    print(f"{'on (OTLP)':<10}{on:>10.1f}")
-    print(f"on - off: {on - off:+.1f} us/step ({on / off:.2f}x); spans received: {spans}")
+    print(f"{where}, {args.steps} steps x {args.inner} runs x {args.rounds} rounds")
+    print("(median of the rounds' medians; best: the fastest run, least disturbed by load)")
+    print(f"{'tracing':<22}{'median us/step':>16}{'best us/step':>14}")
+    labels = {"off": "off", "on": "on (OTLP/HTTP)", "baseline": "before tracing (off)"}
+    for mode in modes:
+        print(
+            f"{labels[mode]:<22}{statistics.median(medians[mode]):>16.1f}{min(every[mode]):>14.1f}"
+        )
+    print(f"spans received: {spans}")
     return 0
 
 
