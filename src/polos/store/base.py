@@ -42,6 +42,7 @@ from .records import (
     WaitResult,
     WorkerRow,
 )
+from .retention import PurgeCount
 from .vocabulary import HistoryEvent, WaitKind
 
 
@@ -438,6 +439,50 @@ class Store(abc.ABC):
         (inclusive) and ``created_before`` (exclusive) bound ``created_at``;
         ``session_id`` keeps one session's runs, ``id_contains`` the runs whose
         id holds that text (as typed: no wildcards)."""
+
+    # retention ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def purge_finished(
+        self,
+        finished_before: float,
+        *,
+        statuses: Collection[str],
+        workflow_id: str | None = None,
+        exclude_workflow_ids: Collection[str] = (),
+        limit: int = 1000,
+        dry_run: bool = False,
+    ) -> PurgeCount:
+        """Delete up to ``limit`` finished run trees, oldest first, in one transaction.
+
+        A tree is a root run (no parent) with every run under it. It is taken
+        only when its root's status is in ``statuses`` (finished ones only),
+        its root's workflow is ``workflow_id`` (when given) and not in
+        ``exclude_workflow_ids``, and every run of it finished before
+        ``finished_before``: a tree with a queued, running or waiting run is
+        never touched. Its runs go with their steps, history and the events
+        of the tree's own topics (``workflow/<wf>/<root>`` and the resume
+        topics of its suspends). A tree another transaction holds is skipped
+        for now. ``dry_run`` counts every matching tree (no ``limit``) and
+        deletes nothing.
+        """
+
+    @abc.abstractmethod
+    async def set_retention(self, retention: Mapping[str, float | None]) -> None:
+        """Record how long each workflow's finished runs are kept (seconds;
+        ``None`` for the default, ``inf`` for ever). Unknown workflows are skipped."""
+
+    @abc.abstractmethod
+    async def list_retention(self) -> dict[str, float]:
+        """The workflows with a retention of their own, and that retention in seconds."""
+
+    @abc.abstractmethod
+    async def take_lease(self, name: str, owner: str, now: float, seconds: float) -> bool:
+        """Hold the lease ``name`` until ``now + seconds`` if it is free, expired or
+        already ``owner``'s; False when someone else holds it."""
+
+    @abc.abstractmethod
+    async def drop_lease(self, name: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` still holds it."""
 
     # API keys (of a polos server) -----------------------------------------------
     @abc.abstractmethod

@@ -12,12 +12,14 @@ from importlib import resources
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
-def load_queries(package: str, *, columns: str | None = None) -> dict[str, str]:
-    """Named queries; ``EXECUTION_COLUMNS`` and ``STEP_COLUMNS`` in them are expanded
-    to the columns of :class:`ExecutionRow` and :class:`StepRow`, in field order."""
+def load_queries(
+    package: str, *, columns: str | None = None, file: str = "queries.sql"
+) -> dict[str, str]:
+    """Named queries of ``file``; ``EXECUTION_COLUMNS`` and ``STEP_COLUMNS`` in them are
+    expanded to the columns of :class:`ExecutionRow` and :class:`StepRow`, in field order."""
     from .records import EXECUTION_COLUMNS, STEP_COLUMNS
 
-    text = resources.files(package).joinpath("queries.sql").read_text()
+    text = resources.files(package).joinpath(file).read_text()
     text = text.replace("EXECUTION_COLUMNS", columns or EXECUTION_COLUMNS)
     text = text.replace("STEP_COLUMNS", STEP_COLUMNS)
     parts = _NAME.split(text)

@@ -47,6 +47,7 @@ from ..records import (
     WaitResult,
     WorkerRow,
 )
+from ..retention import PurgeCount, check_statuses
 from ..sql import load_queries
 from ..vocabulary import HistoryEvent, Status, StepKind, WaitKind
 from .config import parse_url
@@ -57,6 +58,8 @@ from .listener import Listener
 log = logging.getLogger("polos.store.postgres")
 
 _Q = load_queries(__package__ or "polos.store.postgres")
+#: Retention's queries (purges, per-workflow retention, leases), kept apart.
+_R = load_queries(__package__ or "polos.store.postgres", file="retention.sql")
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
 _SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
 
@@ -969,6 +972,52 @@ class PostgresStore(Store):
             *(session_id, id_contains or None),
         )
         return [_execution(row) for row in rows]
+
+    # retention -------------------------------------------------------------------
+    async def _retention(self, what: str, query: str, *args: Any) -> list[Record]:
+        return list(await self.db.run(what, lambda conn, _r: conn.fetch(_R[query], *args)))
+
+    async def purge_finished(
+        self,
+        finished_before: float,
+        *,
+        statuses: Collection[str],
+        workflow_id: str | None = None,
+        exclude_workflow_ids: Collection[str] = (),
+        limit: int = 1000,
+        dry_run: bool = False,
+    ) -> PurgeCount:
+        args: list[Any] = [
+            finished_before,
+            check_statuses(statuses),
+            workflow_id,
+            sorted(exclude_workflow_ids),
+        ]
+        if dry_run:
+            [row] = await self._retention("counting runs to purge", "count_purgeable", *args)
+        else:
+            [row] = await self._retention(
+                "purging finished runs", "purge_finished", *args, max(1, limit)
+            )
+        return PurgeCount(*(int(n) for n in row.values()))
+
+    async def set_retention(self, retention: Mapping[str, float | None]) -> None:
+        await self._retention(
+            "recording retention", "set_retention", list(retention), list(retention.values())
+        )
+
+    async def list_retention(self) -> dict[str, float]:
+        rows = await self._retention("reading retention", "list_retention")
+        return {row[0]: float(row[1]) for row in rows}
+
+    async def take_lease(self, name: str, owner: str, now: float, seconds: float) -> bool:
+        rows = await self._retention(
+            "taking a lease", "take_lease", name, owner, now + seconds, now
+        )
+        return bool(rows)
+
+    async def drop_lease(self, name: str, owner: str) -> None:
+        await self._retention("dropping a lease", "drop_lease", name, owner)
 
     # API keys ----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKeyRow) -> None:

@@ -45,6 +45,7 @@ from ..records import (
     WaitResult,
     WorkerRow,
 )
+from ..retention import PurgeCount, check_statuses
 from ..sql import load_migrations, load_queries
 from ..vocabulary import HistoryEvent, ResumedBy, Status, StepKind, WaitKind
 from .checkpoint import Checkpointer
@@ -54,6 +55,8 @@ log = logging.getLogger("polos.store.sqlite")
 T = TypeVar("T")
 
 _Q = load_queries(__package__ or "polos.store.sqlite")
+#: Retention's queries (purges, per-workflow retention, leases), kept apart.
+_R = load_queries(__package__ or "polos.store.sqlite", file="retention.sql")
 # A vocabulary word is a str subclass: bound as it is, sqlite3 looks for an
 # adapter and a __conform__ method on every execute, about 0.4 us a parameter
 # on the path of every step. Registered, it binds as fast as a plain str.
@@ -214,6 +217,11 @@ class _Tx:
                 self.resolve_wait(execution_id, key, attempt, now, resolutions.by_event(kind, row))
         self.events = self.events or bool(rows)
         return rows
+
+
+def _r(tx: _Tx, name: str, params: Sequence[Any] | Mapping[str, Any]) -> sqlite3.Cursor:
+    """Run one of retention's queries in ``tx``."""
+    return tx.conn.execute(_R[name], params)
 
 
 class SQLiteStore(Store):
@@ -1051,6 +1059,75 @@ class SQLiteStore(Store):
             ),
         )
         return [ExecutionRow(*row) for row in rows]
+
+    # retention -------------------------------------------------------------------
+    async def purge_finished(
+        self,
+        finished_before: float,
+        *,
+        statuses: Collection[str],
+        workflow_id: str | None = None,
+        exclude_workflow_ids: Collection[str] = (),
+        limit: int = 1000,
+        dry_run: bool = False,
+    ) -> PurgeCount:
+        params = {
+            "before": finished_before,
+            "statuses": _json(check_statuses(statuses)),
+            "workflow_id": workflow_id,
+            "excluded": _json(sorted(exclude_workflow_ids)),
+            "limit": -1 if dry_run else max(1, limit),
+        }
+
+        def body(tx: _Tx) -> PurgeCount:
+            roots = _r(tx, "purgeable_roots", params).fetchall()
+            if not roots:
+                return PurgeCount()
+            root_ids = _json([root_id for root_id, _ in roots])
+            root_of = {root_id: root_id for root_id, _ in roots}
+            root_of.update(_r(tx, "tree_members", (root_ids,)).fetchall())
+            ids = _json(list(root_of))
+            topics = [f"workflow/{wf}/{root_id}" for root_id, wf in roots]
+            for execution_id, key in _r(tx, "suspend_steps", (ids,)):
+                topics.append(f"polos.resume/{root_of[execution_id]}/{key}")
+            topic_list = _json(topics)
+            if dry_run:
+                return PurgeCount(
+                    len(roots),
+                    len(root_of),
+                    _r(tx, "count_steps_of", (ids,)).fetchone()[0],
+                    _r(tx, "count_history_of", (ids,)).fetchone()[0],
+                    _r(tx, "count_events_of", (topic_list,)).fetchone()[0],
+                )
+            return PurgeCount(
+                len(roots),
+                _r(tx, "purge_executions", (ids,)).rowcount,
+                _r(tx, "purge_steps", (ids,)).rowcount,
+                _r(tx, "purge_history", (ids,)).rowcount,
+                _r(tx, "purge_events", (topic_list,)).rowcount,
+            )
+
+        if dry_run:  # reads only: no write lock held while counting
+            conn = self._db
+            return await self._retry(lambda: body(_Tx(conn)))
+        return await self._tx(body)
+
+    async def set_retention(self, retention: Mapping[str, float | None]) -> None:
+        rows = [(seconds, workflow_id) for workflow_id, seconds in retention.items()]
+
+        def body(tx: _Tx) -> None:
+            tx.conn.executemany(_R["set_retention"], rows)
+
+        await self._tx(body)
+
+    async def list_retention(self) -> dict[str, float]:
+        return {wf: float(s) for wf, s in await self._fetch(_R["list_retention"], ())}
+
+    async def take_lease(self, name: str, owner: str, now: float, seconds: float) -> bool:
+        return await self._one(_R["take_lease"], (name, owner, now + seconds, now)) == 1
+
+    async def drop_lease(self, name: str, owner: str) -> None:
+        await self._one(_R["drop_lease"], (name, owner))
 
     # API keys ------------------------------------------------------------------
     async def create_api_key(self, key: ApiKeyRow) -> None:
