@@ -146,6 +146,8 @@ class WorkerRow:
     started_at: float
     heartbeat_at: float
     deployment_id: str | None = None
+    #: Older deployments this worker also serves (``"*"``: any), besides its own.
+    serve_deployments: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

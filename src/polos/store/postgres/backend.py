@@ -28,6 +28,7 @@ from .. import payloads, resolutions, retries
 from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
+from ..deployments import DeploymentFilter, deployment_filter
 from ..hub import Hub
 from ..records import (
     Claimed,
@@ -211,6 +212,8 @@ class PostgresStore(Store):
         worker_id: str,
         workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
+        deployment_id: str | None = None,
+        serve_deployments: Collection[str] = (),
         now: float,
         lease_seconds: float,
         *,
@@ -221,7 +224,12 @@ class PostgresStore(Store):
         queue_of = queues_served(workflow_ids)
         held = list(skip_steps_for)
         lease = _Lease(
-            worker_id, now, now + lease_seconds, _json({"owner": worker_id}), time.monotonic()
+            worker_id,
+            now,
+            now + lease_seconds,
+            _json({"owner": worker_id}),
+            time.monotonic(),
+            deployment_filter(deployment_id, serve_deployments),
         )
 
         async def body(conn: Conn, retrying: bool) -> list[Claimed]:
@@ -240,6 +248,9 @@ class PostgresStore(Store):
                 list(queue_of),
                 limit,
                 lease.expires_at,
+                lease.served.stamp,
+                lease.served.any,
+                lease.served.served,
                 now,
                 lease.detail,
                 list(queue_of.values()),
@@ -274,6 +285,8 @@ class PostgresStore(Store):
                 scan.take(
                     await conn.fetch(
                         _Q["admission_candidates"],
+                        lease.served.any,
+                        lease.served.served,
                         list(queue_of),
                         size,
                         offset,
@@ -290,6 +303,7 @@ class PostgresStore(Store):
                 lease.now,
                 lease.detail,
                 True,
+                lease.served.stamp,
                 picked,
                 list(queue_of),
                 list(queue_of.values()),
@@ -842,6 +856,7 @@ class PostgresStore(Store):
 
     async def queue_counts(self) -> list[QueueCount]:
         return [QueueCount(*r) for r in await self._fetch("counting queues", "queue_counts")]
+            list(worker.serve_deployments) or None,
 
     # event triggers ------------------------------------------------------------------------
     async def upsert_trigger(
@@ -930,7 +945,19 @@ class PostgresStore(Store):
         await self._execute("unregistering a worker", "delete_worker", worker_id)
 
     async def list_workers(self) -> list[WorkerRow]:
-        return [WorkerRow(*row) for row in await self._fetch("listing workers", "list_workers")]
+        return [
+            WorkerRow(
+                row["worker_id"],
+                row["hostname"],
+    served: DeploymentFilter  # the deployments the claiming worker serves
+                row["pid"],
+                row["started_at"],
+                row["heartbeat_at"],
+                row["deployment_id"],
+                tuple(row["serve_deployments"] or ()),
+            )
+            for row in await self._fetch("listing workers", "list_workers")
+        ]
 
     # reading ---------------------------------------------------------------------------
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:

@@ -84,6 +84,9 @@ WITH limits AS (
     SELECT id AS picked_id FROM executions
     WHERE status = 'queued' AND workflow_id = ANY($2::text[])
       AND NOT (SELECT limited FROM limits)
+      -- A run pinned to a deployment goes only to a worker serving it ($10:
+      -- any deployment, $11: these); an unpinned one is stamped with $9.
+      AND ($10::boolean OR deployment_id IS NULL OR deployment_id = ANY($11::text[]))
     ORDER BY priority DESC, created_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -92,6 +95,7 @@ WITH limits AS (
     SET status = 'running', owner = $1, attempt = attempt + 1, lease_expires_at = $4,
         started_at = COALESCE(started_at, GREATEST($5, created_at)), updated_at = $5,
         deadline_at = COALESCE(deadline_at, $5 + run_timeout_seconds),
+        deployment_id = COALESCE(deployment_id, $9::text),
         queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
             (SELECT m.queue FROM unnest($2::text[], $7::text[]) AS m(workflow, queue)
              WHERE m.workflow = workflow_id), workflow_id) END
@@ -123,6 +127,7 @@ WITH picked AS (
     SET status = 'running', owner = $1, attempt = attempt + 1, lease_expires_at = $2,
         started_at = COALESCE(started_at, GREATEST($3, created_at)), updated_at = $3,
         deadline_at = COALESCE(deadline_at, $3 + run_timeout_seconds),
+        deployment_id = COALESCE(deployment_id, $10::text),
         queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
             (SELECT m.queue FROM unnest($7::text[], $8::text[]) AS m(workflow, queue)
              WHERE m.workflow = workflow_id), workflow_id) END
@@ -165,6 +170,7 @@ SELECT id,
        concurrency_key, attempt
 FROM executions
 WHERE status = 'queued' AND workflow_id = ANY($1::text[])
+  AND ($5::boolean OR deployment_id IS NULL OR deployment_id = ANY($6::text[]))
 ORDER BY priority DESC, created_at
 LIMIT $2 OFFSET $3
 
@@ -468,14 +474,16 @@ UPDATE triggers SET cursor = $1, updated_at = $2
 WHERE workflow_id = $3 AND topic = $4 AND cursor = $5
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = $1
 
 -- name: list_workers
-SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id FROM workers ORDER BY started_at
+SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments
+FROM workers ORDER BY started_at
 
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1

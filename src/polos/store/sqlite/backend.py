@@ -26,6 +26,7 @@ from .. import payloads, resolutions, retries
 from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
+from ..deployments import deployment_filter
 from ..hub import Hub
 from ..records import (
     Claimed,
@@ -373,11 +374,15 @@ class SQLiteStore(Store):
         return await self._tx(lambda tx: tx.insert_executions(news))
 
     # claiming and leases -------------------------------------------------------
+        deployment_id: str | None = None,
+        serve_deployments: Collection[str] = (),
     async def claim(
         self,
         worker_id: str,
         workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
+        served = deployment_filter(deployment_id, serve_deployments)
+        versions = (served.any, _json(served.served))
         now: float,
         lease_seconds: float,
         *,
@@ -390,13 +395,14 @@ class SQLiteStore(Store):
         began = time.monotonic()
 
         def body(tx: _Tx) -> list[Claimed]:
-            lease = (worker_id, now + lease_seconds, now, now, now)
+            lease = (worker_id, now + lease_seconds, now, now, now, served.stamp)
             tx.q("assign_queues", (_json(queue_of),))
             queues = {row[0]: QueueRow(*row) for row in tx.q("limited_queues")}
             if not queues:  # the common case: one statement
-                rows = tx.q("claim", (*lease, wf_json, limit)).fetchall()
+                rows = tx.q("claim", (*lease, wf_json, *versions, limit)).fetchall()
             else:
-                picked = self._admit(tx, queues, wf_json, limit, admission_time(now, began))
+                when = admission_time(now, began)
+                picked = self._admit(tx, queues, (wf_json, *versions), limit, when)
                 rows = tx.q("claim_ids", (*lease, _json(picked))).fetchall() if picked else []
             if not rows:
                 return []
@@ -423,7 +429,12 @@ class SQLiteStore(Store):
         return await self._tx(body)
 
     def _admit(
-        self, tx: _Tx, queues: dict[str, QueueRow], wf_json: str, limit: int, now: float
+        self,
+        tx: _Tx,
+        queues: dict[str, QueueRow],
+        served: tuple[str, bool, str],
+        limit: int,
+        now: float,
     ) -> list[str]:
         """Pick what may start under the queue limits (SQLite has one writer: counts are current)."""
         admission = Admission(queues, tx.q("running_groups", (_json(list(queues)),)))
@@ -432,7 +443,8 @@ class SQLiteStore(Store):
             admission.count_starts(name, tx.q("recent_starts", (name, window_start)))
         scan = admission.scan(limit)
         for offset, size in scan:
-            scan.take(tx.q("admission_candidates", (wf_json, size, offset)).fetchall())
+            # served: the workflows and the deployments this claim serves
+            scan.take(tx.q("admission_candidates", (*served, size, offset)).fetchall())
         for queue_name, key in admission.first_starts:
             tx.q("insert_queue_start", (queue_name, key, now))
         return scan.picked
@@ -903,6 +915,7 @@ class SQLiteStore(Store):
         execution: NewExecution | None,
         now: float,
         *,
+                _json(list(worker.serve_deployments)) if worker.serve_deployments else None,
         skip_if_active: bool = True,
     ) -> bool:
         def body(tx: _Tx) -> bool:
@@ -1016,7 +1029,12 @@ class SQLiteStore(Store):
         await self._one(_Q["delete_worker"], (worker_id,))
 
     async def list_workers(self) -> list[WorkerRow]:
-        return [WorkerRow(*row) for row in await self._fetch(_Q["list_workers"], ())]
+        return [
+            WorkerRow(
+                row[0], row[1], row[2], row[3], row[4], row[5], tuple(orjson.loads(row[6] or "[]"))
+            )
+            for row in await self._fetch(_Q["list_workers"], ())
+        ]
 
     # reading ---------------------------------------------------------------------------
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:

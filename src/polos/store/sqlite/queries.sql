@@ -17,12 +17,16 @@ INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, 
 UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
     started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
-    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
+    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds),
+    deployment_id = COALESCE(deployment_id, ?)
 WHERE id IN (
     -- INDEXED BY: walk the queue in claim order and stop after LIMIT rows,
     -- whatever the planner's statistics say (a sort would be O(queue depth)).
+    -- A run pinned to a deployment goes only to a worker serving it (the
+    -- first ? is true for a worker serving any); an unpinned one is stamped.
     SELECT id FROM executions INDEXED BY executions_admission
     WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
+      AND (? OR deployment_id IS NULL OR deployment_id IN (SELECT value FROM json_each(?)))
     ORDER BY priority DESC, created_at
     LIMIT ?
 )
@@ -32,7 +36,8 @@ RETURNING EXECUTION_COLUMNS
 UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
     started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
-    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds)
+    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds),
+    deployment_id = COALESCE(deployment_id, ?)
 WHERE id IN (SELECT value FROM json_each(?)) AND status = 'queued'
 RETURNING EXECUTION_COLUMNS
 
@@ -48,6 +53,7 @@ WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL
 -- name: admission_candidates
 SELECT id, queue_name, concurrency_key, attempt FROM executions INDEXED BY executions_admission
 WHERE status = 'queued' AND workflow_id IN (SELECT value FROM json_each(?))
+  AND (? OR deployment_id IS NULL OR deployment_id IN (SELECT value FROM json_each(?)))
 ORDER BY priority DESC, created_at
 LIMIT ? OFFSET ?
 
@@ -290,14 +296,16 @@ WHERE workflow_id = ? AND topic = ? AND cursor = ?
 
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = ?
 
 -- name: list_workers
-SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id FROM workers ORDER BY started_at
+SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments
+FROM workers ORDER BY started_at
 
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?

@@ -1,0 +1,3 @@
+-- Versioning: the older deployments a worker also serves (a JSON list; "*" for any),
+-- besides its own deployment_id, so that a run nobody serves can be shown as such.
+ALTER TABLE workers ADD COLUMN serve_deployments TEXT;
