@@ -391,7 +391,7 @@ async def list_sandbox_containers(labels: dict[str, str] | None = None) -> list[
                 id=cid,
                 running=state.strip().lower() == "running",
                 created_at=_parse_created(created),
-                labels=dict(item.split("=", 1) for item in raw_labels.split(",") if "=" in item),
+                labels=_parse_labels(raw_labels),
             )
         )
     return found
@@ -418,6 +418,14 @@ async def _mount_source(name: str, destination: str) -> str | None:
         if dest == destination:
             return os.path.abspath(source)
     return None
+
+
+def _parse_labels(text: str) -> dict[str, str]:
+    # Docker prints "k=v,k=v"; podman prints a Go map, "map[k:v k:v]".
+    text = text.strip()
+    if text.startswith("map[") and text.endswith("]"):
+        return dict(item.split(":", 1) for item in text[4:-1].split() if ":" in item)
+    return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
 
 
 def _parse_created(text: str) -> datetime | None:
