@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from polos import WorkflowContext, workflow
+from polos import WorkflowContext, queue, workflow
 
 #: A run of ``dash_steps`` holds in its first step until the test sets its gate.
 GATES: dict[str, asyncio.Event] = {}
@@ -48,6 +48,15 @@ async def dash_steps(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, A
     report = {"name": name, "flaky": flaky, "child": child, "text": "x" * 300}
     await ctx.step.run("save", lambda: report)
     return report
+
+
+limited = queue("dash_limited", concurrency_limit=2)
+
+
+@workflow(id="dash_limited", queue=limited)
+async def dash_limited(ctx: WorkflowContext, input: dict[str, Any]) -> str:
+    """Holds (running, in a queue of two) until the test opens its gate."""
+    return str(await ctx.step.run("gate", _gate, input["name"]))
 
 
 def _agent() -> Any:

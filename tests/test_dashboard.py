@@ -28,11 +28,11 @@ import agent_defs as defs
 import dashboard_workflows as dw
 import server_workflows  # noqa: F401
 from browser import chromium
-from polos import Polos
+from polos import Polos, schedules
 from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from server_kit import serving
-from toolkit.waiting import wait_for_step
+from toolkit.waiting import until, wait_for_step
 
 ARTIFACTS = Path(os.environ.get("POLOS_TEST_ARTIFACTS", "test-artifacts")) / "dashboard"
 #: A duration as the dashboard writes it.
@@ -309,3 +309,46 @@ async def test_with_api_keys_a_person_signs_in_with_one(
         assert signed.status_code == 303 and signed.headers["location"] == "/"
         out = await s.http.post("/logout", headers={"Cookie": f"polos_api_key={key2}"})
         assert out.status_code == 303 and 'polos_api_key=""' in out.headers["set-cookie"]
+
+
+async def test_queues_schedules_events_and_workers_pages(polos: Polos, database_url: str) -> None:
+    name = f"queued-{database_url[:6]}"
+    gate = dw.GATES.setdefault(name, asyncio.Event())
+    handles = [await polos.invoke("dash_limited", {"name": name}) for _ in range(3)]
+    await schedules.create(polos, "srv_echo", "0 9 * * *", key="daily")
+    await polos.client.publish("orders", {"order_id": "o-7"}, "created")
+    await polos.client.publish("orders", {"order_id": "o-8"}, "created")
+
+    async def two_running() -> bool:
+        stats = {q.name: q for q in await polos.queue_stats()}
+        q = stats.get("dash_limited")
+        return q is not None and (q.running, q.queued) == (2, 1)
+
+    await until(two_running, 10, "two runs of dash_limited running, one queued")
+    async with serving(database_url) as s:
+        queues = (await s.http.get("/queues")).text
+        row = re.search(r"<tr><td>dash_limited</td>(.*?)</tr>", queues, re.DOTALL)
+        assert row is not None, queues
+        cells = re.findall(r"<td>(.*?)</td>", row[1], re.DOTALL)
+        assert [c.strip() for c in cells[:4]] == [
+            "1",
+            "2",
+            "0",
+            "2",
+        ]  # queued, running, waiting, limit
+
+        page = (await s.http.get("/schedules")).text
+        assert "srv_echo" in page and "0 9 * * *" in page and "daily" in page
+        assert re.search(r"\d{4}-\d\d-\d\d 09:00:00 UTC</time> \(in ", page), page
+
+        page = (await s.http.get("/events")).text
+        assert re.search(r'href="/events\?topic=orders">orders</a></td><td>2</td>', page)
+        page = (await s.http.get("/events?topic=orders")).text
+        assert page.count("created") == 2 and "o-7" in page and "o-8" in page
+
+        page = (await s.http.get("/workers")).text
+        assert str(os.getpid()) in page and " ago)" in page
+
+    gate.set()
+    for h in handles:
+        assert await polos.client.wait_for_result(h.id, timeout=20) == "opened"

@@ -28,7 +28,7 @@ from .timeline import timeline
 from .values import plain
 
 PAGE_SIZE = 25
-#: The "started within" choices of the run list: label -> seconds.
+#: The "created within" choices of the run list: label -> seconds.
 SINCE = {"15m": 900, "1h": 3600, "24h": 86400, "7d": 7 * 86400}
 _NAV = [
     ("/", "Runs"),
