@@ -384,3 +384,42 @@ class ApprovalSubmitted(BaseModel):
 # webhooks ------------------------------------------------------------------------------------
 class WebhookResponse(RunResponse):
     pass
+
+
+# retry and fork (routes/operations.py) ------------------------------------------------
+class RetriedRun(RunResponse):
+    """A run started again (same id) or a fork (a new id)."""
+
+    status: Status
+    parent_execution_id: str | None = None
+
+
+class ForkRequest(_Request):
+    """``POST /api/v1/executions/{execution_id}/fork``."""
+
+    from_step: Text = Field(
+        min_length=1,
+        description="The recorded step to run anew; the steps recorded before it replay",
+    )
+    payload: Any = Field(default=None, description="The fork's input; null keeps the source's")
+
+
+class ForkResponse(RetriedRun):
+    forked_from: str
+    from_step: str
+
+
+class RetryFailedRequest(_Request):
+    """``POST /api/v1/executions/retry_failed``: every field given must match."""
+
+    workflow_id: Text | None = None
+    since: datetime | None = Field(default=None, description="Failed at or after this time")
+    until: datetime | None = Field(default=None, description="Failed before this time")
+    error_contains: Text | None = Field(
+        default=None, description="Text the stored error (type and message) holds, as typed"
+    )
+    limit: int = Field(default=1000, ge=1, le=10000)
+
+
+class RetryFailedResponse(BaseModel):
+    executions: list[RetriedRun]
