@@ -173,3 +173,20 @@ async def test_without_otlp_settings_nothing_is_traced(
     assert polos.worker.tracer is None  # type: ignore[attr-defined]
     handle = await polos.invoke(tr_untraced.id)
     assert await handle.result(timeout=20) == Span.__name__
+
+
+async def test_a_run_started_inside_a_traced_request_joins_its_trace(
+    otlp: OtlpReceiver, polos: Polos
+) -> None:
+    from polos.observability import tracer_from_env
+
+    tracer = tracer_from_env()
+    assert tracer is not None
+    with tracer.tracer.start_as_current_span("POST /orders") as request:
+        handle = await polos.invoke(tr_child.id, {"n": 4})
+    assert await handle.result(timeout=20) == 16
+    await polos.stop()
+    request_context = request.get_span_context()
+    run = otlp.one("workflow.tr_child")
+    assert run.trace_id == f"{request_context.trace_id:032x}"
+    assert run.parent_span_id == f"{request_context.span_id:016x}"

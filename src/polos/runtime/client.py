@@ -21,6 +21,7 @@ from ..errors import (
     WorkflowFailedError,
     WorkflowTimeoutError,
 )
+from ..observability.tracing import current_traceparent
 from ..store import FINAL_STATUSES, Store, store_from_url
 from ..store.payloads import event_json
 from ..store.records import EventRow, NewEvent
@@ -215,6 +216,10 @@ class PolosClient:
             max_payload_bytes=self.max_payload_bytes,
             deployment_id=self.deployment_id,
         )
+        caller = current_traceparent()
+        if caller is not None:  # started inside a traced request: the runs join its trace
+            for new in news:
+                new.trace_context = caller
         ids = await store.create_executions(news)
         return [
             handle_of(n, execution_id).bind(self) for execution_id, n in zip(ids, news, strict=True)
@@ -402,6 +407,58 @@ class PolosClient:
         if row is None:
             raise ExecutionNotFoundError(execution_id)
         return row.status == Status.CANCELLED
+
+    # retry and fork (see polos.runtime.operations) ------------------------------------
+    async def retry_execution(self, execution_id: str) -> ExecutionHandle:
+        """Start a failed or cancelled run again, under the same id, from its first
+        unfinished step: recorded steps replay, failed steps run anew, and children
+        it waited for that failed are retried with it. Raises
+        ``ExecutionNotRetryableError`` for a run in any other status."""
+        from . import operations
+
+        forbid_inside_workflow("retry_execution()")
+        store = await self._ready()
+        return (await operations.retry(store, self.clock, execution_id)).bind(self)
+
+    async def fork_execution(
+        self, execution_id: str, from_step: str, payload: Any = None
+    ) -> ExecutionHandle:
+        """Start a new run of the same workflow that reuses the steps ``execution_id``
+        recorded before ``from_step`` and runs the rest anew, with ``payload`` (else
+        the source's). An unknown step raises ``UnknownStepKeyError`` naming the keys."""
+        from . import operations
+
+        forbid_inside_workflow("fork_execution()")
+        store = await self._ready()
+        handle = await operations.fork(
+            store,
+            self.clock,
+            execution_id,
+            from_step,
+            payload,
+            max_payload_bytes=self.max_payload_bytes,
+            deployment_id=self.deployment_id,
+        )
+        return handle.bind(self)
+
+    async def retry_failed(
+        self,
+        workflow_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        error_contains: str | None = None,
+        limit: int = 1000,
+    ) -> list[ExecutionHandle]:
+        """Retry every failed run of ``workflow_id`` that failed in [``since``,
+        ``until``) and whose error holds ``error_contains``, oldest failure first
+        (at most ``limit``); returns the runs retried."""
+        from . import operations
+
+        forbid_inside_workflow("retry_failed()")
+        which = operations.FailedFilter(workflow_id, since, until, error_contains, limit)
+        store = await self._ready()
+        return [h.bind(self) for h in await operations.retry_failed(store, self.clock, which)]
 
 
 def _resume_relay(event: NewEvent) -> NewEvent | None:
