@@ -82,17 +82,17 @@ class Store(abc.ABC):
         limit: int,
         now: float,
         lease_seconds: float,
-        deployment_id: str | None = None,
-        serve_deployments: Collection[str] = (),
         *,
         skip_steps_for: Collection[str] = (),
+        deployment_id: str | None = None,
+        serve_deployments: Collection[str] = (),
     ) -> list[Claimed]:
+        """Move up to ``limit`` queued executions to ``running`` for this worker.
+
         With ``deployment_id`` (the worker's code version) only executions
         pinned to it or to one of ``serve_deployments`` (``"*"``: any) are
         claimed, and one not pinned yet is pinned to ``deployment_id`` (see
         :mod:`polos.store.deployments`); without it every deployment is served.
-
-        """Move up to ``limit`` queued executions to ``running`` for this worker.
 
         Executions in ``skip_steps_for`` come back without their steps: the
         worker still holds them in memory (see ``ExecutionRun._after_park``).

@@ -212,12 +212,12 @@ class PostgresStore(Store):
         worker_id: str,
         workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
-        deployment_id: str | None = None,
-        serve_deployments: Collection[str] = (),
         now: float,
         lease_seconds: float,
         *,
         skip_steps_for: Collection[str] = (),
+        deployment_id: str | None = None,
+        serve_deployments: Collection[str] = (),
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
@@ -248,13 +248,13 @@ class PostgresStore(Store):
                 list(queue_of),
                 limit,
                 lease.expires_at,
-                lease.served.stamp,
-                lease.served.any,
-                lease.served.served,
                 now,
                 lease.detail,
                 list(queue_of.values()),
                 held,
+                lease.served.stamp,
+                lease.served.any,
+                lease.served.served,
             )
             if rows and rows[0]["limited"]:
                 return await self._claim_admitted(conn, queue_of, limit, lease, held)
@@ -285,12 +285,12 @@ class PostgresStore(Store):
                 scan.take(
                     await conn.fetch(
                         _Q["admission_candidates"],
-                        lease.served.any,
-                        lease.served.served,
                         list(queue_of),
                         size,
                         offset,
                         list(queue_of.values()),
+                        lease.served.any,
+                        lease.served.served,
                     )
                 )
             picked = scan.picked
@@ -303,11 +303,11 @@ class PostgresStore(Store):
                 lease.now,
                 lease.detail,
                 True,
-                lease.served.stamp,
                 picked,
                 list(queue_of),
                 list(queue_of.values()),
                 held,
+                lease.served.stamp,
             )
             if admission.first_starts:
                 queue_names, keys = zip(*admission.first_starts, strict=True)
@@ -856,7 +856,6 @@ class PostgresStore(Store):
 
     async def queue_counts(self) -> list[QueueCount]:
         return [QueueCount(*r) for r in await self._fetch("counting queues", "queue_counts")]
-            list(worker.serve_deployments) or None,
 
     # event triggers ------------------------------------------------------------------------
     async def upsert_trigger(
@@ -939,6 +938,7 @@ class PostgresStore(Store):
             worker.started_at,
             worker.heartbeat_at,
             worker.deployment_id,
+            list(worker.serve_deployments) or None,
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
@@ -949,7 +949,6 @@ class PostgresStore(Store):
             WorkerRow(
                 row["worker_id"],
                 row["hostname"],
-    served: DeploymentFilter  # the deployments the claiming worker serves
                 row["pid"],
                 row["started_at"],
                 row["heartbeat_at"],
@@ -1116,6 +1115,7 @@ class _Lease:
     expires_at: float
     detail: str  # the "claimed" history entry
     began: float  # time.monotonic() when the claim was asked for
+    served: DeploymentFilter  # the deployments the claiming worker serves
 
 
 @dataclass(frozen=True, slots=True)

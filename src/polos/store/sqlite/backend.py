@@ -374,24 +374,24 @@ class SQLiteStore(Store):
         return await self._tx(lambda tx: tx.insert_executions(news))
 
     # claiming and leases -------------------------------------------------------
-        deployment_id: str | None = None,
-        serve_deployments: Collection[str] = (),
     async def claim(
         self,
         worker_id: str,
         workflow_ids: Sequence[str] | Mapping[str, str],
         limit: int,
-        served = deployment_filter(deployment_id, serve_deployments)
-        versions = (served.any, _json(served.served))
         now: float,
         lease_seconds: float,
         *,
         skip_steps_for: Collection[str] = (),
+        deployment_id: str | None = None,
+        serve_deployments: Collection[str] = (),
     ) -> list[Claimed]:
         if limit <= 0 or not workflow_ids:
             return []
         queue_of = queues_served(workflow_ids)
         wf_json = _json(list(queue_of))
+        served = deployment_filter(deployment_id, serve_deployments)
+        versions = (served.any, _json(served.served))
         began = time.monotonic()
 
         def body(tx: _Tx) -> list[Claimed]:
@@ -915,7 +915,6 @@ class SQLiteStore(Store):
         execution: NewExecution | None,
         now: float,
         *,
-                _json(list(worker.serve_deployments)) if worker.serve_deployments else None,
         skip_if_active: bool = True,
     ) -> bool:
         def body(tx: _Tx) -> bool:
@@ -1022,6 +1021,7 @@ class SQLiteStore(Store):
                 worker.started_at,
                 worker.heartbeat_at,
                 worker.deployment_id,
+                _json(list(worker.serve_deployments)) if worker.serve_deployments else None,
             ),
         )
 
