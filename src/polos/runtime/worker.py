@@ -165,10 +165,13 @@ class Worker:
             asyncio.create_task(self._trigger_loop(), name="polos-triggers"),
         ]
         log.info(
-            "worker %s started on %s with %d workflow(s)",
-            self.worker_id,
-            self.store.description,
-            len(self.definitions),
+            "worker started",
+            extra=fields(
+                worker_id=self.worker_id,
+                database=self.store.description,
+                workflows=len(self.definitions),
+                tracing=self.tracer is not None,
+            ),
         )
 
     async def stop(self) -> None:
@@ -204,7 +207,7 @@ class Worker:
             flush = getattr(self.tracer.provider, "force_flush", None)
             if flush is not None:
                 await asyncio.to_thread(flush)
-        log.info("worker %s stopped", self.worker_id)
+        log.info("worker stopped", extra=fields(worker_id=self.worker_id))
 
     async def run(self) -> None:
         """Start, then serve until SIGINT or SIGTERM, then stop gracefully."""
@@ -345,8 +348,14 @@ class Worker:
     def _notify_channels(self, notice: dict[str, Any]) -> None:
         """Tell every channel about a suspend, concurrently, without holding up the run."""
         notification = SuspendNotification.model_validate(notice)
+        notify = notification.channel_overrides or {}
         for channel in self.channels:
-            task = asyncio.create_task(_notify(channel, notification))
+            # As in Polos, a channel is given only its own part of ``_notify``.
+            own = notify.get(getattr(channel, "id", ""))
+            told = notification.model_copy(
+                update={"channel_overrides": own if isinstance(own, dict) else None}
+            )
+            task = asyncio.create_task(_notify(channel, told))
             self._notifications.add(task)
             task.add_done_callback(self._notifications.discard)
 
