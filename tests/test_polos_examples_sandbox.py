@@ -168,7 +168,7 @@ def test_18_sandbox_tools(
 def test_19_exec_security(
     examples: Path,
     tmp_path: Path,
-    database_url: str,
+    sqlite_url: str,
     anthropic_llm: FakeAnthropicServer,
     openai_llm: FakeOpenAIServer,
     workspaces: Path,
@@ -222,7 +222,7 @@ def test_19_exec_security(
         examples,
         "19-exec-security",
         tmp_path,
-        database_url,
+        sqlite_url,
         anthropic_llm,
         openai_llm,
         workspaces,
