@@ -106,11 +106,20 @@ def execution_json(info: ExecutionInfo, now: datetime) -> dict[str, Any]:
     return data
 
 
-def _value(value: Any) -> Text:
-    """A whole value, as indented JSON (never cut: the terminal wraps it)."""
+def _value(value: Any, indent: int | None = None) -> Text:
+    """A whole value as JSON (never cut: the terminal wraps it)."""
     if value is None:
         return Text("")
-    return Text(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    return Text(json.dumps(value, indent=indent, default=str, ensure_ascii=False))
+
+
+def _times_in(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A history detail with its epoch times (``wake_at``...) written as dates."""
+    shown = dict(detail)
+    for key, value in detail.items():
+        if key.endswith("_at") and isinstance(value, int | float) and value > 1e9:
+            shown[key] = human_time(datetime.fromtimestamp(value, UTC), now)
+    return shown
 
 
 def render(info: ExecutionInfo, now: datetime) -> RenderableType:
@@ -135,9 +144,9 @@ def render(info: ExecutionInfo, now: datetime) -> RenderableType:
         head.add_row("waiting on", f"{info.waiting_on} ({info.wait_kind}){wake}")
     parts: list[RenderableType] = [head]
     if info.result is not None:
-        parts += [Text("result", style="bold"), _value(info.result)]
+        parts += [Text("result", style="bold"), _value(info.result, indent=2)]
     if info.error is not None:
-        parts += [Text("error", style="bold red"), _value(info.error)]
+        parts += [Text("error", style="bold red"), _value(info.error, indent=2)]
     steps = Table(title="steps", title_justify="left", expand=True)
     for name, options in (
         ("step", {"overflow": "fold"}),
@@ -177,6 +186,8 @@ def _history(history: list[HistoryEntry], now: datetime) -> Table:
             human_time(h.at, now),
             h.event,
             str(h.attempt),
-            json.dumps(h.detail, default=str, ensure_ascii=False) if h.detail else "",
+            json.dumps(_times_in(h.detail, now), default=str, ensure_ascii=False)
+            if h.detail
+            else "",
         )
     return table
