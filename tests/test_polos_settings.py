@@ -39,7 +39,10 @@ async def settings_approval(ctx: WorkflowContext, payload: dict[str, Any]) -> An
         "fields": [{"key": "approved", "type": "boolean", "label": "Approve?"}],
         "context": {"amount": payload["amount"]},
     }
-    decision = await ctx.step.suspend("refund_ok", data={"_form": form}, timeout=600)
+    notify = {"recording": {"thread": "t-1"}, "slack": {"channel": "#refunds"}}
+    decision = await ctx.step.suspend(
+        "refund_ok", data={"_form": form, "_notify": notify}, timeout=600
+    )
     return decision.get("data", {})
 
 
@@ -189,6 +192,8 @@ async def test_channels_are_told_of_a_suspend_and_a_broken_one_harms_nothing(
         assert note.form_fields == [{"key": "approved", "type": "boolean", "label": "Approve?"}]
         assert note.approval_url.endswith(f"/approve/{handle.id}/refund_ok")
         assert note.expires_at is not None
+        # As in Polos, a channel is given only its own part of _notify.
+        assert note.channel_overrides == {"thread": "t-1"}
         await polos.resume(handle.root_workflow_id, handle.id, "refund_ok", {"approved": True})
         assert await handle.result(timeout=20) == {"approved": True}
     assert len(channel.received) == 1  # told once, not again when the run replays

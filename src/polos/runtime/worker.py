@@ -3,7 +3,8 @@
 Four background loops: claiming (woken in-process when work is queued, else
 by a short poll), heartbeats (renew leases, learn of cancellations and
 take-overs, recover the runs of dead workers), timers (fire due waits, requeue
-expired leases) and the execution tasks themselves.
+expired leases) and the execution tasks themselves; and, when retention is
+set, a low-priority sweep purging old finished runs (see ``engine.retention``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from ..channels.channel import Channel, SuspendNotification
@@ -26,6 +28,7 @@ from ..engine.clock import SYSTEM_CLOCK, Clock
 from ..engine.definition import WorkflowDefinition
 from ..engine.executor import execute
 from ..engine.queues import defined_queues, ensure_in_store
+from ..engine.retention import SWEEP_LEASE, default_retention, sweep
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
 from ..engine.schedules import fire_due_schedules, schedule_row
 from ..engine.signals import StopReason
@@ -34,6 +37,7 @@ from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..observability.logs import configure_logging, fields
 from ..observability.tracing import OtelTracer, tracer_from_env
 from ..store import Claimed, ServedWorkflow, Store, WorkerRow
+from ..store.retention import PurgeCount
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
 from .settings import send_logs_to_file
@@ -42,6 +46,10 @@ from .worker_resources import close_worker_resources
 log = logging.getLogger("polos.worker")
 
 DEFAULT_MAX_CONCURRENT = 100
+#: How often some worker sweeps for runs past their retention (one per database).
+DEFAULT_RETENTION_SWEEP_SECONDS = 600.0
+#: Between two purge batches of a sweep: the database goes to the runs first.
+_SWEEP_PAUSE = 0.05
 
 
 def _env_int(name: str, default: int) -> int:
@@ -81,6 +89,8 @@ class Worker:
         hold_seconds: float = 10.0,
         log_level: str | None = None,
         log_format: str | None = None,
+        retention: float | str | timedelta | None = None,
+        retention_sweep_interval: float = DEFAULT_RETENTION_SWEEP_SECONDS,
     ) -> None:
         if log_file:
             send_logs_to_file(log_file)
@@ -98,6 +108,14 @@ class Worker:
             )
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
+        if retention_sweep_interval <= 0:
+            raise ValueError(
+                f"retention_sweep_interval must be positive, got {retention_sweep_interval}"
+            )
+        #: Seconds finished runs are kept by default (``retention=`` or
+        #: ``POLOS_RETENTION``; None keeps them); a workflow's own retention wins.
+        self.retention = default_retention(retention)
+        self.retention_sweep_interval = retention_sweep_interval
         self.client = client or PolosClient(
             database_url=database_url,
             deployment_id=deployment_id,
@@ -164,6 +182,8 @@ class Worker:
             asyncio.create_task(self._timer_loop(), name="polos-timers"),
             asyncio.create_task(self._trigger_loop(), name="polos-triggers"),
         ]
+        if self._sweeps_retention:
+            self._loops.append(asyncio.create_task(self._retention_loop(), name="polos-retention"))
         log.info(
             "worker started",
             extra=fields(
@@ -197,6 +217,9 @@ class Worker:
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
         await close_worker_resources(self.worker_id)
+        if self._sweeps_retention:
+            with contextlib.suppress(Exception):
+                await self.store.drop_lease(SWEEP_LEASE, self.worker_id)
         if self._unsubscribe is not None:
             self._unsubscribe()
         with contextlib.suppress(Exception):
@@ -237,6 +260,7 @@ class Worker:
         await self.store.register_workflows(
             [self._served(d) for d in self.definitions.values()], now
         )
+        await self.store.set_retention({d.id: d.retention for d in self.definitions.values()})
         for definition in self.definitions.values():
             if definition.schedule is not None:
                 await self.store.upsert_schedule(
@@ -467,6 +491,46 @@ class Worker:
                 _log_failure("timer loop failed; retrying")
                 sleep = 1.0
             await _wait_any([timers], sleep)
+
+    # retention ------------------------------------------------------------------------
+    @property
+    def _sweeps_retention(self) -> bool:
+        """Only workers told of a retention sweep: one without would hold the
+        lease and apply no default."""
+        return self.retention is not None or any(
+            d.retention is not None for d in self.definitions.values()
+        )
+
+    async def _retention_loop(self) -> None:
+        await asyncio.sleep(min(self.retention_sweep_interval, 30.0))
+        while True:
+            try:
+                await self.sweep_retention()
+            except Exception:
+                _log_failure("retention sweep failed; trying again at the next interval")
+            await asyncio.sleep(self.retention_sweep_interval)
+
+    async def sweep_retention(self) -> PurgeCount | None:
+        """Purge the finished runs past their retention, if no other worker of this
+        database is sweeping (a lease in the store); None when one is."""
+
+        async def hold() -> bool:
+            # Renewed before every batch: a long sweep keeps it, a dead one loses it.
+            return not self._stopping and await self.store.take_lease(
+                SWEEP_LEASE, self.worker_id, self.clock.now(), self.retention_sweep_interval
+            )
+
+        if not await hold():
+            return None
+        purged = await sweep(
+            self.store, self.clock.now(), self.retention, pause=_SWEEP_PAUSE, keep_going=hold
+        )
+        if purged.trees:
+            log.info(
+                "finished runs purged by retention",
+                extra=fields(trees=purged.trees, runs=purged.executions, steps=purged.steps),
+            )
+        return purged
 
     async def _trigger_loop(self) -> None:
         published = self.store.hub.events_event()
