@@ -535,3 +535,9 @@ def keys_revoke(
         console.print(f"[red]error:[/red] no active key {escape(key_id)} (see polos keys list)")
         raise typer.Exit(1)
     console.print(f"revoked {escape(key_id)}")
+
+
+# polos purge (retention) lives in its own module.
+from .purge import purge_command  # noqa: E402
+
+app.command("purge")(purge_command)
