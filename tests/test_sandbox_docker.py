@@ -136,6 +136,10 @@ async def test_a_command_that_hangs_is_killed_inside_the_container(
         # killing the local docker client is not enough: the sleep itself is gone
         processes = await env.exec("ps -o pid,args")
         assert "sleep 47" not in processes.stdout, processes.stdout
+        # a command that never reads the stdin it is given times out all the same
+        started = time.monotonic()
+        unread = await env.exec("sleep 48", ExecOptions(timeout=1, stdin="x" * 4_000_000))
+        assert unread.exit_code == 137 and time.monotonic() - started < 8
         # and the sandbox still works
         assert (await env.exec("echo alive")).stdout == "alive\n"
         with pytest.raises(ValueError, match="positive"):

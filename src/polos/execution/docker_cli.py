@@ -100,6 +100,15 @@ async def _pump(stream: asyncio.StreamReader | None, capture: _Capture) -> None:
         capture.add(chunk)
 
 
+async def _feed(stream: asyncio.StreamWriter | None, data: str | None) -> None:
+    if stream is None or data is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stream.write(data.encode())
+        await stream.drain()
+        stream.close()
+
+
 async def run_cli(
     args: list[str],
     *,
@@ -125,17 +134,16 @@ async def run_cli(
         ) from None
     # Bytes, not characters, are captured: a UTF-8 character is at most 4 bytes.
     out, err = _Capture(max_chars * 4), _Capture(max_chars * 4)
-    readers = [
+    # stdin is fed by a task like the readers: a command that never reads it
+    # must not block us past the timeout once the pipe buffer is full.
+    tasks = [
         asyncio.create_task(_pump(proc.stdout, out)),
         asyncio.create_task(_pump(proc.stderr, err)),
+        asyncio.create_task(_feed(proc.stdin, stdin)),
     ]
+    readers = tasks[:2]
     timed_out = False
     try:
-        if stdin is not None and proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(stdin.encode())
-                await proc.stdin.drain()
-            proc.stdin.close()
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -153,7 +161,7 @@ async def run_cli(
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-        for task in readers:
+        for task in tasks:
             task.cancel()
     stdout, truncated = out.text(max_chars)
     stderr, _ = err.text(max_chars)
