@@ -157,6 +157,19 @@ class Polos:
     async def cancel_execution(self, execution_id: str) -> bool:
         return await (await self._ready()).cancel_execution(execution_id)
 
+    async def retry_execution(self, execution_id: str) -> ExecutionHandle:
+        return await (await self._ready()).retry_execution(execution_id)
+
+    async def fork_execution(
+        self, execution_id: str, from_step: str, payload: Any = None
+    ) -> ExecutionHandle:
+        return await (await self._ready()).fork_execution(execution_id, from_step, payload)
+
+    async def retry_failed(
+        self, workflow_id: str | None = None, **filters: Any
+    ) -> list[ExecutionHandle]:
+        return await (await self._ready()).retry_failed(workflow_id, **filters)
+
     async def list_executions(self, **filters: Any) -> list[ExecutionInfo]:
         return await (await self._ready()).list_executions(**filters)
 

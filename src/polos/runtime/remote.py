@@ -25,7 +25,9 @@ from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES
 from ..errors import (
     ConfigurationError,
     ExecutionNotFoundError,
+    ExecutionNotRetryableError,
     PolosError,
+    UnknownStepKeyError,
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
@@ -351,6 +353,59 @@ class RemotePolosClient(PolosClient):
             raise
         return True
 
+    # retry and fork -------------------------------------------------------------------
+    async def retry_execution(self, execution_id: str) -> ExecutionHandle:
+        try:
+            run = await self._call("POST", f"/api/v1/executions/{_segment(execution_id)}/retry")
+        except RemoteError as exc:
+            if exc.status == 404:
+                raise ExecutionNotFoundError(execution_id) from None
+            if exc.error_type == "NOT_RETRYABLE":
+                status = (await self._execution(execution_id))["status"]
+                raise ExecutionNotRetryableError(execution_id, status) from None
+            raise
+        return _handle(run).bind(self)
+
+    async def fork_execution(
+        self, execution_id: str, from_step: str, payload: Any = None
+    ) -> ExecutionHandle:
+        if not isinstance(from_step, str) or not from_step:
+            raise TypeError(
+                f"from_step must be a recorded step's key (a string), got {from_step!r}"
+            )
+        body = {"from_step": from_step, "payload": to_jsonable_python(payload, fallback=str)}
+        path = f"/api/v1/executions/{_segment(execution_id)}"
+        try:
+            run = await self._call("POST", f"{path}/fork", json_body=body)
+        except RemoteError as exc:
+            if exc.status == 404:
+                raise ExecutionNotFoundError(execution_id) from None
+            if exc.error_type == "UNKNOWN_STEP_KEY":
+                steps = await self._call("GET", f"{path}/steps")
+                known = [s["step_key"] for s in steps["steps"]]
+                raise UnknownStepKeyError(execution_id, from_step, known) from None
+            raise
+        return _handle(run).bind(self)
+
+    async def retry_failed(
+        self,
+        workflow_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        error_contains: str | None = None,
+        limit: int = 1000,
+    ) -> list[ExecutionHandle]:
+        body = {
+            "workflow_id": workflow_id,
+            "since": _iso(since),
+            "until": _iso(until),
+            "error_contains": error_contains,
+            "limit": limit,
+        }
+        answer = await self._call("POST", "/api/v1/executions/retry_failed", json_body=body)
+        return [_handle(run).bind(self) for run in answer["executions"]]
+
     # schedules ------------------------------------------------------------------------
     async def create_schedule(self, workflow_id: str, cron: str, timezone: str, key: str) -> str:
         answer = await self._call(
@@ -473,6 +528,18 @@ def _run_item(item: BatchWorkflowInput) -> dict[str, Any]:
         "session_id": item.session_id,
         "user_id": item.user_id,
     }
+
+
+def _handle(run: dict[str, Any]) -> ExecutionHandle:
+    """A handle from a retried or forked run as the server answers it."""
+    return ExecutionHandle(
+        id=run["execution_id"],
+        workflow_id=run["workflow_id"],
+        created_at=run["created_at"],
+        parent_execution_id=run.get("parent_execution_id"),
+        root_workflow_id=run["root_workflow_id"],
+        root_execution_id=run["root_execution_id"],
+    )
 
 
 def _info(

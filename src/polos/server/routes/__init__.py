@@ -9,6 +9,7 @@ from . import (
     events,
     executions,
     health,
+    operations,
     runs,
     schedules,
     slack,
@@ -23,6 +24,7 @@ def all_endpoints() -> list[Endpoint]:
     return [
         *health.ENDPOINTS,
         *runs.ENDPOINTS,
+        *operations.ENDPOINTS,
         *executions.ENDPOINTS,
         *workflows.ENDPOINTS,
         *catalog.ENDPOINTS,
