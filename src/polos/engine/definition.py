@@ -32,6 +32,7 @@ class WorkflowDefinition:
         batch_size: int = 1,
         batch_timeout_seconds: float | None = None,
         queue: Any = None,
+        retention: Any = None,
     ):
         if not callable(fn):
             raise WorkflowDefinitionError(f"@workflow needs a function, got {fn!r}")
@@ -89,6 +90,13 @@ class WorkflowDefinition:
         self.trigger_on_event = trigger_on_event
         self.batch_size = batch_size
         self.batch_timeout_seconds = batch_timeout_seconds
+        from .retention import retention_seconds
+
+        try:
+            #: Seconds its finished runs are kept (``inf``: for ever; None: the default).
+            self.retention = retention_seconds(retention, f"retention of workflow {self.id!r}")
+        except ValueError as exc:
+            raise WorkflowDefinitionError(str(exc)) from None
 
     def initial_state(self, value: Any) -> Any:
         """The state object a run starts from (``state_schema()`` when none was given)."""

@@ -76,6 +76,8 @@ def workflow(
     on_start: Any = None,
     on_end: Any = None,
     state_schema: type[BaseModel] | None = None,
+    *,
+    retention: Any = None,
 ) -> Callable[[Callable[..., Any]], Workflow]: ...
 
 
@@ -90,9 +92,12 @@ def workflow(
     on_start: Any = None,
     on_end: Any = None,
     state_schema: type[BaseModel] | None = None,
+    *,
+    retention: Any = None,
 ) -> Any:
     """Declare a durable workflow: ``@workflow`` or ``@workflow(id="...", ...)``
-    (Polos's parameters, in Polos's order)."""
+    (Polos's parameters, in Polos's order). Ours: ``retention`` keeps its finished
+    runs that long (``"90d"``, ``"forever"``) instead of the workers' default."""
 
     def wrap(f: Callable[..., Any]) -> Workflow:
         workflow_id = None if callable(id) else id
@@ -108,6 +113,7 @@ def workflow(
             batch_timeout_seconds=batch_timeout_seconds,
             schedule=schedule,
             state_schema=state_schema,
+            retention=retention,
         )
         registry.register(wf)
         return wf
