@@ -134,8 +134,10 @@ async def test_a_command_that_hangs_is_killed_inside_the_container(
         assert done.exit_code == 137 and done.stdout == "before\n"
         assert "timeout of 1 s exceeded" in done.stderr
         # killing the local docker client is not enough: the sleep itself is gone
-        processes = await env.exec("ps -o pid,args")
+        processes = await env.exec("ps -o pid,stat,args")
         assert "sleep 47" not in processes.stdout, processes.stdout
+        # and reaped: no zombie left under the container's init
+        assert "[sleep]" not in processes.stdout, processes.stdout
         # a command that never reads the stdin it is given times out all the same
         started = time.monotonic()
         unread = await env.exec("sleep 48", ExecOptions(timeout=1, stdin="x" * 4_000_000))
@@ -209,6 +211,8 @@ async def test_container_options_and_setup_command(tmp_path: Path, label: dict[s
             env.get_container_name(),
         )
         assert inspected.stdout.split() == [str(64 * 1024 * 1024), "none"]
+        init = docker("inspect", "--format", "{{json .HostConfig.Init}}", env.get_container_name())
+        assert init.stdout.strip() == "true"
         assert await env.read_file("/work/setup.txt") == "ready-test\n"
     finally:
         await env.destroy()
@@ -389,13 +393,15 @@ async def test_an_agent_codes_in_a_docker_sandbox(database_url: str, workspaces:
             Turn.call("read", {"path": "../../etc/passwd"}),
             Turn.call("exec", {"command": "sleep 30", "timeout": 1}),
             Turn.call("read", {"path": "app/greet.sh"}),
-            # PID 1 of the place the command ran is the sandbox container's sleep
+            # PID 1 of the place the command ran is the sandbox container's main process
             Turn.call("exec", {"command": "sh app/greet.sh docker; tr '\\0' ' ' </proc/1/cmdline"}),
             report,
         )
         async with serving(database_url) as polos:
             result = await agent.run(polos, "Write a greeting script and run it", timeout=60)
-            assert result.result == "It printed: hi docker\nsleep infinity"
+            printed = str(result.result)
+            assert printed.startswith("It printed: hi docker\n"), printed
+            assert printed.endswith("sleep infinity"), printed  # under the container's init
             outputs = [tool_results(r)[-1] for r in llm.requests[1:]]
             assert outputs[:2] == [{"success": True, "path": "app/greet.sh"}] * 2
             assert outputs[2] == {"files": ["/workspace/app/greet.sh"]}
@@ -441,3 +447,29 @@ async def test_a_session_sandbox_keeps_its_container_across_turns(
             )
         # the worker stopped: session sandboxes are torn down with it
         await no_sandbox_left(workspaces)
+
+
+async def test_a_host_without_an_init_binary_still_gets_a_sandbox(
+    tmp_path: Path, label: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The docker CLI behind a shim that answers `run --init` as a daemon without
+    # docker-init does; everything else goes to the real CLI.
+    shim = tmp_path / "docker-without-init"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do if [ "$a" = --init ]; then\n'
+        '  echo \'docker: Error response from daemon: exec: "docker-init": executable file '
+        "not found in $PATH.' >&2; exit 125\n"
+        "fi; done\n"
+        'exec docker "$@"\n'
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv(CLI_ENV, str(shim))
+    env = make_env(tmp_path / "ws")
+    await env.initialize(label)
+    try:
+        assert (await env.exec("echo up")).stdout == "up\n"
+        init = docker("inspect", "--format", "{{json .HostConfig.Init}}", env.get_container_name())
+        assert init.stdout.strip() in ("null", "false")
+    finally:
+        await env.destroy()

@@ -66,6 +66,7 @@ DEFAULT_GREP_RESULTS = 100
 # command's whole process tree inside the container can be found and killed:
 # killing the local `docker exec` client does not stop them.
 EXEC_MARKER_ENV = "POLOS_EXEC_ID"
+_NO_INIT = re.compile(r"docker-init|catatonit|tini|init binary|--init", re.I)
 
 
 class PathOutsideWorkspaceError(ValueError):
@@ -113,6 +114,9 @@ class DockerEnvironment(ExecutionEnvironment):
             return
         await self._ensure_image()
         args = ["run", "-d", "--name", self._name]
+        # A tiny init as PID 1 reaps what a timed-out command leaves when it is
+        # killed (``sleep infinity`` as PID 1 would collect zombies forever).
+        args += ["--init"]
         for key, value in all_labels.items():
             args += ["--label", f"{key}={value}"]
         args += ["-v", f"{workspace}:{self._workdir}:rw", "-w", self._workdir]
@@ -125,6 +129,11 @@ class DockerEnvironment(ExecutionEnvironment):
             args += ["-e", f"{key}={value}"]
         args += [self._config.image, "sleep", "infinity"]
         created = await run_cli(args, timeout=CREATE_TIMEOUT_SECONDS)
+        if created.exit_code != 0 and _NO_INIT.search(created.stderr):
+            # This host has no init binary (docker-init, catatonit): go without.
+            await self._remove(missing_ok=True)
+            args.remove("--init")
+            created = await run_cli(args, timeout=CREATE_TIMEOUT_SECONDS)
         if created.exit_code != 0 or created.timed_out:
             # A failed start (bad network, bad memory value) can leave the
             # container created but stopped; it must not stay behind.
