@@ -541,3 +541,6 @@ def keys_revoke(
 from .purge import purge_command  # noqa: E402
 
 app.command("purge")(purge_command)
+
+# polos retry / fork / retry-failed (operating failed runs) register themselves on app.
+from . import operations as _operations  # noqa: E402, F401
