@@ -121,7 +121,9 @@ async def test_run_list_is_live_and_a_run_shows_every_step(
             in await page.locator('li[data-step="call_api"] .retries').inner_text()
         )
         assert "waited: timer" in await page.locator('li[data-step="cool_down"]').inner_text()
-        assert "waited: children" in await page.locator('li[data-step="summarise"]').inner_text()
+        summarise = page.locator('li[data-step="summarise"]')
+        assert "waited: children" in await summarise.inner_text()
+        assert "dash_child" in await summarise.get_by_role("link").inner_text()
         tree = await page.locator(".tree").inner_text()
         assert "dash_steps" in tree and "dash_child" in tree
         # Values are shown whole: the 300-character text of the result, untruncated.

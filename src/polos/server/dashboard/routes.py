@@ -172,6 +172,10 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
     if is_agent_run(steps):
         children = {r.id: r for r in tree_rows if r.parent_execution_id == row.id}
         talk = conversation(row, steps, bars, children, now)
+    started: dict[str, list[ExecutionRow]] = {}
+    for child in tree_rows:
+        if child.parent_execution_id == row.id and child.step_key:
+            started.setdefault(child.step_key, []).append(child)
     active = row.status not in FINAL_STATUSES
     version = _version(
         row.status,
@@ -190,6 +194,7 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
         "timeline": line,
         "tree": _tree(tree_rows, row.id),
         "tree_size": len(tree_rows),
+        "started": started,
         "history": history,
         "conversation": talk,
         "active": active,
