@@ -327,11 +327,9 @@ async def serving(database_url: str) -> AsyncIterator[Polos]:
         await polos.stop()
 
 
-def docker_coder(llm: FakeOpenAIServer, scope: SandboxScope) -> Agent:
+def docker_coder(llm: FakeOpenAIServer, scope: SandboxScope, image: str = TEST_IMAGE) -> Agent:
     tools = sandbox_tools(
-        SandboxToolsConfig(
-            env="docker", scope=scope, docker=DockerEnvironmentConfig(image=TEST_IMAGE)
-        )
+        SandboxToolsConfig(env="docker", scope=scope, docker=DockerEnvironmentConfig(image=image))
     )
     return Agent(
         id=f"docker_coder_{scope}",
@@ -414,6 +412,25 @@ async def test_an_agent_codes_in_a_docker_sandbox(database_url: str, workspaces:
             assert [t.name for t in result.tool_calls][-1] == "exec"
             # the run is over: its container goes, and nothing else of it stays
             await no_sandbox_left(workspaces)
+
+
+async def test_a_missing_image_reaches_the_model_and_the_run_goes_on(
+    sqlite_url: str, workspaces: Path
+) -> None:
+    with FakeOpenAIServer() as llm:
+        agent = docker_coder(llm, "execution", image="polos-test-absent:none")
+
+        def explain(request: RecordedRequest) -> Turn:
+            return Turn.reply(tool_results(request)[-1]["text"])
+
+        llm.add_turns(Turn.call("exec", {"command": "echo hi"}), explain)
+        async with serving(sqlite_url) as polos:
+            result = await agent.run(polos, "Say hi", timeout=60)
+    assert "DockerImageError" in result.text, result.text
+    assert "'polos-test-absent:none' is not available locally" in result.text
+    assert "docker pull polos-test-absent:none" in result.text
+    assert "docker import - polos-test-absent:none" in result.text
+    assert not sandboxes_mounting(workspaces)
 
 
 async def test_a_session_sandbox_keeps_its_container_across_turns(
