@@ -41,17 +41,17 @@ async def publish(request: Request) -> Response:
 async def stream(request: Request) -> Response:
     after = int(request.headers.get("last-event-id") or request.query_params["last_sequence_id"])
 
-    async def frames() -> AsyncIterator[bytes]:
-        nonlocal after
+    async def frames(sent: int) -> AsyncIterator[bytes]:
         yield b": stream open\n\n"
         while True:
             async with published:
-                await published.wait_for(lambda: len(log) > after)
-            while after < len(log):
-                after += 1
-                yield log[after - 1]
+                while len(log) <= sent:
+                    await published.wait()
+            while sent < len(log):
+                sent += 1
+                yield log[sent - 1]
 
-    return StreamingResponse(frames(), media_type="text/event-stream")
+    return StreamingResponse(frames(after), media_type="text/event-stream")
 
 
 app = Starlette(
