@@ -163,6 +163,21 @@ class NonDeterminismError(PolosError):
         )
 
 
+class PatchRemovedError(NonDeterminismError):
+    """``ctx.deprecate_patch`` met an execution that took the old branch of that patch."""
+
+    def __init__(self, name: str):
+        self.step_key = f"patched:{name}"
+        self.patch = name
+        PolosError.__init__(
+            self,
+            f"patch {name!r} is deprecated in this code, but this execution started before "
+            "the patch and took the old branch, which the code no longer has. Let such "
+            "executions finish on code that still calls ctx.patched(...) (a worker of that "
+            "deployment, or one given serve_deployments=) before removing the old branch",
+        )
+
+
 class WorkflowDefinitionError(PolosError):
     """A workflow, step or option is defined in a way that cannot work."""
 

@@ -8,6 +8,7 @@ from typing import Any
 from ..types import workflow_topic
 from .run import ExecutionRun
 from .steps import Step
+from .versioning import PatchCheck
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -53,6 +54,22 @@ class WorkflowContext:
     @state.setter
     def state(self, value: Any) -> None:
         self._run.state = self._run.definition.initial_state(value)
+
+    def patched(self, name: str) -> PatchCheck:
+        """``await ctx.patched("name")``: whether this run takes the new code of a change.
+
+        True for a run that reaches this point on code that has the patch; False
+        for a run that passed this point before the patch existed (it replays
+        steps recorded further on), so it keeps to the old branch. The answer is
+        recorded and never changes for the run. See docs/durability.md.
+        """
+        return PatchCheck(name, lambda: self._run.patched(name))
+
+    async def deprecate_patch(self, name: str) -> None:
+        """``await ctx.deprecate_patch("name")`` where ``if await ctx.patched("name")`` was,
+        once no run can take the old branch: runs that took the new one go on; one
+        that took the old one fails with ``PatchRemovedError``."""
+        self._run.deprecate_patch(name)
 
     @property
     def topic(self) -> str:

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from .. import serialization
-from ..errors import StoreError
+from ..errors import NonDeterminismError, StoreError
 from .calls import call_function
 from .context import WorkflowContext
 from .run import ExecutionRun, current_run
@@ -30,10 +30,13 @@ async def execute(run: ExecutionRun) -> None:
     tracer = run.tracer
     span = None if tracer is None else tracer.run_span(run)
     failure: BaseException | None = None
+    run.main_task = asyncio.current_task()
     try:
         try:
             result = await _call(run)
             output = run.encode(f"result of workflow {run.definition.id!r}", result)
+            if run.ahead:
+                await run.report_unreached("completed")
         except Unwind:
             if run.stop_reason is StopReason.SHUTTING_DOWN:
                 await store.release_execution(run.execution_id, run.attempt, clock.now())
@@ -48,6 +51,8 @@ async def execute(run: ExecutionRun) -> None:
             raise  # not the workflow's fault: the lease expires and a later attempt resumes
         except Exception as exc:
             failure = run.failure = exc  # the worker logs it
+            if run.ahead and not isinstance(exc, NonDeterminismError):
+                await run.report_unreached("failed")
             run.stop(StopReason.FAILED)
             await store.fail_execution(
                 run.execution_id, run.attempt, error_record(exc), clock.now(), state=run.state_now()

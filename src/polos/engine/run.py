@@ -28,6 +28,7 @@ from .. import serialization
 from ..errors import (
     DuplicateStepKeyError,
     NonDeterminismError,
+    PatchRemovedError,
     PayloadTooLargeError,
     SerializationError,
     StepExecutionError,
@@ -44,6 +45,7 @@ from .signals import Stopped, StopReason, Suspended
 from .step_errors import error_record, step_error_from_record
 from .step_keys import check_step_key
 from .tracing import OpenSpan, Tracer
+from .versioning import expected_steps, mismatch_detail, patch_key
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 #: Retry delays at least this long wait durably instead of sleeping in memory.
@@ -92,6 +94,13 @@ class ExecutionRun:
         self.parked_on: str | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
+        #: Recorded steps the code has not reached yet in this attempt (see
+        #: :mod:`.versioning`): a patch ahead of them is one the run passed before
+        #: it existed, and any left when the run ends are reported.
+        self.ahead: set[str] = expected_steps(self.recorded)
+        #: The task running the workflow function itself (set by the executor).
+        self.main_task: asyncio.Task[Any] | None = None
+        self._reported: set[str] = set()
         self.stop_reason: StopReason | None = None
         #: Set by the worker: until when (``time.monotonic()``) this attempt surely
         #: holds its lease, counted from the moment the claim or the last renewing
@@ -371,6 +380,54 @@ class ExecutionRun:
         """Whether ``step_key`` replays (so a step may skip the reads it needs only to run)."""
         return step_key in self.recorded
 
+    # code changes under running executions (see :mod:`.versioning`) --------------------
+    async def patched(self, name: str) -> bool:
+        """Whether this run takes the new code of patch ``name``: True unless the run
+        reached this point before the patch existed (recorded steps lie ahead);
+        recorded as a marker, so the answer never changes for this run."""
+        key = patch_key(name)
+        recorded = self._take_key(key, StepKind.PATCH, "")
+        if recorded is not None:
+            return bool(self._replay(recorded))
+        new_code = not self.ahead
+        await self._record(key, StepKind.PATCH, "", "true" if new_code else "false")
+        return new_code
+
+    def deprecate_patch(self, name: str) -> None:
+        """The old branch of patch ``name`` is gone: accept runs that took the new one."""
+        key = patch_key(name)
+        recorded = self._take_key(key, StepKind.PATCH, "")
+        took_old = self._replay(recorded) is False if recorded is not None else bool(self.ahead)
+        if took_old:
+            raise PatchRemovedError(name)
+
+    async def report_unreached(self, where: str) -> None:
+        """Report recorded steps this code passed by (once per attempt), when only
+        the workflow's own task runs: parallel branches may still reach theirs."""
+        unreached = sorted(self.ahead - self._reported)
+        if not unreached or asyncio.current_task() is not self.main_task or not self._alone():
+            return
+        self._reported.update(unreached)
+        log.warning(
+            "replay mismatch: recorded steps not reached by this code",
+            extra={
+                "fields": {
+                    "execution_id": self.execution_id,
+                    "workflow_id": self.definition.id,
+                    "attempt": self.attempt,
+                    "steps": unreached,
+                    "where": where,
+                }
+            },
+        )
+        await self.store.add_history(
+            self.execution_id,
+            self.attempt,
+            HistoryEvent.REPLAY_MISMATCH,
+            orjson.dumps(mismatch_detail(unreached, where)).decode(),
+            self.clock.now(),
+        )
+
     # steps: child workflows --------------------------------------------------------------
     async def start_children(
         self,
@@ -473,6 +530,8 @@ class ExecutionRun:
         recorded = self.recorded.get(step_key) if type(step_key) is str else None
         if recorded is None:
             check_step_key(step_key)  # a recorded key passed it when it was recorded
+        elif self.ahead:
+            self.ahead.discard(step_key)
         if step_key in self.used_keys:
             raise DuplicateStepKeyError(step_key)
         self.used_keys.add(step_key)
@@ -531,6 +590,8 @@ class ExecutionRun:
         """
         if not parked:
             self._refused()
+        if self.ahead:
+            await self.report_unreached(f"waiting on {step_key!r}")
         if self.holder is not None and self._alone():
             claimed = await self.holder(self, step_key)
             if claimed is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from ..errors import (
 from ..observability.tracing import current_traceparent
 from ..store import FINAL_STATUSES, Store, store_from_url
 from ..store.payloads import event_json
-from ..store.records import EventRow, NewEvent
+from ..store.records import EventRow, ExecutionRow, NewEvent
 from ..store.vocabulary import Status, WaitKind
 from ..types import (
     BatchWorkflowInput,
@@ -37,6 +38,7 @@ from ..types import (
     suspend_topic,
 )
 from .current import forbid_inside_workflow
+from .deployments import ServedDeployments, needs_a_worker, served_deployments
 from .models import ExecutionInfo, execution_info
 from .settings import resolve_settings
 
@@ -99,6 +101,10 @@ class PolosClient:
         self.database_url = settings.database_url
         self.project_id = settings.project_id
         self.deployment_id = settings.deployment_id
+        #: The deployment runs this client starts are pinned to: only when told one
+        #: (argument or POLOS_DEPLOYMENT_ID); else a run takes the deployment of the
+        #: worker that first claims it (see docs/durability.md).
+        self.pinned_deployment_id = deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or None
         self.api_key = settings.api_key
         #: Polos's orchestrator address; here only Polos's local default is accepted.
         self.api_url = settings.api_url
@@ -214,7 +220,7 @@ class PolosClient:
             items,
             clock=self.clock,
             max_payload_bytes=self.max_payload_bytes,
-            deployment_id=self.deployment_id,
+            deployment_id=self.pinned_deployment_id,
         )
         caller = current_traceparent()
         if caller is not None:  # started inside a traced request: the runs join its trace
@@ -343,7 +349,7 @@ class PolosClient:
             raise ExecutionNotFoundError(execution_id)
         steps = await store.list_steps(execution_id)
         history = await store.list_history(execution_id)
-        return execution_info(row, steps, history)
+        return execution_info(row, steps, history, await self._served_if(store, [row]))
 
     async def list_executions(
         self,
@@ -366,7 +372,16 @@ class PolosClient:
             created_after=None if created_after is None else _epoch(created_after),
             created_before=None if created_before is None else _epoch(created_before),
         )
-        return [execution_info(row) for row in rows]
+        served = await self._served_if(store, rows)
+        return [execution_info(row, served=served) for row in rows]
+
+    async def _served_if(
+        self, store: Store, rows: Sequence[ExecutionRow]
+    ) -> ServedDeployments | None:
+        """The deployments live workers serve, read only when some row needs it."""
+        if not any(needs_a_worker(row) for row in rows):
+            return None
+        return served_deployments(await store.list_workers(), self.clock.now())
 
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:
         """Wait until the execution finishes; return its result or raise its error."""
@@ -437,7 +452,7 @@ class PolosClient:
             from_step,
             payload,
             max_payload_bytes=self.max_payload_bytes,
-            deployment_id=self.deployment_id,
+            deployment_id=self.pinned_deployment_id,
         )
         return handle.bind(self)
 

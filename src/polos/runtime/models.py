@@ -12,6 +12,7 @@ from pydantic_core import to_jsonable_python
 from .. import serialization
 from ..durations import utc_datetime
 from ..store.records import ExecutionRow, HistoryRow, StepRow
+from .deployments import ServedDeployments, deployment_served
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -62,6 +63,10 @@ class ExecutionInfo(BaseModel):
     session_id: str | None = None
     user_id: str | None = None
     deployment_id: str | None = None
+    #: False when the run is queued or waiting on a deployment (``deployment_id``)
+    #: that no live worker serves: it will not move until one starts. True when
+    #: one does; None when it does not matter (running, finished, not pinned yet).
+    deployment_served: bool | None = None
     waiting_on: str | None = None
     wait_kind: str | None = None
     wake_at: datetime | None = None
@@ -101,7 +106,10 @@ _DICT_KEYS = frozenset(ExecutionInfo.model_fields) | {"execution_id"}
 
 
 def execution_info(
-    row: ExecutionRow, steps: list[StepRow] | None = None, history: list[HistoryRow] | None = None
+    row: ExecutionRow,
+    steps: list[StepRow] | None = None,
+    history: list[HistoryRow] | None = None,
+    served: ServedDeployments | None = None,
 ) -> ExecutionInfo:
     return ExecutionInfo(
         id=row.id,
@@ -121,6 +129,7 @@ def execution_info(
         session_id=row.session_id,
         user_id=row.user_id,
         deployment_id=row.deployment_id,
+        deployment_served=deployment_served(row, served),
         waiting_on=row.wait_step_key,
         wait_kind=row.wait_kind,
         wake_at=_dt(row.wake_at),

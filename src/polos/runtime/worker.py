@@ -52,6 +52,18 @@ DEFAULT_RETENTION_SWEEP_SECONDS = 600.0
 _SWEEP_PAUSE = 0.05
 
 
+def _serve_deployments(given: Iterable[str] | None) -> tuple[str, ...]:
+    """``serve_deployments=``, else ``POLOS_SERVE_DEPLOYMENTS`` (comma-separated)."""
+    if given is None:
+        given = os.environ.get("POLOS_SERVE_DEPLOYMENTS", "").split(",")
+    elif isinstance(given, str):
+        raise TypeError(
+            f"serve_deployments takes a list of deployment ids, got the string {given!r}: "
+            f"write serve_deployments=[{given!r}]"
+        )
+    return tuple(d.strip() for d in given if d and d.strip())
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if not raw:
@@ -91,6 +103,7 @@ class Worker:
         log_format: str | None = None,
         retention: float | str | timedelta | None = None,
         retention_sweep_interval: float = DEFAULT_RETENTION_SWEEP_SECONDS,
+        serve_deployments: Iterable[str] | None = None,
     ) -> None:
         if log_file:
             send_logs_to_file(log_file)
@@ -122,6 +135,9 @@ class Worker:
             max_payload_bytes=max_payload_bytes,
         )
         self.deployment_id = deployment_id or self.client.deployment_id
+        #: Runs of these older deployments are served too ("*": any); by default
+        #: a worker serves only runs that started on its own deployment.
+        self.serve_deployments = _serve_deployments(serve_deployments)
         #: Told when a run of this worker suspends for a person (``ctx.step.suspend``).
         self.channels: list[Channel] = list(channels or ())
         # Polos pushes work to a worker over HTTP ("push") or lets it poll
@@ -170,7 +186,15 @@ class Worker:
         self.tracer = tracer_from_env()
         now = self.clock.now()
         await self.store.register_worker(
-            WorkerRow(self.worker_id, HOSTNAME, os.getpid(), now, now, self.deployment_id)
+            WorkerRow(
+                self.worker_id,
+                HOSTNAME,
+                os.getpid(),
+                now,
+                now,
+                self.deployment_id,
+                self.serve_deployments,
+            )
         )
         await self._register_schedules_and_triggers(now)
         await self._recover_dead_workers()
@@ -302,6 +326,8 @@ class Worker:
                         self.clock.now(),
                         self.lease_seconds,
                         skip_steps_for=set(self._holds),
+                        deployment_id=self.deployment_id,
+                        serve_deployments=self.serve_deployments,
                     )
                 except Exception:
                     _log_failure("claiming failed; retrying")

@@ -56,6 +56,7 @@ class StepKind(StrEnum):
     SUSPEND = "suspend"
     INVOKE = "invoke"  # children started without waiting: their handles
     CHILDREN = "children"  # children waited for: their outcomes
+    PATCH = "patch"  # ctx.patched: which side of a code change the run is on
 
 
 class HistoryEvent(StrEnum):
@@ -77,6 +78,8 @@ class HistoryEvent(StrEnum):
     RETRIED = "retried"
     #: On a fork: where it came from; on the run forked: the new run's id.
     FORKED = "forked"
+    #: Recorded steps the current code did not reach (a renamed or removed step key).
+    REPLAY_MISMATCH = "replay_mismatch"
 
 
 class ResumedBy(StrEnum):
