@@ -214,6 +214,17 @@ async def test_approving_from_the_dashboard_resumes_the_run(
         await page.goto(s.url + "/approvals")
         assert "No run is waiting for a person" in await page.locator("main").inner_text()
 
+        # Fork the finished run from its last step: a new run replays the answer.
+        await page.goto(f"{s.url}/runs/{handle.id}")
+        await page.locator("#fork-form summary").click()
+        await page.get_by_label("From step").select_option("after")
+        await page.get_by_role("button", name="Fork").click()
+        await page.wait_for_url(re.compile(r".*/runs/(?!" + handle.id + ")[^/]+$"))
+        await page.locator('#run[data-status="completed"]').wait_for(timeout=10_000)
+        forked_id = page.url.rsplit("/", 1)[1]
+        forked = await polos.client.wait_for_result(forked_id, timeout=10)
+        assert forked == result
+
 
 async def test_filters_cancel_and_what_the_pages_refuse(polos: Polos, database_url: str) -> None:
     """Over plain HTTP (no browser): the run list's filters, cancelling a run from its
@@ -253,6 +264,18 @@ async def test_filters_cancel_and_what_the_pages_refuse(polos: Polos, database_u
         assert (await polos.client.get_execution(b.id)).status == "cancelled"
         page = await s.http.get(f"/runs/{b.id}")
         assert 'data-status="cancelled"' in page.text and "Cancel this run" not in page.text
+        assert "Retry from the first unfinished step" in page.text
+        retried = await s.http.post(f"/runs/{b.id}/retry")
+        assert retried.status_code == 303 and retried.headers["location"] == f"../{b.id}"
+        await wait_for_step(polos, b.id, "approve")  # the same run, waiting again
+        again_refused = await s.http.post(f"/runs/{b.id}/retry")
+        assert again_refused.status_code == 409 and "waiting" in again_refused.text
+        unknown = await s.http.post(f"/runs/{b.id}/fork", data={"from_step": "nope"})
+        assert unknown.status_code == 422 and "nope" in unknown.text
+        not_json = await s.http.post(
+            f"/runs/{b.id}/fork", data={"from_step": "approve", "payload": "{oops"}
+        )
+        assert not_json.status_code == 422 and "not JSON" in not_json.text
 
         missing = await s.http.get("/runs/no-such-run")
         assert missing.status_code == 404 and "There is no run with id" in missing.text
