@@ -41,7 +41,10 @@ async def retry_flow(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, A
     eid, n = ctx.execution_id, int(input.get("n", 0))
     a = await ctx.step.run("a", _value(eid, "a", n))
     b = await ctx.step.run("b", _gated(eid, "b", n, input.get("gate")), max_retries=0)
-    c = await ctx.step.run("c", _value(eid, "c", n, float(input.get("slow", 0.0))))
+    # "slow" only while the file named "hold" exists (when one is named).
+    hold = input.get("hold")
+    slow = float(input.get("slow", 0.0)) if hold is None or os.path.exists(hold) else 0.0
+    c = await ctx.step.run("c", _value(eid, "c", n, slow))
     return {"a": a["n"], "b": b["n"], "c": c["n"]}
 
 
@@ -55,9 +58,10 @@ async def retry_other(ctx: WorkflowContext, input: dict[str, Any]) -> str:
 async def retry_parent(ctx: WorkflowContext, input: dict[str, Any]) -> list[Any]:
     eid = ctx.execution_id
     await ctx.step.run("before", _value(eid, "before", 0))
+    extra = {k: input[k] for k in ("slow", "hold") if k in input}
     kids = [
-        BatchWorkflowInput(id="retry_flow", payload={"n": 1}),
-        BatchWorkflowInput(id="retry_flow", payload={"n": 2, "gate": input["gate"]}),
+        BatchWorkflowInput(id="retry_flow", payload={"n": 1, **extra}),
+        BatchWorkflowInput(id="retry_flow", payload={"n": 2, "gate": input["gate"], **extra}),
     ]
     outcomes = await ctx.step.batch_invoke_and_wait("kids", kids)
     failed = [o.execution_id for o in outcomes if not o.success]

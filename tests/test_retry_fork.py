@@ -26,7 +26,7 @@ from polos.errors import (
 )
 from toolkit.processes import WorkerProcess
 from toolkit.steplog import StepLog
-from toolkit.waiting import wait_for_status, wait_until
+from toolkit.waiting import until, wait_for_status, wait_until
 
 
 @pytest.fixture
@@ -154,6 +154,38 @@ async def test_a_failed_child_is_retried_with_its_parent(
     assert child.status == "completed"
     retried = [h.detail for h in child.history if h.event == "retried"]
     assert retried and retried[0]["by"] == handle.id
+
+
+async def test_a_parent_cancelled_while_waiting_resumes_its_children(
+    polos: Any, log_path: Path, tmp_path: Path
+) -> None:
+    gate, hold = tmp_path / "gate", tmp_path / "hold"
+    gate.touch()
+    hold.touch()  # the children's step c sleeps while it exists
+    handle = await polos.invoke("retry_parent", {"gate": str(gate), "slow": 30, "hold": str(hold)})
+    kids: list[str] = []
+
+    async def both_in_c() -> bool:
+        nonlocal kids
+        tree = await polos.client.store.list_run_tree(handle.id)
+        kids = [row.id for row in tree if row.id != handle.id]
+        return len(kids) == 2 and all(runs_of(log_path, k, "c") == 1 for k in kids)
+
+    await until(both_in_c, 20, "both children to reach c")
+    assert await polos.cancel_execution(handle.id)  # the children are cancelled with it
+    for k in kids:
+        await wait_for_status(polos, k, "cancelled")
+    hold.unlink()
+
+    await polos.retry_execution(handle.id)
+    result = await polos.wait_for_result(handle.id, timeout=20)
+    assert result == [{"a": 1, "b": 1, "c": 1}, {"a": 2, "b": 2, "c": 2}]
+    assert runs_of(log_path, handle.id, "before") == 1
+    for k in kids:  # same child runs, resumed: a and b replayed, c (interrupted) ran again
+        assert (runs_of(log_path, k, "a"), runs_of(log_path, k, "b")) == (1, 1)
+        assert runs_of(log_path, k, "c") == 2
+    tree = await polos.client.store.list_run_tree(handle.id)
+    assert len(tree) == 3  # no new children were started
 
 
 async def test_retry_failed_in_bulk_by_workflow_window_and_error(
