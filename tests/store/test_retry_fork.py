@@ -9,6 +9,8 @@ run holding copies of chosen step records, ``forked`` on both), ``list_failed``
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 
 from polos.store import StepRow, Store
@@ -168,3 +170,18 @@ async def test_failed_runs_are_found_by_workflow_time_and_error(store: Store) ->
     assert [r.id for r in found] == [failures[0], failures[2]]
     assert [r.id for r in await store.list_failed(limit=1)] == failures[:1]
     assert await store.list_failed(error_contains="%") == []  # typed text, no wildcards
+
+
+async def test_two_processes_retrying_at_once_retry_once(store: Store, stores: list[Store]) -> None:
+    run = await running(store, "wf")
+    eid = run.execution.id
+    assert await store.record_step(eid, 1, _failed_step("b", 1, T0 + 1))
+    assert await store.fail_execution(eid, 1, '{"type": "Boom"}', T0 + 2)
+
+    outcomes = await asyncio.gather(
+        *(s.retry_execution(eid, T0 + 3 + i) for i, s in enumerate(stores))
+    )
+    assert sum(1 for o in outcomes if o is not None and o.retried) == 1
+    assert (await events_of(store, eid)).count("retried") == 1
+    row = await store.get_execution(eid)
+    assert row is not None and row.status == "queued"
