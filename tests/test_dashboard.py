@@ -377,3 +377,20 @@ async def test_queues_schedules_events_and_workers_pages(polos: Polos, database_
     gate.set()
     for h in handles:
         assert await polos.client.wait_for_result(h.id, timeout=20) == "opened"
+
+
+async def test_an_answer_a_guardrail_sent_back_shows_with_its_verdict(
+    polos: Polos, database_url: str, llm: FakeOpenAIServer
+) -> None:
+    llm.add_turns(Turn.reply("a bad answer"), Turn.reply("a fine answer"))
+    result = await dw.dash_agent.run(polos, "answer", timeout=30)
+    assert result.text == "a fine answer"
+    async with serving(database_url) as s:
+        page = (await s.http.get(f"/runs/{result.execution_id}")).text
+    calls = re.split(r'(?=<li class="msg msg-assistant llm-call")', page)[1:]
+    assert [re.findall(r'data-llm="([^"]+)"', c) for c in calls] == [["llm_1"], ["llm_1_retry1"]]
+    first, second = calls
+    assert "a bad answer" in first and "sent back by a guardrail" in first
+    assert "1.guardrail.no_bad_words.0: fail" in first and "do not say bad" in first
+    assert "a fine answer" in second and "sent back" not in second
+    assert "(asked again: 1)" in second and "1.guardrail.retry1.no_bad_words.0: continue" in second

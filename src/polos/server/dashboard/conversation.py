@@ -26,6 +26,7 @@ _TOOLS = re.compile(r"^tools_(\d+)$")
 _STOP = re.compile(r"^stop_check_(\d+)$")
 _APPROVE = re.compile(r"^approve_(\d+)_(.+)$")
 _NUMBERED = re.compile(r"^(\d+)\.(guardrail|hook)\.(.+)$")
+_GUARDRAIL_RETRY = re.compile(r"^\d+\.guardrail\.retry(\d+)\.")
 
 
 @dataclass
@@ -203,9 +204,17 @@ def conversation(
             pending_decisions.setdefault(int(m.group(1)), []).append(
                 Decision(m.group(2), key, plain(step.output), bar.error if bar else None)
             )
+    by_attempt = {(c.number, c.retry): c for c in calls}
     for number, decisions in pending_decisions.items():
-        if number in by_number:
-            by_number[number].decisions.extend(decisions)
+        for decision in decisions:
+            # A guardrail judges one answer: the first (``<n>.guardrail.<rail>``) or a
+            # re-asked one (``<n>.guardrail.retry<k>.<rail>``); the rest follow the last.
+            asked = _GUARDRAIL_RETRY.match(decision.key)
+            retry = int(asked.group(1)) if asked else 0
+            target = by_attempt.get((number, retry)) if decision.kind == "guardrail" else None
+            target = target or by_number.get(number)
+            if target is not None:
+                target.decisions.append(decision)
     for number, accepted in by_number.items():
         _attach_tools(accepted, outcomes.get(number), recorded_tools, approvals, children)
     for refused in calls:
