@@ -198,7 +198,10 @@ def list_executions(
         table.add_row(
             e.id,
             e.workflow_id,
-            e.status,
+            # a run only a worker of its deployment may take, and none is live
+            f"{e.status} (no worker for {e.deployment_id})"
+            if e.deployment_served is False
+            else e.status,
             e.created_at.isoformat(timespec="seconds"),
             e.waiting_on or "",
         )

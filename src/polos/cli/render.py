@@ -139,6 +139,15 @@ def render(info: ExecutionInfo, now: datetime) -> RenderableType:
         head.add_row("parent", info.parent_execution_id)
     if info.session_id:
         head.add_row("session", info.session_id)
+    if info.deployment_id:
+        unserved = info.deployment_served is False
+        head.add_row(
+            "deployment",
+            Text(f"{info.deployment_id}  (no live worker serves it: the run waits for one)")
+            if unserved
+            else info.deployment_id,
+            style="bold yellow" if unserved else "",
+        )
     if info.status == "waiting" and info.waiting_on:
         wake = f", wakes {human_time(info.wake_at, now)}" if info.wake_at else ""
         head.add_row("waiting on", f"{info.waiting_on} ({info.wait_kind}){wake}")
