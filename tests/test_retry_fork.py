@@ -21,6 +21,7 @@ from polos import PolosClient
 from polos.errors import (
     ExecutionNotFoundError,
     ExecutionNotRetryableError,
+    InvalidPayloadError,
     UnknownStepKeyError,
     WorkflowFailedError,
 )
@@ -129,6 +130,8 @@ async def test_fork_from_a_middle_step_with_a_new_payload(polos: Any, log_path: 
         await polos.fork_execution("no-such-run", from_step="a")
     with pytest.raises(TypeError, match="from_step"):
         await polos.fork_execution(source.id, from_step="")
+    with pytest.raises(InvalidPayloadError, match="retry_flow"):  # checked like an invoke
+        await polos.fork_execution(source.id, from_step="b", payload=5)
 
 
 async def test_a_failed_child_is_retried_with_its_parent(

@@ -69,6 +69,10 @@ async def test_routes_retry_fork_and_retry_failed(
     assert "'a', 'b', 'c'" in unknown.json()["error"]
     no_key = await http.post(f"/api/v1/executions/{failed}/fork", json={"payload": 1})
     assert no_key.status_code == 422 and "from_step" in no_key.json()["error"]
+    typed = await http.post(
+        f"/api/v1/executions/{failed}/fork", json={"from_step": "b", "payload": [1]}
+    )
+    assert typed.status_code == 422 and "retry_flow" in typed.json()["error"]
     gone = await http.post("/api/v1/executions/nope/fork", json={"from_step": "a"})
     assert gone.status_code == 404
 
