@@ -171,3 +171,27 @@ async def parked_client(client: PolosClient, execution_id: str) -> Any:
 def test_serve_deployments_must_be_a_list() -> None:
     with pytest.raises(TypeError, match=r"serve_deployments=\['v1'\]"):
         Worker(database_url="sqlite:///unused.db", serve_deployments="v1")
+
+
+async def test_the_http_api_says_when_no_worker_serves_a_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    from server_kit import serving
+
+    async with PolosClient(database_url=database_url, deployment_id="blue") as client:
+        handle = await client.invoke("ver_pricing", new_run(tmp_path, "v1"))
+        async with serving(database_url) as s:
+            one = (await s.http.get(f"/api/v1/executions/{handle.id}")).json()
+            assert (one["deployment_id"], one["deployment_served"]) == ("blue", False)
+            listed = (await s.http.get("/api/v1/executions")).json()["executions"]
+            assert [e["deployment_served"] for e in listed if e["execution_id"] == handle.id] == [
+                False
+            ]
+            blue = Worker(client, deployment_id="blue", workflows=[ver_pricing], hold_seconds=0)
+            await blue.start()
+            try:
+                await parked_client(client, handle.id)
+                one = (await s.http.get(f"/api/v1/executions/{handle.id}")).json()
+                assert (one["status"], one["deployment_served"]) == ("waiting", True)
+            finally:
+                await blue.stop()

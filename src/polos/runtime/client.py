@@ -25,7 +25,7 @@ from ..errors import (
 from ..observability.tracing import current_traceparent
 from ..store import FINAL_STATUSES, Store, store_from_url
 from ..store.payloads import event_json
-from ..store.records import EventRow, ExecutionRow, NewEvent
+from ..store.records import EventRow, NewEvent
 from ..store.vocabulary import Status, WaitKind
 from ..types import (
     BatchWorkflowInput,
@@ -38,7 +38,7 @@ from ..types import (
     suspend_topic,
 )
 from .current import forbid_inside_workflow
-from .deployments import ServedDeployments, needs_a_worker, served_deployments
+from .deployments import served_for
 from .models import ExecutionInfo, execution_info
 from .settings import resolve_settings
 
@@ -349,7 +349,7 @@ class PolosClient:
             raise ExecutionNotFoundError(execution_id)
         steps = await store.list_steps(execution_id)
         history = await store.list_history(execution_id)
-        return execution_info(row, steps, history, await self._served_if(store, [row]))
+        return execution_info(row, steps, history, await served_for(store, [row], self.clock.now()))
 
     async def list_executions(
         self,
@@ -372,16 +372,8 @@ class PolosClient:
             created_after=None if created_after is None else _epoch(created_after),
             created_before=None if created_before is None else _epoch(created_before),
         )
-        served = await self._served_if(store, rows)
+        served = await served_for(store, rows, self.clock.now())
         return [execution_info(row, served=served) for row in rows]
-
-    async def _served_if(
-        self, store: Store, rows: Sequence[ExecutionRow]
-    ) -> ServedDeployments | None:
-        """The deployments live workers serve, read only when some row needs it."""
-        if not any(needs_a_worker(row) for row in rows):
-            return None
-        return served_deployments(await store.list_workers(), self.clock.now())
 
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:
         """Wait until the execution finishes; return its result or raise its error."""

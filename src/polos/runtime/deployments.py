@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..store.base import Store
 from ..store.deployments import ANY_DEPLOYMENT
 from ..store.records import ExecutionRow, WorkerRow
 from ..store.vocabulary import Status
@@ -43,6 +44,15 @@ def served_deployments(workers: Iterable[WorkerRow], now: float) -> ServedDeploy
             served.add(worker.deployment_id)
         served.update(worker.serve_deployments)
     return ServedDeployments(frozenset(served - {ANY_DEPLOYMENT}), ANY_DEPLOYMENT in served)
+
+
+async def served_for(
+    store: Store, rows: Iterable[ExecutionRow], now: float
+) -> ServedDeployments | None:
+    """The deployments live workers serve, read only when one of ``rows`` needs it."""
+    if not any(needs_a_worker(row) for row in rows):
+        return None
+    return served_deployments(await store.list_workers(), now)
 
 
 def needs_a_worker(row: ExecutionRow) -> bool:

@@ -114,6 +114,11 @@ class ExecutionResponse(BaseModel):
     session_id: str | None = None
     user_id: str | None = None
     deployment_id: str | None = None
+    deployment_served: bool | None = Field(
+        default=None,
+        description="False when the run is queued or waiting on a deployment no live worker "
+        "serves (it will not move until one does); null when that does not apply",
+    )
     queue_name: str | None = None
     concurrency_key: str | None = None
     priority: int = 0

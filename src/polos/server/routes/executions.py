@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from pydantic_core import to_jsonable_python
@@ -10,6 +11,7 @@ from starlette.responses import Response
 
 from ... import serialization
 from ...errors import ExecutionNotFoundError
+from ...runtime.deployments import ServedDeployments, served_for
 from ...runtime.models import ExecutionInfo, execution_info
 from ...store import ExecutionRow
 from ..endpoint import Endpoint
@@ -29,8 +31,10 @@ from ..models import (
 from ..state import ServerState, server_state
 
 
-def execution_response(row: ExecutionRow) -> ExecutionResponse:
-    info = execution_info(row)
+def execution_response(
+    row: ExecutionRow, served: ServedDeployments | None = None
+) -> ExecutionResponse:
+    info = execution_info(row, served=served)
     return ExecutionResponse.model_validate(
         {
             **_common(info, row),
@@ -42,6 +46,7 @@ def execution_response(row: ExecutionRow) -> ExecutionResponse:
             "step_key": info.step_key,
             "user_id": info.user_id,
             "deployment_id": info.deployment_id,
+            "deployment_served": info.deployment_served,
             "queue_name": row.queue_name or None,
             "concurrency_key": row.concurrency_key or None,
             "priority": row.priority,
@@ -82,7 +87,8 @@ async def _row(state: ServerState, execution_id: str) -> ExecutionRow:
 async def get_execution(request: Request) -> Response:
     state = server_state(request)
     row = await _row(state, path_text(request, "execution_id"))
-    return json_response(execution_response(row))
+    served = await served_for(state.store, [row], time.time())
+    return json_response(execution_response(row, served))
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -132,9 +138,10 @@ def _epoch(moment: datetime | None) -> float | None:
 async def list_executions(request: Request) -> Response:
     rows, q = await _page(request)
     more = len(rows) > q.limit
+    served = await served_for(server_state(request).store, rows[: q.limit], time.time())
     return json_response(
         ExecutionsResponse(
-            executions=[execution_response(r) for r in rows[: q.limit]],
+            executions=[execution_response(r, served) for r in rows[: q.limit]],
             next_offset=q.offset + q.limit if more else None,
         )
     )
