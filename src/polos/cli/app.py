@@ -355,7 +355,7 @@ def _server_settings(
         from ..server import settings as server_settings
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
-        if missing in ("starlette", "uvicorn", "watchfiles"):
+        if missing in ("starlette", "uvicorn", "watchfiles", "jinja2"):
             console.print(
                 f"[red]error:[/red] the HTTP server needs the server extra ({missing} is not "
                 f"installed): {escape(_SERVER_EXTRA)}"
