@@ -7,14 +7,20 @@ killed with SIGKILL in the middle of sending the confirmation email. A second
 process, started on the same embedded SQLite file, resumes the run: validate
 and charge are NOT called again (their outputs are replayed from the
 database), the email is sent, and the result is printed.
+
+Then, run from a terminal, it serves the dashboard over the same database
+(``polos server``) and prints the run's address; Ctrl-C stops it. Elsewhere
+(a pipe, CI) or with ``--no-dashboard`` it prints the command that would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -119,6 +125,36 @@ def main() -> None:
     if second.returncode != 0:
         sys.exit(second.returncode)
     print("\nvalidate and charge ran once; send_email, interrupted, ran again. Nothing was lost.")
+    show_dashboard(STATE.read_text().strip(), "--no-dashboard" not in sys.argv)
+
+
+def show_dashboard(execution_id: str, serve: bool) -> None:
+    """Serve the dashboard over the demo's database, or say how to."""
+    port = 8080 if _port_is_free(8080) else _any_free_port()
+    polos_cli = Path(sys.executable).with_name("polos")
+    command = [str(polos_cli), "server", "--database-url", f"sqlite:///{DB}", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/runs/{execution_id}"
+    if not (serve and sys.stdout.isatty()):
+        print(f"\nSee the run in the dashboard: {' '.join(command)}\n  then open {url}")
+        return
+    print(f"\nDashboard: {url}  (Ctrl-C stops it)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        subprocess.run([*command, "--log-level", "warning"], check=False)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":
