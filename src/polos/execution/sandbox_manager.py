@@ -43,9 +43,11 @@ log = logging.getLogger("polos.sandbox")
 #: How often idle session sandboxes and crashed workers' leftovers are swept.
 DEFAULT_SWEEP_INTERVAL_S = 10 * 60
 DEFAULT_IDLE_TIMEOUT = DEFAULT_IDLE_DESTROY_TIMEOUT
-#: How often the end of a watched root execution is checked when no in-process
-#: signal announces it (it ended in another process on SQLite).
+#: How often the end of a watched root execution is checked when no signal
+#: announces it (it ended in another process on SQLite): every second, or
+#: slower with many runs watched so that checks stay under 10 queries a second.
 END_POLL_SECONDS = 1.0
+END_POLL_MAX_QUERIES_PER_SECOND = 10
 #: Project folder for workspaces when ``POLOS_PROJECT_ID`` is not set.
 DEFAULT_PROJECT_ID = "default"
 
@@ -198,6 +200,16 @@ class SandboxManager:
         if sandbox is not None:
             await self._end(sandbox, remove_workspace=False)
 
+    async def close(self) -> None:
+        """At worker shutdown: end the sandboxes of runs that have ended (workspace
+        included), then tear every other environment down, keeping its workspace
+        for the run's resumption on another worker."""
+        try:
+            await self._reap_ended()
+        except Exception as exc:
+            log.warning("sandbox cleanup at shutdown: checking runs failed: %s", exc)
+        await self.destroy_all()
+
     async def destroy_all(self) -> None:
         """Tear every environment down (worker shutdown); workspaces stay for the resume."""
         self.stop_sweep()
@@ -205,12 +217,13 @@ class SandboxManager:
             await self._end(sandbox, remove_workspace=False)
 
     async def _end(self, sandbox: ManagedSandbox, *, remove_workspace: bool) -> None:
+        # Forgotten last: a sandbox no longer listed has finished going away.
         try:
             await sandbox.destroy()
+            if remove_workspace:
+                await asyncio.shield(asyncio.to_thread(sandbox.remove_workspace))
         finally:
             self._forget(sandbox)
-            if remove_workspace:
-                await asyncio.to_thread(sandbox.remove_workspace)
 
     def _forget(self, sandbox: ManagedSandbox) -> None:
         self._sandboxes.pop(sandbox.id, None)
@@ -230,19 +243,26 @@ class SandboxManager:
                 self._watch_loop(), name="polos-sandbox-ends"
             )
 
-    async def _watch_loop(self) -> None:
+    async def _reap_ended(self) -> None:
+        """End the sandboxes of watched root executions that have ended."""
         from polos.store.vocabulary import FINAL_STATUSES
 
+        if self._store is None:
+            return
+        for execution_id in list(self._watched):
+            row = await self._store.get_execution(execution_id)
+            if row is None or row.status in FINAL_STATUSES:
+                await self.on_execution_complete(execution_id)
+
+    async def _watch_loop(self) -> None:
         store = self._store
         assert store is not None
         while self._watched:
             waits = [(e, store.hub.finished_future(e)) for e in list(self._watched)]
             try:
-                await asyncio.wait([fut for _, fut in waits], timeout=END_POLL_SECONDS)
-                for execution_id, _ in waits:
-                    row = await store.get_execution(execution_id)
-                    if row is None or row.status in FINAL_STATUSES:
-                        await self.on_execution_complete(execution_id)
+                pause = max(END_POLL_SECONDS, len(waits) / END_POLL_MAX_QUERIES_PER_SECOND)
+                await asyncio.wait([fut for _, fut in waits], timeout=pause)
+                await self._reap_ended()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store is closing or unreachable: look again later
@@ -412,7 +432,7 @@ def manager_for(run: ExecutionRun) -> SandboxManager:
 
         async def close() -> None:
             _managers.pop(key, None)
-            await manager.destroy_all()
+            await manager.close()
 
         on_worker_stop(run.worker_id, close)
     return manager
