@@ -143,7 +143,7 @@ async def test_cli_purge_takes_finished_trees_only(
     counted = json.loads(dry.stdout)
     assert counted["dry_run"] is True
     assert (counted["trees"], counted["executions"]) == (4, 7)  # 3 parents + children, 1 failed
-    assert counted["steps"] >= 6 and counted["history"] > 0
+    assert counted["steps"] is None  # a dry run counts trees and runs only
     assert not await gone(p, failed.id)
 
     only_failed = cli(

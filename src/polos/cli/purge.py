@@ -95,9 +95,16 @@ def purge_command(
         }
         print(json.dumps(report), flush=True)
         return
-    verb = "would purge" if dry_run else "purged"
+    if dry_run:
+        console.print(
+            f"would purge {counted.trees} run tree(s) finished before {before}: "
+            f"{counted.executions} run(s), with their steps, history and events "
+            f"(counted in {took:.1f}s)",
+            highlight=False,
+        )
+        return
     console.print(
-        f"{verb} {counted.trees} run tree(s) finished before {before}: "
+        f"purged {counted.trees} run tree(s) finished before {before}: "
         f"{counted.executions} run(s), {counted.steps} step(s), "
         f"{counted.history} history entries, {counted.events} event(s) in {took:.1f}s",
         highlight=False,

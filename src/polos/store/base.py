@@ -469,7 +469,8 @@ class Store(abc.ABC):
         never touched. Its runs go with their steps, history and the events
         of the tree's own topics (``workflow/<wf>/<root>`` and the resume
         topics of its suspends). A tree another transaction holds is skipped
-        for now. ``dry_run`` counts every matching tree (no ``limit``) and
+        for now. ``dry_run`` counts every matching tree and its runs (no
+        ``limit``; steps, history and events are not counted: None) and
         deletes nothing.
         """
 

@@ -12,23 +12,28 @@ PURGEABLE = frozenset(str(s) for s in FINAL_STATUSES)
 
 @dataclass(frozen=True, slots=True)
 class PurgeCount:
-    """Rows a purge removed (or, for a dry run, would remove)."""
+    """Rows a purge removed, or for a dry run would remove (a dry run counts
+    trees and runs only: steps, history and events are None, not counted)."""
 
     #: Run trees: each root with every run under it.
     trees: int = 0
     executions: int = 0
-    steps: int = 0
-    history: int = 0
-    events: int = 0
+    steps: int | None = 0
+    history: int | None = 0
+    events: int | None = 0
 
     def __add__(self, other: PurgeCount) -> PurgeCount:
         return PurgeCount(
             self.trees + other.trees,
             self.executions + other.executions,
-            self.steps + other.steps,
-            self.history + other.history,
-            self.events + other.events,
+            _plus(self.steps, other.steps),
+            _plus(self.history, other.history),
+            _plus(self.events, other.events),
         )
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
 
 
 def check_statuses(statuses: object) -> list[str]:

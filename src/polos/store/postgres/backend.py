@@ -61,6 +61,8 @@ log = logging.getLogger("polos.store.postgres")
 _Q = load_queries(__package__ or "polos.store.postgres")
 #: Retention's queries (purges, per-workflow retention, leases), kept apart.
 _R = load_queries(__package__ or "polos.store.postgres", file="retention.sql")
+#: Seconds a dry run's count of purgeable runs may take.
+_COUNT_TIMEOUT = 600.0
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
 _SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
 
@@ -1000,8 +1002,12 @@ class PostgresStore(Store):
         return [_execution(row) for row in rows]
 
     # retention -------------------------------------------------------------------
-    async def _retention(self, what: str, query: str, *args: Any) -> list[Record]:
-        return list(await self.db.run(what, lambda conn, _r: conn.fetch(_R[query], *args)))
+    async def _retention(
+        self, what: str, query: str, *args: Any, timeout: float | None = None
+    ) -> list[Record]:
+        return list(
+            await self.db.run(what, lambda conn, _r: conn.fetch(_R[query], *args, timeout=timeout))
+        )
 
     async def purge_finished(
         self,
@@ -1020,11 +1026,15 @@ class PostgresStore(Store):
             sorted(exclude_workflow_ids),
         ]
         if dry_run:
-            [row] = await self._retention("counting runs to purge", "count_purgeable", *args)
-        else:
+            # One read of every matching tree: seconds per million runs, past
+            # the pool's usual command timeout on a large database.
             [row] = await self._retention(
-                "purging finished runs", "purge_finished", *args, max(1, limit)
+                "counting runs to purge", "count_purgeable", *args, timeout=_COUNT_TIMEOUT
             )
+            return PurgeCount(int(row[0]), int(row[1]), None, None, None)
+        [row] = await self._retention(
+            "purging finished runs", "purge_finished", *args, max(1, limit)
+        )
         return PurgeCount(*(int(n) for n in row.values()))
 
     async def set_retention(self, retention: Mapping[str, float | None]) -> None:

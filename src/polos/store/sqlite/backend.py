@@ -1104,19 +1104,13 @@ class SQLiteStore(Store):
             root_ids = _json([root_id for root_id, _ in roots])
             root_of = {root_id: root_id for root_id, _ in roots}
             root_of.update(_r(tx, "tree_members", (root_ids,)).fetchall())
+            if dry_run:
+                return PurgeCount(len(roots), len(root_of), None, None, None)
             ids = _json(list(root_of))
             topics = [f"workflow/{wf}/{root_id}" for root_id, wf in roots]
             for execution_id, key in _r(tx, "suspend_steps", (ids,)):
                 topics.append(f"polos.resume/{root_of[execution_id]}/{key}")
             topic_list = _json(topics)
-            if dry_run:
-                return PurgeCount(
-                    len(roots),
-                    len(root_of),
-                    _r(tx, "count_steps_of", (ids,)).fetchone()[0],
-                    _r(tx, "count_history_of", (ids,)).fetchone()[0],
-                    _r(tx, "count_events_of", (topic_list,)).fetchone()[0],
-                )
             return PurgeCount(
                 len(roots),
                 _r(tx, "purge_executions", (ids,)).rowcount,

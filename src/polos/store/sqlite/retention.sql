@@ -26,15 +26,6 @@ WHERE root_execution_id IN (SELECT value FROM json_each(?))
 SELECT execution_id, step_key FROM steps
 WHERE execution_id IN (SELECT value FROM json_each(?)) AND kind = 'suspend'
 
--- name: count_steps_of
-SELECT count(*) FROM steps WHERE execution_id IN (SELECT value FROM json_each(?))
-
--- name: count_history_of
-SELECT count(*) FROM history WHERE execution_id IN (SELECT value FROM json_each(?))
-
--- name: count_events_of
-SELECT count(*) FROM events WHERE topic IN (SELECT value FROM json_each(?))
-
 -- name: purge_steps
 DELETE FROM steps WHERE execution_id IN (SELECT value FROM json_each(?))
 
