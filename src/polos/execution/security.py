@@ -18,10 +18,11 @@ def match_glob(text: str, pattern: str) -> bool:
 def evaluate_allowlist(command: str, patterns: list[str]) -> bool:
     """Whether ``command`` matches one of the allowlist ``patterns`` (e.g. ``"ls *"``).
 
-    A pattern matches the whole command, so ``"ls *"`` allows ``ls -la`` but
-    not ``ls; rm -rf /``... unless the pattern is ``"*"``. Commands chained
-    with ``;``, ``&&``, ``||``, ``|`` or a newline must have every part allowed,
-    so an allowed prefix cannot smuggle in a second command.
+    A pattern matches a whole command: ``"ls *"`` allows ``ls -la``. A command
+    chained with ``;``, ``&&``, ``||``, ``|``, a newline, backticks or ``$(``
+    must have every part allowed, so ``"ls *"`` does not allow ``ls; rm -rf /``
+    (an allowed prefix cannot smuggle in a second command); only a ``"*"``
+    pattern allows anything.
     """
     trimmed = command.strip()
     if not trimmed:
