@@ -6,10 +6,21 @@ import re
 from pathlib import Path
 
 from polos.store import records
-from polos.store.vocabulary import HistoryEvent, ResumedBy, Status, StepKind, WaitKind
+from polos.store.vocabulary import (
+    HistoryEvent,
+    ResumedBy,
+    Status,
+    StepKind,
+    WaitKind,
+    WorkflowType,
+)
 
 STORE = Path(records.__file__).parent
-WORDS = {str(m) for enum in (Status, StepKind, WaitKind, HistoryEvent, ResumedBy) for m in enum}
+WORDS = {
+    str(m)
+    for enum in (Status, StepKind, WaitKind, HistoryEvent, ResumedBy, WorkflowType)
+    for m in enum
+}
 #: Quoted words in the SQL that are not stored words: keys of JSON built in SQL
 #: (history details, a batch's child outcomes) and NOTIFY payload codes.
 JSON_KEYS = {"by", "error", "execution_id", "owner", "previous_status", "result", "status"}

@@ -18,6 +18,7 @@ from ..engine.context import WorkflowContext
 from ..errors import WorkflowDefinitionError
 from ..runtime.current import default_client, forbid_inside_workflow
 from ..runtime.workflow import Workflow
+from ..store.vocabulary import WorkflowType
 from ..types import BatchWorkflowInput, ExecutionHandle
 from .guardrails import Guardrail, normalize_guardrails
 from .hooks import normalize_hooks
@@ -87,7 +88,7 @@ AgentRunConfig = AgentInvocation
 class Agent(Workflow):
     """An agent: ``await agent.run(client, "...")``, ``invoke``, ``stream``, ``with_input``."""
 
-    kind = "agent"
+    kind = WorkflowType.AGENT
 
     def __init__(
         self,

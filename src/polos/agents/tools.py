@@ -24,6 +24,7 @@ from ..engine.calls import call_function
 from ..engine.context import WorkflowContext
 from ..errors import WorkflowDefinitionError
 from ..runtime.workflow import Workflow
+from ..store.vocabulary import WorkflowType
 from .errors import HookFailedError
 from .hooks import HookContext, merged, normalize_hooks, run_hooks
 from .providers.types import ToolSpec
@@ -37,7 +38,7 @@ _NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 class Tool(Workflow):
     """A workflow an agent's model may call, with a description and a JSON schema."""
 
-    kind = "tool"
+    kind = WorkflowType.TOOL
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import InvalidPayloadError, WorkflowDefinitionError, WorkflowNotFoundError
+from ..store.vocabulary import WorkflowType
 
 _registry: dict[str, WorkflowDefinition] = {}
 
@@ -18,7 +19,7 @@ class WorkflowDefinition:
 
     #: ``"workflow"``, ``"agent"`` or ``"tool"``: names the run's finish event
     #: (``workflow_finish``, ``agent_finish``) and ``ctx.workflow_type``.
-    kind: str = "workflow"
+    kind: str = WorkflowType.WORKFLOW
 
     def __init__(
         self,

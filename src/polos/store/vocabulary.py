@@ -89,3 +89,11 @@ class ResumedBy(StrEnum):
     TIMEOUT = "timeout"
     EVENT = "event"
     CHILDREN = "children"
+
+
+class WorkflowType(StrEnum):
+    """What a served workflow is (``workflow_type`` of the ``workflows`` table)."""
+
+    WORKFLOW = "workflow"
+    AGENT = "agent"
+    TOOL = "tool"

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...store import ServedWorkflow
+from ...store.vocabulary import WorkflowType
 from ..endpoint import Endpoint
 from ..errors import not_found
 from ..http import json_response, path_text
@@ -74,13 +75,13 @@ async def _served(request: Request, workflow_type: str) -> list[ServedWorkflow]:
 
 async def list_agents(request: Request) -> Response:
     return json_response(
-        [_agent(r).model_dump(mode="json") for r in await _served(request, "agent")]
+        [_agent(r).model_dump(mode="json") for r in await _served(request, WorkflowType.AGENT)]
     )
 
 
 async def get_agent(request: Request) -> Response:
     agent_id = path_text(request, "agent_id")
-    for row in await _served(request, "agent"):
+    for row in await _served(request, WorkflowType.AGENT):
         if row.workflow_id == agent_id:
             return json_response(_agent(row))
     raise not_found(
@@ -89,12 +90,14 @@ async def get_agent(request: Request) -> Response:
 
 
 async def list_tools(request: Request) -> Response:
-    return json_response([_tool(r).model_dump(mode="json") for r in await _served(request, "tool")])
+    return json_response(
+        [_tool(r).model_dump(mode="json") for r in await _served(request, WorkflowType.TOOL)]
+    )
 
 
 async def get_tool(request: Request) -> Response:
     tool_id = path_text(request, "tool_id")
-    for row in await _served(request, "tool"):
+    for row in await _served(request, WorkflowType.TOOL):
         if row.workflow_id == tool_id:
             return json_response(_tool(row))
     raise not_found(
