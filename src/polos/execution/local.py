@@ -224,10 +224,13 @@ class LocalEnvironment(ExecutionEnvironment):
 
     async def read_file(self, path: str) -> str:
         resolved = self._resolve(path)
-        if self._restriction and is_within_restriction(resolved, self._restriction):
-            # A link inside the workspace must not lead a read out of it.
+        if self._restriction:
+            # A link inside the workspace must not lead a read out of it (a path
+            # outside it was approved by a person, or is not confined at all).
+            lexical = os.path.abspath(os.path.join(os.path.realpath(self._cwd), path))
             real = os.path.realpath(resolved)
-            if not is_within_restriction(real, self._restriction):
+            inside = is_within_restriction(lexical, self._restriction)
+            if inside and not is_within_restriction(real, self._restriction):
                 raise ValueError(
                     f"{path!r} is a symbolic link to {real}, outside the workspace "
                     f"{self._restriction}"

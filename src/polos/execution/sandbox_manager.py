@@ -143,6 +143,23 @@ class SandboxManager:
         else:
             raise ValueError(f"unknown sandbox scope {scope!r}: use 'execution' or 'session'")
         key = f"{owner}\n{sandbox_id_for(config, owner)}"
+        sandbox = self._by_owner.get(key)
+        if sandbox is None or sandbox.destroyed:
+            sandbox = await self._create(key, config, owner, scope, session_id)
+        sandbox.attach_execution(execution_id)
+        if scope == "execution":
+            self._watch(execution_id)
+        return sandbox
+
+    async def _create(
+        self,
+        key: str,
+        config: SandboxToolsConfig,
+        owner: str,
+        scope: str,
+        session_id: str | None,
+    ) -> ManagedSandbox:
+        """Make the sandbox of ``key`` (once, however many tool calls ask at the same time)."""
         async with self._creating:
             sandbox = self._by_owner.get(key)
             if sandbox is None or sandbox.destroyed:
@@ -168,10 +185,7 @@ class SandboxManager:
                 if session_id and scope == "session":
                     self._session_sandboxes[session_id] = sandbox
                 self._ensure_sweeping()
-            sandbox.attach_execution(execution_id)
-        if scope == "execution":
-            self._watch(execution_id)
-        return sandbox
+            return sandbox
 
     def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
         return self._sandboxes.get(sandbox_id)
