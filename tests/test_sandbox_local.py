@@ -20,6 +20,7 @@ from polos import (
     LocalEnvironment,
     LocalEnvironmentConfig,
     PolosClient,
+    SandboxManager,
     SandboxToolsConfig,
     sandbox_tools,
 )
@@ -152,6 +153,44 @@ async def test_bad_configuration_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid duration '5 minutes'"):
         parse_duration("5 minutes")
     assert parse_duration("30m") == 1800 and parse_duration("3d") == 3 * 86400
+
+
+async def test_manager_shares_sandboxes_and_ends_them_by_scope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = set_workspaces(monkeypatch, tmp_path / "workspaces")
+    manager = SandboxManager("worker-1", "proj")
+    session = SandboxToolsConfig(env="local", scope="session", idle_destroy_timeout="0m")
+    # Concurrent first calls of one session share one sandbox and one environment.
+    a, b = await asyncio.gather(
+        manager.get_or_create_sandbox(session, "run-1", "s-1"),
+        manager.get_or_create_sandbox(session, "run-2", "s-1"),
+    )
+    assert a is b and a.active_execution_ids == {"run-1", "run-2"}
+    first, second = await asyncio.gather(a.get_environment(), a.get_environment())
+    assert first is second and first.get_cwd() == str(root / "proj" / "s-1")
+    with pytest.raises(ValueError, match="this run has no session id"):
+        await manager.get_or_create_sandbox(session, "run-3")
+    # One sandbox per run tree; a folder the user chose survives the run's end.
+    own = tmp_path / "mine"
+    own.mkdir()
+    chosen = UNATTENDED.model_copy(update={"local": LocalEnvironmentConfig(cwd=str(own))})
+    one = await manager.get_or_create_sandbox(UNATTENDED, "root-1")
+    assert one is await manager.get_or_create_sandbox(UNATTENDED, "root-1")
+    other = await manager.get_or_create_sandbox(chosen, "root-2")
+    assert other is not one
+    made = (await one.get_environment()).get_cwd()
+    await (await other.get_environment()).write_file("kept.txt", "x")
+    await manager.on_execution_complete("root-1")
+    await manager.on_execution_complete("root-2")
+    assert one.destroyed and other.destroyed and not Path(made).exists()
+    assert (own / "kept.txt").read_text() == "x"
+    # Idle session sandboxes are torn down; the session's files stay.
+    await (await a.get_environment()).write_file("notes.txt", "n")
+    await manager.sweep_idle()
+    assert a.destroyed and manager.get_session_sandbox("s-1") is None
+    assert (root / "proj" / "s-1" / "notes.txt").exists()
+    await manager.destroy_all()
 
 
 # --- agents driving the tools (SQLite and PostgreSQL) ---------------------------------------
