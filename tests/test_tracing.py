@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ from polos import Polos, WorkflowContext, workflow
 from polos.engine.tracing import Span
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from toolkit.otlp import OtlpReceiver, ReceivedSpan
+from toolkit.processes import WorkerProcess
 
 
 class Order(BaseModel):
@@ -40,6 +42,13 @@ async def tr_parent(ctx: WorkflowContext, payload: Order) -> int:
     doubled: int = await ctx.step.run("double", lambda n: n * 2, payload.n)
     squared: int = await ctx.step.invoke_and_wait("kid", tr_child, Order(n=doubled))
     return squared
+
+
+@workflow(id="tr_remote_parent")
+async def tr_remote_parent(ctx: WorkflowContext) -> int:
+    # The child is served only by another process (tests/trace_workflows.py).
+    tripled: int = await ctx.step.invoke_and_wait("remote", "tr_remote_child", {"n": 5})
+    return tripled
 
 
 @workflow(id="tr_untraced")
@@ -190,3 +199,27 @@ async def test_a_run_started_inside_a_traced_request_joins_its_trace(
     run = otlp.one("workflow.tr_child")
     assert run.trace_id == f"{request_context.trace_id:032x}"
     assert run.parent_span_id == f"{request_context.span_id:016x}"
+
+
+async def test_a_child_run_in_another_process_joins_the_parents_trace(
+    otlp: OtlpReceiver, database_url: str, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(
+        database_url,
+        tmp_path / "steps.log",
+        modules="trace_workflows",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp.endpoint,
+        OTEL_SERVICE_NAME="polos-child-process",
+    )
+    try:
+        async with Polos(database_url=database_url, workflows=[tr_remote_parent]) as polos:
+            handle = await polos.invoke(tr_remote_parent.id)
+            assert await handle.result(timeout=20) == 15
+    finally:
+        worker.stop()  # flushes its spans
+    step = otlp.one("children.remote")
+    assert step.service == "polos-tests"
+    child = otlp.one("workflow.tr_remote_child")
+    assert child.service == "polos-child-process", "run by the other process"
+    assert (child.trace_id, child.parent_span_id) == (step.trace_id, step.span_id)
+    assert otlp.one("step.triple").parent_span_id == child.span_id
