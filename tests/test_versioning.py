@@ -87,9 +87,16 @@ async def test_deprecate_patch_accepts_new_runs_and_refuses_old_ones(
     await parked(polos, old_handle.id)
     await parked(polos, new_handle.id)
     CODE[old["tag"]] = CODE[new["tag"]] = "v3"  # the old branch is removed
+    newest = new_run(tmp_path, "v3")  # and a run starts on that code
+    newest_handle = await ver_pricing.invoke(polos, newest)
+    await parked(polos, newest_handle.id)
     await approve(polos, new, new_handle.id, "approval")
     await approve(polos, old, old_handle.id, "approval")
+    await approve(polos, newest, newest_handle.id, "approval")
     assert (await new_handle.result(timeout=10))["charged"] == "charge:price_v2"
+    # It replayed past deprecate_patch after its wait: its own marker says new code.
+    assert (await newest_handle.result(timeout=10))["charged"] == "charge:price_v2"
+    assert lines(newest) == ["price_v2", "charge:price_v2"]
     with pytest.raises(Exception) as failed:
         await old_handle.result(timeout=10)
     assert "PatchRemovedError" in str(failed.value) or isinstance(failed.value, PatchRemovedError)

@@ -69,7 +69,7 @@ class WorkflowContext:
         """``await ctx.deprecate_patch("name")`` where ``if await ctx.patched("name")`` was,
         once no run can take the old branch: runs that took the new one go on; one
         that took the old one fails with ``PatchRemovedError``."""
-        self._run.deprecate_patch(name)
+        await self._run.deprecate_patch(name)
 
     @property
     def topic(self) -> str:

@@ -393,13 +393,18 @@ class ExecutionRun:
         await self._record(key, StepKind.PATCH, "", "true" if new_code else "false")
         return new_code
 
-    def deprecate_patch(self, name: str) -> None:
-        """The old branch of patch ``name`` is gone: accept runs that took the new one."""
+    async def deprecate_patch(self, name: str) -> None:
+        """The old branch of patch ``name`` is gone: accept runs that took the new one
+        (and runs reaching this point now, recorded as such), refuse the others."""
         key = patch_key(name)
         recorded = self._take_key(key, StepKind.PATCH, "")
-        took_old = self._replay(recorded) is False if recorded is not None else bool(self.ahead)
-        if took_old:
+        if recorded is not None:
+            if self._replay(recorded) is False:
+                raise PatchRemovedError(name)
+        elif self.ahead:  # passed this point before the patch existed: the old branch
             raise PatchRemovedError(name)
+        else:  # recorded, so that a replay of this run later is not taken for an old one
+            await self._record(key, StepKind.PATCH, "", "true")
 
     async def report_unreached(self, where: str) -> None:
         """Report recorded steps this code passed by (once per attempt), when only
