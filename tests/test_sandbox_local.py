@@ -19,6 +19,7 @@ from polos import (
     GrepOptions,
     LocalEnvironment,
     LocalEnvironmentConfig,
+    ManagedSandbox,
     PolosClient,
     SandboxManager,
     SandboxToolsConfig,
@@ -150,6 +151,9 @@ async def test_bad_configuration_is_named(tmp_path: Path) -> None:
         await env.initialize()
     with pytest.raises(NotImplementedError, match="E2B sandboxes are not supported"):
         sandbox_tools(SandboxToolsConfig(env="e2b"))
+    e2b = ManagedSandbox(SandboxToolsConfig(env="e2b"), "worker-1", "proj")
+    with pytest.raises(NotImplementedError, match=r"use env='docker'.* or env='local'"):
+        await e2b.get_environment()
     with pytest.raises(ValueError, match="invalid duration '5 minutes'"):
         parse_duration("5 minutes")
     assert parse_duration("30m") == 1800 and parse_duration("3d") == 3 * 86400
