@@ -129,6 +129,12 @@ class OtelTracer(Tracer):
     def traceparent(self) -> str | None:
         return current_traceparent()
 
+    def flush(self, timeout_seconds: float) -> None:
+        """Export the spans still queued, waiting at most ``timeout_seconds``."""
+        flush = getattr(self.provider, "force_flush", None)
+        if flush is not None:
+            flush(int(timeout_seconds * 1000))
+
     @contextmanager
     def custom_span(self, name: str, attributes: dict[str, Any] | None) -> Iterator[Span]:
         span = self.tracer.start_span(name, attributes=attributes or {})

@@ -44,6 +44,9 @@ from .settings import send_logs_to_file
 from .worker_resources import close_worker_resources
 
 log = logging.getLogger("polos.worker")
+#: At most this long to export the spans still queued when a worker stops (an
+#: unreachable collector must not hold shutdown for the exporter's 30 s).
+FLUSH_SECONDS = 5.0
 
 DEFAULT_MAX_CONCURRENT = 100
 #: How often some worker sweeps for runs past their retention (one per database).
@@ -251,9 +254,7 @@ class Worker:
         self._started = False
         if self.tracer is not None:
             # Export what this worker's runs emitted before the process may exit.
-            flush = getattr(self.tracer.provider, "force_flush", None)
-            if flush is not None:
-                await asyncio.to_thread(flush)
+            await asyncio.to_thread(self.tracer.flush, FLUSH_SECONDS)
         log.info("worker stopped", extra=fields(worker_id=self.worker_id))
 
     async def run(self) -> None:
