@@ -48,6 +48,10 @@ DEFAULT_IDLE_TIMEOUT = DEFAULT_IDLE_DESTROY_TIMEOUT
 #: slower with many runs watched so that checks stay under 10 queries a second.
 END_POLL_SECONDS = 1.0
 END_POLL_MAX_QUERIES_PER_SECOND = 10
+#: A worker on another host silent for this long is taken for dead. Generous on
+#: purpose: removing a live worker's sandbox is worse than reclaiming late (a
+#: dead worker on this host is recognised at once, by its missing process).
+STALE_WORKER_SECONDS = 600.0
 #: Project folder for workspaces when ``POLOS_PROJECT_ID`` is not set.
 DEFAULT_PROJECT_ID = "default"
 
@@ -340,7 +344,7 @@ class SandboxManager:
         now = time.time()
         alive: set[str] = set()
         for worker in await self._store.list_workers():
-            stale = now - worker.heartbeat_at > 120
+            stale = now - worker.heartbeat_at > STALE_WORKER_SECONDS
             if not stale and not provably_dead(worker.hostname, worker.pid):
                 alive.add(worker.worker_id)
         alive.add(self._worker_id)
