@@ -367,10 +367,11 @@ class Worker:
         run.lease_until = lease_until
         run.deployment_id = self.deployment_id
         run.tracer = self.tracer
-        log.info(
-            "run started" if execution.attempt <= 1 else "run resumed",
-            extra=_run_fields(run, replaying=len(run.recorded) or None),
-        )
+        if log.isEnabledFor(logging.INFO):  # the fields cost more than the check
+            log.info(
+                "run started" if execution.attempt <= 1 else "run resumed",
+                extra=_run_fields(run, replaying=len(run.recorded) or None),
+            )
         if self.channels:
             run.on_suspend = self._notify_channels
         self._runs[execution.id] = run
@@ -611,6 +612,8 @@ def _run_fields(run: ExecutionRun, **more: Any) -> dict[str, Any]:
 def _log_outcome(run: ExecutionRun, seconds: float) -> None:
     """How this attempt of ``run`` ended: one line."""
     reason = run.stop_reason
+    if reason is not StopReason.FAILED and not log.isEnabledFor(logging.INFO):
+        return
     took = round(seconds * 1000, 1)
     if reason is StopReason.COMPLETED:
         log.info("run completed", extra=_run_fields(run, duration_ms=took))
