@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import anthropic
 import openai
@@ -352,3 +353,20 @@ def test_two_servers_at_once_get_distinct_ports() -> None:
     with FakeOpenAIServer() as first, FakeAnthropicServer() as second:
         assert first.port != second.port
         assert first.base_url.endswith("/v1") and not second.base_url.endswith("/v1")
+
+
+def test_latency_plays_a_slow_model_and_is_checked() -> None:
+    with (
+        FakeOpenAIServer([Turn.reply("quick")]) as quick,
+        FakeOpenAIServer([Turn.reply("slow")], latency=0.2) as slow,
+    ):
+        for fake, text in ((quick, "quick"), (slow, "slow")):
+            started = time.monotonic()
+            answer = openai_client(fake).responses.create(model="m", input="hi")
+            took = time.monotonic() - started
+            assert answer.output_text == text
+        assert took >= 0.2  # the slow one waited at least its latency
+    with pytest.raises(ValueError, match="latency"):
+        FakeOpenAIServer(latency=-1)
+    with pytest.raises(ValueError, match="low <= high"):
+        FakeOpenAIServer(latency=(0.5, 0.1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import socket
 import threading
 import time
@@ -36,7 +37,22 @@ class FakeServer:
 
     server_name = "FakeServer"
 
-    def __init__(self, turns: Iterable[TurnSource] = (), *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        turns: Iterable[TurnSource] = (),
+        *,
+        host: str = "127.0.0.1",
+        latency: float | tuple[float, float] = 0.0,
+    ) -> None:
+        """``latency`` plays a real model: each scripted answer waits that many
+        seconds first, or a uniformly random time within ``(low, high)``."""
+        low, high = latency if isinstance(latency, tuple) else (latency, latency)
+        if not 0 <= low <= high:
+            raise ValueError(
+                f"latency must be seconds >= 0, or a (low, high) range with low <= high; "
+                f"got {latency!r}"
+            )
+        self.latency = (float(low), float(high))
         self.host = host
         self.port = 0
         self.requests: list[RecordedRequest] = []
@@ -75,7 +91,9 @@ class FakeServer:
     def start(self) -> Self:
         import uvicorn  # imported late: only tests need the server
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP, or asyncio leaves Nagle's algorithm on and each answer
+        # on a reused connection waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))  # port 0: the OS picks a free port
         self.port = sock.getsockname()[1]
@@ -169,6 +187,9 @@ class FakeServer:
                 return recorded, self.error_response(400, message, {})
         if turn.is_error:
             return recorded, self.error_response(turn.status, turn.error_message, turn.headers)
+        low, high = self.latency
+        if high > 0:
+            await asyncio.sleep(random.uniform(low, high))
         return recorded, turn
 
 
