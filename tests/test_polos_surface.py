@@ -40,9 +40,9 @@ def test_the_recorded_surface_is_the_whole_real_all() -> None:
     assert set(SURFACE) >= DEFERRED
 
 
-@pytest.mark.parametrize("name", sorted(DEFERRED))
-def test_deferred_names_are_still_missing(name: str) -> None:
-    assert not hasattr(polos, name), f"{name} exists now: remove it from DEFERRED"
+def test_deferred_names_are_still_missing() -> None:
+    present = [name for name in sorted(DEFERRED) if hasattr(polos, name)]
+    assert not present, f"{present} exist now: remove them from DEFERRED"
 
 
 @pytest.mark.parametrize("name", CHECKED)
