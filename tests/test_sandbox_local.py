@@ -159,6 +159,17 @@ async def test_bad_configuration_is_named(tmp_path: Path) -> None:
     assert parse_duration("30m") == 1800 and parse_duration("3d") == 3 * 86400
 
 
+def test_tools_are_chosen_by_name_with_polos_inputs() -> None:
+    tools = sandbox_tools(SandboxToolsConfig(env="local", tools=["read", "exec"]))
+    assert [t.id for t in tools] == ["exec", "read"]
+    exec_tool, read_tool = tools
+    assert set(exec_tool.parameters["properties"]) == {"command", "cwd", "env", "timeout"}
+    assert exec_tool.parameters["required"] == ["command"]
+    assert set(read_tool.parameters["properties"]) == {"path", "offset", "limit"}
+    with pytest.raises(ValueError, match="Input should be 'exec', 'read'"):
+        SandboxToolsConfig(tools=["shell"])  # type: ignore[list-item]
+
+
 async def test_manager_shares_sandboxes_and_ends_them_by_scope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
