@@ -129,9 +129,13 @@ async def test_an_agent_call_with_a_tool_in_genai_terms(otlp: OtlpReceiver, polo
         assert result.result == "In stock"
         await polos.stop()
 
-    [agent, *_] = sorted(
+    [agent, *_, last] = sorted(
         otlp.named("agent.ag_shopper"), key=lambda s: s.attributes["polos.attempt"]
     )
+    # The attempt that finishes the agent carries its totals.
+    assert last.attributes["gen_ai.usage.input_tokens"] == 20
+    assert last.attributes["gen_ai.usage.output_tokens"] == 40
+    assert last.attributes["polos.agent.llm_calls"] == 2
     assert agent.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert agent.attributes["gen_ai.agent.name"] == "ag_shopper"
     assert agent.trace_id == uuid.UUID(result.execution_id).hex

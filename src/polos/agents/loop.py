@@ -187,6 +187,14 @@ class _Loop:
             stop_reason=stop_reason,
             session_id=self.session_id,
         )
+        genai.agent_totals(
+            current_run.get(),
+            input_tokens=self.usage.input_tokens,
+            output_tokens=self.usage.output_tokens,
+            llm_calls=i,
+            stop_reason=stop_reason,
+            cost=result.cost,
+        )
         if self.session_id:
             await self.save_memory()
         if agent.on_end:

@@ -87,6 +87,30 @@ def llm_call(
         yield LLMCall(span)
 
 
+def agent_totals(
+    run: ExecutionRun | None,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    llm_calls: int,
+    stop_reason: str | None,
+    cost: float | None,
+) -> None:
+    """An agent's totals, on the run span of the attempt that finishes it."""
+    if tracer_of(run) is None:
+        return
+    span = trace.get_current_span()  # the agent's run span: this runs outside any step
+    if not span.is_recording():
+        return
+    span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+    span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+    span.set_attribute("polos.agent.llm_calls", llm_calls)
+    if stop_reason:
+        span.set_attribute("polos.agent.stop_reason", stop_reason)
+    if cost is not None:
+        span.set_attribute("polos.agent.cost", cost)
+
+
 @contextmanager
 def guardrail(run: ExecutionRun | None, step_key: str, name: str) -> Iterator[Span | None]:
     """A span around a guardrail check that runs now (none when it replays)."""
