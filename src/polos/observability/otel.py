@@ -15,8 +15,10 @@ Otherwise it is off and costs nothing: workers give runs no tracer at all.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from contextvars import ContextVar
 
 from opentelemetry import trace
@@ -89,8 +91,47 @@ def provider_from_env() -> TracerProvider | None:
             )
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             _providers[key] = provider
+            _quiet_exporter_logs()
     return provider
 
 
 def _service_name() -> str:
     return os.environ.get("OTEL_SERVICE_NAME", "").strip() or "polos"
+
+
+#: The OTLP exporter's loggers (its HTTP transport logs each retry of each batch).
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+)
+
+
+class OncePerInterval(logging.Filter):
+    """Lets a message (by its template) through once per ``interval`` seconds.
+
+    While a collector is down the exporter warns on every retry of every
+    batch; one line a minute says the same, as the store's outage log does.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        key = str(record.msg)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                return False
+            self._last[key] = now
+        return True
+
+
+def _quiet_exporter_logs() -> None:
+    for name in _EXPORTER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OncePerInterval) for f in logger.filters):
+            logger.addFilter(OncePerInterval())
