@@ -227,3 +227,21 @@ async def test_a_child_run_in_another_process_joins_the_parents_trace(
     assert child.service == "polos-child-process", "run by the other process"
     assert (child.trace_id, child.parent_span_id) == (step.trace_id, step.span_id)
     assert otlp.one("step.triple").parent_span_id == child.span_id
+
+
+def test_a_collector_outage_is_not_a_warning_per_retry() -> None:
+    import logging
+
+    from polos.observability.otel import OncePerInterval
+
+    once = OncePerInterval(interval=60)
+
+    def record(template: str, arg: str) -> logging.LogRecord:
+        return logging.LogRecord("otlp", logging.WARNING, "", 0, template, (arg,), None)
+
+    retry = "Transient error %s encountered while exporting spans batch"
+    assert once.filter(record(retry, "refused"))
+    assert not once.filter(record(retry, "refused again"))  # same message, same minute
+    assert once.filter(record("Failed to export %s batch", "spans"))  # another message
+    quick = OncePerInterval(interval=0)
+    assert quick.filter(record(retry, "a")) and quick.filter(record(retry, "b"))
