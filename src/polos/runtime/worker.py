@@ -53,6 +53,9 @@ DEFAULT_MAX_CONCURRENT = 100
 DEFAULT_RETENTION_SWEEP_SECONDS = 600.0
 #: Between two purge batches of a sweep: the database goes to the runs first.
 _SWEEP_PAUSE = 0.05
+#: The shortest hold on the sweep's lease: longer than any batch, so a short
+#: interval never lets a second worker start while the first is mid-batch.
+_SWEEP_LEASE_SECONDS = 60.0
 
 
 def _serve_deployments(given: Iterable[str] | None) -> tuple[str, ...]:
@@ -545,7 +548,10 @@ class Worker:
         async def hold() -> bool:
             # Renewed before every batch: a long sweep keeps it, a dead one loses it.
             return not self._stopping and await self.store.take_lease(
-                SWEEP_LEASE, self.worker_id, self.clock.now(), self.retention_sweep_interval
+                SWEEP_LEASE,
+                self.worker_id,
+                self.clock.now(),
+                max(self.retention_sweep_interval, _SWEEP_LEASE_SECONDS),
             )
 
         if not await hold():
