@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from polos import Polos, PolosClient, Worker
-from polos.errors import PatchRemovedError
+from polos import PatchRemovedError, Polos, PolosClient, Worker
 from toolkit.waiting import until
 from version_workflows import CODE, ver_patch_twice, ver_patch_unawaited, ver_pricing, ver_rename
 
