@@ -92,7 +92,21 @@ def provider_from_env() -> TracerProvider | None:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             _providers[key] = provider
             _quiet_exporter_logs()
+            _warn_if_grpc()
     return provider
+
+
+def _warn_if_grpc() -> None:
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or ""
+    ).strip()
+    if protocol == "grpc":
+        logging.getLogger("polos.observability").warning(
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: Polos exports spans over "
+            "OTLP/HTTP (protobuf); point the endpoint at the collector's HTTP port (4318)"
+        )
 
 
 def _service_name() -> str:
