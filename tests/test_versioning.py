@@ -14,7 +14,14 @@ import pytest
 
 from polos import PatchRemovedError, Polos, PolosClient, Worker
 from toolkit.waiting import until
-from version_workflows import CODE, ver_patch_twice, ver_patch_unawaited, ver_pricing, ver_rename
+from version_workflows import (
+    CODE,
+    ver_patch_in_branch,
+    ver_patch_twice,
+    ver_patch_unawaited,
+    ver_pricing,
+    ver_rename,
+)
 
 
 def new_run(tmp_path: Path, code: str) -> dict[str, str]:
@@ -107,6 +114,14 @@ async def test_ctx_patched_used_without_await_is_an_error(polos: Polos, tmp_path
     with pytest.raises(Exception) as failed:
         await ver_patch_unawaited.run(polos, new_run(tmp_path, "v2"), timeout=10)
     assert "must be awaited" in str(failed.value)
+
+
+async def test_ctx_patched_inside_a_parallel_branch_is_an_error(
+    polos: Polos, tmp_path: Path
+) -> None:
+    with pytest.raises(Exception) as failed:
+        await ver_patch_in_branch.run(polos, new_run(tmp_path, "v2"), timeout=10)
+    assert "inside a parallel branch" in str(failed.value)
 
 
 async def test_a_renamed_step_key_is_reported_in_the_history(polos: Polos, tmp_path: Path) -> None:

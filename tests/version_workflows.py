@@ -68,3 +68,13 @@ async def ver_patch_unawaited(ctx: WorkflowContext, p: dict[str, str]) -> str:
     if ctx.patched("oops"):  # type: ignore[truthy-bool]  # the mistake under test
         return "new"
     return "old"
+
+
+@workflow(id="ver_patch_in_branch")
+async def ver_patch_in_branch(ctx: WorkflowContext, p: dict[str, str]) -> Any:
+    import asyncio
+
+    async def branch() -> bool:
+        return await ctx.patched("in-branch")
+
+    return await asyncio.gather(branch(), ctx.step.uuid("u"))

@@ -32,6 +32,7 @@ from ..errors import (
     PayloadTooLargeError,
     SerializationError,
     StepExecutionError,
+    WorkflowDefinitionError,
 )
 from ..store import Store
 from ..store.records import Claimed, NewEvent, NewExecution, StepRow
@@ -385,7 +386,7 @@ class ExecutionRun:
         """Whether this run takes the new code of patch ``name``: True unless the run
         reached this point before the patch existed (recorded steps lie ahead);
         recorded as a marker, so the answer never changes for this run."""
-        key = patch_key(name)
+        key = self._patch_key(name, "patched")
         recorded = self._take_key(key, StepKind.PATCH, "")
         if recorded is not None:
             return bool(self._replay(recorded))
@@ -396,7 +397,7 @@ class ExecutionRun:
     async def deprecate_patch(self, name: str) -> None:
         """The old branch of patch ``name`` is gone: accept runs that took the new one
         (and runs reaching this point now, recorded as such), refuse the others."""
-        key = patch_key(name)
+        key = self._patch_key(name, "deprecate_patch")
         recorded = self._take_key(key, StepKind.PATCH, "")
         if recorded is not None:
             if self._replay(recorded) is False:
@@ -405,6 +406,17 @@ class ExecutionRun:
             raise PatchRemovedError(name)
         else:  # recorded, so that a replay of this run later is not taken for an old one
             await self._record(key, StepKind.PATCH, "", "true")
+
+    def _patch_key(self, name: str, method: str) -> str:
+        """The marker key of patch ``name``, asked from the workflow's own flow only:
+        in a parallel branch, which recorded steps lie ahead depends on scheduling."""
+        key = patch_key(name)
+        if self.main_task is not None and asyncio.current_task() is not self.main_task:
+            raise WorkflowDefinitionError(
+                f"ctx.{method}({name!r}) was called inside a parallel branch (asyncio.gather "
+                "or a task); call it from the workflow's own flow, before the branches start"
+            )
+        return key
 
     async def report_unreached(self, where: str) -> None:
         """Report recorded steps this code passed by (once per attempt), when only
