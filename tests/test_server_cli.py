@@ -32,7 +32,7 @@ def test_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyPat
         result = CliRunner().invoke(app, ["server", "--port", str(busy.getsockname()[1])])
     assert result.exit_code == 1
     said = " ".join(result.output.split())
-    assert "pip install 'polos[server]'" in said and "starlette is not installed" in said
+    assert "pip install 'polos-durable[server]'" in said and "starlette is not installed" in said
 
 
 def test_busy_port_and_bad_options_are_clear(

@@ -340,7 +340,7 @@ def queues(database_url: str | None = DatabaseUrl) -> None:
 
 
 # the HTTP server --------------------------------------------------------------------
-_SERVER_EXTRA = "pip install 'polos[server]'"
+_SERVER_EXTRA = "pip install 'polos-durable[server]'"
 
 
 def _server_settings(

@@ -6,7 +6,7 @@ PostgreSQL): it starts, reads, cancels and resumes runs through
 through :mod:`polos.events`, and manages schedules through
 :mod:`polos.schedules`. It runs no workflow code itself: workers do.
 
-Needs the ``server`` extra (``pip install 'polos[server]'``: starlette, uvicorn).
+Needs the ``server`` extra (``pip install 'polos-durable[server]'``: starlette, uvicorn).
 """
 
 from __future__ import annotations

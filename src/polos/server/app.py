@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..distribution import package_version
 from ..errors import ConfigurationError, PolosError
 from ..runtime.client import PolosClient
 from .auth import KeyCheck, check_can_serve
@@ -128,10 +128,7 @@ def _internal(exc: Exception) -> Response:
 
 
 def _version() -> str:
-    try:
-        return version("polos")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0"
+    return package_version()
 
 
 def endpoint_paths() -> list[tuple[str, str]]:

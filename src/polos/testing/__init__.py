@@ -10,7 +10,7 @@ chunk and error comes from the script: deterministic tests, no network.
         ...  # provider_base_url=llm.base_url
         assert len(llm.requests) == 2
 
-Needs the ``agents`` extra (starlette and uvicorn): pip install 'polos[agents]'.
+Needs the ``agents`` extra (starlette and uvicorn): pip install 'polos-durable[agents]'.
 """
 
 from ._server import FakeServer

@@ -204,7 +204,7 @@ def _api_key(explicit: str | None, variable: str, base_url: str | None, provider
 def _require_sdk(module: str, provider: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ProviderConfigError(
-            f"provider {provider!r} needs the {module!r} package: pip install 'polos[agents]'"
+            f"provider {provider!r} needs the {module!r} package: pip install 'polos-durable[agents]'"
         )
 
 
