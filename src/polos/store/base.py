@@ -416,6 +416,12 @@ class Store(abc.ABC):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
 
     @abc.abstractmethod
+    async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of the executions whose id starts with ``prefix`` (as typed: ``%`` and
+        ``_`` are not wildcards), in id order, at most ``limit``: what a short id a
+        person typed may mean. An empty prefix matches nothing."""
+
+    @abc.abstractmethod
     async def list_steps(self, execution_id: str) -> list[StepRow]: ...
 
     @abc.abstractmethod

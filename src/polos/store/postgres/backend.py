@@ -965,6 +965,14 @@ class PostgresStore(Store):
         row = await self._fetchrow("reading an execution", "get_execution", execution_id)
         return _execution(row) if row else None
 
+    async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        if not prefix:
+            return []
+        rows = await self._fetch(
+            "finding executions by id prefix", "find_execution_ids", prefix, limit
+        )
+        return [row[0] for row in rows]
+
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         rows = await self._fetch("listing steps", "list_steps", execution_id)
         return [StepRow(*row) for row in rows]

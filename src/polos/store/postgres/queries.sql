@@ -488,6 +488,13 @@ FROM workers ORDER BY started_at
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
 
+-- name: find_execution_ids
+-- In any collation a string sorts at or after its own prefix, so the primary key
+-- is read from $1 on; starts_with keeps the test exact (no LIKE wildcards).
+SELECT id FROM executions
+WHERE id >= $1 AND starts_with(id, $1)
+ORDER BY id LIMIT $2
+
 -- name: list_steps
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 ORDER BY created_at, step_key
 

@@ -1041,6 +1041,12 @@ class SQLiteStore(Store):
         rows = await self._fetch(_Q["get_execution"], (execution_id,))
         return ExecutionRow(*rows[0]) if rows else None
 
+    async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        if not prefix:
+            return []
+        rows = await self._fetch(_Q["find_execution_ids"], (prefix, prefix + "\U0010ffff", limit))
+        return [row[0] for row in rows]
+
     async def list_steps(self, execution_id: str) -> list[StepRow]:
         return [StepRow(*row) for row in await self._fetch(_Q["list_steps"], (execution_id,))]
 

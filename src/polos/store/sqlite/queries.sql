@@ -310,6 +310,13 @@ FROM workers ORDER BY started_at
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
 
+-- name: find_execution_ids
+-- The ids from ?1 up to ?2 (?1 followed by the highest code point) on the primary
+-- key: a range, so only the matches are read; substr keeps the test exact.
+SELECT id FROM executions
+WHERE id >= ?1 AND id < ?2 AND substr(id, 1, length(?1)) = ?1
+ORDER BY id LIMIT ?3
+
 -- name: list_steps
 SELECT STEP_COLUMNS
 FROM steps WHERE execution_id = ? ORDER BY created_at, step_key
