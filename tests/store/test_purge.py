@@ -165,3 +165,42 @@ async def test_a_lease_has_one_holder_until_it_expires_or_is_dropped(store: Stor
     assert not await store.take_lease("sweep", "w1", T0 + 71, 60)
     await store.drop_lease("sweep", "w2")
     assert await store.take_lease("sweep", "w1", T0 + 72, 60)
+
+
+async def test_retrying_a_child_holds_its_root_so_a_purge_leaves_the_tree(
+    store: Store, database_url: str
+) -> None:
+    """PostgreSQL: a purge takes roots FOR UPDATE SKIP LOCKED; a retry of a child
+    takes its root's lock first, so the two never interleave (the purge would
+    otherwise delete the child just re-queued after its snapshot)."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite runs one writing transaction at a time")
+    import asyncio
+
+    import asyncpg
+
+    parent = await running(store, "parent")
+    pid = parent.execution.id
+    [kid] = children(parent, "spawn", 1)
+    assert await store.start_children(pid, 1, "spawn", [kid], wait=False, output="[]", now=T0 + 1)
+    await claim_all(store, "kid")
+    assert await store.fail_execution(kid.id, 1, '{"message": "boom"}', T0 + 2)
+    assert await store.complete_execution(pid, 1, '"ok"', T0 + 3)
+
+    dsn, schema = database_url.split("?schema=")
+    holder = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", pid)
+        retry = asyncio.ensure_future(store.retry_execution(kid.id, T0 + 4))
+        await asyncio.sleep(0.5)
+        assert not retry.done(), "the retry went ahead without its root's lock"
+        await tx.rollback()
+        outcome = await asyncio.wait_for(retry, 30)
+    finally:
+        await holder.close()
+    assert outcome is not None and outcome.retried
+    # The child is queued again: its tree is no longer finished, so no purge takes it.
+    assert (await store.purge_finished(CUTOFF, statuses=ALL)).trees == 0
+    assert await exists(store, pid, kid.id) == [True, True]

@@ -701,6 +701,7 @@ class PostgresStore(Store):
 
         async def body(conn: Conn, retrying: bool) -> RetryOutcome | None:
             async with conn.transaction():
+                await conn.execute(_Q["pg_retry_lock_root"], execution_id)
                 found = await conn.fetchrow(_Q["pg_retry_begin"], execution_id)
                 if found is None:
                     return None

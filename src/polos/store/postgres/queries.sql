@@ -582,6 +582,14 @@ UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL
 -- name: any_api_key
 SELECT EXISTS (SELECT 1 FROM api_keys)
 
+-- name: pg_retry_lock_root
+-- Retry holds the run's root first: a purge takes roots FOR UPDATE SKIP LOCKED,
+-- so it leaves alone a tree one of whose runs is being retried (it would
+-- otherwise delete a child re-queued after the purge's snapshot was taken).
+SELECT 1 FROM executions
+WHERE id = (SELECT COALESCE(root_execution_id, id) FROM executions WHERE id = $1)
+FOR UPDATE
+
 -- name: pg_retry_begin
 -- Retry and fork (see polos/store/retries.py): the run, held still.
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1 FOR UPDATE
