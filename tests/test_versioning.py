@@ -216,3 +216,30 @@ async def test_the_http_api_says_when_no_worker_serves_a_run(
                 assert (one["status"], one["deployment_served"]) == ("waiting", True)
             finally:
                 await blue.stop()
+
+
+def test_only_live_workers_count_as_serving() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from polos.runtime.deployments import LIVE_WITHIN_SECONDS, served_deployments
+    from polos.runtime.liveness import HOSTNAME
+    from polos.store import WorkerRow
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    now = 1_000_000.0
+    served = served_deployments(
+        [
+            WorkerRow("a", HOSTNAME, os.getpid(), now, now - 5, "v2", ("v1",)),
+            WorkerRow("b", "elsewhere", 1, now, now - LIVE_WITHIN_SECONDS - 1, "v0"),
+            WorkerRow("c", HOSTNAME, gone.pid, now, now, "v9", ("*",)),
+        ],
+        now,
+    )
+    assert served.serves("v2") and served.serves("v1")
+    assert not served.serves("v0"), "silent for too long"
+    assert not served.serves("v9") and not served.serves("v3"), "its process is gone"
+    anyone = served_deployments([WorkerRow("d", "h", 1, now, now, "v2", ("*",))], now)
+    assert anyone.serves("v3")
