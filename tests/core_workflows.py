@@ -643,3 +643,15 @@ async def core_idempotency(ctx: WorkflowContext, tag: str) -> dict[str, Any]:
         "other": ctx.step.idempotency_key("refund"),
         "attempt": ctx.attempt,
     }
+
+
+async def _nap(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@workflow(id="core_gathered_naps")
+async def core_gathered_naps(ctx: WorkflowContext) -> list[float]:
+    return list(
+        await asyncio.gather(ctx.step.run("nap_a", _nap, 0.3), ctx.step.run("nap_b", _nap, 0.3))
+    )

@@ -18,6 +18,7 @@ from core_workflows import (
     core_echo,
     core_fixed_values,
     core_gather,
+    core_gathered_naps,
     core_idempotency,
     core_keys_shift,
     core_nondeterminism,
@@ -219,3 +220,15 @@ async def test_invoke_payload_limit_follows_polos_option(sqlite_url: str) -> Non
         with pytest.raises(PayloadTooLargeError):
             await core_echo.invoke(polos, "z" * 2000)
         assert await polos.list_executions() == []
+
+
+async def test_a_step_records_when_it_began_so_gathered_steps_overlap(polos: Polos) -> None:
+    handle = await core_gathered_naps.invoke(polos)
+    assert await handle.result(timeout=20) == [0.3, 0.3]
+    info = await polos.get_execution(handle.id)
+    a, b = sorted(info.steps, key=lambda s: s.step_key)
+    for s in (a, b):
+        assert s.started_at is not None
+        assert (s.created_at - s.started_at).total_seconds() >= 0.3  # its own time, in full
+    assert a.started_at is not None and b.started_at is not None
+    assert a.started_at < b.created_at and b.started_at < a.created_at  # they overlapped

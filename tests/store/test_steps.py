@@ -33,7 +33,21 @@ async def test_a_recorded_step_reads_back_as_written(store: Store) -> None:
     )
     assert orjson.loads(got.output or "") == {"paid": True}
     assert (got.created_at, got.execution_id, got.state) == (T0 + 2, eid, '{"total": 3}')
+    assert got.started_at is None  # not given: unknown
     assert await store.get_step(eid, "other") is None
+
+
+async def test_a_step_keeps_when_it_began_through_reads_and_claims(store: Store) -> None:
+    run = await running(store, "timed")
+    eid = run.execution.id
+    assert await store.record_step(eid, 1, step("slow", 1, at=T0 + 5, started_at=T0 + 1.5))
+    got = await store.get_step(eid, "slow")
+    assert got is not None and (got.started_at, got.created_at) == (T0 + 1.5, T0 + 5)
+    assert [s.started_at for s in await store.list_steps(eid)] == [T0 + 1.5]
+    # A claim after a requeue loads the steps with it, started_at included.
+    await store.requeue_worker(run.execution.owner or "", T0 + 6)
+    [claimed] = await store.claim("w2", ["timed"], 1, T0 + 7, 30)
+    assert [(s.step_key, s.started_at) for s in claimed.steps] == [("slow", T0 + 1.5)]
 
 
 async def test_a_failed_step_keeps_its_error_and_no_output(store: Store) -> None:

@@ -1,11 +1,11 @@
 """What ``polos show`` and ``polos watch`` print about one execution.
 
-Step durations: the store records when a step *ended*, so a step is taken to
-start at the run's last recorded moment before it: the wait it parked on (a
-``waiting`` history entry naming it), else the latest claim or resume, else
-the step recorded before it. For steps run one after another that is their
-own time; steps run concurrently (``asyncio.gather``) are counted one after
-the other. The dashboard's timeline uses the same rule.
+Step durations: a step ends when it was recorded; a run step also records
+when its call began (``started_at``). Other steps (waits, children) and rows
+older than ``started_at`` start at the run's last recorded moment before
+them: the wait they parked on (a ``waiting`` history entry naming it), else
+the latest claim or resume, else the step recorded before. The dashboard's
+timeline uses the same rule.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def timed_steps(info: ExecutionInfo) -> list[TimedStep]:
     previous = info.started_at or info.created_at
     timed = []
     for step in sorted(info.steps, key=lambda s: s.created_at):
-        start = parked.get(step.step_key)
+        start = step.started_at or parked.get(step.step_key)
         if start is None:
             start = max([previous, *(a for a in anchors if a <= step.created_at)])
         start = min(start, step.created_at)

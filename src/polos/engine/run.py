@@ -161,6 +161,7 @@ class ExecutionRun:
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
         span = self._span(StepKind.RUN, step_key, name)
+        started = self.clock.now()
         try:
             while True:
                 try:
@@ -171,15 +172,15 @@ class ExecutionRun:
                     raise
                 except (SerializationError, PayloadTooLargeError) as exc:
                     # Deterministic: retrying cannot help, so fail the step now.
-                    await self._fail_step(step_key, name, exc, retries + 1)
+                    await self._fail_step(step_key, name, exc, retries + 1, started)
                 except Exception as exc:
                     if not policy.should_retry(exc, retries):
-                        await self._fail_step(step_key, name, exc, retries + 1)
+                        await self._fail_step(step_key, name, exc, retries + 1, started)
                     retries += 1
                     if span is not None:
                         span.set_attribute("polos.step.retries", retries)
                     await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
-            await self._record(step_key, StepKind.RUN, name, output)
+            await self._record(step_key, StepKind.RUN, name, output, started_at=started)
         except BaseException as exc:
             if span is not None:
                 span.end(exc)
@@ -198,9 +199,11 @@ class ExecutionRun:
         return value
 
     async def _fail_step(
-        self, step_key: str, name: str, error: Exception, attempts: int
+        self, step_key: str, name: str, error: Exception, attempts: int, started: float
     ) -> NoReturn:
-        await self._record(step_key, StepKind.RUN, name, None, error_record(error, attempts))
+        await self._record(
+            step_key, StepKind.RUN, name, None, error_record(error, attempts), started_at=started
+        )
         raise StepExecutionError.for_step(
             step_key, type(error).__name__, str(error), attempts
         ) from error
@@ -580,6 +583,8 @@ class ExecutionRun:
         name: str,
         output: str | None,
         error: str | None = None,
+        *,
+        started_at: float | None = None,
     ) -> None:
         row = StepRow(
             step_key,
@@ -590,6 +595,7 @@ class ExecutionRun:
             self.attempt,
             self.clock.now(),
             state=self.state_if_changed(),
+            started_at=started_at,
         )
         if not await self.store.record_step(self.execution_id, self.attempt, row):
             self._refused()

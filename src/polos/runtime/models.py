@@ -30,7 +30,10 @@ class StepInfo(BaseModel):
     output: Any = None
     error: dict[str, Any] | None = None
     attempt: int
+    #: When it was recorded.
     created_at: datetime
+    #: When it began (a run step's call), or None when not recorded (waits, older rows).
+    started_at: datetime | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -143,6 +146,7 @@ def execution_info(
                 error=orjson.loads(s.error) if s.error else None,
                 attempt=s.attempt,
                 created_at=_at(s.created_at),
+                started_at=_dt(s.started_at),
             )
             for s in steps or ()
         ],

@@ -169,6 +169,7 @@ class StepResponse(BaseModel):
     success: bool
     attempt: int
     created_at: datetime
+    started_at: datetime | None = Field(None, description="When the step began, when recorded")
 
 
 class StepsResponse(BaseModel):

@@ -111,6 +111,8 @@ class StepRow:
     execution_id: str = ""
     #: Snapshot of the workflow state after this step, when the step changed it.
     state: str | None = None
+    #: When the step began (None when unknown: waits the store resolved, older rows).
+    started_at: float | None = None
 
 
 #: The step columns every query selects, in StepRow's field order.

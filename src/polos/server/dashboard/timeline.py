@@ -1,11 +1,12 @@
 """A run's steps as a timeline: when each began and ended, its retries and waits.
 
-The store records when a step *ended* (its row's ``created_at``), not when it
-began. A step's start is therefore the run's last recorded moment before it:
-the wait it parked on (a ``waiting`` history entry), else the latest claim or
-resume, else the step recorded before it. For code that runs steps one after
-another this is the step's own time; steps run concurrently (``asyncio.gather``)
-show one after the other.
+A step ends when it was recorded (its row's ``created_at``). A run step also
+records when its call began (``started_at``), so steps run concurrently
+(``asyncio.gather``) overlap as they did. Other steps (waits, children,
+values) and rows written before ``started_at`` existed begin at the run's
+last recorded moment before them: the wait they parked on (a ``waiting``
+history entry), else the latest claim or resume, else the step recorded
+before them.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def timeline(
     previous = t0
     for step in sorted(steps, key=lambda s: s.created_at):
         waited = parked.get(step.step_key)
-        if waited is not None:
+        if step.started_at is not None:
+            start = step.started_at
+        elif waited is not None:
             start = waited[0]
         else:
             start = max([previous, *(a for a in anchors if a <= step.created_at)])

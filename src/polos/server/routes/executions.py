@@ -174,6 +174,7 @@ async def list_steps(request: Request) -> Response:
                     success=s.error is None,
                     attempt=s.attempt,
                     created_at=s.created_at,
+                    started_at=s.started_at,
                 )
                 for s in info.steps
             ],

@@ -373,6 +373,7 @@ class PostgresStore(Store):
             attempt,
             step.created_at,
             step.state,
+            step.started_at,
         )
         return await self._step_records.submit(row)
 
@@ -596,6 +597,7 @@ class PostgresStore(Store):
             attempt,
             now,
             None,
+            row.started_at,
         )
         return bool(recorded)
 
@@ -1162,9 +1164,11 @@ def _execution(row: Record) -> ExecutionRow:
 
 
 def _step(fields: Sequence[Any], execution_id: str) -> StepRow:
-    """A step from the claim's aggregated (step_key, ..., created_at, state) tuples."""
-    step_key, kind, name, output, error, attempt, created_at, state = fields
-    return StepRow(step_key, kind, name, output, error, attempt, created_at, execution_id, state)
+    """A step from the claim's aggregated (step_key, ..., created_at, state, started_at) tuples."""
+    step_key, kind, name, output, error, attempt, created_at, state, started_at = fields
+    return StepRow(
+        step_key, kind, name, output, error, attempt, created_at, execution_id, state, started_at
+    )
 
 
 def _count(status: str) -> int:

@@ -109,7 +109,7 @@ WITH limits AS (
 SELECT c.*,
        (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
-                          s.created_at, s.state))
+                          s.created_at, s.state, s.started_at))
         FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($8::text[])) AS steps,
        (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        l.limited
@@ -141,7 +141,7 @@ WITH picked AS (
 SELECT c.*,
        (SELECT x.attempt FROM executions x WHERE x.id = c.id) AS seen_attempt,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
-                          s.created_at, s.state))
+                          s.created_at, s.state, s.started_at))
         FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($9::text[])) AS steps,
        (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        $5::boolean AS limited
@@ -272,9 +272,9 @@ SELECT (SELECT count(*) FROM requeued) AS requeued,
 -- zombie record a step just after its lease was taken over.
 WITH recorded AS (
     INSERT INTO steps (
-        execution_id, step_key, kind, name, output, error, attempt, created_at, state
+        execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
     )
-    SELECT e.id, $2, $3, $4, $5, $6, e.attempt, $8, $9
+    SELECT e.id, $2, $3, $4, $5, $6, e.attempt, $8, $9, $10
     FROM executions e
     WHERE e.id = $1 AND e.attempt = $7 AND e.status = 'running'
     FOR SHARE
@@ -544,15 +544,20 @@ FROM workflows ORDER BY workflow_id
 -- FOR SHARE on each execution row; ok tells each row's fate.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::int[], $8::float8[], $9::text[]) WITH ORDINALITY
-        AS t(execution_id, step_key, kind, name, output, error, attempt, created_at, state, n)
+                         $7::int[], $8::float8[], $9::text[], $10::float8[]) WITH ORDINALITY
+        AS t(execution_id, step_key, kind, name, output, error, attempt, created_at, state,
+             started_at, n)
 ), fenced AS (
     SELECT i.* FROM input i
     JOIN executions e ON e.id = i.execution_id AND e.attempt = i.attempt AND e.status = 'running'
     FOR SHARE OF e
 ), recorded AS (
-    INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
-    SELECT execution_id, step_key, kind, name, output, error, attempt, created_at, state FROM fenced
+    INSERT INTO steps (
+        execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+    )
+    SELECT execution_id, step_key, kind, name, output, error, attempt, created_at, state,
+        started_at
+    FROM fenced
     ON CONFLICT DO NOTHING
     RETURNING execution_id, step_key
 )
@@ -627,8 +632,10 @@ SELECT EXISTS (SELECT 1 FROM history WHERE execution_id = $1 AND event = 'retrie
 UPDATE executions SET attempt = 1 WHERE id = $1 AND attempt = 0
 
 -- name: fork_copy_steps
-INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
-SELECT $1, step_key, kind, name, output, error, attempt, created_at, state
+INSERT INTO steps (
+    execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+)
+SELECT $1, step_key, kind, name, output, error, attempt, created_at, state, started_at
 FROM steps WHERE execution_id = $2 AND step_key = ANY($3::text[])
 ON CONFLICT DO NOTHING
 

@@ -520,6 +520,7 @@ class SQLiteStore(Store):
                 attempt,
                 step.created_at,
                 step.state,
+                step.started_at,
                 execution_id,
                 attempt,
             ),

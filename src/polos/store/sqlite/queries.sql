@@ -100,8 +100,10 @@ FROM steps WHERE execution_id IN (SELECT value FROM json_each(?))
 SELECT 1 FROM executions WHERE id = ? AND attempt = ? AND status = 'running'
 
 -- name: record_step
-INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+INSERT INTO steps (
+    execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE EXISTS (SELECT 1 FROM executions WHERE id = ? AND attempt = ? AND status = 'running')
 
 -- name: begin_wait
@@ -403,8 +405,10 @@ WHERE id = ? AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key
 UPDATE executions SET attempt = 1 WHERE id = ?
 
 -- name: copy_steps
-INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at, state)
-SELECT ?, step_key, kind, name, output, error, attempt, created_at, state
+INSERT INTO steps (
+    execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+)
+SELECT ?, step_key, kind, name, output, error, attempt, created_at, state, started_at
 FROM steps WHERE execution_id = ? AND step_key IN (SELECT value FROM json_each(?))
 
 -- name: list_failed
