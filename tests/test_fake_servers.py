@@ -370,3 +370,23 @@ def test_latency_plays_a_slow_model_and_is_checked() -> None:
         FakeOpenAIServer(latency=-1)
     with pytest.raises(ValueError, match="low <= high"):
         FakeOpenAIServer(latency=(0.5, 0.1))
+
+
+async def test_busy_seconds_counts_each_answer_to_its_last_streamed_byte() -> None:
+    # Anthropic, streamed: the chunks' delays fall after the handler returned,
+    # so only a count that waits for the last byte sees them.
+    slow_stream = Turn(text="a b c", chunks=("a", "b", "c"), chunk_delay=0.05)
+    async with FakeAnthropicServer([slow_stream, Turn.reply("ok")], latency=0.1) as fake:
+        assert fake.busy_seconds == 0.0
+        client = anthropic_client(fake)
+        started = time.monotonic()
+        async with client.messages.stream(
+            model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            assert await stream.get_final_text() == "abc"
+        await client.messages.create(
+            model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+        took = time.monotonic() - started
+    # Two latencies and three chunk delays at least; never more than the caller waited.
+    assert 0.2 + 0.15 <= fake.busy_seconds <= took

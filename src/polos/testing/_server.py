@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .script import RecordedRequest, Script, Turn, TurnSource
 
@@ -57,6 +58,11 @@ class FakeServer:
         self.port = 0
         self.requests: list[RecordedRequest] = []
         """Every request received, in order, with its parsed JSON body."""
+        self.busy_seconds = 0.0
+        """Total time spent answering requests, each from its arrival to its
+        last byte sent (a stream's too), the ``latency`` included: what a
+        caller's own time minus this leaves is its own overhead. Concurrent
+        requests each count in full."""
         self._script = Script(turns)
         self._ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
@@ -98,7 +104,7 @@ class FakeServer:
         sock.bind((self.host, 0))  # port 0: the OS picks a free port
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            Starlette(routes=list(self.routes())),
+            self._timed(Starlette(routes=list(self.routes()))),
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -146,6 +152,22 @@ class FakeServer:
         # In a thread: stopping waits for open connections, which this very
         # loop may still be reading.
         await asyncio.to_thread(self.stop)
+
+    def _timed(self, app: ASGIApp) -> ASGIApp:
+        """``app``, adding each HTTP request's time to :attr:`busy_seconds`."""
+
+        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            try:
+                await app(scope, receive, send)
+            finally:
+                # Only the server's own thread writes it: no lock needed.
+                self.busy_seconds += time.perf_counter() - start
+
+        return timed
 
     # -- helpers for subclasses ---------------------------------------------
 
