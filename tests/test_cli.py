@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -57,7 +56,7 @@ def test_cli_runs_a_human_in_the_loop_flow(database_url: str, tmp_path: Path) ->
             url=database_url,
         )
         assert started.returncode == 0, started.stdout + started.stderr
-        execution_id = json.loads(started.stdout)
+        execution_id = started.stdout.strip()  # bare: ID=$(polos invoke ...) works
         for _ in range(100):
             listed = polos("suspended", cwd=tmp_path, url=database_url)
             if execution_id in listed.stdout:
@@ -98,9 +97,9 @@ def test_cli_errors_are_clear(database_url: str, tmp_path: Path) -> None:
         and "not valid JSON" in bad_json.stderr
     )
     unknown = polos("invoke", "cli_nobody_serves_this", cwd=tmp_path, url=database_url)
-    assert unknown.returncode == 1 and "cli_nobody_serves_this" in unknown.stdout
+    assert unknown.returncode == 1 and "cli_nobody_serves_this" in unknown.stderr
     missing = polos("cancel", "no-such-id", cwd=tmp_path, url=database_url)
-    assert missing.returncode == 1 and "no execution with id 'no-such-id'" in missing.stdout
+    assert missing.returncode == 1 and "no execution with id 'no-such-id'" in missing.stderr
     published = polos("publish", "cli.topic", "--data", '{"x": 1}', cwd=tmp_path, url=database_url)
     assert published.returncode == 0 and "cli.topic #" in published.stdout
     assert polos("queues", cwd=tmp_path, url=database_url).returncode == 0

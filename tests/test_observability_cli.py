@@ -211,7 +211,7 @@ async def test_watch_follows_a_run_until_it_ends(
     )
     assert watched.returncode == 1 and "watched run fails" in watched.stdout
     missing = await asyncio.to_thread(cli, "watch", "no-such-run", url=database_url, cwd=tmp_path)
-    assert missing.returncode == 1 and "no-such-run" in missing.stdout
+    assert missing.returncode == 1 and "no-such-run" in missing.stderr  # errors: stderr
 
 
 def test_log_lines_as_text_and_as_json() -> None:

@@ -52,7 +52,7 @@ async def test_cli_retry_fork_and_retry_failed(database_url: str, tmp_path: Path
         assert len(log.starts[(runs[0].id, "a")]) == 1 and len(log.starts[(runs[0].id, "b")]) == 2
 
         refused = await _cli("retry", runs[0].id, url=database_url)
-        assert refused.returncode == 1 and "is completed" in refused.stdout
+        assert refused.returncode == 1 and "is completed" in refused.stderr
 
         forked = await _cli(
             "fork", runs[0].id, "--from-step", "c", "--payload", '{"n": 8}', url=database_url
@@ -64,7 +64,7 @@ async def test_cli_retry_fork_and_retry_failed(database_url: str, tmp_path: Path
 
         unknown = await _cli("fork", runs[0].id, "--from-step", "zz", url=database_url)
         assert unknown.returncode == 1
-        assert "no step 'zz'" in unknown.stdout and "'a', 'b', 'c'" in unknown.stdout
+        assert "no step 'zz'" in unknown.stderr and "'a', 'b', 'c'" in unknown.stderr
 
         bulk = await _cli(
             "retry-failed", "--workflow", "retry_flow", "--error", "gate closed", "--json",

@@ -5,15 +5,17 @@ the embedded ``./.polos/polos.db``); the client commands (invoke, list, show,
 cancel, resume, publish) take ``--api-url`` / ``--api-key`` instead, to go
 through a ``polos server`` (see :mod:`polos.runtime.remote`). JSON arguments (payloads, resume data,
 event data) are parsed strictly: bad JSON is an error naming the option.
+
+Made for scripts too: ids print bare on stdout, ``--json`` prints one JSON
+document, errors go to stderr with a non-zero exit, and an execution id may be
+any unique prefix of one (see :mod:`.ids`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -25,6 +27,7 @@ from rich.table import Table
 
 from ..errors import PolosError
 from ..runtime.client import PolosClient
+from ..store import Store
 
 T = TypeVar("T")
 
@@ -35,6 +38,8 @@ app = typer.Typer(
     "--database-url defaults to POLOS_DATABASE_URL, else ./.polos/polos.db.",
 )
 console = Console()
+#: Errors go here, so ``ID=$(polos invoke ...)`` never captures one as an id.
+err_console = Console(stderr=True, soft_wrap=True)
 DatabaseUrl = typer.Option(
     None, "--database-url", "-d", envvar="POLOS_DATABASE_URL", help="Database URL"
 )
@@ -50,8 +55,67 @@ ApiKey = typer.Option(
 )
 
 
+AsJson = typer.Option(False, "--json", help="Print one JSON document (for programs)")
+#: How long a one-shot command retries an unreachable PostgreSQL before it says so
+#: (a worker keeps the URL's retry_seconds, 60 s by default, to ride out a restart).
+ONE_SHOT_RETRY_SECONDS = 3.0
+
+
 def main() -> None:
     app()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from ..distribution import DISTRIBUTION, package_version
+
+        print(f"{DISTRIBUTION} {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the installed version and exit",
+    ),
+) -> None:
+    """Run Polos workers; inspect, cancel and resume executions; publish events."""
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; the ``typer.Exit`` to raise."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def one_shot_store(database_url: str | None) -> Store:
+    """The store of a command that does one thing and exits: on PostgreSQL it gives
+    up on an unreachable server after a few seconds (unless the URL sets
+    ``retry_seconds``), rather than the minute a worker waits through."""
+    from ..store import resolve_database_url, store_from_url
+
+    url = resolve_database_url(database_url)
+    if url.startswith(("postgres://", "postgresql://")) and "retry_seconds=" not in url:
+        from ..store.postgres import PostgresStore
+
+        return PostgresStore(url, retry_seconds=ONE_SHOT_RETRY_SECONDS)
+    return store_from_url(url)
+
+
+def _explain(exc: PolosError) -> str:
+    """The error's message, with what to check when the database is out of reach."""
+    from ..errors import StoreUnavailableError
+
+    if isinstance(exc, StoreUnavailableError):
+        return (
+            f"{exc}\n(the database comes from --database-url, else POLOS_DATABASE_URL; "
+            "check the host, port and credentials, and that the server is up)"
+        )
+    return str(exc)
 
 
 def _json(value: str | None, option: str) -> Any:
@@ -77,19 +141,26 @@ def _with_client(
 
             client: PolosClient = RemotePolosClient(api_url, api_key)
         else:
-            client = PolosClient(database_url=database_url)
+            client = PolosClient(database_url=database_url, store=one_shot_store(database_url))
         async with client:
             return await action(client)
 
     try:
         return asyncio.run(run())
     except PolosError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(_explain(exc)) from None
 
 
 def _print_json(value: Any) -> None:
-    console.print_json(json.dumps(value, default=str))
+    """One JSON document on stdout, plain (no colours: programs read it)."""
+    print(json.dumps(value, default=str, ensure_ascii=False), flush=True)
+
+
+def _print_table(table: Table) -> None:
+    """A table whose cells are never cut: piped (no terminal width) or on a narrow
+    terminal it is printed as wide as its widest row, so ids stay whole."""
+    needed = Console(width=10_000).measure(table).maximum
+    Console(width=max(console.width, needed), highlight=False).print(table)
 
 
 WorkerLogLevel = typer.Option(
@@ -123,38 +194,56 @@ def _configure_logs(level: str, fmt: str) -> None:
 @app.command()
 def worker(
     modules: list[str] = typer.Argument(
-        ..., help="Modules defining the workflows and agents to serve"
+        ...,
+        help="What defines the workflows and agents to serve: a module (my_flows, "
+        "pkg.flows), a file (flows/my_flows.py) or module:attr (my_flows:agent)",
     ),
     database_url: str | None = DatabaseUrl,
     concurrency: int = typer.Option(100, help="max_concurrent_workflows"),
     log_level: str = WorkerLogLevel,
     log_format: str = LogFormat,
+    as_json: bool = typer.Option(False, "--json", help="Print the serving line as one JSON object"),
 ) -> None:
     """Import MODULES and serve their workflows until SIGINT/SIGTERM.
 
     Logs each run's start, end (completed, failed with its error, waiting),
     step retries and recoveries on stderr; see docs/observability.md."""
     from ..runtime.worker import Worker, wait_for_signal
+    from .loading import LoadError, load_target
 
     _configure_logs(log_level, log_format)
-    sys.path.insert(0, ".")
-    for name in modules:
-        importlib.import_module(name)
+    for target in modules:
+        try:
+            load_target(target)
+        except LoadError as exc:
+            raise fail(str(exc)) from None
 
     async def serve() -> None:
         running = Worker(database_url=database_url, max_concurrent_workflows=concurrency)
         await running.start()
-        names = ", ".join(sorted(running.definitions))
-        print(
-            f"worker {running.worker_id} serving on {running.store.description}: {names}",
-            flush=True,
-        )
+        if as_json:
+            _print_json(
+                {
+                    "worker_id": running.worker_id,
+                    "database": running.store.description,
+                    "workflows": sorted(running.definitions),
+                }
+            )
+        else:
+            names = ", ".join(sorted(running.definitions))
+            print(
+                f"worker {running.worker_id} serving on {running.store.description}: {names}",
+                flush=True,
+            )
         try:
             await wait_for_signal()
         finally:
             await running.stop()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except PolosError as exc:
+        raise fail(_explain(exc)) from None
 
 
 @app.command()
@@ -163,36 +252,64 @@ def invoke(
     payload: str = typer.Option(None, "--payload", "-p", help="JSON payload"),
     wait: bool = typer.Option(False, help="Wait for the result and print it"),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait"),
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
 ) -> None:
-    """Queue a run of WORKFLOW_ID (and, with --wait, print its result)."""
+    """Queue a run of WORKFLOW_ID and print its id, bare (ID=$(polos invoke ...) works);
+    with --wait, print its result as JSON instead."""
     data = _json(payload, "--payload")
 
-    async def action(client: PolosClient) -> Any:
-        handle = await client.invoke(workflow_id, data)
-        return await client.wait_for_result(handle.id, timeout=timeout) if wait else handle.id
+    async def action(client: PolosClient) -> tuple[str, Any]:
+        from .payloads import check_payload
 
-    _print_json(_with_client(database_url, action, api_url, api_key))
+        await check_payload(client, workflow_id, data)
+        handle = await client.invoke(workflow_id, data)
+        result = await client.wait_for_result(handle.id, timeout=timeout) if wait else None
+        return handle.id, result
+
+    execution_id, result = _with_client(database_url, action, api_url, api_key)
+    if as_json:
+        shown: dict[str, Any] = {"execution_id": execution_id, "workflow_id": workflow_id}
+        if wait:
+            shown["result"] = result
+        _print_json(shown)
+    elif wait:
+        _print_json(result)
+    else:
+        print(execution_id, flush=True)
 
 
 @app.command("list")
 def list_executions(
-    status: str = typer.Option(None, help="Only this status"),
+    status: str = typer.Option(
+        None, help="Only this status: queued, running, waiting, completed, failed, cancelled"
+    ),
     workflow: str = typer.Option(None, help="Only this workflow id"),
-    limit: int = 20,
+    limit: int = typer.Option(20, min=1, help="At most this many, newest first"),
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
 ) -> None:
-    """The newest executions."""
+    """The newest executions (whole ids, never cut)."""
+    from ..store.vocabulary import Status
+
+    statuses = [s.value for s in Status]
+    if status is not None and status not in statuses:
+        raise typer.BadParameter(
+            f"unknown status {status!r}; one of: {', '.join(statuses)}", param_hint="--status"
+        )
     rows = _with_client(
         database_url,
         lambda c: c.list_executions(status=status, workflow_id=workflow, limit=limit),
         api_url,
         api_key,
     )
+    if as_json:
+        _print_json([e.model_dump(mode="json", exclude={"steps", "history"}) for e in rows])
+        return
     table = Table("id", "workflow", "status", "created", "waiting on")
     for e in rows:
         table.add_row(
@@ -205,7 +322,7 @@ def list_executions(
             e.created_at.isoformat(timespec="seconds"),
             e.waiting_on or "",
         )
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -254,24 +371,47 @@ def watch(
 @app.command()
 def cancel(
     execution_id: str,
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
 ) -> None:
-    """Cancel an execution and its children."""
+    """Cancel an execution (any unique id prefix) and its children; a run that has
+    already finished is an error (exit 1), left as it was."""
+    from ..store.vocabulary import FINAL_STATUSES
+    from .ids import resolve_execution_id
 
-    async def cancel_and_read(client: Any) -> Any:
-        await client.cancel_execution(execution_id)
-        return await client.get_execution(execution_id)
+    async def cancel_and_read(client: PolosClient) -> Any:
+        whole = await resolve_execution_id(client, execution_id)
+        before = await client.get_execution(whole)
+        if before.status in FINAL_STATUSES:
+            return before, False
+        await client.cancel_execution(whole)
+        return await client.get_execution(whole), True
 
-    info = _with_client(database_url, cancel_and_read, api_url, api_key)
-    console.print(f"{info.id}: {info.status}")
+    info, cancelled = _with_client(database_url, cancel_and_read, api_url, api_key)
+    if not cancelled or info.status != "cancelled":
+        raise fail(
+            f"execution {info.id} is already {info.status}; only a queued, running or "
+            "waiting run can be cancelled (polos retry starts a failed one again)"
+        )
+    if as_json:
+        _print_json({"execution_id": info.id, "status": info.status})
+    else:
+        print(f"{info.id}: {info.status}", flush=True)
 
 
 @app.command()
-def suspended(workflow: str = typer.Option(None), database_url: str | None = DatabaseUrl) -> None:
+def suspended(
+    workflow: str = typer.Option(None),
+    as_json: bool = AsJson,
+    database_url: str | None = DatabaseUrl,
+) -> None:
     """Runs waiting for a human, with what they show."""
     rows = _with_client(database_url, lambda c: c.list_suspended(workflow))
+    if as_json:
+        _print_json([s.model_dump(mode="json") for s in rows])
+        return
     table = Table("workflow", "execution", "step", "since", "data")
     for s in rows:
         table.add_row(
@@ -281,7 +421,7 @@ def suspended(workflow: str = typer.Option(None), database_url: str | None = Dat
             s.since.isoformat(timespec="seconds"),
             json.dumps(s.data, default=str),
         )
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -290,19 +430,41 @@ def resume(
     execution_id: str,
     step_key: str,
     data: str = typer.Option(None, "--data", help="JSON the workflow receives"),
+    early: bool = typer.Option(
+        False,
+        "--early",
+        help="Keep the resume for a step the run has not reached yet, even while it is "
+        "suspended at another one",
+    ),
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
 ) -> None:
-    """Resume a suspended run (a resume sent early is kept until it gets there)."""
+    """Resume a suspended run (EXECUTION_ID: any unique prefix) at STEP_KEY.
+
+    A run suspended at another step is an error naming the step it waits at
+    (a mistyped key would leave it suspended); a resume sent before the run
+    gets to a suspend is kept until it does."""
+    from .ids import resolve_execution_id
+    from .resuming import check_resume
+
     value = _json(data, "--data")
-    _with_client(
-        database_url,
-        lambda c: c.resume(workflow_id, execution_id, step_key, value),
-        api_url,
-        api_key,
-    )
-    console.print(f"resumed {execution_id} at {step_key}")
+
+    async def action(client: PolosClient) -> tuple[str, bool]:
+        whole = await resolve_execution_id(client, execution_id)
+        info = await client.get_execution(whole)
+        at_step = check_resume(info, step_key, early=early)
+        await client.resume(workflow_id, whole, step_key, value)
+        return whole, at_step
+
+    whole, at_step = _with_client(database_url, action, api_url, api_key)
+    if as_json:
+        _print_json({"execution_id": whole, "step_key": step_key, "delivered": at_step})
+    elif at_step:
+        print(f"resumed {whole} at {step_key}", flush=True)
+    else:
+        print(f"kept the resume of {whole} for step {step_key} (it is not there yet)", flush=True)
 
 
 @app.command()
@@ -310,6 +472,7 @@ def publish(
     topic: str,
     data: str = typer.Option(None, "--data", help="JSON event data"),
     event_type: str = typer.Option(None, "--type"),
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
@@ -319,14 +482,21 @@ def publish(
     event = _with_client(
         database_url, lambda c: c.publish(topic, value, event_type), api_url, api_key
     )
-    console.print(f"published {event.topic} #{event.sequence_id}")
+    if as_json:
+        _print_json(event.model_dump(mode="json"))
+    else:
+        print(f"published {event.topic} #{event.sequence_id}", flush=True)
 
 
 @app.command()
-def queues(database_url: str | None = DatabaseUrl) -> None:
+def queues(as_json: bool = AsJson, database_url: str | None = DatabaseUrl) -> None:
     """Queues: limits, and queued / running / waiting counts."""
+    stats = _with_client(database_url, lambda c: c.queue_stats())
+    if as_json:
+        _print_json([q.model_dump(mode="json") for q in stats])
+        return
     table = Table("queue", "limit", "rate", "queued", "running", "waiting")
-    for q in _with_client(database_url, lambda c: c.queue_stats()):
+    for q in stats:
         rate = f"{q.rate_limit}/{q.rate_period:g}s" if q.rate_limit and q.rate_period else ""
         table.add_row(
             q.name,
@@ -336,7 +506,7 @@ def queues(database_url: str | None = DatabaseUrl) -> None:
             str(q.running),
             str(q.waiting),
         )
-    console.print(table)
+    _print_table(table)
 
 
 # the HTTP server --------------------------------------------------------------------
@@ -485,13 +655,13 @@ def _with_store(
     try:
         return asyncio.run(run())
     except PolosError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(_explain(exc)) from None
 
 
 @keys_app.command("create")
 def keys_create(
     name: str = typer.Option("default", "--name", help="What the key is for (shown in lists)"),
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     project_id: str | None = ProjectId,
 ) -> None:
@@ -502,13 +672,20 @@ def keys_create(
 
     key, row = new_api_key(project_id or "default", name, time.time())
     _with_store(database_url, project_id, lambda store: store.create_api_key(row))
+    if as_json:
+        _print_json({"key_id": row.key_id, "name": name, "project_id": row.project_id, "key": key})
+        return
     console.print(f"created API key {row.key_id} ({escape(name)}) for project {row.project_id}")
     console.print("send it as 'Authorization: Bearer <key>'; it is shown only this once:")
     print(key, flush=True)
 
 
 @keys_app.command("list")
-def keys_list(database_url: str | None = DatabaseUrl, project_id: str | None = ProjectId) -> None:
+def keys_list(
+    as_json: bool = AsJson,
+    database_url: str | None = DatabaseUrl,
+    project_id: str | None = ProjectId,
+) -> None:
     """Every key (never the secret): id, name, project, created, revoked."""
     from datetime import UTC, datetime
 
@@ -516,15 +693,30 @@ def keys_list(database_url: str | None = DatabaseUrl, project_id: str | None = P
         return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds") if at else ""
 
     rows = _with_store(database_url, project_id, lambda store: store.list_api_keys())
+    if as_json:
+        _print_json(
+            [
+                {
+                    "key_id": r.key_id,
+                    "name": r.name,
+                    "project_id": r.project_id,
+                    "created_at": when(r.created_at),
+                    "revoked_at": when(r.revoked_at) or None,
+                }
+                for r in rows
+            ]
+        )
+        return
     table = Table("key id", "name", "project", "created", "revoked")
     for r in rows:
         table.add_row(r.key_id, r.name, r.project_id, when(r.created_at), when(r.revoked_at))
-    console.print(table)
+    _print_table(table)
 
 
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: str,
+    as_json: bool = AsJson,
     database_url: str | None = DatabaseUrl,
     project_id: str | None = ProjectId,
 ) -> None:
@@ -535,9 +727,11 @@ def keys_revoke(
         database_url, project_id, lambda store: store.revoke_api_key(key_id, time.time())
     )
     if not done:
-        console.print(f"[red]error:[/red] no active key {escape(key_id)} (see polos keys list)")
-        raise typer.Exit(1)
-    console.print(f"revoked {escape(key_id)}")
+        raise fail(f"no active key {key_id} (see polos keys list)")
+    if as_json:
+        _print_json({"key_id": key_id, "revoked": True})
+    else:
+        print(f"revoked {key_id}", flush=True)
 
 
 # polos purge (retention) lives in its own module.
@@ -546,4 +740,7 @@ from .purge import purge_command  # noqa: E402
 app.command("purge")(purge_command)
 
 # polos retry / fork / retry-failed (operating failed runs) register themselves on app.
+# polos schedules and polos init register themselves on app.
+from . import init as _init  # noqa: E402, F401
 from . import operations as _operations  # noqa: E402, F401
+from . import schedules as _schedules  # noqa: E402, F401

@@ -17,6 +17,7 @@ import typer
 from ..durations import parse_duration
 from ..runtime.client import PolosClient
 from .app import ApiKey, ApiUrl, DatabaseUrl, _json, _with_client, app
+from .ids import resolve_execution_id
 
 AsJson = typer.Option(False, "--json", help="Print one JSON document instead of bare ids")
 
@@ -47,9 +48,14 @@ def retry(
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
 ) -> None:
-    """Start a failed or cancelled run again from its first unfinished step (same id):
+    """Start a failed or cancelled run (any unique id prefix) again from its first
+    unfinished step (same id):
     recorded steps replay, failed steps run anew."""
-    handle = _with_client(database_url, lambda c: c.retry_execution(execution_id), api_url, api_key)
+
+    async def action(client: PolosClient) -> Any:
+        return await client.retry_execution(await resolve_execution_id(client, execution_id))
+
+    handle = _with_client(database_url, action, api_url, api_key)
     if as_json:
         print(json.dumps({"execution_id": handle.id, "workflow_id": handle.workflow_id}))
     else:
@@ -71,9 +77,12 @@ def fork(
     """Start a new run of EXECUTION_ID's workflow that reuses the steps recorded before
     --from-step and runs the rest anew; prints the new run's id."""
     data = _json(payload, "--payload")
-    handle = _with_client(
-        database_url, lambda c: c.fork_execution(execution_id, from_step, data), api_url, api_key
-    )
+
+    async def action(client: PolosClient) -> Any:
+        source = await resolve_execution_id(client, execution_id)
+        return await client.fork_execution(source, from_step, data)
+
+    handle = _with_client(database_url, action, api_url, api_key)
     if as_json:
         print(
             json.dumps(

@@ -130,9 +130,23 @@ class WorkflowDefinition:
                 f"{getattr(self.input_type, '__name__', self.input_type)}: {exc}"
             ) from None
 
+    def input_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the input annotation, or None when there is none (or the
+        type has no JSON schema): what a process without this code (``polos invoke``)
+        checks a payload against before queueing it."""
+        if self.input_type is None:
+            return None
+        try:
+            schema: dict[str, Any] = TypeAdapter(self.input_type).json_schema()
+        except Exception:  # a type pydantic cannot describe: nothing to check against
+            return None
+        return schema
+
     def describe(self) -> dict[str, Any] | None:
-        """What the server lists about this workflow beyond its id; agents and tools say more."""
-        return None
+        """What the server lists about this workflow beyond its id (its input's schema);
+        agents and tools say more."""
+        schema = self.input_schema()
+        return None if schema is None else {"input_schema": schema}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"

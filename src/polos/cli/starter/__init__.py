@@ -1,0 +1,1 @@
+"""The files polos init writes, as text (see polos.cli.init)."""

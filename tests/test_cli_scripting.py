@@ -1,0 +1,312 @@
+"""The CLI as a script uses it (issue 14, point 4): real ``polos`` processes.
+
+Bare ids, ``--json``, id prefixes, tables that never cut an id, mistakes that
+exit non-zero naming what was wrong, the worker's file and ``module:attr``
+forms, ``--version``, a fast failure on an unreachable database,
+``polos schedules`` and ``polos init``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polos import Polos, PolosClient, WorkflowContext, workflow
+from polos.cli.loading import LoadError, load_target
+from polos.distribution import package_version
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+FLOWS = """
+from pydantic import BaseModel
+from polos import WorkflowContext, workflow
+
+
+class Amount(BaseModel):
+    amount: int
+
+
+@workflow(id="cli_typed")
+async def cli_typed(ctx: WorkflowContext, input: Amount) -> dict:
+    decision = await ctx.step.suspend("approval", data={"amount": input.amount})
+    return {"approved": decision.data["ok"]}
+"""
+
+
+def cli(
+    *args: str, cwd: Path, url: str | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns)}
+    env.pop("POLOS_DATABASE_URL", None)
+    if url is not None:
+        env["POLOS_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "polos.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def listed(url: str, cwd: Path) -> dict[str, Any]:
+    done = cli("list", "--json", cwd=cwd, url=url)
+    assert done.returncode == 0, done.stderr
+    return {row["id"]: row for row in json.loads(done.stdout)}
+
+
+def status_becomes(url: str, cwd: Path, execution_id: str, status: str) -> None:
+    """Polled in this process (a CLI process per look would cost half a second)."""
+
+    async def look() -> None:
+        async with PolosClient(database_url=url) as client:
+            for _ in range(200):
+                if (await client.get_execution(execution_id)).status == status:
+                    return
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{execution_id} never became {status}")
+
+    asyncio.run(look())
+
+
+def test_a_script_drives_runs_by_bare_ids_and_prefixes(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "typed_flows.py").write_text(FLOWS)
+    env = {**os.environ, "POLOS_DATABASE_URL": database_url}
+    worker = subprocess.Popen(  # the file form: polos worker path/to/file.py
+        [sys.executable, "-m", "polos.cli", "worker", "flows/typed_flows.py", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        serving = json.loads(worker.stdout.readline())
+        assert "cli_typed" in serving["workflows"]
+
+        # A payload that fails the input model the worker published: refused, nothing queued.
+        bad = cli(
+            "invoke", "cli_typed", "--payload", '{"amount": "lots"}', cwd=tmp_path, url=database_url
+        )
+        assert bad.returncode == 1 and bad.stdout == ""
+        assert "cli_typed" in bad.stderr and "amount" in bad.stderr and "integer" in bad.stderr
+        assert listed(database_url, tmp_path) == {}
+
+        started = cli(
+            "invoke", "cli_typed", "--payload", '{"amount": 7}', cwd=tmp_path, url=database_url
+        )
+        assert started.returncode == 0, started.stderr
+        run_id = started.stdout.strip()
+        assert UUID.fullmatch(run_id), started.stdout  # bare: ID=$(polos invoke ...) works
+        status_becomes(database_url, tmp_path, run_id, "waiting")
+
+        # Tables never cut an id, even piped to a narrow terminal.
+        narrow = cli("list", cwd=tmp_path, url=database_url, columns=40)
+        assert narrow.returncode == 0 and run_id in narrow.stdout
+        unknown = cli("list", "--status", "bogus", cwd=tmp_path, url=database_url)
+        assert unknown.returncode == 2 and "bogus" in unknown.stderr and "waiting" in unknown.stderr
+
+        # A mistyped step key on resume: refused naming the step it waits at; still waiting.
+        prefix = run_id[:8]
+        typo = cli(
+            "resume",
+            "cli_typed",
+            prefix,
+            "aproval",
+            "--data",
+            '{"ok": true}',
+            cwd=tmp_path,
+            url=database_url,
+        )
+        assert typo.returncode == 1 and "'approval'" in typo.stderr and "'aproval'" in typo.stderr
+        time.sleep(0.3)
+        assert listed(database_url, tmp_path)[run_id]["status"] == "waiting"
+
+        resumed = cli(
+            "resume",
+            "cli_typed",
+            prefix,
+            "approval",
+            "--data",
+            '{"ok": true}',
+            cwd=tmp_path,
+            url=database_url,
+        )
+        assert resumed.returncode == 0 and resumed.stdout.strip() == f"resumed {run_id} at approval"
+        status_becomes(database_url, tmp_path, run_id, "completed")
+        again = cli("resume", "cli_typed", run_id, "approval", cwd=tmp_path, url=database_url)
+        assert again.returncode == 1 and "completed" in again.stderr
+
+        # Cancelling a finished run is an error; a waiting one is cancelled (by prefix, --json).
+        finished = cli("cancel", prefix, cwd=tmp_path, url=database_url)
+        assert finished.returncode == 1 and f"{run_id} is already completed" in finished.stderr
+        other = cli(
+            "invoke", "cli_typed", "-p", '{"amount": 1}', "--json", cwd=tmp_path, url=database_url
+        )
+        other_id = json.loads(other.stdout)["execution_id"]
+        status_becomes(database_url, tmp_path, other_id, "waiting")
+        cancelled = cli("cancel", other_id[:10], "--json", cwd=tmp_path, url=database_url)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert json.loads(cancelled.stdout) == {"execution_id": other_id, "status": "cancelled"}
+
+        # polos schedules create | list | delete
+        made = cli(
+            "schedules",
+            "create",
+            "cli_typed",
+            "--cron",
+            "0 9 * * 1-5",
+            "--key",
+            "weekdays",
+            cwd=tmp_path,
+            url=database_url,
+        )
+        assert made.returncode == 0, made.stderr
+        schedule_id = made.stdout.strip()
+        shown = json.loads(
+            cli("schedules", "list", "--json", cwd=tmp_path, url=database_url).stdout
+        )
+        assert [(s["schedule_id"], s["cron"], s["key"]) for s in shown] == [
+            (schedule_id, "0 9 * * 1-5", "weekdays")
+        ]
+        table = cli("schedules", "list", cwd=tmp_path, url=database_url, columns=40)
+        assert schedule_id in table.stdout
+        bad_cron = cli(
+            "schedules",
+            "create",
+            "cli_typed",
+            "--cron",
+            "every day",
+            cwd=tmp_path,
+            url=database_url,
+        )
+        assert bad_cron.returncode == 2 and "every day" in bad_cron.stderr
+        nobody = cli(
+            "schedules",
+            "create",
+            "cli_nobody",
+            "--cron",
+            "0 9 * * *",
+            cwd=tmp_path,
+            url=database_url,
+        )
+        assert (
+            nobody.returncode == 1
+            and "cli_nobody" in nobody.stderr
+            and "cli_typed" in nobody.stderr
+        )
+        gone = cli(
+            "schedules", "delete", "cli_typed", "--key", "weekdays", cwd=tmp_path, url=database_url
+        )
+        assert gone.returncode == 0, gone.stderr
+        twice = cli(
+            "schedules", "delete", "cli_typed", "--key", "weekdays", cwd=tmp_path, url=database_url
+        )
+        assert twice.returncode == 1 and "weekdays" in twice.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+@workflow(id="cli_prefix_noop")
+async def cli_prefix_noop(ctx: WorkflowContext, input: dict) -> int:
+    return 1
+
+
+async def test_an_ambiguous_prefix_lists_the_runs_it_fits(
+    polos: Polos, database_url: str, tmp_path: Path
+) -> None:
+    from polos.types import BatchWorkflowInput
+
+    # 17 uuids: two of them share a first hex digit, whatever they are.
+    handles = await polos.batch_invoke([BatchWorkflowInput(id="cli_prefix_noop", payload={})] * 17)
+    by_first: dict[str, list[str]] = defaultdict(list)
+    for h in handles:
+        by_first[h.id[0]].append(h.id)
+    first, ids = next((k, v) for k, v in by_first.items() if len(v) > 1)
+    done = cli("cancel", first, cwd=tmp_path, url=database_url)
+    assert done.returncode == 1 and "more than one execution" in done.stderr
+    assert all(i in done.stderr for i in ids)
+    nothing = cli("cancel", "zz-no-run", cwd=tmp_path, url=database_url)
+    assert nothing.returncode == 1 and "no execution with id 'zz-no-run'" in nothing.stderr
+
+
+def test_an_unreachable_database_fails_fast_naming_it(tmp_path: Path) -> None:
+    began = time.monotonic()
+    done = cli("list", "-d", "postgresql://polos:hunter2@127.0.0.1:1/nowhere", cwd=tmp_path)
+    assert done.returncode == 1 and time.monotonic() - began < 15
+    assert "127.0.0.1:1" in done.stderr and "hunter2" not in done.stderr + done.stdout
+    assert "unreachable" in done.stderr and "POLOS_DATABASE_URL" in done.stderr
+
+
+def test_version_and_modules_that_cannot_be_imported(tmp_path: Path) -> None:
+    version = cli("--version", cwd=tmp_path)
+    assert (
+        version.returncode == 0 and version.stdout.strip() == f"polos-durable {package_version()}"
+    )
+    (tmp_path / "broken.py").write_text("import json\n\nVALUE = 1 / 0\n")
+    (tmp_path / "needs.py").write_text("import not_installed_pkg_xyz\n")
+    for target, said in [
+        ("no_such_flows", "no module named 'no_such_flows'"),
+        ("no_such_flows.py", "no file 'no_such_flows.py'"),
+        ("broken.py", "ZeroDivisionError: division by zero"),
+        ("needs", "'not_installed_pkg_xyz', which is not installed"),
+        ("broken_attr:thing", "no module named 'broken_attr'"),
+    ]:
+        done = cli("worker", target, cwd=tmp_path)
+        assert done.returncode == 1 and said in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    line = cli("worker", "broken.py", cwd=tmp_path).stderr
+    assert "broken.py, line 3" in line
+
+
+def test_worker_targets_module_file_and_attr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "pkg_cli_target").mkdir()
+    (tmp_path / "pkg_cli_target" / "__init__.py").write_text("")
+    (tmp_path / "pkg_cli_target" / "flows.py").write_text("class Box:\n    item = 42\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "loose_cli_target.py").write_text("from neighbour_cli_target import N\n")
+    (tmp_path / "sub" / "neighbour_cli_target.py").write_text("N = 5\n")
+    assert load_target("pkg_cli_target.flows:Box.item", cwd=tmp_path) == 42
+    assert load_target("sub/loose_cli_target.py", cwd=tmp_path).N == 5  # its neighbours import
+    with pytest.raises(LoadError, match="has no attribute 'Nope'"):
+        load_target("pkg_cli_target.flows:Nope", cwd=tmp_path)
+
+
+def test_init_writes_a_project_whose_tests_pass(tmp_path: Path) -> None:
+    made = cli("init", "shop", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    assert {"flows.py", "test_flows.py", "conftest.py", "pytest.ini", "README.md"} <= {
+        p.name for p in project.iterdir()
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLOS_", "PYTEST_"))}
+    tested = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+    again = cli("init", "shop", cwd=tmp_path)
+    assert again.returncode == 1 and "flows.py" in again.stderr and "--force" in again.stderr
