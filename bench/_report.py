@@ -11,7 +11,9 @@ from typing import Any
 CASE_INFO: dict[str, tuple[str, str, str]] = {
     "sqlite_insert": ("raw SQLite INSERT (stdlib sqlite3, autocommit)", "per_insert_us", "us"),
     "postgres_insert": ("raw PostgreSQL INSERT (asyncpg, autocommit)", "per_insert_us", "us"),
-    "polos_steps": ("Polos: one trivial step (N in one run)", "per_step_us", "us"),
+    "polos_steps": ("Polos: one trivial async def step (N in one run)", "per_step_us", "us"),
+    "polos_steps_plain": ("Polos: one trivial plain def step (thread)", "per_step_us", "us"),
+    "polos_steps_inline": ("Polos: one plain def step, @step(inline=True)", "per_step_us", "us"),
     "dbos_steps_sync": ("DBOS sync: one trivial step", "per_step_us", "us"),
     "dbos_steps_async": ("DBOS async: one trivial step", "per_step_us", "us"),
     "polos_replay": ("Polos: replay one recorded step", "per_step_us", "us"),
@@ -92,6 +94,7 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
     """Each ratio is taken within one round (same minute, same noise), then the median."""
     reference = "sqlite_insert" if backend == "sqlite" else "postgres_insert"
     dbos_step_target = 20.0 if backend == "sqlite" else 5.0
+    ref_name = "SQLite" if backend == "sqlite" else "PostgreSQL"
 
     def div(a: float | None, b: float | None) -> float | None:
         return a / b if a is not None and b else None
@@ -101,6 +104,15 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
 
     def dbos_vs_step(i: int) -> float | None:
         return div(_best_dbos(rounds, "steps", i), _metric(rounds, "polos_steps", i))
+
+    def plain_vs_ref(i: int) -> float | None:
+        return div(_metric(rounds, "polos_steps_plain", i), _metric(rounds, reference, i))
+
+    def dbos_sync_vs_plain(i: int) -> float | None:
+        return div(_metric(rounds, "dbos_steps_sync", i), _metric(rounds, "polos_steps_plain", i))
+
+    def inline_vs_ref(i: int) -> float | None:
+        return div(_metric(rounds, "polos_steps_inline", i), _metric(rounds, reference, i))
 
     def tp_vs_dbos(i: int) -> float | None:
         return div(_metric(rounds, "polos_throughput", i), _best_dbos(rounds, "throughput", i))
@@ -121,6 +133,24 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
             _paired(rounds, dbos_vs_step),
             f">= {dbos_step_target:.0f}x",
             lambda v: v >= dbos_step_target,
+        ),
+        Ratio(
+            f"Polos plain def step / raw {ref_name} INSERT",
+            _paired(rounds, plain_vs_ref),
+            "<= 2x" if backend == "sqlite" else "(context only)",
+            (lambda v: v <= 2.0) if backend == "sqlite" else None,
+        ),
+        Ratio(
+            "DBOS sync step / Polos plain def step",
+            _paired(rounds, dbos_sync_vs_plain),
+            f">= {dbos_step_target:.0f}x",
+            lambda v: v >= dbos_step_target,
+        ),
+        Ratio(
+            f"Polos inline plain def step / raw {ref_name} INSERT",
+            _paired(rounds, inline_vs_ref),
+            "(context)",
+            None,
         ),
         Ratio(
             "Polos 3-step wf/s / DBOS wf/s (faster DBOS flavour)",

@@ -64,7 +64,8 @@ def plan(backend: str, with_dbos: bool) -> list[str]:
     reference = "sqlite_insert" if backend == "sqlite" else "postgres_insert"
     dbos_steps = ["dbos_steps_sync", "dbos_steps_async"] if with_dbos else []
     dbos_tp = ["dbos_throughput_sync", "dbos_throughput_async"] if with_dbos else []
-    return [reference, "polos_steps", *dbos_steps, "polos_throughput", *dbos_tp, "polos_replay"]
+    polos_steps = ["polos_steps", "polos_steps_plain", "polos_steps_inline"]
+    return [reference, *polos_steps, *dbos_steps, "polos_throughput", *dbos_tp, "polos_replay"]
 
 
 def run_child(case: str, target: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

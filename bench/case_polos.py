@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from _targets import Target, polos_url
 from _timing import inner_runs, per_item
-from polos import Polos, WorkflowContext, workflow
+from polos import Polos, WorkflowContext, step, workflow
 from polos.engine.clock import SYSTEM_CLOCK
 from polos.engine.executor import execute
 from polos.engine.run import ExecutionRun, current_run
@@ -30,10 +30,33 @@ async def trivial(i: int) -> int:
     return i
 
 
+def plain_trivial(i: int) -> int:
+    return i
+
+
+@step(inline=True)
+def inline_trivial(i: int) -> int:
+    return i
+
+
 @workflow(id="bench_sequential")
 async def sequential(ctx: WorkflowContext, n: int) -> int:
     for i in range(n):
         await ctx.step.run(f"step-{i}", trivial, i)
+    return n
+
+
+@workflow(id="bench_sequential_plain")
+async def sequential_plain(ctx: WorkflowContext, n: int) -> int:
+    for i in range(n):
+        await ctx.step.run(f"step-{i}", plain_trivial, i)
+    return n
+
+
+@workflow(id="bench_sequential_inline")
+async def sequential_inline(ctx: WorkflowContext, n: int) -> int:
+    for i in range(n):
+        await inline_trivial.with_key(f"step-{i}")(i)
     return n
 
 
@@ -46,14 +69,29 @@ async def three_steps(ctx: WorkflowContext, n: int) -> int:
 
 
 async def polos_steps(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """Runs of a workflow of N sequential trivial ``async def`` steps; total / N."""
+    return await _steps(target, params, sequential)
+
+
+async def polos_steps_plain(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """The same with a plain ``def`` step (run on a step thread)."""
+    return await _steps(target, params, sequential_plain)
+
+
+async def polos_steps_inline(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """The same with a plain ``def`` step marked ``@step(inline=True)`` (run on the loop)."""
+    return await _steps(target, params, sequential_inline)
+
+
+async def _steps(target: Target, params: dict[str, Any], wf: Any) -> dict[str, Any]:
     """Runs of a workflow of N sequential trivial steps; total / N, nothing subtracted."""
     n = int(params["steps"])
-    async with Polos(database_url=polos_url(target), workflows=[sequential]) as polos:
-        await sequential.run(polos, _WARMUP_STEPS)
+    async with Polos(database_url=polos_url(target), workflows=[wf]) as polos:
+        await wf.run(polos, _WARMUP_STEPS)
         totals = []
         for _ in range(inner_runs(params)):
             started = time.perf_counter()
-            result = await sequential.run(polos, n)
+            result = await wf.run(polos, n)
             totals.append(time.perf_counter() - started)
             assert result == n, result
     return per_item(totals, n, "per_step_us")

@@ -20,6 +20,8 @@ CASES: dict[str, tuple[str, str]] = {
     "sqlite_insert": ("case_reference", "sqlite_insert"),
     "postgres_insert": ("case_reference", "postgres_insert"),
     "polos_steps": ("case_polos", "polos_steps"),
+    "polos_steps_plain": ("case_polos", "polos_steps_plain"),
+    "polos_steps_inline": ("case_polos", "polos_steps_inline"),
     "polos_throughput": ("case_polos", "polos_throughput"),
     "polos_replay": ("case_polos", "polos_replay"),
     "dbos_steps_sync": ("case_dbos", "dbos_steps_sync"),

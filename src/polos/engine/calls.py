@@ -1,22 +1,30 @@
-"""Calling user code: async functions on the loop, plain ones in a thread."""
+"""Calling user code: async functions on the loop, plain ones on the step threads."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
+from .step_threads import STEP_THREADS
+
 
 async def call_function(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    """Await async functions on the loop; run plain functions in a thread."""
+    """Await async functions on the loop; run plain functions on a step thread.
+
+    A plain function marked inline (``@step(inline=True)``) runs on the loop
+    itself: nothing else runs meanwhile, so that is for short functions only.
+    """
     if inspect.iscoroutinefunction(fn) or getattr(fn, "__polos_async__", False):
         return await fn(*args, **kwargs)
-    result = await asyncio.to_thread(fn, *args, **kwargs)
+    if getattr(fn, "__polos_inline__", False):
+        result = fn(*args, **kwargs)
+    else:
+        result = await STEP_THREADS.call(fn, args, kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result

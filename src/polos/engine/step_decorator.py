@@ -29,8 +29,12 @@ class StepFunction(Generic[P, R]):
         max_retries: int,
         retry_delay: float | str,
         max_delay: float | str,
+        inline: bool = False,
     ) -> None:
         self.fn = fn
+        # A plain function run on the event loop itself instead of a step thread:
+        # no hand-off, but nothing else runs until it returns.
+        self.inline = bool(inline)
         self.key: str = key or str(getattr(fn, "__name__", "step"))
         if not isinstance(self.key, str) or not self.key:
             raise TypeError(f"a step key must be a non-empty string, got {self.key!r}")
@@ -67,6 +71,8 @@ class StepFunction(Generic[P, R]):
         # The key is fixed now, at call time, so that it follows call order
         # even when several calls are gathered.
         call = functools.partial(self.fn, *args, **kwargs)
+        if self.inline:
+            call.__polos_inline__ = True  # type: ignore[attr-defined]
         return run.run_step(key, call, (), {}, self.max_retries, self.retry_delay, self.max_delay)
 
 
@@ -100,6 +106,7 @@ def step(
     max_retries: int = 2,
     retry_delay: float | str = 1.0,
     max_delay: float | str = 10.0,
+    inline: bool = False,
 ) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
 
 
@@ -111,14 +118,25 @@ def step(
     max_retries: int = 2,
     retry_delay: float | str = 1.0,
     max_delay: float | str = 10.0,
+    inline: bool = False,
 ) -> Any:
-    """Decorate a function as a step: ``@step`` or ``@step(max_retries=5)``."""
+    """Decorate a function as a step: ``@step`` or ``@step(max_retries=5)``.
+
+    ``inline=True`` runs a plain (``def``) function on the event loop instead
+    of a step thread: cheaper, but every other run waits until it returns, so
+    only for functions that take microseconds (no I/O, no sleeps).
+    """
 
     def wrap(f: Callable[P, R]) -> StepFunction[P, R]:
         if not callable(f) or inspect.isclass(f):
             raise TypeError(f"@step needs a function, got {f!r}")
         return StepFunction(
-            f, key=key, max_retries=max_retries, retry_delay=retry_delay, max_delay=max_delay
+            f,
+            key=key,
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            max_delay=max_delay,
+            inline=inline,
         )
 
     return wrap(fn) if fn is not None else wrap
