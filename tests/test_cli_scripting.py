@@ -148,6 +148,10 @@ def test_a_script_drives_runs_by_bare_ids_and_prefixes(database_url: str, tmp_pa
         )
         assert resumed.returncode == 0 and resumed.stdout.strip() == f"resumed {run_id} at approval"
         status_becomes(database_url, tmp_path, run_id, "completed")
+        shown = cli("show", prefix, "--json", cwd=tmp_path, url=database_url)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == run_id
+        watched = cli("watch", prefix, cwd=tmp_path, url=database_url)
+        assert watched.returncode == 0 and run_id in watched.stdout
         again = cli("resume", "cli_typed", run_id, "approval", cwd=tmp_path, url=database_url)
         assert again.returncode == 1 and "completed" in again.stderr
 

@@ -151,6 +151,20 @@ def _with_client(
         raise fail(_explain(exc)) from None
 
 
+async def _get_execution(client: PolosClient, typed: str) -> Any:
+    """``get_execution`` of the run a typed id (or unique prefix) names."""
+    from .ids import resolve_execution_id
+
+    return await client.get_execution(await resolve_execution_id(client, typed))
+
+
+async def _follow(client: PolosClient, typed: str, go: Callable[[str], Awaitable[T]]) -> T:
+    """``go(whole id)`` once the typed id (or unique prefix) is resolved."""
+    from .ids import resolve_execution_id
+
+    return await go(await resolve_execution_id(client, typed))
+
+
 def _print_json(value: Any) -> None:
     """One JSON document on stdout, plain (no colours: programs read it)."""
     print(json.dumps(value, default=str, ensure_ascii=False), flush=True)
@@ -339,7 +353,7 @@ def show(
     whole output, and its history."""
     from .render import execution_json, render
 
-    info = _with_client(database_url, lambda c: c.get_execution(execution_id), api_url, api_key)
+    info = _with_client(database_url, lambda c: _get_execution(c, execution_id), api_url, api_key)
     now = datetime.now(UTC)
     if as_json:
         print(json.dumps(execution_json(info, now), indent=2, default=str, ensure_ascii=False))
@@ -363,7 +377,10 @@ def watch(
     from .watch import follow
 
     status = _with_client(
-        database_url, lambda c: follow(c, execution_id, interval, console), api_url, api_key
+        database_url,
+        lambda c: _follow(c, execution_id, lambda whole: follow(c, whole, interval, console)),
+        api_url,
+        api_key,
     )
     raise typer.Exit(0 if status == "completed" else 1)
 
