@@ -50,6 +50,16 @@ async def dash_steps(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, A
     return report
 
 
+@workflow(id="dash_trace")
+async def dash_trace(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, Any]:
+    """Two steps gathered (they run at the same time), then a child waited for."""
+    left, right = await asyncio.gather(
+        ctx.step.run("left", _pause, 0.2), ctx.step.run("right", _pause, 0.15)
+    )
+    child = await ctx.step.invoke_and_wait("kid", dash_child, {"name": input["name"]})
+    return {"slept": left + right, "child": child}
+
+
 limited = queue("dash_limited", concurrency_limit=2)
 
 

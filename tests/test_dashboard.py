@@ -6,7 +6,11 @@
   wait, and the run tree with its child;
 - an agent's page (the agent driven through the real openai SDK against the
   fake OpenAI server) shows each LLM call and tool call with its tokens;
-- approving from the dashboard (approvals page -> approval form) resumes the run.
+- approving from the dashboard (approvals page -> approval form) resumes the run;
+- a run's trace (``/runs/{id}/trace``): the whole tree as a span waterfall, a
+  child under its parent's step, gathered steps overlapping, an agent's LLM
+  calls and its tool's run; the trace id OpenTelemetry uses; folding rows;
+- a run no live worker serves is flagged, with its deployment, in the list and on its page.
 
 Screenshots go to ``test-artifacts/dashboard/`` (git-ignored; ``POLOS_TEST_ARTIFACTS``
 moves it), named after the test and the backend.
@@ -23,15 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import agent_defs as defs
 import dashboard_workflows as dw
 import server_workflows  # noqa: F401
 from browser import chromium
-from polos import Polos, schedules
+from polos import Polos, PolosClient, schedules
 from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from server_kit import serving
+from toolkit.otlp import OtlpReceiver
 from toolkit.waiting import until, wait_for_step
 
 ARTIFACTS = Path(os.environ.get("POLOS_TEST_ARTIFACTS", "test-artifacts")) / "dashboard"
@@ -179,6 +186,26 @@ async def test_an_agent_run_shows_each_llm_call_and_tool_call_with_tokens(
         assert await page.locator("h1").inner_text() != ""
         await page.go_back()
         await shot(page, "agent", backend)
+
+        # Its trace: the LLM calls with model and tokens, the tools' runs under tools_1.
+        await page.goto(f"{s.url}/runs/{result.execution_id}/trace")
+        agent_row = page.locator(f'li[data-kind="run"][data-execution="{result.execution_id}"]')
+        llm_rows = agent_row.locator('li[data-kind="llm"]')
+        assert await llm_rows.count() == 2
+        for row in await llm_rows.all():
+            detail = await row.locator("[data-detail]").inner_text()
+            assert "30 tokens (10 in, 20 out)" in detail and "gpt" in detail, detail
+            text = (await row.locator("[data-duration]").first.inner_text()).strip()
+            assert DURATION.match(text), text
+        tools = agent_row.locator('li[data-step="tools_1"]')
+        tool_runs = tools.locator('li[data-kind="run"]')
+        names = {
+            (await r.get_attribute("data-execution"), await r.inner_text())
+            for r in await tool_runs.all()
+        }
+        assert any("check_inventory" in t for _, t in names), names
+        assert any("calculate_shipping" in t for _, t in names), names
+        await shot(page, "agent-trace", backend)
 
 
 async def test_approving_from_the_dashboard_resumes_the_run(
@@ -394,3 +421,126 @@ async def test_an_answer_a_guardrail_sent_back_shows_with_its_verdict(
     assert "1.guardrail.no_bad_words.0: fail" in first and "do not say bad" in first
     assert "a fine answer" in second and "sent back" not in second
     assert "(asked again: 1)" in second and "1.guardrail.retry1.no_bad_words.0: continue" in second
+
+
+async def test_the_trace_shows_the_run_tree_as_a_waterfall(
+    polos: Polos, database_url: str, backend: str
+) -> None:
+    result = await dw.dash_trace.run(polos, {"name": f"trace-{backend}"}, timeout=30)
+    assert result["slept"] == pytest.approx(0.35)
+    [root] = [
+        r for r in await polos.client.store.list_executions() if r.workflow_id == "dash_trace"
+    ]
+    tree = await polos.client.store.list_run_tree(root.id)
+    [kid] = [r for r in tree if r.parent_execution_id == root.id]
+    async with serving(database_url) as s, chromium() as browser:
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(f"{s.url}/runs/{root.id}")
+        await (
+            page.get_by_role("navigation", name="Views of this run")
+            .get_by_role("link", name="Trace")
+            .click()
+        )
+        await page.wait_for_url(f"**/runs/{root.id}/trace")
+        # The id OpenTelemetry gives a tree started outside any trace: the root id's 128 bits.
+        assert await page.locator("[data-trace-id]").inner_text() == root.id.replace("-", "")
+
+        top = page.locator(f'li[data-kind="run"][data-execution="{root.id}"]')
+        spans: dict[str, tuple[float, float]] = {}
+        for key in ("left", "right", "kid"):
+            row = top.locator(f'li[data-execution="{root.id}"][data-step="{key}"]')
+            start = float(await row.get_attribute("data-start-ms") or "nan")
+            end = float(await row.get_attribute("data-end-ms") or "nan")
+            spans[key] = (start, end)
+            text = (await row.locator("[data-duration]").first.inner_text()).strip()
+            assert DURATION.match(text), f"{key}: {text!r}"
+        # Gathered: each began before the other ended; each lasted its sleep.
+        (l0, l1), (r0, r1) = spans["left"], spans["right"]
+        assert l0 < r1 and r0 < l1, spans
+        assert l1 - l0 >= 195 and r1 - r0 >= 145, spans
+        # The child run sits under the step that started it, its own step under it.
+        kid_step = top.locator(f'li[data-execution="{root.id}"][data-step="kid"]')
+        assert "waited: children" in await kid_step.locator("[data-detail]").first.inner_text()
+        child = kid_step.locator(f'li[data-kind="run"][data-execution="{kid.id}"]')
+        assert "dash_child" in await child.locator(".span-name").first.inner_text()
+        work = child.locator('li[data-step="child_work"]')
+        assert int(await work.get_attribute("data-depth") or 0) == 3
+        assert float(await work.get_attribute("data-start-ms") or 0) >= spans["kid"][0]
+        await shot(page, "trace", backend)
+
+        # Folding with the keyboard: Tab to the kid step's row, Enter folds it, Enter unfolds.
+        summary = kid_step.locator("summary").first
+        await summary.focus()
+        await page.keyboard.press("Enter")
+        assert not await work.is_visible()
+        await page.keyboard.press("Enter")
+        assert await work.is_visible()
+
+        await page.set_viewport_size(NARROW)
+        await no_sideways_scroll(page)
+        await shot(page, "trace-800px", backend)
+        # The child's trace is its root's, with the child marked as the page's run.
+        await page.goto(f"{s.url}/runs/{kid.id}/trace")
+        assert await page.locator("[data-trace-id]").inner_text() == root.id.replace("-", "")
+        current = page.locator('.span-run [aria-current="true"]')
+        assert await current.inner_text() == "dash_child"
+
+
+async def test_unserved_deployments_and_a_stored_traceparent_show(
+    polos: Polos, database_url: str
+) -> None:
+    """Over plain HTTP: a queued run of a deployment no live worker serves is flagged
+    in the run list and on its page; a run started inside a trace shows that trace's id."""
+    async with PolosClient(database_url=database_url, deployment_id="blue") as client:
+        stuck = await client.invoke("srv_echo", {"n": 1})
+    served = await polos.invoke("srv_approval", {})
+    await wait_for_step(polos, served.id, "approve")
+    trace_id, span_id = 0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331
+    outer = NonRecordingSpan(
+        SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(1))
+    )
+    with otel_trace.use_span(outer):
+        joined = await polos.invoke("srv_echo", {"n": 2})
+    await polos.client.wait_for_result(joined.id, timeout=20)
+    async with serving(database_url) as s:
+        listing = (await s.http.get("/ui/runs")).text
+        stuck_row = re.search(rf'<tr data-run="{stuck.id}".*?</tr>', listing, re.DOTALL)
+        served_row = re.search(rf'<tr data-run="{served.id}".*?</tr>', listing, re.DOTALL)
+        assert stuck_row is not None and served_row is not None, listing
+        assert "no worker serves deployment blue" in stuck_row[0]
+        assert ">blue<" in stuck_row[0]
+        assert "data-unserved" not in served_row[0]  # waiting, but its deployment is served
+        page = (await s.http.get(f"/runs/{stuck.id}")).text
+        assert "no worker serves deployment blue" in page
+        assert "no live worker serves it" in page and "data-deployment>blue<" in page
+        page = (await s.http.get(f"/runs/{served.id}")).text
+        assert "data-unserved" not in page and "data-deployment>" in page
+        page = (await s.http.get(f"/runs/{joined.id}/trace")).text
+        assert "data-trace-id>0af7651916cd43dd8448eb211c80319c<" in page
+        assert "from the traceparent stored with the root run" in page
+        assert 'under span <span class="mono">b7ad6b7169203331</span>' in page
+
+
+@pytest.fixture
+def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
+    """Listed before ``polos``: the worker reads the variable when it starts."""
+    with OtlpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint)
+        yield receiver
+
+
+async def test_the_trace_shows_the_ids_the_exported_spans_carry(
+    otlp: OtlpReceiver, polos: Polos, database_url: str
+) -> None:
+    """With tracing on: the trace id the page shows is the exported spans', and the
+    span a child run hangs under is the exported span of its parent's step."""
+    result = await dw.dash_trace.run(polos, {"name": "ids"}, timeout=30)
+    assert result["child"]["child_of"] == "ids"
+    await polos.stop()  # flushes the exporter
+    root = otlp.named("workflow.dash_trace")[0]
+    kid_step = otlp.one("children.kid")
+    child_id = otlp.one("workflow.dash_child").attributes["polos.execution_id"]
+    async with serving(database_url) as s:
+        page = (await s.http.get(f"/runs/{child_id}/trace")).text
+    assert f"data-trace-id>{root.trace_id}<" in page
+    assert f'under span <span class="mono">{kid_step.span_id}</span>' in page

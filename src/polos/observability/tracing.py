@@ -16,7 +16,6 @@ store on a later attempt emit no span again.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from ..engine.run import ExecutionRun
 from ..engine.signals import Unwind
 from ..engine.tracing import Tracer
+from .ids import execution_trace_id
 from .otel import RunTraceIds, provider_from_env, root_trace_id
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -105,7 +105,7 @@ class OtelTracer(Tracer):
             if row.trace_context
             else otel_context.Context()  # a root: never under whatever the worker had current
         )
-        wanted = _trace_id(root_id) if self._own_ids and not row.trace_context else None
+        wanted = execution_trace_id(root_id) if self._own_ids and not row.trace_context else None
         token = root_trace_id.set(wanted)
         try:
             span = self.tracer.start_span(
@@ -156,13 +156,6 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return carrier.get("traceparent")
-
-
-def _trace_id(execution_id: str) -> int | None:
-    try:
-        return uuid.UUID(execution_id).int or None
-    except ValueError:
-        return None  # not a UUID (an id the caller chose): a random trace id
 
 
 _tracers: dict[int, OtelTracer] = {}

@@ -16,6 +16,7 @@ from .operations import approvals_page, events_page, queues_page, schedules_page
 from .run import run_fragment, run_page
 from .runs import runs_fragment, runs_page
 from .signin import login, login_page, logout
+from .trace_page import trace_fragment, trace_page
 
 
 def dashboard_routes() -> list[BaseRoute]:
@@ -25,6 +26,8 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/ui/runs", runs_fragment, methods=["GET"]),
         Route("/runs/{execution_id}", run_page, methods=["GET"]),
         Route("/ui/runs/{execution_id}", run_fragment, methods=["GET"]),
+        Route("/runs/{execution_id}/trace", trace_page, methods=["GET"]),
+        Route("/ui/runs/{execution_id}/trace", trace_fragment, methods=["GET"]),
         Route("/runs/{execution_id}/cancel", cancel_run, methods=["POST"]),
         Route("/runs/{execution_id}/retry", retry_run, methods=["POST"]),
         Route("/runs/{execution_id}/fork", fork_run, methods=["POST"]),

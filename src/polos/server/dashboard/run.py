@@ -8,6 +8,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...runtime.deployments import deployment_served, served_for
 from ...store import ExecutionRow
 from ...store.vocabulary import FINAL_STATUSES, Status
 from ..state import server_state
@@ -52,7 +53,9 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
         if child.parent_execution_id == row.id and child.step_key:
             started.setdefault(child.step_key, []).append(child)
     active = row.status not in FINAL_STATUSES
+    served = deployment_served(row, await served_for(store, [row], now))
     version = page_version(
+        served,
         row.status,
         row.updated_at,
         len(steps),
@@ -73,6 +76,7 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
         "history": history,
         "conversation": talk,
         "active": active,
+        "served": served,
         "now": now,
         "version": version,
         "approval_path": (

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...runtime.deployments import deployment_served, served_for
 from ...store import ExecutionRow
 from ...store.vocabulary import Status
 from ..state import server_state
@@ -63,9 +64,13 @@ async def _runs(request: Request) -> dict[str, Any]:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     query = {k: v for k, v in filters.items() if v}
-    version = page_version(query, offset, [(r.id, r.status, r.updated_at) for r in rows], more)
+    served = await served_for(state.store, rows, now)
+    flags = [deployment_served(r, served) for r in rows]
+    version = page_version(
+        query, offset, [(r.id, r.status, r.updated_at) for r in rows], more, flags
+    )
     return {
-        "rows": [(r, _cost(r)) for r in rows],
+        "rows": [(r, _cost(r), flag) for r, flag in zip(rows, flags, strict=True)],
         "filters": filters,
         "query": urlencode(query),
         "offset": offset,

@@ -1,0 +1,62 @@
+"""A run's trace page (``/runs/{id}/trace``): its whole tree as a span waterfall."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...store.vocabulary import FINAL_STATUSES
+from ..state import server_state
+from .common import clock_now, find_run, missing, page, page_version, path_id, unchanged
+from .render import render
+from .trace import MAX_RUNS, load_trace
+
+
+async def _trace(request: Request, execution_id: str) -> dict[str, Any] | None:
+    state = server_state(request)
+    row = await find_run(state, execution_id)
+    if row is None:
+        return None
+    root = row
+    if row.root_execution_id and row.root_execution_id != row.id:
+        root = await state.store.get_execution(row.root_execution_id) or row
+    now = clock_now(state)
+    trace = await load_trace(state.store, root, row.id, now)
+    rows = trace.rows()
+    active = any(s.kind == "run" and s.status not in FINAL_STATUSES for s in rows)
+    version = page_version(
+        trace.runs_total,
+        [(s.execution_id, s.step_key, s.status, s.start, s.end) for s in rows],
+    )
+    return {
+        "row": row,
+        "root": root,
+        "trace": trace,
+        "rows": rows,
+        "active": active,
+        "now": now,
+        "version": version,
+        "max_runs": MAX_RUNS,
+        "quoted_id": quote(row.id, safe=""),
+    }
+
+
+async def trace_page(request: Request) -> Response:
+    execution_id = path_id(request)
+    context = await _trace(request, execution_id)
+    if context is None:
+        return missing(request, execution_id)
+    return page(request, "trace.html", title=f"{context['row'].workflow_id} trace", **context)
+
+
+async def trace_fragment(request: Request) -> Response:
+    execution_id = path_id(request)
+    context = await _trace(request, execution_id)
+    if context is None:
+        return missing(request, execution_id)
+    if unchanged(request, context["version"]):
+        return Response(status_code=204)
+    return render("_trace_live.html", **context)
