@@ -35,6 +35,7 @@ import dashboard_workflows as dw
 import server_workflows  # noqa: F401
 from browser import chromium
 from polos import Polos, PolosClient, schedules
+from polos.server.dashboard import trace as trace_view
 from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from server_kit import serving
@@ -467,6 +468,9 @@ async def test_the_trace_shows_the_run_tree_as_a_waterfall(
         assert int(await work.get_attribute("data-depth") or 0) == 3
         assert float(await work.get_attribute("data-start-ms") or 0) >= spans["kid"][0]
         await shot(page, "trace", backend)
+        await page.locator(".waterfall").screenshot(
+            path=str(ARTIFACTS / f"waterfall-{backend}.png")
+        )
 
         # Folding with the keyboard: Tab to the kid step's row, Enter folds it, Enter unfolds.
         summary = kid_step.locator("summary").first
@@ -530,10 +534,11 @@ def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
 
 
 async def test_the_trace_shows_the_ids_the_exported_spans_carry(
-    otlp: OtlpReceiver, polos: Polos, database_url: str
+    otlp: OtlpReceiver, polos: Polos, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With tracing on: the trace id the page shows is the exported spans', and the
-    span a child run hangs under is the exported span of its parent's step."""
+    span a child run hangs under is the exported span of its parent's step. A tree
+    larger than the cap shows its first runs and says so."""
     result = await dw.dash_trace.run(polos, {"name": "ids"}, timeout=30)
     assert result["child"]["child_of"] == "ids"
     await polos.stop()  # flushes the exporter
@@ -542,5 +547,12 @@ async def test_the_trace_shows_the_ids_the_exported_spans_carry(
     child_id = otlp.one("workflow.dash_child").attributes["polos.execution_id"]
     async with serving(database_url) as s:
         page = (await s.http.get(f"/runs/{child_id}/trace")).text
-    assert f"data-trace-id>{root.trace_id}<" in page
-    assert f'under span <span class="mono">{kid_step.span_id}</span>' in page
+        assert f"data-trace-id>{root.trace_id}<" in page
+        assert f'under span <span class="mono">{kid_step.span_id}</span>' in page
+        assert "data-capped" not in page
+
+        monkeypatch.setattr(trace_view, "MAX_RUNS", 1)
+        page = (await s.http.get(f"/runs/{child_id}/trace")).text
+        assert "This tree has 2 runs: the trace shows the first 1 (the oldest, at most 1)" in page
+        assert f'data-execution="{child_id}"' not in page
+        assert 'data-step="kid"' in page  # the root's steps are all there

@@ -76,6 +76,8 @@ class Trace:
     end: float
     runs_total: int
     runs_shown: int
+    #: The most runs a trace shows (:data:`MAX_RUNS` when it was read).
+    limit: int
 
     @property
     def span(self) -> float:
@@ -243,4 +245,5 @@ async def load_trace(store: Store, root: ExecutionRow, current: str, now: float)
         end=end,
         runs_total=len(rows),
         runs_shown=len(shown),
+        limit=MAX_RUNS,
     )

@@ -12,7 +12,7 @@ from ...store.vocabulary import FINAL_STATUSES
 from ..state import server_state
 from .common import clock_now, find_run, missing, page, page_version, path_id, unchanged
 from .render import render
-from .trace import MAX_RUNS, load_trace
+from .trace import load_trace
 
 
 async def _trace(request: Request, execution_id: str) -> dict[str, Any] | None:
@@ -39,7 +39,6 @@ async def _trace(request: Request, execution_id: str) -> dict[str, Any] | None:
         "active": active,
         "now": now,
         "version": version,
-        "max_runs": MAX_RUNS,
         "quoted_id": quote(row.id, safe=""),
     }
 
