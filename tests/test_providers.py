@@ -705,3 +705,48 @@ def test_provider_errors_are_polos_errors() -> None:
     error = ProviderError("boom", provider="p", model="m")
     assert isinstance(error, PolosError)
     assert str(error) == "p call to model 'm' failed (no HTTP status): boom"
+
+
+# The openai SDK walks a request body field by field against its type
+# annotations before sending it; on a long conversation that walk cost more
+# than everything else in an agent's turn (O(N) per call, O(N^2) per run).
+SDK_WALKS = {
+    "openai-chat": ("openai.resources.chat.completions.completions", "messages"),
+    "openai-responses": ("openai.resources.responses.responses", "input"),
+}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("kind", list(SDK_WALKS))
+async def test_the_conversation_skips_the_sdk_type_walk(
+    kind: str, streamed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    module_name, key = SDK_WALKS[kind]
+    module = importlib.import_module(module_name)
+    walked: list[Any] = []
+    real_walk = module.async_maybe_transform
+
+    async def spy(data: Any, expected_type: Any) -> Any:
+        walked.append(data.get(key))
+        return await real_walk(data, expected_type)
+
+    monkeypatch.setattr(module, "async_maybe_transform", spy)
+    conversation = [Message.system("You are terse."), Message.user("Hi")] + [
+        Message.assistant(f"answer {i}") for i in range(30)
+    ]
+    request = LLMRequest(messages=conversation, extra={"seed": 7})
+    async with serving(kind, [Turn.reply("Done.")]) as h:
+        if streamed:
+            _, response = await collect(h.provider, request)
+        else:
+            response = await h.provider.complete(request)
+    assert response.text == "Done."
+    assert len(walked) == 1 and not walked[0]  # only a placeholder was walked
+    body = h.bodies[0]
+    # ...yet the whole conversation arrived, in order, beside the request's extras.
+    sent = body[key]
+    assert len(sent) == 32 and sent[0]["content"] == "You are terse."
+    assert [m["content"] for m in sent[2:]] == [f"answer {i}" for i in range(30)]
+    assert body["seed"] == 7 and body["model"] == "fake-model"

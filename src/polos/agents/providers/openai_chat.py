@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from ._chat_format import ChatStreamAccumulator, chat_params, chat_response
 from ._openai_common import openai_clients, openai_errors
+from ._untyped_body import conversation_untyped
 from .base import request_model
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
 from .types import LLMRequest, LLMResponse, StreamChunk
@@ -52,6 +53,7 @@ class OpenAIChatProvider:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
+        params = conversation_untyped(params, "messages", required=True)
 
         async def attempt() -> LLMResponse:
             with openai_errors(self._name, model):
@@ -65,6 +67,7 @@ class OpenAIChatProvider:
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
         # include_usage adds a last chunk carrying the token counts.
         params.update(stream=True, stream_options={"include_usage": True})
+        params = conversation_untyped(params, "messages", required=True)
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
             accumulator = ChatStreamAccumulator(model=model)

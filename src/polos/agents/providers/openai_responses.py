@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ._openai_common import openai_clients, openai_errors
+from ._untyped_body import conversation_untyped
 from .base import request_model
 from .errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
@@ -52,7 +53,7 @@ class OpenAIResponsesProvider:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
-        params = _params(request, model)
+        params = conversation_untyped(_params(request, model), "input", required=False)
 
         async def attempt() -> LLMResponse:
             with openai_errors(self._name, model):
@@ -63,7 +64,7 @@ class OpenAIResponsesProvider:
 
     def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk | LLMResponse]:
         model = request_model(request, self._model)
-        params = _params(request, model)
+        params = conversation_untyped(_params(request, model), "input", required=False)
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
             final: LLMResponse | None = None
