@@ -30,6 +30,7 @@ from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..deployments import DeploymentFilter, deployment_filter
 from ..hub import Hub
+from ..listing import list_query
 from ..records import (
     Claimed,
     EventRow,
@@ -1004,12 +1005,22 @@ class PostgresStore(Store):
         session_id: str | None = None,
         id_contains: str | None = None,
     ) -> list[ExecutionRow]:
-        rows = await self._fetch(
-            "listing executions",
-            "list_executions",
-            *(status, workflow_id, limit, offset, created_after, created_before),
-            *(session_id, id_contains or None),
+        sql, args = list_query(
+            _Q["list_executions"],
+            {
+                "status": status,
+                "workflow_id": workflow_id,
+                "created_after": created_after,
+                "created_before": created_before,
+                "session_id": session_id,
+                "id_contains": id_contains,
+                "limit": limit,
+                "offset": offset,
+            },
+            lambda n: f"${n}",
+            "strpos(id, {}) > 0",
         )
+        rows = await self.db.run("listing executions", lambda conn, _r: conn.fetch(sql, *args))
         return [_execution(row) for row in rows]
 
     # retention -------------------------------------------------------------------

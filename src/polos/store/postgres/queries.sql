@@ -503,12 +503,12 @@ SELECT execution_id, seq, at, event, attempt, detail
 FROM history WHERE execution_id = $1 ORDER BY seq
 
 -- name: list_executions
+-- LIST_FILTERS: the conditions of the filters given, ANDed (store/listing.py),
+-- so that each combination is planned for its own index.
 SELECT EXECUTION_COLUMNS FROM executions
-WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow_id = $2)
-  AND ($5::float8 IS NULL OR created_at >= $5) AND ($6::float8 IS NULL OR created_at < $6)
-  AND ($7::text IS NULL OR session_id = $7) AND ($8::text IS NULL OR strpos(id, $8) > 0)
+WHERE LIST_FILTERS
 ORDER BY created_at DESC, id DESC
-LIMIT $3 OFFSET $4
+LIMIT LIST_LIMIT OFFSET LIST_OFFSET
 
 -- name: list_run_tree
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1

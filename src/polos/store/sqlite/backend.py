@@ -28,6 +28,7 @@ from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..deployments import deployment_filter
 from ..hub import Hub
+from ..listing import list_query
 from ..records import (
     Claimed,
     EventRow,
@@ -1074,15 +1075,22 @@ class SQLiteStore(Store):
         session_id: str | None = None,
         id_contains: str | None = None,
     ) -> list[ExecutionRow]:
-        rows = await self._fetch(
+        sql, args = list_query(
             _Q["list_executions"],
-            (
-                *(status, status, workflow_id, workflow_id),
-                *(created_after, created_after, created_before, created_before),
-                *(session_id, session_id, id_contains or None, id_contains or None),
-                *(limit, offset),
-            ),
+            {
+                "status": status,
+                "workflow_id": workflow_id,
+                "created_after": created_after,
+                "created_before": created_before,
+                "session_id": session_id,
+                "id_contains": id_contains,
+                "limit": limit,
+                "offset": offset,
+            },
+            lambda _n: "?",
+            "instr(id, {}) > 0",
         )
+        rows = await self._fetch(sql, args)
         return [ExecutionRow(*row) for row in rows]
 
     # retention -------------------------------------------------------------------

@@ -328,12 +328,12 @@ SELECT execution_id, seq, at, event, attempt, detail
 FROM history WHERE execution_id = ? ORDER BY seq
 
 -- name: list_executions
+-- LIST_FILTERS: the conditions of the filters given, ANDed (store/listing.py),
+-- so that each combination is planned for its own index.
 SELECT EXECUTION_COLUMNS FROM executions
-WHERE (? IS NULL OR status = ?) AND (? IS NULL OR workflow_id = ?)
-  AND (? IS NULL OR created_at >= ?) AND (? IS NULL OR created_at < ?)
-  AND (? IS NULL OR session_id = ?) AND (? IS NULL OR instr(id, ?) > 0)
+WHERE LIST_FILTERS
 ORDER BY created_at DESC, id DESC
-LIMIT ? OFFSET ?
+LIMIT LIST_LIMIT OFFSET LIST_OFFSET
 
 -- name: list_run_tree
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
