@@ -60,6 +60,15 @@ async def dash_trace(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, A
     return {"slept": left + right, "child": child}
 
 
+@workflow(id="dash_gated_tree")
+async def dash_gated_tree(ctx: WorkflowContext, input: dict[str, Any]) -> dict[str, Any]:
+    """One step recorded, then held at a gate until the test opens it, then a child."""
+    await ctx.step.run("first", _pause, 0.01)
+    await ctx.step.run("gate", _gate, input["name"])
+    child = await ctx.step.invoke_and_wait("kid", dash_child, {"name": input["name"]})
+    return {"child": child}
+
+
 limited = queue("dash_limited", concurrency_limit=2)
 
 

@@ -556,3 +556,32 @@ async def test_the_trace_shows_the_ids_the_exported_spans_carry(
         assert "This tree has 2 runs: the trace shows the first 1 (the oldest, at most 1)" in page
         assert f'data-execution="{child_id}"' not in page
         assert 'data-step="kid"' in page  # the root's steps are all there
+
+
+async def test_a_running_trees_trace_grows_and_a_folded_row_stays_folded(
+    polos: Polos, database_url: str, backend: str
+) -> None:
+    name = f"trace-live-{backend}"
+    handle = await polos.invoke("dash_gated_tree", {"name": name})
+
+    async def first_recorded() -> bool:
+        return await polos.client.store.get_step(handle.id, "first") is not None
+
+    await until(first_recorded, 10, "the step before the gate recorded")
+    async with serving(database_url) as s, chromium() as browser:
+        page = await browser.new_page(viewport=WIDE)
+        await page.goto(f"{s.url}/runs/{handle.id}/trace")
+        await page.evaluate("window.__notReloaded = true")
+        assert await page.locator('li[data-kind="run"]').count() == 1  # no child yet
+        root = page.locator(f'li[data-kind="run"][data-execution="{handle.id}"] > details')
+        await root.locator("summary").first.focus()
+        await page.keyboard.press("Space")  # fold the whole run
+        assert await root.get_attribute("open") is None
+        dw.GATES.setdefault(name, asyncio.Event()).set()
+        await page.locator('#trace-view[data-status="completed"]').wait_for(timeout=20_000)
+        assert await page.evaluate("window.__notReloaded") is True, "the page was reloaded"
+        assert await root.get_attribute("open") is None, "the folded row unfolded on refresh"
+        await root.locator("summary").first.click()
+        child = page.locator('li[data-step="kid"] li[data-kind="run"]')
+        assert "dash_child" in await child.inner_text()
+        assert await page.locator('li[data-step="kid"][data-kind="wait"]').count() == 1
