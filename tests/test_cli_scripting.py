@@ -163,6 +163,10 @@ def test_a_script_drives_runs_by_bare_ids_and_prefixes(database_url: str, tmp_pa
         )
         other_id = json.loads(other.stdout)["execution_id"]
         status_becomes(database_url, tmp_path, other_id, "waiting")
+        waiting = json.loads(cli("suspended", "--json", cwd=tmp_path, url=database_url).stdout)
+        assert [(w["execution_id"], w["step_key"], w["data"]) for w in waiting] == [
+            (other_id, "approval", {"amount": 1})
+        ]
         cancelled = cli("cancel", other_id[:10], "--json", cwd=tmp_path, url=database_url)
         assert cancelled.returncode == 0, cancelled.stderr
         assert json.loads(cancelled.stdout) == {"execution_id": other_id, "status": "cancelled"}
@@ -247,6 +251,22 @@ async def test_an_ambiguous_prefix_lists_the_runs_it_fits(
     assert all(i in done.stderr for i in ids)
     nothing = cli("cancel", "zz-no-run", cwd=tmp_path, url=database_url)
     assert nothing.returncode == 1 and "no execution with id 'zz-no-run'" in nothing.stderr
+
+
+def test_the_other_commands_speak_json(database_url: str, tmp_path: Path) -> None:
+    published = cli(
+        "publish", "cli.json", "--data", '{"x": 1}', "--json", cwd=tmp_path, url=database_url
+    )
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["data"] == {"x": 1}
+    queues = cli("queues", "--json", cwd=tmp_path, url=database_url)
+    assert queues.returncode == 0 and isinstance(json.loads(queues.stdout), list)
+    key = json.loads(
+        cli("keys", "create", "--name", "ci", "--json", cwd=tmp_path, url=database_url).stdout
+    )
+    assert key["name"] == "ci" and key["key"]
+    [row] = json.loads(cli("keys", "list", "--json", cwd=tmp_path, url=database_url).stdout)
+    assert row["key_id"] == key["key_id"] and row["revoked_at"] is None and "key" not in row
 
 
 def test_an_unreachable_database_fails_fast_naming_it(tmp_path: Path) -> None:
