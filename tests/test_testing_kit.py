@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from polos import SchedulePayload, WorkflowContext, workflow
+from polos import SchedulePayload, WorkflowContext, schedules, workflow
 from polos.runtime.models import ExecutionInfo
 from polos.testing import PolosTestKit, TestClock, assert_steps, step_keys
 
@@ -27,6 +27,11 @@ async def kit_slow_order(ctx: WorkflowContext, input: dict) -> dict:
     if input.get("charge", True):
         await ctx.step.run("charge", lambda: "charged")
     return {"at": await ctx.step.now("done_at")}
+
+
+@workflow(id="kit_hourly")
+async def kit_hourly(ctx: WorkflowContext, input: SchedulePayload) -> str:
+    return input.timestamp.isoformat()
 
 
 @workflow(id="kit_daily", schedule="0 9 * * *")
@@ -98,3 +103,11 @@ async def test_schedules_tick_when_the_clock_says() -> None:
             "2026-01-05T09:00:00+00:00",
             "2026-01-06T09:00:00+00:00",
         ]
+
+
+async def test_a_schedule_made_at_run_time_follows_the_test_clock() -> None:
+    async with PolosTestKit(clock=TestClock(START), workflows=[kit_hourly]) as kit:
+        await schedules.create(kit.polos, kit_hourly, "30 * * * *")  # first tick: 08:30
+        kit.clock.advance(minutes=30)
+        [run] = await runs_of(kit, "kit_hourly", 1)
+        assert run.result == "2026-01-05T08:30:00+00:00"

@@ -40,8 +40,11 @@ async def create(
     if (remote := remote_client(client)) is not None:
         return await remote.create_schedule(workflow_id, cron, timezone, key)
     store = await store_of(client)
+    # The client's clock (a test's TestClock, say) sets the first tick, as the worker's does.
+    clock = getattr(getattr(client, "client", client), "clock", None)
+    now = clock.now() if clock is not None else time.time()
     row = await store.upsert_schedule(
-        schedule_row(workflow_id, ScheduleSpec(cron, timezone, key), time.time())
+        schedule_row(workflow_id, ScheduleSpec(cron, timezone, key), now)
     )
     return row.schedule_id
 
