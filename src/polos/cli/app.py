@@ -218,7 +218,8 @@ def worker(
     log_format: str = LogFormat,
     as_json: bool = typer.Option(False, "--json", help="Print the serving line as one JSON object"),
 ) -> None:
-    """Import MODULES and serve their workflows until SIGINT/SIGTERM.
+    """Import MODULES (modules, files or module:attr) and serve their workflows until
+    SIGINT/SIGTERM.
 
     Logs each run's start, end (completed, failed with its error, waiting),
     step retries and recoveries on stderr; see docs/observability.md."""
