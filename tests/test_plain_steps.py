@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import multiprocessing
+import os
 import threading
 import time
 
@@ -169,3 +171,17 @@ async def test_a_cancelled_wait_leaves_the_pool_usable() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await pool.call(quick, ("after-cancel",), {}) == "polos-step"
+
+
+def _child_runs_a_plain_function() -> None:
+    result = asyncio.run(call_function(quick, ("child",), {}))
+    os._exit(0 if result == "polos-step" else 3)
+
+
+async def test_a_forked_child_gets_threads_of_its_own() -> None:
+    # The parent's pool has threads (and idle ones counted) before the fork.
+    assert await call_function(quick, ("parent",), {}) == "polos-step"
+    child = multiprocessing.get_context("fork").Process(target=_child_runs_a_plain_function)
+    child.start()
+    await asyncio.to_thread(child.join, 20)
+    assert child.exitcode == 0, "the child's plain function never ran (or failed)"

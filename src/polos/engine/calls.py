@@ -8,7 +8,7 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
-from .step_threads import STEP_THREADS
+from . import step_threads
 
 
 async def call_function(
@@ -24,7 +24,7 @@ async def call_function(
     if getattr(fn, "__polos_inline__", False):
         result = fn(*args, **kwargs)
     else:
-        result = await STEP_THREADS.call(fn, args, kwargs)
+        result = await step_threads.STEP_THREADS.call(fn, args, kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result

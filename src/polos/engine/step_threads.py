@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -206,3 +207,13 @@ def _code_of(fn: Callable[..., Any]) -> object:
 #: The process's pool: threads are not tied to an event loop, each call
 #: answers the loop that made it.
 STEP_THREADS = StepThreads()
+
+
+def _forget_threads_after_fork() -> None:
+    """A forked child has none of its parent's threads: start from an empty pool,
+    or the child would queue calls for idle threads that do not exist there."""
+    global STEP_THREADS
+    STEP_THREADS = StepThreads()
+
+
+os.register_at_fork(after_in_child=_forget_threads_after_fork)
