@@ -2,11 +2,11 @@
 -- A page filtered by status (newest first) walks that status's part of the
 -- index instead of every execution; by workflow, that workflow's; by both,
 -- the pair's. (Unfiltered pages already have executions_created.)
-CREATE INDEX executions_by_status ON executions (status, created_at);
-CREATE INDEX executions_workflow ON executions (workflow_id, created_at);
-CREATE INDEX executions_by_workflow_status ON executions (workflow_id, status, created_at);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, created_at);
+CREATE INDEX IF NOT EXISTS executions_workflow ON executions (workflow_id, created_at);
+CREATE INDEX IF NOT EXISTS executions_by_workflow_status ON executions (workflow_id, status, created_at);
 
 -- Suspended runs (and other waits of one kind) among a million timers and
 -- event waits: list_waits reads only the waits of the kind asked for.
-CREATE INDEX executions_waits_by_kind ON executions (wait_kind, updated_at)
+CREATE INDEX IF NOT EXISTS executions_waits_by_kind ON executions (wait_kind, updated_at)
     WHERE status = 'waiting';
