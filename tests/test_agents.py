@@ -410,3 +410,28 @@ async def test_batch_agent_invocations(polos: Polos, llm: FakeOpenAIServer) -> N
         polos, [defs.careful.with_input("c"), defs.careful.with_input("d")]
     )
     assert sorted([(await h.result(timeout=30)).text for h in handles]) == ["seen: c", "seen: d"]
+
+
+async def test_a_replayed_model_call_does_not_rebuild_its_request(
+    polos: Polos, llm: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building a request validates the whole conversation: done for every
+    # replayed turn, that made each replay of an N-turn run O(N^2). Only the
+    # calls that reach the model build one.
+    from polos.agents import loop
+
+    built = 0
+    real_request = loop._Loop.request
+
+    def counting(self: loop._Loop) -> object:
+        nonlocal built
+        built += 1
+        return real_request(self)
+
+    monkeypatch.setattr(loop._Loop, "request", counting)
+    shipping = [Turn.call("calculate_shipping", {"country": "FR"}) for _ in range(4)]
+    llm.add_turns(*shipping, Turn.reply("done"))
+    result = await defs.shopper.run(polos, "Ship it", timeout=30)
+    assert result.text == "done" and len(result.tool_calls) == 4
+    assert len(llm.requests) == 5
+    assert built == 5  # one per model call; none for the 1 + 2 + 3 + 4 replayed turns

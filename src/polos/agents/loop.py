@@ -253,10 +253,12 @@ class _Loop:
         attempt = 0
         while True:
             key = f"llm_{i}" if attempt == 0 else f"llm_{i}_retry{attempt}"
+            # call_llm builds the request itself: a replayed step never runs it,
+            # and building it validates the whole conversation (O(N) per turn,
+            # so O(N^2) per replay of an N-turn run).
             response: LLMResponse = await step.run(
                 key,
                 self.call_llm,
-                self.request(),
                 i,
                 self.streaming and not guarded,
                 max_retries=LLM_STEP_RETRIES,
@@ -303,7 +305,8 @@ class _Loop:
                 await self.publish_checked(i, checked)
             return checked
 
-    async def call_llm(self, request: LLMRequest, i: int, stream: bool) -> LLMResponse:
+    async def call_llm(self, i: int, stream: bool) -> LLMResponse:
+        request = self.request()
         with genai.llm_call(
             current_run.get(),
             provider=self.provider.name,
