@@ -482,7 +482,9 @@ def resume(
     elif at_step:
         print(f"resumed {whole} at {step_key}", flush=True)
     else:
-        print(f"kept the resume of {whole} for step {step_key} (it is not there yet)", flush=True)
+        # Not suspended there itself: kept for when it (or a child, addressed through
+        # its root) suspends at that step.
+        print(f"sent the resume of {whole} at {step_key}: kept until it suspends there", flush=True)
 
 
 @app.command()
