@@ -1,11 +1,19 @@
-"""Cost of an agent's tool calls as their number grows: O(N), not O(N^2).
+"""The engine's overhead per agent tool call, as their number grows.
 
-    .venv/bin/python bench/bench_agent_tools.py [--database-url URL]
+    .venv/bin/python bench/bench_agent_tools.py [--database-url URL] [--sizes 10,200,1000]
 
-An agent against the fake OpenAI server makes N tool calls, one per turn
-(each a durable child workflow), then answers. Printed: time per tool call at
-N=10 and N=200, with parked runs held in memory (the default) and without
-(every tool batch replays the run from the top, as Polos does).
+An agent against the fake OpenAI server makes N tool calls, one per model
+turn (each a durable child workflow), then answers. The figure is the
+engine's overhead per tool call: the run's wall time minus the time the fake
+spent answering (``server.busy_seconds``, from each request's arrival to its
+last byte), divided by N. What remains is Polos (steps, child workflows,
+checkpoints, the agent loop) plus the provider SDK's own client work.
+
+Each N runs with parked runs held in memory (the default) and without (every
+tool batch replays the run from the top, as Polos does). Goals: <= 2 ms per
+tool call on SQLite, <= 5 ms on PostgreSQL, and flat: N=1,000 within 1.5x of
+N=10. PostgreSQL (``--database-url postgresql://...``) gets a fresh schema per
+case, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -13,14 +21,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
-from pathlib import Path
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
+import openai  # noqa: F401  (imported here: its import is not the engine's per-call cost)
 from pydantic import BaseModel
 
 from polos import Agent, Polos, WorkflowContext, tool
 from polos.testing import FakeOpenAIServer, Turn
+
+GOAL_MS = {"sqlite": 2.0, "postgres": 5.0}
+FLAT_GOAL = 1.5
 
 
 class Ping(BaseModel):
@@ -32,10 +47,22 @@ async def ping(ctx: WorkflowContext, input: Ping) -> int:
     return input.n
 
 
-pinger = Agent(id="bench_pinger", provider="openai", model="bench", tools=[ping], max_steps=1000)
+pinger = Agent(id="bench_pinger", provider="openai", model="bench", tools=[ping], max_steps=5000)
 
 
-async def per_tool_call(url: str, calls: int, hold_seconds: float) -> float:
+@dataclass
+class Case:
+    held: bool
+    calls: int
+    wall_s: float
+    model_s: float
+
+    @property
+    def overhead_ms(self) -> float:
+        return (self.wall_s - self.model_s) / self.calls * 1000
+
+
+async def one_run(url: str, calls: int, hold_seconds: float) -> Case:
     turns = [Turn.call("ping", {"n": i}) for i in range(calls)] + [Turn.reply("done")]
     with FakeOpenAIServer(turns) as server:
         pinger.provider_base_url, pinger._provider = server.base_url, None
@@ -43,31 +70,94 @@ async def per_tool_call(url: str, calls: int, hold_seconds: float) -> float:
             database_url=url, workflows=[pinger, ping], hold_seconds=hold_seconds
         ) as polos:
             start = time.perf_counter()
-            result = await pinger.run(polos, "ping away", timeout=600)
-            elapsed = time.perf_counter() - start
+            result = await pinger.run(polos, "ping away", timeout=1800)
+            wall = time.perf_counter() - start
+        model = server.busy_seconds
+        assert len(server.requests) == calls + 1, "a model call was made twice"
     assert len(result.tool_calls) == calls
-    return elapsed / calls
+    assert [int(c.result) for c in result.tool_calls] == list(range(calls))
+    return Case(hold_seconds > 0, calls, wall, model)
+
+
+def fresh_schema(base: str) -> tuple[str, str]:
+    parsed = urlparse(base)
+    query = dict(parse_qsl(parsed.query))
+    schema = f"{query.get('schema', 'bench_agent')}_{uuid.uuid4().hex[:8]}"
+    query["schema"] = schema
+    return urlunparse(parsed._replace(query=urlencode(query))), schema
+
+
+async def drop_schema(base: str, schema: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    parsed = urlparse(base)
+    conn = await asyncpg.connect(urlunparse(parsed._replace(query="")))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def measure(base: str | None, folder: str, calls: int, held: bool, repeats: int) -> Case:
+    """The median case of ``repeats`` runs (by overhead), each on a fresh database."""
+    cases = []
+    for _ in range(repeats):
+        if base is None:
+            cases.append(
+                await one_run(f"sqlite:///{folder}/{uuid.uuid4().hex}.db", calls, 10.0 * held)
+            )
+            continue
+        url, schema = fresh_schema(base)
+        try:
+            cases.append(await one_run(url, calls, 10.0 * held))
+        finally:
+            await drop_schema(base, schema)
+    cases.sort(key=lambda c: c.overhead_ms)
+    return cases[len(cases) // 2]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--database-url", default=None, help="postgresql://... (default SQLite)")
+    parser.add_argument("--sizes", default="10,200,1000", help="comma-separated N")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    backend = "postgres" if args.database_url else "sqlite"
+    goal = GOAL_MS[backend]
+    rows: list[Case] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
-        for hold in (10.0, 0.0):
-            for n in (10, 200):
-                url = args.database_url or f"sqlite:///{Path(tmp) / f'agent-{hold}-{n}.db'}"
-                rows.append((hold, n, await per_tool_call(url, n, hold)))
-    print(f"{'held in memory':<16}{'N':>6}{'ms per tool call':>20}")
-    for hold, n, seconds in rows:
-        print(f"{'yes' if hold else 'no (replay)':<16}{n:>6}{seconds * 1000:>20.2f}")
-    by = {(h, n): s for h, n, s in rows}
+        await one_run(f"sqlite:///{tmp}/warm-up.db", 3, 10.0)  # first-use costs, untimed
+        for held in (True, False):
+            for n in sizes:
+                # Small N is noisy on a shared machine: the median of a few runs.
+                repeats = 5 if n <= 20 else 3 if n <= 200 else 1
+                rows.append(await measure(args.database_url, tmp, n, held, repeats))
+    print(f"backend: {backend}; goal <= {goal:g} ms per tool call, flat within {FLAT_GOAL}x")
+    header = f"{'held in memory':<16}{'N':>6}{'wall s':>9}{'model s':>9}{'overhead ms/call':>18}"
+    print(header)
+    for c in rows:
+        held_label = "yes" if c.held else "no (replay)"
+        print(
+            f"{held_label:<16}{c.calls:>6}{c.wall_s:>9.2f}{c.model_s:>9.2f}"
+            f"{c.overhead_ms:>18.2f}  {verdict(c.overhead_ms <= goal)}"
+        )
+    by = {(c.held, c.calls): c.overhead_ms for c in rows}
+    low, high = min(sizes), max(sizes)
+    for held in (True, False):
+        growth = by[(held, high)] / by[(held, low)]
+        print(
+            f"growth N={low} -> N={high}, {'held' if held else 'replaying'}: "
+            f"{growth:.2f}x  {verdict(growth <= FLAT_GOAL)}"
+        )
+    worst = max(c.overhead_ms for c in rows)
     print(
-        f"growth N=10 -> N=200, held: {by[(10.0, 200)] / by[(10.0, 10)]:.2f}x; "
-        f"replaying: {by[(0.0, 200)] / by[(0.0, 10)]:.2f}x"
+        f"worst overhead {worst:.2f} ms per tool call (median of all {statistics.median(by.values()):.2f})"
     )
 
 
