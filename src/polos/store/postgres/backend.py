@@ -85,6 +85,7 @@ class PostgresStore(Store):
         self._admission_lock = self.config.lock_key("admission")
         self._listener: Listener | None = None
         self._step_records = GroupCommit(self._record_steps)
+        self._finishes = GroupCommit(self._finish_many)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -533,22 +534,32 @@ class PostgresStore(Store):
         now: float,
         state: str | None,
     ) -> bool:
-        outcome = await self._fetchval(
-            "finishing an execution",
-            "finish",
-            execution_id,
-            attempt,
-            status,
-            value,
-            state,
-            now,
-            self.channel,
-        )
-        if outcome:
-            self.hub.execution_finished(execution_id)
-        if outcome == 2:  # the last child of a batch: its parent is queued again
-            self.hub.work_queued()
-        return bool(outcome)
+        # Group commit: runs ending at the same moment share one statement and
+        # one commit; each is still fenced by its own attempt (polos_finish).
+        return await self._finishes.submit((execution_id, attempt, str(status), value, state, now))
+
+    async def _finish_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        if len(rows) == 1:
+            outcomes = [
+                await self._fetchval("finishing an execution", "finish", *rows[0], self.channel)
+            ]
+        else:
+            # In id order, so that two batches (or a batch and a heartbeat) lock
+            # rows in one order and cannot deadlock each other.
+            order = sorted(range(len(rows)), key=lambda i: rows[i][0])
+            columns = [list(column) for column in zip(*(rows[i] for i in order), strict=True)]
+            records = await self._fetch(
+                "finishing executions", "finish_many", *columns, self.channel
+            )
+            outcomes = [0] * len(rows)
+            for record in records:
+                outcomes[order[record["n"] - 1]] = record["outcome"]
+        for (execution_id, *_), outcome in zip(rows, outcomes, strict=True):
+            if outcome:
+                self.hub.execution_finished(execution_id)
+            if outcome == 2:  # the last child of a batch: its parent is queued again
+                self.hub.work_queued()
+        return [bool(outcome) for outcome in outcomes]
 
     async def add_history(
         self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float

@@ -308,6 +308,15 @@ SELECT EXISTS (SELECT 1 FROM parked)
 -- name: finish
 SELECT polos_finish($1, $2, $3, $4, $5, $6, $7)
 
+-- name: finish_many
+-- finish for many executions in one statement (group commit); parallel arrays,
+-- one execution per position, n its (1-based) position. Each polos_finish
+-- runs its own queries with a fresh snapshot, so siblings ending in one batch
+-- count their parent down one after the other, as separate statements would.
+SELECT f.n, polos_finish(f.id, f.attempt, f.status, f.value, f.state, f.now, $7) AS outcome
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
+     WITH ORDINALITY AS f(id, attempt, status, value, state, now, n)
+
 -- name: fence
 -- Inside a multi-statement transaction: hold the running execution still.
 SELECT 1 FROM executions WHERE id = $1 AND attempt = $2 AND status = 'running' FOR UPDATE
