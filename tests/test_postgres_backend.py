@@ -29,6 +29,7 @@ from polos.store import NewExecution, StepRow, store_from_url
 from polos.store.hub import Hub
 from polos.store.postgres import PostgresStore
 from polos.store.postgres.config import parse_url
+from polos.store.postgres.database import migrations
 from polos.store.postgres.group_commit import GroupCommit
 from polos.store.records import NewEvent
 
@@ -146,7 +147,8 @@ async def test_ten_stores_opening_at_once_migrate_once(admin: asyncpg.Connection
     try:
         await asyncio.gather(*(s.open() for s in stores))
         rows = await admin.fetch(f"SELECT version FROM {schema}.polos_migrations ORDER BY 1")
-        assert [r["version"] for r in rows] == list(range(1, len(rows) + 1))
+        # Every migration the package holds, each applied once.
+        assert [r["version"] for r in rows] == [version for version, _, _ in migrations()]
         assert len(rows) >= 3
         await stores[3].create_execution(new_execution())
         assert len(await stores[7].list_executions()) == 1
