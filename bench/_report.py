@@ -93,7 +93,13 @@ def _best_dbos(rounds: Rounds, kind: str, i: int) -> float | None:
 def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
     """Each ratio is taken within one round (same minute, same noise), then the median."""
     reference = "sqlite_insert" if backend == "sqlite" else "postgres_insert"
-    dbos_step_target = 20.0 if backend == "sqlite" else 5.0
+    # The goals of DESIGN.md and issue 15: SQLite within 2x of a raw INSERT (3x
+    # was the first, looser goal for async steps) and 20x under DBOS; PostgreSQL
+    # within 1.2x of a raw INSERT and commit, 8x under DBOS, 10x its throughput.
+    sqlite = backend == "sqlite"
+    dbos_step_target = 20.0 if sqlite else 8.0
+    raw_target = 2.0 if sqlite else 1.2
+    throughput_target = 20.0 if sqlite else 10.0
     ref_name = "SQLite" if backend == "sqlite" else "PostgreSQL"
 
     def div(a: float | None, b: float | None) -> float | None:
@@ -125,8 +131,8 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
         Ratio(
             f"Polos step / raw {'SQLite' if backend == 'sqlite' else 'PostgreSQL'} INSERT",
             _paired(rounds, step_vs_ref),
-            "<= 3x" if backend == "sqlite" else "(context only)",
-            (lambda v: v <= 3.0) if backend == "sqlite" else None,
+            "<= 3x" if sqlite else f"<= {raw_target:g}x",
+            (lambda v: v <= 3.0) if sqlite else (lambda v: v <= raw_target),
         ),
         Ratio(
             "DBOS step / Polos step (faster DBOS flavour)",
@@ -137,8 +143,8 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
         Ratio(
             f"Polos plain def step / raw {ref_name} INSERT",
             _paired(rounds, plain_vs_ref),
-            "<= 2x" if backend == "sqlite" else "(context only)",
-            (lambda v: v <= 2.0) if backend == "sqlite" else None,
+            f"<= {raw_target:g}x",
+            lambda v: v <= raw_target,
         ),
         Ratio(
             "DBOS sync step / Polos plain def step",
@@ -155,8 +161,8 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
         Ratio(
             "Polos 3-step wf/s / DBOS wf/s (faster DBOS flavour)",
             _paired(rounds, tp_vs_dbos),
-            ">= 20x",
-            lambda v: v >= 20.0,
+            f">= {throughput_target:g}x",
+            lambda v: v >= throughput_target,
         ),
         Ratio(
             "store calls while replaying N steps", replay_calls, "== 0", lambda v: v == 0, "calls"
