@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from starlette.requests import Request
 
@@ -13,6 +13,9 @@ from ..runtime.client import PolosClient
 from ..store import Store
 from .fanout import Fanout
 from .settings import ServerSettings
+
+if TYPE_CHECKING:
+    from .dashboard.live import LiveFeed
 
 
 @dataclass
@@ -25,6 +28,7 @@ class ServerState:
     )
 
     _fanout: Fanout | None = None
+    _live: LiveFeed | None = None
 
     @property
     def store(self) -> Store:
@@ -37,9 +41,20 @@ class ServerState:
             self._fanout = Fanout(self.store)
         return self._fanout
 
+    @property
+    def live(self) -> LiveFeed:
+        """The dashboard's shared watchers of what open pages show."""
+        if self._live is None:
+            from .dashboard.live import LiveFeed  # the dashboard is optional (jinja2)
+
+            self._live = LiveFeed(self.store)
+        return self._live
+
     async def close_streams(self) -> None:
         if self._fanout is not None:
             await self._fanout.close()
+        if self._live is not None:
+            await self._live.close()
 
 
 def server_state(request: Request) -> ServerState:

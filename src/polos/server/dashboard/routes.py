@@ -1,9 +1,10 @@
 """The dashboard's routes.
 
-Pages are rendered on the server; the live parts are fragments htmx polls
-with the version of what the page shows. While nothing changed the answer is
-``204 No Content``, which htmx does not swap, so an expanded value or a
-focused link stays as the person left it.
+Pages are rendered on the server; each live part follows a ``/ui/live/...``
+event stream (see ``live.py``) and, when told it changed, htmx fetches the
+part again with the version the page shows. When nothing visible changed the
+answer is ``204 No Content``, which htmx does not swap, so an expanded value
+or a focused link stays as the person left it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .actions import cancel_run, fork_run, retry_run
+from .live import run_live, runs_live, trace_live
 from .operations import approvals_page, events_page, queues_page, schedules_page, workers_page
 from .run import run_fragment, run_page
 from .runs import runs_fragment, runs_page
@@ -24,6 +26,9 @@ def dashboard_routes() -> list[BaseRoute]:
     return [
         Route("/", runs_page, methods=["GET"]),
         Route("/ui/runs", runs_fragment, methods=["GET"]),
+        Route("/ui/live/runs", runs_live, methods=["GET"]),
+        Route("/ui/live/runs/{execution_id}", run_live, methods=["GET"]),
+        Route("/ui/live/runs/{execution_id}/trace", trace_live, methods=["GET"]),
         Route("/runs/{execution_id}", run_page, methods=["GET"]),
         Route("/ui/runs/{execution_id}", run_fragment, methods=["GET"]),
         Route("/runs/{execution_id}/trace", trace_page, methods=["GET"]),

@@ -32,7 +32,7 @@ def _tree(rows: list[ExecutionRow], current: str) -> list[dict[str, Any]]:
     return roots
 
 
-async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
+async def run_context(request: Request, execution_id: str) -> dict[str, Any] | None:
     state = server_state(request)
     store = state.store
     row = await find_run(state, execution_id)
@@ -90,7 +90,7 @@ async def _run(request: Request, execution_id: str) -> dict[str, Any] | None:
 
 async def run_page(request: Request) -> Response:
     execution_id = path_id(request)
-    context = await _run(request, execution_id)
+    context = await run_context(request, execution_id)
     if context is None:
         return missing(request, execution_id)
     return page(request, "run.html", title=f"{context['row'].workflow_id} run", **context)
@@ -98,7 +98,7 @@ async def run_page(request: Request) -> Response:
 
 async def run_fragment(request: Request) -> Response:
     execution_id = path_id(request)
-    context = await _run(request, execution_id)
+    context = await run_context(request, execution_id)
     if context is None:
         return missing(request, execution_id)
     if unchanged(request, context["version"]):

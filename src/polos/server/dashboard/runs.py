@@ -34,7 +34,7 @@ def _cost(row: ExecutionRow) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-async def _runs(request: Request) -> dict[str, Any]:
+async def runs_context(request: Request) -> dict[str, Any]:
     state = server_state(request)
     now = clock_now(state)
     status = text(request, "status")
@@ -77,6 +77,7 @@ async def _runs(request: Request) -> dict[str, Any]:
         "newer": urlencode({**query, "offset": max(offset - PAGE_SIZE, 0)}) if offset else None,
         "older": urlencode({**query, "offset": offset + PAGE_SIZE}) if more else None,
         "poll": urlencode({**query, "offset": offset, "v": version}),
+        "live": urlencode({**query, "offset": offset}),
         "version": version,
         "now": now,
         "statuses": [s.value for s in Status],
@@ -86,11 +87,11 @@ async def _runs(request: Request) -> dict[str, Any]:
 
 
 async def runs_page(request: Request) -> Response:
-    return page(request, "runs.html", title="Runs", **await _runs(request))
+    return page(request, "runs.html", title="Runs", **await runs_context(request))
 
 
 async def runs_fragment(request: Request) -> Response:
-    context = await _runs(request)
+    context = await runs_context(request)
     if unchanged(request, context["version"]):
         return Response(status_code=204)
     return render("_runs_table.html", **context)

@@ -15,7 +15,7 @@ from .render import render
 from .trace import load_trace
 
 
-async def _trace(request: Request, execution_id: str) -> dict[str, Any] | None:
+async def trace_context(request: Request, execution_id: str) -> dict[str, Any] | None:
     state = server_state(request)
     row = await find_run(state, execution_id)
     if row is None:
@@ -45,7 +45,7 @@ async def _trace(request: Request, execution_id: str) -> dict[str, Any] | None:
 
 async def trace_page(request: Request) -> Response:
     execution_id = path_id(request)
-    context = await _trace(request, execution_id)
+    context = await trace_context(request, execution_id)
     if context is None:
         return missing(request, execution_id)
     return page(request, "trace.html", title=f"{context['row'].workflow_id} trace", **context)
@@ -53,7 +53,7 @@ async def trace_page(request: Request) -> Response:
 
 async def trace_fragment(request: Request) -> Response:
     execution_id = path_id(request)
-    context = await _trace(request, execution_id)
+    context = await trace_context(request, execution_id)
     if context is None:
         return missing(request, execution_id)
     if unchanged(request, context["version"]):

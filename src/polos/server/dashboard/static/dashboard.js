@@ -1,12 +1,35 @@
-// The dashboard's only script: a value a person opened stays open when htmx
-// replaces the live part of a page with a newer one (opened blocks have ids),
-// and a row of the trace a person folded (data-keep-closed) stays folded.
+// The dashboard's only script.
+// - Live parts: an element with data-live follows that event stream; on each
+//   "changed" event htmx fetches the part again (hx-trigger="polos:changed").
+//   One stream per live part, kept across swaps while the part stays live.
+// - A value a person opened stays open when htmx replaces the live part of a
+//   page with a newer one (opened blocks have ids), and a row of the trace a
+//   person folded (data-keep-closed) stays folded.
 (function () {
   "use strict";
+  var streams = {};
+  function follow() {
+    var wanted = {};
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live][id]"), function (el) {
+      var key = el.id + " " + el.getAttribute("data-live");
+      wanted[key] = true;
+      if (streams[key]) { return; }
+      var source = new EventSource(el.getAttribute("data-live"));
+      source.addEventListener("changed", function () {
+        var target = document.getElementById(el.id);
+        if (target && target.hasAttribute("data-live")) { htmx.trigger(target, "polos:changed"); }
+      });
+      streams[key] = source;
+    });
+    Object.keys(streams).forEach(function (key) {
+      if (!wanted[key]) { streams[key].close(); delete streams[key]; }
+    });
+  }
   var opened = [], closed = [];
   function ids(selector) {
     return Array.prototype.map.call(document.querySelectorAll(selector), function (d) { return d.id; });
   }
+  document.addEventListener("DOMContentLoaded", follow);
   document.addEventListener("htmx:beforeSwap", function () {
     opened = ids("details[id][open]");
     closed = ids("details[id][data-keep-closed]:not([open])");
@@ -20,5 +43,6 @@
       var d = document.getElementById(id);
       if (d) { d.open = false; }
     });
+    follow();
   });
 })();

@@ -1,0 +1,152 @@
+"""Server-Sent Events that tell open pages when what they show has changed.
+
+A live part of a page (the run list, a run, a trace) names its feed in
+``data-live``; the page's script follows it with ``EventSource`` and, on each
+``changed`` event, has htmx fetch the part again. One watcher per distinct
+feed (the same filters, the same run) computes the part's version once a
+second, or at once when the store signals new work, and tells every page
+following it: a hundred people looking at the same list cost one query a
+second, not a hundred. Nothing is sent while nothing changes, apart from a
+keepalive comment.
+
+The version is the same digest the fragment routes compare with ``?v=``, so
+a fetch after an event that changed nothing visible is a ``204``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ...errors import PolosError
+from ...store import Store
+from ..sse import KEEPALIVE, OPENING
+from ..state import server_state
+from .common import path_id
+from .run import run_context
+from .runs import runs_context
+from .trace_page import trace_context
+
+log = logging.getLogger("polos.server")
+
+Version = Callable[[], Awaitable[str | None]]
+
+#: How often a watcher recomputes its version when the store says nothing.
+CHECK_EVERY = 1.0
+
+
+class Watcher:
+    """The current version of one live part, kept by one task for all its followers."""
+
+    def __init__(self, store: Store, key: str, version: Version) -> None:
+        self.key, self.followers = key, 0
+        self.version: str | None = None
+        self._store, self._compute = store, version
+        self._moved = asyncio.Event()
+        self._task = asyncio.create_task(self._watch(), name=f"polos-live:{key}")
+
+    def moved(self) -> asyncio.Event:
+        return self._moved
+
+    async def _watch(self) -> None:
+        queued = self._store.hub.work_event()
+        while True:
+            queued.clear()
+            try:
+                version = await self._compute()
+            except (PolosError, OSError) as exc:  # the store's outage log says the rest
+                log.debug("live view %s waits: %s", self.key, exc)
+                version = self.version
+            if version != self.version:
+                self.version = version
+                moved, self._moved = self._moved, asyncio.Event()
+                moved.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queued.wait(), CHECK_EVERY)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class LiveFeed:
+    """The watchers of the parts open pages follow, made on demand."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._watchers: dict[str, Watcher] = {}
+
+    def watching(self) -> dict[str, int]:
+        """How many pages follow each live part now."""
+        return {key: w.followers for key, w in self._watchers.items()}
+
+    async def follow(
+        self, key: str, version: Version, keepalive: float
+    ) -> AsyncGenerator[bytes, None]:
+        yield OPENING
+        watcher = self._watchers.get(key)
+        if watcher is None:
+            watcher = self._watchers[key] = Watcher(self.store, key, version)
+        watcher.followers += 1
+        told: str | None = None
+        try:
+            while True:
+                moved = watcher.moved()
+                if watcher.version is not None and watcher.version != told:
+                    told = watcher.version
+                    yield b"event: changed\ndata: " + told.encode() + b"\n\n"
+                try:
+                    async with asyncio.timeout(keepalive):
+                        await moved.wait()
+                except TimeoutError:
+                    yield KEEPALIVE
+        finally:
+            watcher.followers -= 1
+            if watcher.followers == 0 and self._watchers.get(key) is watcher:
+                del self._watchers[key]
+                await watcher.close()
+
+    async def close(self) -> None:
+        watchers, self._watchers = list(self._watchers.values()), {}
+        for watcher in watchers:
+            await watcher.close()
+
+
+def _stream(request: Request, key: str, version: Version) -> Response:
+    state = server_state(request)
+    frames = state.live.follow(key, version, state.settings.keepalive_seconds)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+
+
+async def runs_live(request: Request) -> Response:
+    async def version() -> str | None:
+        return str((await runs_context(request))["version"])
+
+    return _stream(request, f"runs?{request.url.query}", version)
+
+
+async def run_live(request: Request) -> Response:
+    execution_id = path_id(request)
+
+    async def version() -> str | None:
+        context = await run_context(request, execution_id)
+        return None if context is None else str(context["version"])
+
+    return _stream(request, f"run/{execution_id}", version)
+
+
+async def trace_live(request: Request) -> Response:
+    execution_id = path_id(request)
+
+    async def version() -> str | None:
+        context = await trace_context(request, execution_id)
+        return None if context is None else str(context["version"])
+
+    return _stream(request, f"trace/{execution_id}", version)
