@@ -86,6 +86,7 @@ class PostgresStore(Store):
         self._listener: Listener | None = None
         self._step_records = GroupCommit(self._record_steps)
         self._finishes = GroupCommit(self._finish_many)
+        self._parks = GroupCommit(self._park_many)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -397,15 +398,49 @@ class PostgresStore(Store):
         *,
         state: str | None = None,
     ) -> bool:
+        # Group commit: runs parking at the same moment share one statement.
+        return await self._parks.submit(
+            (execution_id, attempt, step_key, str(kind), wake_at, state, now)
+        )
+
+    async def _park_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        ids = [row[0] for row in rows]
+        if len(rows) == 1 or len(set(ids)) != len(ids):
+            # One run parking twice at once (gathered waits): one by one, so the
+            # first to ask wins, as it always has.
+            outcomes = [await self._park_one(*row) for row in rows]
+        else:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            details = [
+                _json({"step_key": key, "kind": kind, "wake_at": wake_at, "topic": None})
+                for _id, _attempt, key, kind, wake_at, *_ in rows
+            ]
+            records = await self._fetch(
+                "parking executions", "begin_waits", *columns, details, self.channel
+            )
+            outcomes = [False] * len(rows)
+            for record in records:
+                outcomes[record["n"] - 1] = bool(record["parked"])
+        if any(ok and row[4] is not None for row, ok in zip(rows, outcomes, strict=True)):
+            self.hub.timer_set()
+        return outcomes
+
+    async def _park_one(
+        self,
+        execution_id: str,
+        attempt: int,
+        step_key: str,
+        kind: str,
+        wake_at: float | None,
+        state: str | None,
+        now: float,
+    ) -> bool:
         async def body(conn: Conn, _retrying: bool) -> bool:
             return await self._park(
-                conn, execution_id, attempt, step_key, kind, wake_at, now, state=state
+                conn, execution_id, attempt, step_key, WaitKind(kind), wake_at, now, state=state
             )
 
-        parked = await self.db.run("parking an execution", body)
-        if parked and wake_at is not None:
-            self.hub.timer_set()
-        return parked
+        return await self.db.run("parking an execution", body)
 
     async def wait_for_event(
         self,

@@ -305,6 +305,39 @@ SELECT EXISTS (SELECT 1 FROM parked)
        (SELECT pg_notify($13, 't')
         WHERE $5::float8 IS NOT NULL AND EXISTS (SELECT 1 FROM parked)) AS notified
 
+-- name: begin_waits
+-- begin_wait for many executions in one statement (group commit): parallel
+-- arrays, one park per position, n its (1-based) position, each fenced by its
+-- own attempt. Timers and suspends only (an event wait or a children wait
+-- parks inside a transaction of its own). The caller never sends one
+-- execution twice. pg_notify sends identical notifications once per commit.
+WITH w AS (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::float8[],
+                         $6::text[], $7::float8[], $8::text[])
+         WITH ORDINALITY AS w(id, attempt, step_key, kind, wake_at, state, now, detail, n)
+), parked AS (
+    UPDATE executions e
+    SET status = 'waiting', owner = NULL, lease_expires_at = NULL,
+        wait_step_key = w.step_key, wait_kind = w.kind, wake_at = w.wake_at,
+        wait_topic = NULL, wait_cursor = NULL, wait_data = NULL, pending_children = 0,
+        state = COALESCE(w.state, e.state), updated_at = w.now
+    FROM w
+    WHERE e.id = w.id AND e.attempt = w.attempt AND e.status = 'running'
+    RETURNING w.n
+), logged AS (
+    INSERT INTO history (execution_id, at, event, attempt, detail)
+    SELECT w.id, w.now, 'waiting', w.attempt, w.detail FROM w JOIN parked p ON p.n = w.n
+)
+SELECT w.n,
+       EXISTS (SELECT 1 FROM parked p WHERE p.n = w.n)
+       OR EXISTS (SELECT 1 FROM executions x
+                  WHERE x.id = w.id AND x.attempt = w.attempt AND x.status = 'waiting'
+                    AND x.wait_step_key = w.step_key) AS parked,
+       (SELECT pg_notify($9, 't')
+        WHERE w.wake_at IS NOT NULL AND EXISTS (SELECT 1 FROM parked p WHERE p.n = w.n))
+       AS notified
+FROM w
+
 -- name: finish
 SELECT polos_finish($1, $2, $3, $4, $5, $6, $7)
 
