@@ -143,3 +143,20 @@ def seconds_of(
         shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v)
         raise ValueError(f"duration ({shown}) is out of range: it must be {_RANGE}")
     return total
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration as a person reads it: ``0.42 ms``, ``12 ms``, ``1.25 s``,
+    ``3 min 4 s``, ``2 h 5 min``, ``3 d 4 h`` (the CLI and the dashboard both)."""
+    if seconds < 0.001:
+        return f"{seconds * 1000:.2f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"

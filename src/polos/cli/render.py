@@ -19,6 +19,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..durations import describe_seconds
 from ..runtime.models import ExecutionInfo, HistoryEntry, StepInfo
 
 FINAL = frozenset({"completed", "failed", "cancelled"})
@@ -53,21 +54,8 @@ def timed_steps(info: ExecutionInfo) -> list[TimedStep]:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``0.42 ms``, ``12 ms``, ``1.25 s``, ``3 min 4 s``, ``2 h 5 min``, ``3 d 4 h``."""
-    if seconds is None:
-        return "-"
-    if seconds < 0.001:
-        return f"{seconds * 1000:.2f} ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+    """A duration as ``describe_seconds`` writes it; ``-`` when unknown."""
+    return "-" if seconds is None else describe_seconds(seconds)
 
 
 def human_time(at: datetime | None, now: datetime) -> str:

@@ -160,9 +160,8 @@ class ExecutionRun:
             return self._replay(recorded)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
-        span = self._span(StepKind.RUN, step_key, name)
         started = self.clock.now()
-        try:
+        with _Spanned(self._span(StepKind.RUN, step_key, name)) as span:
             while True:
                 try:
                     value = await call_function(fn, args, kwargs)
@@ -181,12 +180,6 @@ class ExecutionRun:
                         span.set_attribute("polos.step.retries", retries)
                     await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
             await self._record(step_key, StepKind.RUN, name, output, started_at=started)
-        except BaseException as exc:
-            if span is not None:
-                span.end(exc)
-            raise
-        if span is not None:
-            span.end()
         return value
 
     async def value_step(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
@@ -257,8 +250,7 @@ class ExecutionRun:
         """Sleep until ``wake_at_from(now)``, parked: the worker slot is freed."""
         if self._take_key(step_key, StepKind.WAIT, "") is not None:
             return
-        span = self._span(StepKind.WAIT, step_key)
-        try:
+        with _Spanned(self._span(StepKind.WAIT, step_key)):
             now = self.clock.now()
             wake_at = wake_at_from(now)
             if wake_at <= now:
@@ -274,12 +266,6 @@ class ExecutionRun:
                     state=self.state_if_changed(),
                 )
                 await self._after_park(parked, step_key)
-        except BaseException as exc:
-            if span is not None:
-                span.end(exc)
-            raise
-        if span is not None:
-            span.end()
 
     # steps: events and humans ------------------------------------------------------------
     async def publish(
@@ -328,17 +314,10 @@ class ExecutionRun:
         recorded = self._take_key(step_key, kind.step_kind, "")
         if recorded is not None:
             return self._replay(recorded)
-        span = self._span(kind.step_kind, step_key)
-        try:
+        with _Spanned(self._span(kind.step_kind, step_key)):
             value = await self._wait_for_event(
                 step_key, kind, topic, cursor, timeout, prepare, on_parked
             )
-        except BaseException as exc:
-            if span is not None:
-                span.end(exc)
-            raise
-        if span is not None:
-            span.end()
         return value
 
     async def _wait_for_event(
@@ -460,19 +439,12 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.INVOKE, "")
         if recorded is not None:
             return self._replay(recorded)
-        span = self._span(StepKind.INVOKE, step_key)
-        try:
+        with _Spanned(self._span(StepKind.INVOKE, step_key)):
             children = self._traced(await prepare())
             value = output_of(children)
             output = self.encode(f"handles of step {step_key!r}", value)
             if not await self._start_children(step_key, children, wait=False, output=output):
                 self._refused()
-        except BaseException as exc:
-            if span is not None:
-                span.end(exc)
-            raise
-        if span is not None:
-            span.end()
         now = self.clock.now()
         self.recorded[step_key] = StepRow(
             step_key, StepKind.INVOKE, "", output, None, self.attempt, now
@@ -490,8 +462,7 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.CHILDREN, "")
         if recorded is not None:
             return self._replay(recorded)
-        span = self._span(StepKind.CHILDREN, step_key)
-        try:
+        with _Spanned(self._span(StepKind.CHILDREN, step_key)):
             children = self._traced(await prepare())
             if not children:
                 await self._record(step_key, StepKind.CHILDREN, "", "[]")
@@ -499,12 +470,6 @@ class ExecutionRun:
             else:
                 parked = await self._start_children(step_key, children, wait=True, timeout=timeout)
                 value = self._replay(await self._after_park(parked, step_key))
-        except BaseException as exc:
-            if span is not None:
-                span.end(exc)
-            raise
-        if span is not None:
-            span.end()
         return value
 
     def _traced(self, children: Sequence[NewExecution]) -> Sequence[NewExecution]:
@@ -542,6 +507,7 @@ class ExecutionRun:
 
     # keys, replay, records and parking ------------------------------------------------
     def _span(self, kind: StepKind, step_key: str, name: str = "") -> OpenSpan | None:
+        """The step's span when tracing is on (ended by ``_Spanned``), else None."""
         tracer = self.tracer
         return None if tracer is None else tracer.step_span(self, kind, step_key, name)
 
@@ -661,3 +627,21 @@ def _retry_key(step_key: str, retry: int) -> str:
 
 def _describe(kind: str, name: str) -> str:
     return f"ctx.step.{kind}({name})" if name else f"ctx.step.{kind}"
+
+
+class _Spanned:
+    """A step's span (or None, tracing off) around a block, ended as the block ends:
+    with its exception, if it raised one. A class, not a generator, because it
+    wraps every step."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: OpenSpan | None) -> None:
+        self.span = span
+
+    def __enter__(self) -> OpenSpan | None:
+        return self.span
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        if self.span is not None:
+            self.span.end(error)

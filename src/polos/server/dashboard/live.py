@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -118,7 +119,15 @@ class LiveFeed:
             await watcher.close()
 
 
-def _stream(request: Request, key: str, version: Version) -> Response:
+def _stream(
+    request: Request, key: str, context: Callable[[], Awaitable[dict[str, Any] | None]]
+) -> Response:
+    """The feed of one live part, whose version is that of the fragment ``context`` makes."""
+
+    async def version() -> str | None:
+        made = await context()
+        return None if made is None else str(made["version"])
+
     state = server_state(request)
     frames = state.live.follow(key, version, state.settings.keepalive_seconds)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -126,27 +135,14 @@ def _stream(request: Request, key: str, version: Version) -> Response:
 
 
 async def runs_live(request: Request) -> Response:
-    async def version() -> str | None:
-        return str((await runs_context(request))["version"])
-
-    return _stream(request, f"runs?{request.url.query}", version)
+    return _stream(request, f"runs?{request.url.query}", lambda: runs_context(request))
 
 
 async def run_live(request: Request) -> Response:
     execution_id = path_id(request)
-
-    async def version() -> str | None:
-        context = await run_context(request, execution_id)
-        return None if context is None else str(context["version"])
-
-    return _stream(request, f"run/{execution_id}", version)
+    return _stream(request, f"run/{execution_id}", lambda: run_context(request, execution_id))
 
 
 async def trace_live(request: Request) -> Response:
     execution_id = path_id(request)
-
-    async def version() -> str | None:
-        context = await trace_context(request, execution_id)
-        return None if context is None else str(context["version"])
-
-    return _stream(request, f"trace/{execution_id}", version)
+    return _stream(request, f"trace/{execution_id}", lambda: trace_context(request, execution_id))

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from ...durations import describe_seconds
 from .values import pretty, short
 
 
@@ -27,21 +28,8 @@ def iso(epoch: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``0.4 ms``, ``12 ms``, ``1.25 s``, ``3 min 4 s``, ``2 h 5 min``, ``3 d 4 h``."""
-    if seconds is None:
-        return "—"
-    if seconds < 0.001:
-        return f"{seconds * 1000:.2f} ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+    """A duration as ``describe_seconds`` writes it; an em dash when unknown."""
+    return "—" if seconds is None else describe_seconds(seconds)
 
 
 def ago(epoch: float | None, now: float | None = None) -> str:

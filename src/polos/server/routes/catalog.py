@@ -73,36 +73,34 @@ async def _served(request: Request, workflow_type: str) -> list[ServedWorkflow]:
     return [r for r in rows if r.workflow_type == workflow_type]
 
 
-async def list_agents(request: Request) -> Response:
-    return json_response(
-        [_agent(r).model_dump(mode="json") for r in await _served(request, WorkflowType.AGENT)]
+async def _one(request: Request, workflow_type: WorkflowType, param: str) -> ServedWorkflow:
+    wanted = path_text(request, param)
+    for row in await _served(request, workflow_type):
+        if row.workflow_id == wanted:
+            return row
+    raise not_found(
+        workflow_type,
+        f"no worker has served {'an' if workflow_type == WorkflowType.AGENT else 'a'} "
+        f"{workflow_type} {wanted!r} here; start a worker that defines it",
     )
+
+
+async def list_agents(request: Request) -> Response:
+    agents = [_agent(r) for r in await _served(request, WorkflowType.AGENT)]
+    return json_response([a.model_dump(mode="json") for a in agents])
 
 
 async def get_agent(request: Request) -> Response:
-    agent_id = path_text(request, "agent_id")
-    for row in await _served(request, WorkflowType.AGENT):
-        if row.workflow_id == agent_id:
-            return json_response(_agent(row))
-    raise not_found(
-        "agent", f"no worker has served an agent {agent_id!r} here; start a worker that defines it"
-    )
+    return json_response(_agent(await _one(request, WorkflowType.AGENT, "agent_id")))
 
 
 async def list_tools(request: Request) -> Response:
-    return json_response(
-        [_tool(r).model_dump(mode="json") for r in await _served(request, WorkflowType.TOOL)]
-    )
+    tools = [_tool(r) for r in await _served(request, WorkflowType.TOOL)]
+    return json_response([t.model_dump(mode="json") for t in tools])
 
 
 async def get_tool(request: Request) -> Response:
-    tool_id = path_text(request, "tool_id")
-    for row in await _served(request, WorkflowType.TOOL):
-        if row.workflow_id == tool_id:
-            return json_response(_tool(row))
-    raise not_found(
-        "tool", f"no worker has served a tool {tool_id!r} here; start a worker that defines it"
-    )
+    return json_response(_tool(await _one(request, WorkflowType.TOOL, "tool_id")))
 
 
 ENDPOINTS = [
