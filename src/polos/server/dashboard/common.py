@@ -4,6 +4,7 @@ parameters, finding a run."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -74,3 +75,26 @@ def missing(request: Request, execution_id: str) -> Response:
         title="Run not found",
         message=f"There is no run with id {execution_id!r} in this database.",
     )
+
+
+RunContext = Callable[[Request, str], Awaitable[dict[str, Any] | None]]
+
+
+async def run_view(request: Request, context: RunContext, template: str, what: str) -> Response:
+    """A page about one run (its id in the path), or the not-found page."""
+    execution_id = path_id(request)
+    made = await context(request, execution_id)
+    if made is None:
+        return missing(request, execution_id)
+    return page(request, template, title=f"{made['row'].workflow_id} {what}", **made)
+
+
+async def run_part(request: Request, context: RunContext, template: str) -> Response:
+    """The live part of a run's page: ``204`` while it shows what the page has."""
+    execution_id = path_id(request)
+    made = await context(request, execution_id)
+    if made is None:
+        return missing(request, execution_id)
+    if unchanged(request, made["version"]):
+        return Response(status_code=204)
+    return render(template, **made)

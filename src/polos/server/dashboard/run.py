@@ -12,9 +12,8 @@ from ...runtime.deployments import deployment_served, served_for
 from ...store import ExecutionRow
 from ...store.vocabulary import FINAL_STATUSES, Status
 from ..state import server_state
-from .common import clock_now, find_run, missing, page, page_version, path_id, unchanged
+from .common import clock_now, find_run, page_version, run_part, run_view
 from .conversation import conversation, is_agent_run
-from .render import render
 from .timeline import timeline
 from .values import plain
 
@@ -89,18 +88,8 @@ async def run_context(request: Request, execution_id: str) -> dict[str, Any] | N
 
 
 async def run_page(request: Request) -> Response:
-    execution_id = path_id(request)
-    context = await run_context(request, execution_id)
-    if context is None:
-        return missing(request, execution_id)
-    return page(request, "run.html", title=f"{context['row'].workflow_id} run", **context)
+    return await run_view(request, run_context, "run.html", "run")
 
 
 async def run_fragment(request: Request) -> Response:
-    execution_id = path_id(request)
-    context = await run_context(request, execution_id)
-    if context is None:
-        return missing(request, execution_id)
-    if unchanged(request, context["version"]):
-        return Response(status_code=204)
-    return render("_run_live.html", **context)
+    return await run_part(request, run_context, "_run_live.html")

@@ -10,8 +10,7 @@ from starlette.responses import Response
 
 from ...store.vocabulary import FINAL_STATUSES
 from ..state import server_state
-from .common import clock_now, find_run, missing, page, page_version, path_id, unchanged
-from .render import render
+from .common import clock_now, find_run, page_version, run_part, run_view
 from .trace import load_trace
 
 
@@ -44,18 +43,8 @@ async def trace_context(request: Request, execution_id: str) -> dict[str, Any] |
 
 
 async def trace_page(request: Request) -> Response:
-    execution_id = path_id(request)
-    context = await trace_context(request, execution_id)
-    if context is None:
-        return missing(request, execution_id)
-    return page(request, "trace.html", title=f"{context['row'].workflow_id} trace", **context)
+    return await run_view(request, trace_context, "trace.html", "trace")
 
 
 async def trace_fragment(request: Request) -> Response:
-    execution_id = path_id(request)
-    context = await trace_context(request, execution_id)
-    if context is None:
-        return missing(request, execution_id)
-    if unchanged(request, context["version"]):
-        return Response(status_code=204)
-    return render("_trace_live.html", **context)
+    return await run_part(request, trace_context, "_trace_live.html")
