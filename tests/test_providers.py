@@ -750,3 +750,31 @@ async def test_the_conversation_skips_the_sdk_type_walk(
     assert len(sent) == 32 and sent[0]["content"] == "You are terse."
     assert [m["content"] for m in sent[2:]] == [f"answer {i}" for i in range(30)]
     assert body["seed"] == 7 and body["model"] == "fake-model"
+
+
+@pytest.mark.parametrize("kind", ["openai-chat", "openai-responses"])
+async def test_concurrent_calls_spread_over_small_connection_pools(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpcore's pool bookkeeping grows with the square of its connections:
+    # many calls in flight go over several small pools, one call at a time over one.
+    import asyncio
+
+    from polos.agents.providers import _http_pools
+
+    monkeypatch.setattr(_http_pools, "PER_POOL", 4)
+    async with FakeOpenAIServer([Turn.reply("answer")] * 22, latency=0.2) as server:
+        provider = get_provider(kind, "fake-model", server.base_url)
+        try:
+            assert (await provider.complete(ask())).text == "answer"
+            transport = provider._clients.get()._client._transport  # type: ignore[attr-defined]
+            assert isinstance(transport, _http_pools.PooledTransport)
+            assert len(transport.pools) == 1
+            answers = await asyncio.gather(*(provider.complete(ask()) for _ in range(20)))
+            assert [a.text for a in answers] == ["answer"] * 20
+            assert len(transport.pools) == 5  # 20 in flight, 4 per pool
+            assert transport.busy == [0] * 5  # every connection given back
+            assert (await provider.complete(ask())).text == "answer"
+            assert len(transport.pools) == 5
+        finally:
+            await provider.aclose()

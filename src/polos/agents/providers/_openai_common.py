@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from ._http_pools import PooledTransport
 from ._sdk_errors import translated
 from .base import PerLoopClient
 
@@ -16,9 +17,14 @@ def openai_clients(
     api_key: str, base_url: str | None, timeout: float | None
 ) -> PerLoopClient[AsyncOpenAI]:
     def new_client() -> AsyncOpenAI:
-        from openai import AsyncOpenAI  # imported late: `import polos` stays light
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient  # late: `import polos` stays light
 
-        options: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
+        options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            # Many concurrent calls (a fleet of agents) over small pools, see _http_pools.
+            "http_client": DefaultAsyncHttpxClient(transport=PooledTransport()),
+        }
         if timeout is not None:
             options["timeout"] = timeout
         # max_retries=0: our RetryPolicy is the only retry loop (see retry.py).

@@ -1,0 +1,84 @@
+"""An httpx transport that spreads model calls over several small connection pools.
+
+httpcore's connection pool does bookkeeping quadratic in its number of
+connections on every request start and finish (for each connection it counts
+all of them, and checks each idle socket). With hundreds of model calls in
+flight in one worker (a fleet of agents waiting on a slow model), that
+bookkeeping took more than half of the worker's CPU. Pools of a few dozen
+connections keep it small: a new pool opens only when every open one has
+``per_pool`` requests in flight, so a process with few calls keeps one pool.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+#: Requests in flight on one pool before the next pool opens.
+PER_POOL = 32
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
+    def __init__(self, per_pool: int | None = None) -> None:
+        self.per_pool = per_pool or PER_POOL
+        self.pools: list[httpx.AsyncHTTPTransport] = []
+        self.busy: list[int] = []
+        self._ssl: ssl.SSLContext | None = None
+
+    def _pick(self) -> int:
+        if self.pools:
+            index = min(range(len(self.pools)), key=self.busy.__getitem__)
+            if self.busy[index] < self.per_pool:
+                return index
+        if self._ssl is None:  # one TLS context for all pools: loading it is slow
+            self._ssl = httpx.create_ssl_context()
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.per_pool)
+        self.pools.append(httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits))
+        self.busy.append(0)
+        return len(self.pools) - 1
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self._pick()
+        self.busy[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.busy[index] -= 1
+
+        try:
+            response = await self.pools[index].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        # The connection stays taken until the body is read and closed.
+        response.stream = _Releasing(response.stream, release)
+        return response
+
+    async def aclose(self) -> None:
+        for pool in self.pools:
+            await pool.aclose()
+
+
+class _Releasing(httpx.AsyncByteStream):
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+    ):
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            if isinstance(self._stream, httpx.AsyncByteStream):
+                await self._stream.aclose()
+        finally:
+            self._release()
