@@ -23,7 +23,9 @@ from polos import (
     PolosClient,
     SandboxManager,
     SandboxToolsConfig,
+    WorkflowContext,
     sandbox_tools,
+    workflow,
 )
 from polos.execution import parse_duration, truncate_output
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
@@ -206,6 +208,39 @@ async def test_manager_shares_sandboxes_and_ends_them_by_scope(
     assert a.destroyed and manager.get_session_sandbox("s-1") is None
     assert (root / "proj" / "s-1" / "notes.txt").exists()
     await manager.destroy_all()
+
+
+@workflow(id="sandbox_reclaim_target")
+async def sandbox_reclaim_target(ctx: WorkflowContext, payload: dict[str, str]) -> None:
+    return None
+
+
+async def test_a_dead_workers_workspace_goes_once_its_run_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A worker that dies before the run it served ends leaves the workspace it made;
+    another worker's sweep removes it once the run has ended, never before."""
+    root = set_workspaces(monkeypatch, tmp_path / "workspaces")
+    async with PolosClient(database_url=database_url) as client:
+        # No worker serves these: the runs stay queued until one is cancelled.
+        ended = await client.invoke(sandbox_reclaim_target.id, {})
+        waiting = await client.invoke(sandbox_reclaim_target.id, {})
+        dead = SandboxManager("worker-dead", "proj", client)
+        for execution_id in (ended.id, waiting.id):
+            sandbox = await dead.get_or_create_sandbox(UNATTENDED, execution_id)
+            await (await sandbox.get_environment()).write_file("work.txt", execution_id)
+        folders = {p.name for p in (root / "proj").iterdir() if not p.name.startswith(".")}
+        assert len(folders) == 2
+        # The worker dies here (nothing ends its sandboxes); one run is then cancelled.
+        assert await client.cancel_execution(ended.id)
+        survivor = SandboxManager("worker-alive", "proj", client)
+        assert await survivor.reclaim_workspaces() == 1
+        left = [p for p in (root / "proj").iterdir() if not p.name.startswith(".")]
+        assert [(p / "work.txt").read_text() for p in left] == [waiting.id]
+        assert len(list((root / "proj" / ".owners").iterdir())) == 1
+        assert await survivor.reclaim_workspaces() == 0  # the waiting run keeps its files
+        await dead.destroy_all()
+        await survivor.destroy_all()
 
 
 # --- agents driving the tools (SQLite and PostgreSQL) ---------------------------------------

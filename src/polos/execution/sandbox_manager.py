@@ -30,6 +30,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from polos.execution import workspace_owners
 from polos.execution.sandbox import ManagedSandbox, Sandbox
 from polos.execution.types import DEFAULT_IDLE_DESTROY_TIMEOUT, SandboxToolsConfig
 from polos.runtime.worker_resources import on_worker_stop
@@ -184,6 +185,15 @@ class SandboxManager:
                 )
                 if self._store is not None:
                     sandbox.extra_labels["polos.store"] = store_label(self._store)
+                    if scope == "execution" and sandbox.workspace_is_managed:
+                        # So that any worker can remove the folder once the run
+                        # ends, should this one die before it does.
+                        await asyncio.to_thread(
+                            workspace_owners.remember,
+                            sandbox.workspace_dir,
+                            owner.removeprefix("execution:"),
+                            store_label(self._store),
+                        )
                 self._by_owner[key] = sandbox
                 self._sandboxes[sandbox.id] = sandbox
                 if session_id and scope == "session":
@@ -240,6 +250,8 @@ class SandboxManager:
             await sandbox.destroy()
             if remove_workspace:
                 await asyncio.shield(asyncio.to_thread(sandbox.remove_workspace))
+                if sandbox.session_id is None and sandbox.workspace_is_managed:
+                    await asyncio.to_thread(workspace_owners.forget, sandbox.workspace_dir)
         finally:
             self._forget(sandbox)
 
@@ -322,6 +334,33 @@ class SandboxManager:
     async def sweep(self) -> None:
         await self.sweep_idle()
         await self.reclaim_orphans()
+        await self.reclaim_workspaces()
+
+    async def reclaim_workspaces(self) -> int:
+        """Remove the workspace folders Polos made for run trees of this database
+        that have ended (or are gone), which a worker that died left behind;
+        returns how many."""
+        from polos.execution.sandbox import workspaces_dir
+        from polos.store.vocabulary import FINAL_STATUSES
+
+        store = self._store
+        if store is None:
+            return 0
+        project_dir = os.path.join(workspaces_dir(), self._project_id)
+        owners = await asyncio.to_thread(
+            lambda: list(workspace_owners.recorded(project_dir, store_label(store)))
+        )
+        removed = 0
+        for owner in owners:
+            if owner.sandbox_id in self._sandboxes:
+                continue  # in use here
+            row = await store.get_execution(owner.execution_id)
+            if row is None or row.status in FINAL_STATUSES:
+                await asyncio.to_thread(workspace_owners.forget, owner.workspace)
+                removed += 1
+        if removed:
+            log.info("sandbox sweep: removed %d workspace(s) of ended runs", removed)
+        return removed
 
     async def sweep_idle(self) -> None:
         """Tear down sandboxes unused for longer than their ``idle_destroy_timeout``.
