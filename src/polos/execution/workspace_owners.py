@@ -3,8 +3,8 @@
 A worker removes an execution-scoped workspace when the run tree it served
 ends. If that worker dies first and no worker makes the sandbox again, the
 folder would stay on disk for ever; so when Polos makes such a folder it also
-writes a small record beside it (``<workspaces>/<project>/.owners/<id>.json``,
-outside the workspace, where the agent's tools cannot reach) naming the root
+writes a small record (``<workspaces>/.owners/<project>/<id>.json``, outside
+every workspace, where the agent's tools cannot reach) naming the root
 run and the database. Any worker's sweep removes the folders whose run has
 ended (or is gone) on its own database, with their records.
 """
@@ -30,9 +30,14 @@ class WorkspaceOwner:
     record: str
 
 
+def _owners_of(project_dir: str) -> str:
+    root, project = os.path.split(os.path.normpath(project_dir))
+    return os.path.join(root, OWNERS_DIR, project)
+
+
 def _record_path(workspace: str) -> str:
-    parent, name = os.path.split(os.path.normpath(workspace))
-    return os.path.join(parent, OWNERS_DIR, f"{name}.json")
+    project_dir, name = os.path.split(os.path.normpath(workspace))
+    return os.path.join(_owners_of(project_dir), f"{name}.json")
 
 
 def remember(workspace: str, execution_id: str, store: str) -> None:
@@ -52,7 +57,7 @@ def forget(workspace: str) -> None:
 
 def recorded(project_dir: str, store: str) -> Iterator[WorkspaceOwner]:
     """The recorded workspaces under ``project_dir`` that belong to database ``store``."""
-    folder = os.path.join(project_dir, OWNERS_DIR)
+    folder = _owners_of(project_dir)
     try:
         names = sorted(os.listdir(folder))
     except FileNotFoundError:
