@@ -159,6 +159,9 @@ async def one_case(args: argparse.Namespace, folder: str, kill: bool) -> dict[st
     result: dict[str, Any] = {"kill": kill}
     try:
         with FakeOpenAIServer(turns, latency=args.latency) as fake:
+            # A call in flight when the worker dies ends in a disconnect at the
+            # fake: expected, not worth a traceback (set once uvicorn configured it).
+            logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
             worker = start_worker(url, folder, fake.base_url, args)
             async with PolosClient(database_url=url) as client:
                 invocations = [fleet_agent.with_input(f"run {i}") for i in range(args.runs)]
@@ -260,8 +263,6 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    # A call in flight when the worker dies ends in a disconnect at the fake: expected.
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
