@@ -84,4 +84,6 @@ def test_21_local_sandbox(examples: Path, tmp_path: Path, database_url: str) -> 
     assert rejected["stderr"].endswith("User feedback: use node, not nodejs")
     assert requests[0].body["model"] == "claude-sonnet-4-5"
     # The run is over: its sandbox's workspace was removed with it.
-    assert not any(workspaces.glob("*/*"))
+    # (.owners holds Polos's records of which run owns which workspace: emptied too)
+    assert [p for p in workspaces.glob("*/*") if not p.parent.name.startswith(".")] == []
+    assert not any(workspaces.glob(".owners/*/*"))

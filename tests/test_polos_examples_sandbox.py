@@ -305,6 +305,8 @@ def test_24_session_sandbox(
         "math-utils.js now has: exports.add exports.subtract exports.multiply",
     )
     # the session's workspace stays for its next turn; its container went with the worker
-    [workspace] = [p for p in workspaces.glob("*/*") if p.is_dir()]
+    [workspace] = [
+        p for p in workspaces.glob("*/*") if p.is_dir() and not p.parent.name.startswith(".")
+    ]
     assert workspace.name == sessions[0]
     assert "exports.subtract" in (workspace / "math-utils.js").read_text()
