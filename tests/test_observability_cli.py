@@ -213,6 +213,19 @@ async def test_watch_follows_a_run_until_it_ends(
     missing = await asyncio.to_thread(cli, "watch", "no-such-run", url=database_url, cwd=tmp_path)
     assert missing.returncode == 1 and "no-such-run" in missing.stderr  # errors: stderr
 
+    # --json: one line per change, as show --json writes it, the last one final.
+    followed = await polos.invoke(obs_watched.id, {"pause": 3.0})
+    lines = await asyncio.to_thread(
+        cli, "watch", followed.id, "--json", "--interval", "0.05", url=database_url, cwd=tmp_path
+    )
+    assert lines.returncode == 0, lines.stderr
+    states = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert states[-1]["status"] == "completed" and states[-1]["id"] == followed.id
+    assert len(states) >= 2 and states[0]["status"] != "completed"  # seen while it ran
+    assert [s["step_key"] for s in states[-1]["steps"]] == [
+        s.step_key for s in (await polos.get_execution(followed.id)).steps
+    ]
+
 
 def test_log_lines_as_text_and_as_json() -> None:
     import io

@@ -369,17 +369,23 @@ def watch(
     api_url: str | None = ApiUrl,
     api_key: str | None = ApiKey,
     interval: float = typer.Option(0.5, help="Seconds between two looks at the run"),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON line (as show --json) each time the run changes"
+    ),
 ) -> None:
     """Follow one execution live (steps, durations, history) until it ends.
 
     Exits 0 once it completed, 1 if it failed or was cancelled."""
     if not interval > 0:
         raise typer.BadParameter(f"must be above 0, got {interval}", param_hint="--interval")
-    from .watch import follow
+    from .watch import follow, follow_json
+
+    def go(c: PolosClient, whole: str) -> Awaitable[str]:
+        return follow_json(c, whole, interval) if as_json else follow(c, whole, interval, console)
 
     status = _with_client(
         database_url,
-        lambda c: _follow(c, execution_id, lambda whole: follow(c, whole, interval, console)),
+        lambda c: _follow(c, execution_id, lambda whole: go(c, whole)),
         api_url,
         api_key,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 
-from .render import FINAL, render
+from .render import FINAL, execution_json, render
 
 
 async def follow(client: Any, execution_id: str, interval: float, console: Console) -> str:
@@ -32,3 +33,21 @@ async def follow(client: Any, execution_id: str, interval: float, console: Conso
             info = await client.get_execution(execution_id)
             live.update(render(info, datetime.now(UTC)), refresh=True)
     return str(info.status)
+
+
+async def follow_json(client: Any, execution_id: str, interval: float) -> str:
+    """``--json``: the execution as one JSON line (as ``show --json`` writes it) each
+    time it changes (status, steps or history), the last once it is over; its final status."""
+    shown: tuple[Any, ...] | None = None
+    while True:
+        info = await client.get_execution(execution_id)
+        now = datetime.now(UTC)
+        seen = (info.status, len(info.steps), len(info.history))
+        if seen != shown:
+            shown = seen
+            print(
+                json.dumps(execution_json(info, now), default=str, ensure_ascii=False), flush=True
+            )
+        if info.status in FINAL:
+            return str(info.status)
+        await asyncio.sleep(interval)

@@ -34,13 +34,21 @@ def _cross_site_refusal(request: Request) -> Response:
     )
 
 
+async def _refusal(request: Request, execution_id: str) -> Response | None:
+    """Why an action on ``execution_id`` is refused (another site's page, no such
+    run), or None when it may go ahead."""
+    if _cross_site(request):
+        return _cross_site_refusal(request)
+    if await find_run(server_state(request), execution_id) is None:
+        return missing(request, execution_id)
+    return None
+
+
 async def cancel_run(request: Request) -> Response:
     state = server_state(request)
     execution_id = path_id(request)
-    if _cross_site(request):
-        return _cross_site_refusal(request)
-    if await find_run(state, execution_id) is None:
-        return missing(request, execution_id)
+    if (refused := await _refusal(request, execution_id)) is not None:
+        return refused
     await state.client.cancel_execution(execution_id)
     return RedirectResponse(f"../{quote(execution_id, safe='')}", 303)
 
@@ -61,10 +69,8 @@ async def retry_run(request: Request) -> Response:
     """Start a failed or cancelled run again, under its id, from its first unfinished step."""
     state = server_state(request)
     execution_id = path_id(request)
-    if _cross_site(request):
-        return _cross_site_refusal(request)
-    if await find_run(state, execution_id) is None:
-        return missing(request, execution_id)
+    if (refused := await _refusal(request, execution_id)) is not None:
+        return refused
     try:
         await state.client.retry_execution(execution_id)
     except ExecutionNotRetryableError as exc:
@@ -76,10 +82,8 @@ async def fork_run(request: Request) -> Response:
     """A new run reusing the steps recorded before the chosen one (optionally a new input)."""
     state = server_state(request)
     execution_id = path_id(request)
-    if _cross_site(request):
-        return _cross_site_refusal(request)
-    if await find_run(state, execution_id) is None:
-        return missing(request, execution_id)
+    if (refused := await _refusal(request, execution_id)) is not None:
+        return refused
     fields = await _form_fields(request)
     payload: Any = None
     if (fields.get("payload") or "").strip():
