@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from polos import Polos, PolosClient, WorkflowContext, workflow
 from polos.cli.loading import LoadError, load_target
@@ -224,6 +225,40 @@ def test_a_script_drives_runs_by_bare_ids_and_prefixes(database_url: str, tmp_pa
 @workflow(id="cli_prefix_noop")
 async def cli_prefix_noop(ctx: WorkflowContext, input: dict) -> int:
     return 1
+
+
+class _Order(BaseModel):
+    amount: int
+    rush: bool = False
+    weight: float = 1.0
+
+
+@workflow(id="cli_lax_order")
+async def cli_lax_order(ctx: WorkflowContext, order: _Order) -> int:
+    return order.amount
+
+
+async def test_the_payload_check_takes_what_the_worker_would_coerce(polos: Polos) -> None:
+    from polos.cli.payloads import check_payload
+    from polos.errors import InvalidPayloadError
+
+    # The worker (pydantic, lax) takes these; so does the CLI's check.
+    for payload in (
+        {"amount": "7"},
+        {"amount": 7.0, "rush": "yes", "weight": "2.5"},
+        {"amount": True, "rush": 1},
+    ):
+        await check_payload(polos.client, "cli_lax_order", payload)
+        assert await cli_lax_order.run(polos, payload, timeout=20) == int(payload["amount"])
+    # And refuses what the worker would refuse, naming the field.
+    for payload, field in (
+        ({"amount": "lots"}, "amount"),
+        ({"amount": 7.5}, "amount"),
+        ({"amount": 1, "rush": "maybe"}, "rush"),
+        ({}, "amount"),
+    ):
+        with pytest.raises(InvalidPayloadError, match=field):
+            await check_payload(polos.client, "cli_lax_order", payload)
 
 
 async def test_an_ambiguous_prefix_lists_the_runs_it_fits(
