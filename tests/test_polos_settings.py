@@ -123,6 +123,11 @@ async def test_deployment_id_reaches_the_workflow_and_worker(database_url: str) 
     async with PolosClient(database_url=database_url) as client:
         worker = Worker(client, "green", None, None, [settings_echo], 4)
         assert (worker.deployment_id, worker.max_concurrent_workflows) == ("green", 4)
+        # Told none, as in Polos: a client has None ("latest"), Polos and workers "default".
+        assert client.deployment_id is None
+        assert Worker(client).deployment_id == "default"
+    async with Polos(database_url=database_url, workflows=[settings_echo]) as untold:
+        assert untold.deployment_id == "default" and untold.client.deployment_id is None
 
 
 async def test_log_file_receives_the_logs(tmp_path: Path, sqlite_url: str) -> None:

@@ -100,11 +100,12 @@ class PolosClient:
         )
         self.database_url = settings.database_url
         self.project_id = settings.project_id
-        self.deployment_id = settings.deployment_id
         #: The deployment runs this client starts are pinned to: only when told one
         #: (argument or POLOS_DEPLOYMENT_ID); else a run takes the deployment of the
         #: worker that first claims it (see docs/durability.md).
         self.pinned_deployment_id = deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or None
+        #: As in Polos: the deployment this client was told, else None ("latest").
+        self.deployment_id: str | None = self.pinned_deployment_id
         self.api_key = settings.api_key
         #: Polos's orchestrator address; here only Polos's local default is accepted.
         self.api_url = settings.api_url

@@ -23,7 +23,7 @@ from .client import PolosClient
 from .current import current_polos, set_current
 from .models import ExecutionInfo
 from .remote import remote_client
-from .settings import send_logs_to_file
+from .settings import DEFAULT_DEPLOYMENT_ID, send_logs_to_file
 from .worker import DEFAULT_MAX_CONCURRENT, Worker, wait_for_signal
 
 
@@ -230,4 +230,5 @@ class Polos:
 
     @property
     def deployment_id(self) -> str:
-        return self.client.deployment_id
+        """As in Polos: the deployment given, else ``"default"``."""
+        return self.client.deployment_id or DEFAULT_DEPLOYMENT_ID

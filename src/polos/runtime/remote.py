@@ -46,7 +46,7 @@ from ..types import (
 from .client import PolosClient, _outcome
 from .current import forbid_inside_workflow
 from .models import ExecutionInfo, HistoryEntry, StepInfo
-from .settings import DEFAULT_DEPLOYMENT_ID, remote_api_url
+from .settings import remote_api_url
 
 _POLL_MIN, _POLL_MAX = 0.02, 0.5
 _PAGE = 1000
@@ -105,8 +105,8 @@ class RemotePolosClient(PolosClient):
         self.api_url = url
         self.api_key = api_key or os.environ.get("POLOS_API_KEY") or None
         self.project_id = project_id or os.environ.get("POLOS_PROJECT_ID") or None
-        self.deployment_id = (
-            deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or DEFAULT_DEPLOYMENT_ID
+        self.deployment_id: str | None = (
+            deployment_id or os.environ.get("POLOS_DEPLOYMENT_ID") or None
         )
         #: A remote client has no database of its own (its server has).
         self.database_url = ""

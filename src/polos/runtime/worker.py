@@ -40,7 +40,7 @@ from ..store import Claimed, ServedWorkflow, Store, WorkerRow
 from ..store.retention import PurgeCount
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
-from .settings import send_logs_to_file
+from .settings import DEFAULT_DEPLOYMENT_ID, send_logs_to_file
 from .worker_resources import close_worker_resources
 
 log = logging.getLogger("polos.worker")
@@ -140,7 +140,9 @@ class Worker:
             deployment_id=deployment_id,
             max_payload_bytes=max_payload_bytes,
         )
-        self.deployment_id = deployment_id or self.client.deployment_id
+        self.deployment_id: str = (
+            deployment_id or self.client.deployment_id or DEFAULT_DEPLOYMENT_ID
+        )
         #: Runs of these older deployments are served too ("*": any); by default
         #: a worker serves only runs that started on its own deployment.
         self.serve_deployments = _serve_deployments(serve_deployments)
