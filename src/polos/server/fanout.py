@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator
 from .. import events
 from ..errors import StoreError
 from ..store import Store
+from .shared_reader import SharedReader, SharedReaders, moved_within
 from .sse import KEEPALIVE, OPENING, frame
 
 log = logging.getLogger("polos.server")
@@ -34,7 +35,7 @@ _POLL = 0.25
 _KEEP = 1000
 
 
-class TopicTail:
+class TopicTail(SharedReader):
     """The latest frames of one topic. Every event with ``floor < seq <= head``
     is in ``frames``, in order."""
 
@@ -43,21 +44,15 @@ class TopicTail:
         self.seqs: list[int] = []
         self.frames: list[bytes] = []
         self.floor = self.head = 0
-        self.followers = 0
         self.ready = asyncio.Event()
-        self._moved = asyncio.Event()
-        self._task = asyncio.create_task(self._read(), name=f"polos-sse-tail:{topic}")
-
-    def moved(self) -> asyncio.Event:
-        """Set once the tail reads further than it had when this was called."""
-        return self._moved
+        super().__init__(f"polos-sse-tail:{topic}")
 
     def after(self, seq: int) -> list[tuple[int, bytes]]:
         """The kept frames after ``seq`` (which must be ``>= floor``)."""
         start = bisect.bisect_right(self.seqs, seq)
         return list(zip(self.seqs[start:], self.frames[start:], strict=True))
 
-    async def _read(self) -> None:
+    async def read(self) -> None:
         published = self.store.hub.events_event()
         while True:
             try:
@@ -78,16 +73,10 @@ class TopicTail:
                 self.floor = self.seqs[-_KEEP - 1]
                 del self.seqs[:-_KEEP], self.frames[:-_KEEP]
             if rows:
-                moved, self._moved = self._moved, asyncio.Event()
-                moved.set()
+                self.tell_followers()
             if len(rows) < _PAGE:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(published.wait(), _POLL)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 class Fanout:
@@ -95,30 +84,17 @@ class Fanout:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._tails: dict[str, TopicTail] = {}
+        self._tails: SharedReaders[TopicTail] = SharedReaders()
 
     async def follow(self, topic: str, after: int, keepalive: float) -> AsyncGenerator[bytes, None]:
         """The stream's opening, then frames of ``topic``'s events after sequence id
-        ``after`` as they come, with a keepalive comment after ``keepalive`` idle seconds.
-
-        (Keepalives are timed here rather than by ``sse.with_keepalive``, which
-        costs a task per frame: with a thousand followers that is what bounds
-        how fast an event reaches them all.)"""
+        ``after`` as they come, with a keepalive comment after ``keepalive`` idle seconds."""
         yield OPENING
-        tail = self._tails.get(topic)
-        if tail is None:
-            tail = self._tails[topic] = TopicTail(self.store, topic)
-        tail.followers += 1
-        try:
+        async with self._tails.follow(topic, lambda: TopicTail(self.store, topic)) as tail:
             await tail.ready.wait()
             async with contextlib.aclosing(self._frames(tail, after, keepalive)) as frames:
                 async for chunk in frames:
                     yield chunk
-        finally:
-            tail.followers -= 1
-            if tail.followers == 0 and self._tails.get(topic) is tail:
-                del self._tails[topic]
-                await tail.close()
 
     async def _frames(
         self, tail: TopicTail, after: int, keepalive: float
@@ -139,17 +115,12 @@ class Fanout:
                     yield chunk
                 if kept:
                     continue
-            try:
-                async with asyncio.timeout(keepalive):
-                    await moved.wait()
-            except TimeoutError:
+            if not await moved_within(moved, keepalive):
                 yield KEEPALIVE
 
     def following(self) -> dict[str, int]:
         """How many clients follow each topic now."""
-        return {topic: tail.followers for topic, tail in self._tails.items()}
+        return self._tails.following()
 
     async def close(self) -> None:
-        tails, self._tails = list(self._tails.values()), {}
-        for tail in tails:
-            await tail.close()
+        await self._tails.close()

@@ -26,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ...errors import PolosError
 from ...store import Store
+from ..shared_reader import SharedReader, SharedReaders, moved_within
 from ..sse import KEEPALIVE, OPENING
 from ..state import server_state
 from .common import path_id
@@ -41,20 +42,16 @@ Version = Callable[[], Awaitable[str | None]]
 CHECK_EVERY = 1.0
 
 
-class Watcher:
+class Watcher(SharedReader):
     """The current version of one live part, kept by one task for all its followers."""
 
     def __init__(self, store: Store, key: str, version: Version) -> None:
-        self.key, self.followers = key, 0
+        self.key = key
         self.version: str | None = None
         self._store, self._compute = store, version
-        self._moved = asyncio.Event()
-        self._task = asyncio.create_task(self._watch(), name=f"polos-live:{key}")
+        super().__init__(f"polos-live:{key}")
 
-    def moved(self) -> asyncio.Event:
-        return self._moved
-
-    async def _watch(self) -> None:
+    async def read(self) -> None:
         queued = self._store.hub.work_event()
         while True:
             queued.clear()
@@ -65,15 +62,9 @@ class Watcher:
                 version = self.version
             if version != self.version:
                 self.version = version
-                moved, self._moved = self._moved, asyncio.Event()
-                moved.set()
+                self.tell_followers()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queued.wait(), CHECK_EVERY)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 class LiveFeed:
@@ -81,42 +72,28 @@ class LiveFeed:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._watchers: dict[str, Watcher] = {}
+        self._watchers: SharedReaders[Watcher] = SharedReaders()
 
     def watching(self) -> dict[str, int]:
         """How many pages follow each live part now."""
-        return {key: w.followers for key, w in self._watchers.items()}
+        return self._watchers.following()
 
     async def follow(
         self, key: str, version: Version, keepalive: float
     ) -> AsyncGenerator[bytes, None]:
         yield OPENING
-        watcher = self._watchers.get(key)
-        if watcher is None:
-            watcher = self._watchers[key] = Watcher(self.store, key, version)
-        watcher.followers += 1
         told: str | None = None
-        try:
+        async with self._watchers.follow(key, lambda: Watcher(self.store, key, version)) as watcher:
             while True:
                 moved = watcher.moved()
                 if watcher.version is not None and watcher.version != told:
                     told = watcher.version
                     yield b"event: changed\ndata: " + told.encode() + b"\n\n"
-                try:
-                    async with asyncio.timeout(keepalive):
-                        await moved.wait()
-                except TimeoutError:
+                if not await moved_within(moved, keepalive):
                     yield KEEPALIVE
-        finally:
-            watcher.followers -= 1
-            if watcher.followers == 0 and self._watchers.get(key) is watcher:
-                del self._watchers[key]
-                await watcher.close()
 
     async def close(self) -> None:
-        watchers, self._watchers = list(self._watchers.values()), {}
-        for watcher in watchers:
-            await watcher.close()
+        await self._watchers.close()
 
 
 def _stream(
