@@ -79,7 +79,12 @@ async def test_22_approval_page(examples: Path, tmp_path: Path, database_url: st
         assert main.stdout is not None
         approval_url = None
         while True:
-            line = (await asyncio.wait_for(main.stdout.readline(), 60)).decode()
+            try:
+                line = (await asyncio.wait_for(main.stdout.readline(), 60)).decode()
+            except TimeoutError:
+                raise AssertionError(
+                    "main.py printed nothing for 60 s; so far:\n" + "".join(seen)
+                ) from None
             assert line, "main.py ended early:\n" + "".join(seen)
             seen.append(line)
             if line.strip().startswith(f"{url}/approve/"):
