@@ -15,15 +15,24 @@
       wanted[key] = true;
       if (streams[key]) { return; }
       var source = new EventSource(el.getAttribute("data-live"));
-      source.addEventListener("changed", function () {
-        var target = document.getElementById(el.id);
-        if (target && target.hasAttribute("data-live")) { htmx.trigger(target, "polos:changed"); }
-      });
+      source.addEventListener("changed", function () { refresh(el.id); });
       streams[key] = source;
     });
     Object.keys(streams).forEach(function (key) {
       if (!wanted[key]) { streams[key].close(); delete streams[key]; }
     });
+  }
+  // htmx drops a trigger while the part's last fetch is still out (the part
+  // carries the class htmx-request then): news arriving then is asked for again
+  // once that fetch is done.
+  function refresh(id) {
+    var target = document.getElementById(id);
+    if (!target || !target.hasAttribute("data-live")) { return; }
+    if (target.classList.contains("htmx-request")) {
+      setTimeout(function () { refresh(id); }, 100);
+      return;
+    }
+    htmx.trigger(target, "polos:changed");
   }
   var opened = [], closed = [];
   function ids(selector) {
