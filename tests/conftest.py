@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# polos-sdk in its own virtualenv, `polos server` and SDK workers as processes
+from sdk_kit import polos_server, sdk_python, sdk_workers  # noqa: F401
+
 PG_DSN = os.environ.get("POLOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _pg_state: dict[str, str | None] = {}

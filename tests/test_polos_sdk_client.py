@@ -2,8 +2,9 @@
 it starts a run, reads its status and result, publishes an event, resumes a suspend,
 cancels, batches and streams, with an API key, over real HTTP, on both backends.
 
-The virtualenv is cached in pytest's cache directory. Without network access (the
-install fails) the test is skipped, unless ``CI`` is set: then it fails.
+The virtualenv is the shared ``sdk_python`` fixture (tests/sdk_kit.py), cached in
+pytest's cache directory. Without network access (the install fails) the test is
+skipped, unless ``CI`` is set: then it fails.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,33 +22,9 @@ from polos import Polos
 from polos.store.api_keys import new_api_key
 from server_kit import serving
 
-SDK = "polos-sdk==0.1.15"
 SCRIPT = Path(__file__).parent / "data" / "polos_sdk_client_script.py"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def sdk_python(request: pytest.FixtureRequest) -> Path:
-    """The python of a virtualenv with polos-sdk installed (made once, then cached)."""
-    root = Path(request.config.cache.mkdir("polos-sdk-0.1.15-venv"))
-    python = root / "bin" / "python"
-    ready = root / ".installed"
-    if ready.exists() and python.exists():
-        return python
-    steps = [
-        [sys.executable, "-m", "venv", "--clear", str(root)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            reason = f"could not install {SDK} in a virtualenv: {done.stderr.strip()[-500:]}"
-            if os.environ.get("CI"):
-                pytest.fail(reason)
-            pytest.skip(reason)
-    ready.write_text(SDK)
-    return python
 
 
 async def test_polos_sdk_client_against_our_server(
