@@ -1,0 +1,49 @@
+// A @polos/sdk worker for tests/test_polos_ts_sdk.py: steps that leave marks in
+// a folder (TS_TEST_DIR), so the test can tell which ran, and how often.
+//
+// `ts_crash`: step "first" runs at once; step "second" blocks until the file
+// `go` exists, so the test can SIGKILL the worker in the middle of it.
+// `ts_waiter`: records a step, then waits for an event (the run is parked on
+// the server, no worker holds it), then records another step.
+import { appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Polos, defineWorkflow } from '@polos/sdk';
+
+const dir = process.env['TS_TEST_DIR'] ?? '.';
+const mark = (name: string): void => appendFileSync(join(dir, 'marks.txt'), `${name}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+defineWorkflow<{ n: number }, unknown, { doubled: number; plusOne: number }>(
+  { id: 'ts_crash' },
+  async (ctx, payload) => {
+    const doubled = await ctx.step.run('first', () => {
+      mark('first');
+      return payload.n * 2;
+    });
+    const plusOne = await ctx.step.run('second', async () => {
+      mark('second');
+      while (!existsSync(join(dir, 'go'))) await sleep(50);
+      return doubled + 1;
+    });
+    return { doubled, plusOne };
+  },
+);
+
+defineWorkflow<{ topic: string }, unknown, { before: string; event: unknown; after: string }>(
+  { id: 'ts_waiter' },
+  async (ctx, payload) => {
+    const before = await ctx.step.run('before', () => {
+      mark('before');
+      return 'ready';
+    });
+    const event = await ctx.step.waitForEvent('wait', { topic: payload.topic, timeout: 120 });
+    const after = await ctx.step.run('after', () => {
+      mark('after');
+      return 'done';
+    });
+    return { before, event, after };
+  },
+);
+
+const polos = new Polos({ deploymentId: process.env['POLOS_DEPLOYMENT_ID'] ?? 'ts-tests' });
+await polos.serve();

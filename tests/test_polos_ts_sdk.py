@@ -1,0 +1,266 @@
+"""Polos's TypeScript SDK (``@polos/sdk`` 0.2.3) runs against ``polos server``.
+
+Real processes throughout: ``polos server`` on the test's database (SQLite and
+PostgreSQL), Node workers built with the SDK (``node --import tsx``), pointed
+at it with ``POLOS_API_URL`` as a Polos user would. Skipped, with the reason,
+when no packed SDK is at ``POLOS_TS_SDK_TGZ`` (see tests/ts_kit.py and
+docs/typescript.md: the package is not on the npm registry we reach).
+
+- Durability: steps recorded over HTTP are replayed, not run again, after the
+  TypeScript worker is SIGKILLed in the middle of a step; a wait for an event
+  parks the run on the server and the event resumes it.
+- Polos's typescript-examples 08 to 16 run unchanged (``main.ts`` of each,
+  its prompts answered as a person would, the model calls of 14 answered by
+  our fake OpenAI server) and print what their README promises.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sdk_kit import ServerProcess, free_port
+from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).parent / "data" / "ts"
+
+
+@pytest.fixture(scope="session")
+def ts_node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_sdk(tmp_path_factory)
+
+
+def _until(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last: {value!r})")
+        time.sleep(0.1)
+
+
+def _marks(folder: Path) -> list[str]:
+    path = folder / "marks.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def _execution(server: ServerProcess, execution_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/api/v1/executions/{execution_id}", timeout=10)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _finished(server: ServerProcess, execution_id: str) -> dict[str, Any] | None:
+    body = _execution(server, execution_id)
+    return body if body["status"] in ("completed", "failed", "cancelled") else None
+
+
+def _start_worker(
+    folder: Path, server: ServerProcess, *, deployment: str = "ts-tests"
+) -> tuple[TsProcess, int]:
+    port = free_port()
+    env = node_env(
+        server.url, port, {"TS_TEST_DIR": str(folder), "POLOS_DEPLOYMENT_ID": deployment}
+    )
+    worker = TsProcess(folder, "crash_worker.ts", env)
+    # The SDK opens its push server (GET /health) only once it has registered.
+    _until(lambda: _healthy(port, worker), "the TypeScript worker's push server", 90)
+    return worker, port
+
+
+def _healthy(port: int, worker: TsProcess) -> bool:
+    if worker.proc.poll() is not None:
+        raise AssertionError(f"the TypeScript worker exited:\n{worker.output[-4000:]}")
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _run(server: ServerProcess, workflow: str, payload: dict[str, Any]) -> str:
+    response = httpx.post(
+        f"{server.url}/api/v1/workflows/{workflow}/run",
+        json={"payload": payload, "deployment_id": "ts-tests"},
+        timeout=10,
+    )
+    assert response.status_code in (200, 201, 202), response.text
+    execution_id: str = response.json()["execution_id"]
+    return execution_id
+
+
+def test_steps_replay_after_the_typescript_worker_is_sigkilled(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    first, _ = _start_worker(folder, polos_server)
+    try:
+        execution_id = _run(polos_server, "ts_crash", {"n": 5})
+        _until(lambda: _marks(folder) == ["first", "second"], "the worker reaching step 'second'")
+        first.kill()  # in the middle of "second": "first" is recorded, "second" is not
+
+        second, _ = _start_worker(folder, polos_server)
+        try:
+            (folder / "go").touch()
+            done = _until(
+                lambda: _finished(polos_server, execution_id),
+                "the run completing on the second worker",
+                180,
+            )
+        finally:
+            second.kill()
+    finally:
+        first.kill()
+    assert done["status"] == "completed", (done, polos_server.output()[-3000:])
+    assert done["result"] == {"doubled": 10, "plusOne": 11}
+    # "first" was recorded before the kill and replayed; "second" ran again.
+    assert _marks(folder) == ["first", "second", "second"]
+
+
+def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    worker, _ = _start_worker(folder, polos_server)
+    try:
+        execution_id = _run(polos_server, "ts_waiter", {"topic": "ts/tests/wake"})
+        _until(
+            lambda: _execution(polos_server, execution_id)["status"] == "waiting",
+            "the run parking on its event wait",
+        )
+        assert _marks(folder) == ["before"]
+        published = httpx.post(
+            f"{polos_server.url}/api/v1/events/publish",
+            json={"topic": "ts/tests/wake", "events": [{"event_type": "go", "data": {"k": 1}}]},
+            timeout=10,
+        )
+        assert published.status_code in (200, 201), published.text
+        done = _until(lambda: _finished(polos_server, execution_id), "the run resuming")
+    finally:
+        worker.kill()
+    assert done["status"] == "completed", done
+    assert done["result"]["before"] == "ready" and done["result"]["after"] == "done"
+    assert _marks(folder) == ["before", "after"]  # "before" replayed, not run again
+
+
+# --- Polos's typescript-examples 08 to 16, unchanged -----------------------------------------
+
+# (prompt, reply) pairs for example 09's menus, in the order it asks: each of
+# its three workflows once with the defaults, approving everything, then Exit.
+_SUSPEND_RESUME_ANSWERS = [
+    ("Enter your choice: ", "1"),
+    ("Request ID [REQ-001]: ", ""),
+    ("Requester email [alice@example.com]: ", ""),
+    ("Description [Purchase new equipment]: ", ""),
+    ("Amount [1500.00]: ", ""),
+    ("Do you approve this request? (y/n): ", "y"),
+    ("Your email [manager@example.com]: ", ""),
+    ("Comments (optional): ", "ok"),
+    ("Enter your choice: ", "2"),
+    ("Form ID [FORM-001]: ", ""),
+    ("First name [John]: ", ""),
+    ("Last name [Doe]: ", ""),
+    ("Email [john.doe@example.com]: ", ""),
+    ("Street [123 Main St]: ", ""),
+    ("City [San Francisco]: ", ""),
+    ("Country [USA]: ", ""),
+    ("Subscribe to newsletter? (y/n): ", "y"),
+    ("Enable notifications? (y/n): ", "n"),
+    ("Enter your choice: ", "3"),
+    ("Document ID [DOC-001]: ", ""),
+    ("Document title [Q4 Report]: ", ""),
+    ("Reviewers (comma-separated) [alice,bob]: ", ""),
+    ("Does alice approve? (y/n): ", "y"),
+    ("Comments (optional): ", ""),
+    ("Rating (1-5) [4]: ", "5"),
+    ("Does bob approve? (y/n): ", "y"),
+    ("Comments (optional): ", "fine"),
+    ("Rating (1-5) [4]: ", ""),
+    ("Enter your choice: ", "4"),
+]
+
+# What each example must print (its README's promises, values it computes).
+EXAMPLES: dict[str, list[str]] = {
+    "08-workflow-basics": [
+        'Result: {"message":"Hello, Alice!"}',
+        "Total items: 3",
+        "Valid items: 3",
+        "Status: completed",
+        "Demo complete!",
+    ],
+    "09-suspend-resume": [
+        "Received suspend event!",
+        "  Approved: true",
+        "  Approver: manager@example.com",
+        "  Form ID: FORM-001",
+        "    Name: John Doe",
+        "    Newsletter: true",
+        "  All Approved: true",
+        "Goodbye!",
+    ],
+    "10-state-persistence": [
+        "  Original count: 100",
+        "  New count: 105",
+        "  Original count: 50",
+        "  New count: 75",
+        "All demos completed!",
+    ],
+    "11-error-handling": ["Method used:", "Circuit open:", "Status:", "All demos completed!"],
+    "12-shared-queues": [
+        "Items processed:",
+        "All workflows completed in",
+        "(Parallel: all workflows ran simultaneously)",
+        "All demos completed!",
+    ],
+    "13-parallel-review": [
+        "  Total Reviews: 3",
+        "Chunks processed:",
+        "Tasks launched:",
+        "All demos completed!",
+    ],
+    "14-router-coordinator": ["[WORKFLOW FINISH]"],
+    "15-event-triggered": ["Published: true", "Event published!", "Workflow result:"],
+    "16-scheduled-workflow": ["Schedule created!", "Records cleaned:"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_polos_typescript_example_runs_unchanged(
+    name: str, polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = copy_ts_example(name, ts_node_modules, tmp_path)
+    extra: dict[str, str] = {}
+    fake = None
+    if name == "14-router-coordinator":
+        from polos.testing import FakeOpenAIServer, Turn
+
+        fake = FakeOpenAIServer([Turn.reply(f"reviewed ({i})") for i in range(40)])
+        fake.__enter__()
+        extra = {"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": fake.base_url}
+    try:
+        main = TsProcess(folder, "main.ts", node_env(polos_server.url, free_port(), extra))
+        try:
+            if name == "09-suspend-resume":
+                main.answer(_SUSPEND_RESUME_ANSWERS)
+            output = main.finish(300)
+        finally:
+            main.kill()
+    finally:
+        if fake is not None:
+            fake.__exit__(None, None, None)
+    context = f"{output[-6000:]}\n--- polos.log ---\n{main.log()}"
+    assert main.proc.returncode == 0, context
+    for line in EXAMPLES[name]:
+        assert line in output, f"{line!r} missing:\n{context}"
+    # The examples catch their own errors and print them; none may appear.
+    assert "\nError: " not in output, context
+    assert "OrchestratorApiError" not in output, context
