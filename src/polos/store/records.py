@@ -150,6 +150,15 @@ class WorkerRow:
     deployment_id: str | None = None
     #: Older deployments this worker also serves (``"*"``: any), besides its own.
     serve_deployments: tuple[str, ...] = ()
+    #: A worker sent its runs over HTTP (a Polos SDK worker of ``polos server``): its
+    #: push endpoint; None for our own workers, which claim from the database.
+    push_url: str | None = None
+    #: How many runs the push endpoint takes at once (None: no limit said).
+    capacity: int | None = None
+    #: The workflows, agents and tools a push worker runs.
+    serves: tuple[str, ...] = ()
+    #: False while a push worker is still registering (not yet ready for runs).
+    online: bool = True
 
 
 @dataclass(slots=True)

@@ -991,6 +991,10 @@ class PostgresStore(Store):
             worker.heartbeat_at,
             worker.deployment_id,
             list(worker.serve_deployments) or None,
+            worker.push_url,
+            worker.capacity,
+            list(worker.serves) or None,
+            worker.online,
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
@@ -1006,6 +1010,10 @@ class PostgresStore(Store):
                 row["heartbeat_at"],
                 row["deployment_id"],
                 tuple(row["serve_deployments"] or ()),
+                row["push_url"],
+                row["capacity"],
+                tuple(row["serves"] or ()),
+                row["online"],
             )
             for row in await self._fetch("listing workers", "list_workers")
         ]

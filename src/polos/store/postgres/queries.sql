@@ -516,15 +516,19 @@ UPDATE triggers SET cursor = $1, updated_at = $2
 WHERE workflow_id = $3 AND topic = $4 AND cursor = $5
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments,
+    push_url, capacity, serves, online)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+    push_url = excluded.push_url, capacity = excluded.capacity, serves = excluded.serves,
+    online = excluded.online
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = $1
 
 -- name: list_workers
-SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments
+SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments,
+    push_url, capacity, serves, online
 FROM workers ORDER BY started_at
 
 -- name: get_execution

@@ -1024,6 +1024,10 @@ class SQLiteStore(Store):
                 worker.heartbeat_at,
                 worker.deployment_id,
                 _json(list(worker.serve_deployments)) if worker.serve_deployments else None,
+                worker.push_url,
+                worker.capacity,
+                _json(list(worker.serves)) if worker.serves else None,
+                1 if worker.online else 0,
             ),
         )
 
@@ -1033,7 +1037,17 @@ class SQLiteStore(Store):
     async def list_workers(self) -> list[WorkerRow]:
         return [
             WorkerRow(
-                row[0], row[1], row[2], row[3], row[4], row[5], tuple(orjson.loads(row[6] or "[]"))
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                tuple(orjson.loads(row[6] or "[]")),
+                row[7],
+                row[8],
+                tuple(orjson.loads(row[9] or "[]")),
+                bool(row[10]),
             )
             for row in await self._fetch(_Q["list_workers"], ())
         ]

@@ -298,15 +298,19 @@ WHERE workflow_id = ? AND topic = ? AND cursor = ?
 
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+INSERT INTO workers (worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments,
+    push_url, capacity, serves, online)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+    push_url = excluded.push_url, capacity = excluded.capacity, serves = excluded.serves,
+    online = excluded.online
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = ?
 
 -- name: list_workers
-SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments
+SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments,
+    push_url, capacity, serves, online
 FROM workers ORDER BY started_at
 
 -- name: get_execution
