@@ -52,3 +52,16 @@ async def test_workers_register_renew_and_leave(store: Store) -> None:
     await store.unregister_worker("w1")
     await store.unregister_worker("never-registered")
     assert [w.worker_id for w in await store.list_workers()] == ["w2"]
+
+
+async def test_a_registration_without_description_keeps_the_one_known(store: Store) -> None:
+    # An SDK worker registers an agent's definition, then the same id again with none
+    # (its deployment-workflow call): the definition stays.
+    agent = ServedWorkflow("sdk_agent", "sdk_agent", "agent", "d1", '{"model": "gpt-4o"}')
+    await store.register_workflows([agent], T0)
+    await store.register_workflows(
+        [ServedWorkflow("sdk_agent", "sdk_agent", "agent", "d1")], T0 + 1
+    )
+    assert await store.served_workflows() == [
+        ServedWorkflow("sdk_agent", "sdk_agent", "agent", "d1", '{"model": "gpt-4o"}', T0 + 1, T0)
+    ]

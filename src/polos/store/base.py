@@ -43,6 +43,7 @@ from .records import (
     WorkerRow,
 )
 from .retention import PurgeCount
+from .spans import SpanRow, TraceSummary
 from .vocabulary import HistoryEvent, WaitKind
 
 
@@ -518,3 +519,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def has_api_keys(self) -> bool:
         """Whether any key was ever created (a revoked one counts)."""
+
+    # spans exported by SDK workers (see :mod:`.spans`) ------------------------------
+    @abc.abstractmethod
+    async def record_spans(self, spans: Sequence[SpanRow]) -> None:
+        """Store spans in one transaction; a span already stored (same trace and
+        span id) is replaced by the newer export."""
+
+    @abc.abstractmethod
+    async def trace_spans(self, trace_id: str) -> list[SpanRow]:
+        """A trace's spans, by start time."""
+
+    @abc.abstractmethod
+    async def list_traces(
+        self,
+        *,
+        started_after: float | None = None,
+        ended_before: float | None = None,
+        root_span_type: str | None = None,
+        root_span_name: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceSummary]:
+        """Traces with stored spans, latest ended first: started at or after
+        ``started_after``, ended at or before ``ended_before``, whose root span
+        is of ``root_span_type``, has ``root_span_name`` in its name (as typed),
+        and ended with (or without) an error."""

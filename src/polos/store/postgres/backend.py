@@ -50,6 +50,7 @@ from ..records import (
     WorkerRow,
 )
 from ..retention import PurgeCount, check_statuses
+from ..spans import SpanRow, TraceSummary, astuple_span, span_queries
 from ..sql import load_queries
 from ..vocabulary import HistoryEvent, Status, StepKind, WaitKind
 from .config import parse_url
@@ -62,6 +63,7 @@ log = logging.getLogger("polos.store.postgres")
 _Q = load_queries(__package__ or "polos.store.postgres")
 #: Retention's queries (purges, per-workflow retention, leases), kept apart.
 _R = load_queries(__package__ or "polos.store.postgres", file="retention.sql")
+_S = span_queries(__package__ or "polos.store.postgres")
 #: Seconds a dry run's count of purgeable runs may take.
 _COUNT_TIMEOUT = 600.0
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
@@ -1153,6 +1155,38 @@ class PostgresStore(Store):
 
     async def has_api_keys(self) -> bool:
         return bool(await self._fetchval("checking for API keys", "any_api_key"))
+
+    # spans exported by SDK workers ------------------------------------------------------------
+    async def record_spans(self, spans: Sequence[SpanRow]) -> None:
+        rows = [astuple_span(s) for s in spans]
+        if rows:
+            await self.db.run(
+                "storing spans", lambda conn, _r: conn.executemany(_S["upsert_span"], rows)
+            )
+
+    async def trace_spans(self, trace_id: str) -> list[SpanRow]:
+        rows = await self.db.run(
+            "reading a trace", lambda conn, _r: conn.fetch(_S["trace_spans"], trace_id)
+        )
+        return [SpanRow(*r) for r in rows]
+
+    async def list_traces(
+        self,
+        *,
+        started_after: float | None = None,
+        ended_before: float | None = None,
+        root_span_type: str | None = None,
+        root_span_name: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceSummary]:
+        args = (started_after, ended_before, root_span_type, root_span_name, has_error)
+        rows = await self.db.run(
+            "listing traces",
+            lambda conn, _r: conn.fetch(_S["list_traces"], *args, limit, offset),
+        )
+        return [TraceSummary(*r) for r in rows]
 
 
 async def _pg_retry_one(

@@ -571,7 +571,10 @@ SELECT w, q, k, d, f, $6, $6
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(w, q, k, d, f)
 ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name,
     workflow_type = excluded.workflow_type, deployment_id = excluded.deployment_id,
-    definition = excluded.definition, updated_at = excluded.updated_at
+    -- A registration that says nothing of the definition (an SDK worker's
+    -- deployment-workflow call after its agents/register) keeps the one known.
+    definition = COALESCE(excluded.definition, workflows.definition),
+    updated_at = excluded.updated_at
 
 -- name: known_workflows
 SELECT workflow_id FROM workflows WHERE workflow_id = ANY($1::text[])

@@ -48,6 +48,7 @@ from ..records import (
     WorkerRow,
 )
 from ..retention import PurgeCount, check_statuses
+from ..spans import SpanRow, TraceSummary, astuple_span, span_queries
 from ..sql import load_migrations, load_queries
 from ..vocabulary import HistoryEvent, ResumedBy, Status, StepKind, WaitKind
 from .checkpoint import Checkpointer
@@ -59,6 +60,7 @@ T = TypeVar("T")
 _Q = load_queries(__package__ or "polos.store.sqlite")
 #: Retention's queries (purges, per-workflow retention, leases), kept apart.
 _R = load_queries(__package__ or "polos.store.sqlite", file="retention.sql")
+_S = span_queries(__package__ or "polos.store.sqlite")
 # A vocabulary word is a str subclass: bound as it is, sqlite3 looks for an
 # adapter and a __conform__ method on every execute, about 0.4 us a parameter
 # on the path of every step. Registered, it binds as fast as a plain str.
@@ -1191,3 +1193,34 @@ class SQLiteStore(Store):
     async def has_api_keys(self) -> bool:
         [(found,)] = await self._fetch(_Q["any_api_key"], ())
         return bool(found)
+
+    # spans exported by SDK workers ------------------------------------------------------------
+    async def record_spans(self, spans: Sequence[SpanRow]) -> None:
+        rows = [astuple_span(s) for s in spans]
+        if rows:
+            await self._tx(lambda tx: tx.conn.executemany(_S["upsert_span"], rows))
+
+    async def trace_spans(self, trace_id: str) -> list[SpanRow]:
+        return [SpanRow(*r) for r in await self._fetch(_S["trace_spans"], (trace_id,))]
+
+    async def list_traces(
+        self,
+        *,
+        started_after: float | None = None,
+        ended_before: float | None = None,
+        root_span_type: str | None = None,
+        root_span_name: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceSummary]:
+        params = (
+            started_after,
+            ended_before,
+            root_span_type,
+            root_span_name,
+            has_error,
+            limit,
+            offset,
+        )
+        return [TraceSummary(*r) for r in await self._fetch(_S["list_traces"], params)]

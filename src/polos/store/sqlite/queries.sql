@@ -353,7 +353,10 @@ INSERT INTO workflows (workflow_id, queue_name, workflow_type, deployment_id, de
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
 ON CONFLICT (workflow_id) DO UPDATE SET queue_name = excluded.queue_name,
     workflow_type = excluded.workflow_type, deployment_id = excluded.deployment_id,
-    definition = excluded.definition, updated_at = excluded.updated_at
+    -- A registration that says nothing of the definition (an SDK worker's
+    -- deployment-workflow call after its agents/register) keeps the one known.
+    definition = COALESCE(excluded.definition, workflows.definition),
+    updated_at = excluded.updated_at
 
 -- name: known_workflows
 SELECT workflow_id FROM workflows WHERE workflow_id IN (SELECT value FROM json_each(?))
