@@ -16,6 +16,8 @@ docs/typescript.md: the package is not on the npm registry we reach).
 
 from __future__ import annotations
 
+import re
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,9 @@ from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).parent / "data" / "ts"
+DOCS = Path(__file__).parent.parent / "docs" / "typescript.md"
+# A ```typescript block whose first line is "// example: NAME" (indented in a list or not).
+DOC_BLOCK = re.compile(r"^( *)```typescript\n\1// example: ([\w-]+)\n(.*?)^\1```", re.M | re.S)
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +155,28 @@ def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
     assert done["status"] == "completed", done
     assert done["result"]["before"] == "ready" and done["result"]["after"] == "done"
     assert _marks(folder) == ["before", "after"]  # "before" replayed, not run again
+
+
+def _doc_example(name: str) -> str:
+    for _indent, found, code in DOC_BLOCK.findall(DOCS.read_text()):
+        if found == name:
+            return textwrap.dedent(code)
+    raise AssertionError(f"docs/typescript.md has no typescript block '// example: {name}'")
+
+
+def test_the_orders_program_of_docs_typescript_runs_as_written(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "orders", ts_node_modules)
+    (folder / "orders.ts").write_text(_doc_example("orders"))
+    program = TsProcess(folder, "orders.ts", node_env(polos_server.url, free_port()))
+    try:
+        output = program.finish(180)
+    finally:
+        program.kill()
+    assert program.proc.returncode == 0, output
+    assert "parked: waiting for approval\n" in output, output
+    assert 'result: {"reserved":true,"chargeId":"ch_A-1_42","approvedBy":"ada"}\n' in output, output
 
 
 # --- Polos's typescript-examples 08 to 16, unchanged -----------------------------------------
