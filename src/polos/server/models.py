@@ -53,7 +53,24 @@ class RunOptions(_Request):
     )
 
 
-class RunRequest(RunOptions):
+class ChildOf(_Request):
+    """How a Polos SDK workflow starts children: its own ids, and the step that waits."""
+
+    parent_execution_id: Text | None = Field(
+        default=None, description="The running execution that starts this run as its child"
+    )
+    root_execution_id: Text | None = Field(
+        default=None, description="Accepted; the parent's run tree is used"
+    )
+    step_key: Text | None = Field(
+        default=None, description="The parent's step that receives the outcome (with a wait)"
+    )
+    wait_for_subworkflow: bool = Field(
+        default=False, description="Park the parent on step_key until the child(ren) end"
+    )
+
+
+class RunRequest(RunOptions, ChildOf):
     """``POST /api/v1/workflows/{workflow_id}/run``."""
 
     session_id: Text | None = None
@@ -77,7 +94,7 @@ class BatchRunItem(RunOptions):
     user_id: Text | None = Field(default=None, description="Overrides the batch's user_id")
 
 
-class BatchRunRequest(_Request):
+class BatchRunRequest(ChildOf):
     """``POST /api/v1/workflows/batch_run``: several runs, one transaction."""
 
     workflows: list[BatchRunItem] = Field(min_length=1, max_length=MAX_BATCH)

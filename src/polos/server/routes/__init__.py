@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..endpoint import Endpoint
+from ..protocol import waits
 from . import (
     approvals,
     catalog,
@@ -34,4 +35,5 @@ def all_endpoints() -> list[Endpoint]:
         *approvals.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *slack.ENDPOINTS,
+        *waits.ENDPOINTS,
     ]

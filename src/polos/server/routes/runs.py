@@ -12,6 +12,7 @@ from ..endpoint import Endpoint
 from ..errors import client_errors
 from ..http import body, json_response, path_text
 from ..models import BatchRunRequest, BatchRunResponse, RunOptions, RunRequest, RunResponse
+from ..protocol.children import start_children
 from ..state import ServerState, server_state
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -64,7 +65,17 @@ async def run_workflow(request: Request) -> Response:
     workflow_id = path_text(request, "workflow_id")
     req = await body(request, RunRequest, state.settings.max_body_bytes)
     item = batch_input(workflow_id, req, request.headers.get(IDEMPOTENCY_HEADER) or None)
-    [handle] = await start_runs(state, [item], req.session_id, req.user_id)
+    if req.parent_execution_id is not None:  # a Polos SDK workflow's child
+        [handle] = await start_children(
+            state,
+            req.parent_execution_id,
+            [item],
+            step_key=req.step_key,
+            wait=req.wait_for_subworkflow,
+            single=True,
+        )
+    else:
+        [handle] = await start_runs(state, [item], req.session_id, req.user_id)
     return json_response(run_response(handle))
 
 
@@ -77,7 +88,17 @@ async def batch_run(request: Request) -> Response:
         )
         for w in req.workflows
     ]
-    handles = await start_runs(state, items, req.session_id, req.user_id)
+    if req.parent_execution_id is not None:  # a Polos SDK workflow's children
+        handles = await start_children(
+            state,
+            req.parent_execution_id,
+            items,
+            step_key=req.step_key,
+            wait=req.wait_for_subworkflow,
+            single=False,
+        )
+    else:
+        handles = await start_runs(state, items, req.session_id, req.user_id)
     return json_response(BatchRunResponse(executions=[run_response(h) for h in handles]))
 
 
@@ -90,7 +111,7 @@ ENDPOINTS = [
         "Runs",
         body=RunRequest,
         response=RunResponse,
-        errors=(400, 404, 413, 422),
+        errors=(400, 404, 409, 413, 422),
         headers=((IDEMPOTENCY_HEADER, "Same as the body's idempotency_key"),),
     ),
     Endpoint(
@@ -101,6 +122,6 @@ ENDPOINTS = [
         "Runs",
         body=BatchRunRequest,
         response=BatchRunResponse,
-        errors=(400, 404, 413, 422),
+        errors=(400, 404, 409, 413, 422),
     ),
 ]
