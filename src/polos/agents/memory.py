@@ -106,8 +106,14 @@ async def load_session(store: Store, session_id: str) -> SessionMemory:
             after = row.seq
             data: dict[str, Any] = serialization.loads(row.data, strict=False)
             if row.event_type == COMPACTION:
-                summary = Message.system(f"Summary of the conversation so far: {data['summary']}")
-                memory.messages = [summary, *[Message.model_validate(m) for m in data["kept"]]]
+                kept = [Message.model_validate(m) for m in data["kept"]]
+                # An SDK agent's stored memory may have no summary yet (server/protocol/state.py).
+                summary = data.get("summary")
+                memory.messages = (
+                    [Message.system(f"Summary of the conversation so far: {summary}"), *kept]
+                    if summary
+                    else kept
+                )
                 memory.since_compaction = len(data["kept"])
             else:
                 new = [Message.model_validate(m) for m in data["messages"]]

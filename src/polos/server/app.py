@@ -21,6 +21,7 @@ from .dashboard import dashboard_routes
 from .errors import ApiError, from_polos
 from .http import json_response
 from .openapi import document
+from .protocol.duties import ServerDuties
 from .routes import all_endpoints
 from .settings import ServerSettings
 from .state import ServerState
@@ -66,9 +67,13 @@ def create_app(
                 await polos_client.close()
             raise
         log.info("serving %s", polos_client.store.description)
+        # Schedules, timers and event triggers of SDK workers' workflows fire here.
+        duties = ServerDuties(polos_client.store)
+        duties.start()
         try:
             yield
         finally:
+            await duties.stop()
             await app.state.polos.close_streams()
             if owned:
                 await polos_client.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ..endpoint import Endpoint
+from ..protocol import definitions, spans
+from ..protocol import state as agent_state
 from ..protocol import waits
 from . import (
     approvals,
@@ -35,5 +37,8 @@ def all_endpoints() -> list[Endpoint]:
         *approvals.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *slack.ENDPOINTS,
+        *definitions.ENDPOINTS,
+        *spans.ENDPOINTS,
+        *agent_state.ENDPOINTS,
         *waits.ENDPOINTS,
     ]

@@ -46,11 +46,20 @@ def _agent(row: ServedWorkflow) -> AgentResponse:
         tools=[t for t in d.get("tools") or [] if isinstance(t, dict)],
         temperature=d.get("temperature"),
         max_output_tokens=d.get("max_output_tokens"),
-        metadata={"description": d["description"]} if d.get("description") else None,
+        config=d.get("config") if isinstance(d.get("config"), dict) else None,
+        metadata=_agent_metadata(d),
         queue_name=row.queue_name,
         created_at=_time(row.created_at),
         updated_at=_time(row.updated_at),
     )
+
+
+def _agent_metadata(d: dict[str, Any]) -> dict[str, Any] | None:
+    # An SDK worker registers its own metadata (stop conditions, guardrails);
+    # ours describe the agent in one line.
+    if isinstance(d.get("metadata"), dict):
+        return dict(d["metadata"])
+    return {"description": d["description"]} if d.get("description") else None
 
 
 def _tool(row: ServedWorkflow) -> ToolResponse:

@@ -1,0 +1,337 @@
+"""What Polos's SDK registers and keeps on the orchestrator, against ``polos server``.
+
+HTTP calls in the shapes polos-sdk 0.1.15 sends them (runtime/worker.py,
+features/schedules.py, features/tracing.py, memory/session_memory.py; the
+conversation routes are @polos/sdk's): agent, tool and event-trigger
+registration, schedules that fire from the server, spans and the trace API,
+session memory shared with our own agents, conversation history. Both backends.
+
+The end-to-end test at the bottom runs the real SDK: an agent with a tool in an
+SDK worker against our fake model server, and a scheduled SDK workflow.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from polos.agents.memory import COMPACTION, MESSAGES, load_session, session_topic
+from polos.agents.providers.types import Message, ToolCall, ToolResult
+from polos.store import NewExecution, ServedWorkflow
+from polos.types import EventData
+from server_kit import Served, serving, until
+
+pytestmark = pytest.mark.slow
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+async def _executions(s: Served, workflow_id: str) -> list[Any]:
+    return await s.state.store.list_executions(workflow_id=workflow_id)
+
+
+# registration -----------------------------------------------------------------------------
+async def test_agents_and_tools_an_sdk_worker_registers_are_listed(database_url: str) -> None:
+    async with serving(database_url) as s:
+        agent = {
+            "id": "weather_agent",
+            "deployment_id": "dep-1",
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "system_prompt": "You tell the weather.",
+            "tools": [WEATHER_TOOL],
+            "temperature": 0.2,
+            "max_output_tokens": 500,
+            "metadata": {"stop_conditions": ["max_steps"]},
+        }
+        r = await s.http.post("/api/v1/agents/register", json=agent)
+        assert r.status_code == 200 and r.json() == {"success": True}
+        tool = {
+            "id": "get_weather",
+            "deployment_id": "dep-1",
+            "tool_type": "default",
+            "description": "The weather in a city",
+            "parameters": WEATHER_TOOL["function"]["parameters"],  # type: ignore[index]
+            "metadata": None,
+        }
+        r = await s.http.post("/api/v1/tools/register", json=tool)
+        assert r.status_code == 200 and r.json() == {"success": True}
+        # Then the SDK registers each in its deployment, with no description: it stays.
+        await s.state.store.register_workflows(
+            [
+                ServedWorkflow("weather_agent", "weather_agent", "agent", "dep-1"),
+                ServedWorkflow("get_weather", "get_weather", "tool", "dep-1"),
+            ],
+            time.time(),
+        )
+
+        [listed] = (await s.http.get("/api/v1/agents")).json()
+        assert {k: listed[k] for k in agent if k != "metadata"} == {
+            k: v for k, v in agent.items() if k != "metadata"
+        }
+        assert listed["metadata"] == {"stop_conditions": ["max_steps"]}
+        one = (await s.http.get("/api/v1/agents/weather_agent")).json()
+        assert one["model"] == "gpt-4o-mini" and one["tools"] == [WEATHER_TOOL]
+        [tool_listed] = (await s.http.get("/api/v1/tools")).json()
+        assert tool_listed["id"] == "get_weather" and tool_listed["tool_type"] == "default"
+        assert tool_listed["parameters"] == tool["parameters"]
+        assert tool_listed["description"] == "The weather in a city"
+        # The workflow list knows them as what they are.
+        assert await s.state.store.known_workflows(["weather_agent", "get_weather"]) == {
+            "weather_agent",
+            "get_weather",
+        }
+
+        # Bad input: what was wrong, by field.
+        r = await s.http.post("/api/v1/agents/register", json={"id": "x", "provider": "openai"})
+        assert r.status_code == 422 and "model" in r.json()["error"]
+        r = await s.http.post("/api/v1/tools/register", json={"id": ""})
+        assert r.status_code == 422 and "id" in r.json()["error"]
+
+
+async def test_an_event_trigger_registered_by_an_sdk_worker_starts_runs(database_url: str) -> None:
+    async with serving(database_url) as s:
+        trigger = {
+            "workflow_id": "on_order",
+            "deployment_id": "dep-1",
+            "event_topic": "orders",
+            "batch_size": 1,
+            "batch_timeout_seconds": None,
+            "queue_name": "on_order",
+        }
+        r = await s.http.post("/api/v1/event-triggers/register", json=trigger)
+        assert r.status_code == 200 and r.content == b""
+        [row] = await s.state.store.list_triggers()
+        assert (row.workflow_id, row.topic, row.batch_size) == ("on_order", "orders", 1)
+
+        published = await s.http.post(
+            "/api/v1/events/publish",
+            json={"topic": "orders", "events": [{"event_type": "new", "data": {"order": 7}}]},
+        )
+        assert published.status_code == 200
+        # The server fires the trigger itself (no worker of ours runs here): one run.
+        [run] = await until(lambda: _executions(s, "on_order"))
+        assert run.status == "queued"
+        got = await s.http.get(f"/api/v1/executions/{run.id}")
+        payload = got.json()["payload"]
+        assert payload["topic"] == "orders" and payload["data"] == {"order": 7}
+
+        r = await s.http.post(
+            "/api/v1/event-triggers/register", json={**trigger, "event_topic": ""}
+        )
+        assert r.status_code == 422 and "event_topic" in r.json()["error"]
+
+
+async def test_schedules_in_the_sdk_shape_fire_from_the_server(database_url: str) -> None:
+    async with serving(database_url) as s:
+        # The SDK worker registers the workflow in its deployment first, then its schedule.
+        await s.state.store.register_workflows(
+            [ServedWorkflow("tick", "tick", "workflow", "dep-1")], time.time()
+        )
+        body = {"workflow_id": "tick", "cron": "* * * * * *", "timezone": "UTC", "key": "global"}
+        r = await s.http.post("/api/v1/schedules", json=body)
+        assert r.status_code == 200
+        schedule_id = r.json()["schedule_id"]
+        [listed] = (await s.http.get("/api/v1/schedules/workflows/tick")).json()["schedules"]
+        assert listed["id"] == schedule_id and listed["cron"] == "* * * * * *"
+        assert listed["status"] == "active" and listed["next_run_at"]
+        assert (await s.http.get("/api/v1/schedules/workflows")).json() == {
+            "workflow_ids": ["tick"]
+        }
+        # Every second; the server's own timer loop starts the run (no worker here).
+        runs = await until(lambda: _executions(s, "tick"), timeout=30)
+        assert runs[0].schedule_id == schedule_id
+        assert runs[0].queue_name == ""  # the dispatcher assigns it when it hands the run out
+
+        r = await s.http.post("/api/v1/schedules", json={**body, "workflow_id": "nobody"})
+        assert r.status_code == 404 and "nobody" in r.json()["error"]
+        r = await s.http.post("/api/v1/schedules", json={**body, "cron": "every day"})
+        assert r.status_code == 422 and "cron" in r.json()["error"]
+
+
+# spans and traces -------------------------------------------------------------------------
+def _span(trace_id: str, span_id: str, parent: str | None, name: str, **kw: Any) -> dict[str, Any]:
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "name": name,
+        "span_type": name.split(".", 1)[0],
+        "attributes": {"workflow.id": "order"},
+        "events": None,
+        "input": None,
+        "output": None,
+        "error": None,
+        "initial_state": None,
+        "final_state": None,
+        "started_at": "2026-11-30T10:00:00.000000Z",
+        "ended_at": "2026-11-30T10:00:02.500000Z",
+        **kw,
+    }
+
+
+async def test_spans_an_sdk_worker_exports_are_served_as_traces(database_url: str) -> None:
+    async with serving(database_url) as s:
+        run_id = await s.state.client.store.create_execution(
+            NewExecution(
+                id=str(uuid.uuid4()), workflow_id="order", payload="null", created_at=time.time()
+            )
+        )
+        trace_id = uuid.UUID(run_id).hex
+        root = _span(trace_id, "a" * 16, None, "workflow.order", input={"n": 1}, ended_at=None)
+        step = _span(
+            trace_id,
+            "b" * 16,
+            "a" * 16,
+            "step.charge",
+            output={"ok": True},
+            started_at="2026-11-30T10:00:01+00:00",
+        )
+        r = await s.http.post("/internal/spans/batch", json={"spans": [root, step]})
+        assert r.status_code == 200
+        # The SDK sends the root again once it ends.
+        ended = {**root, "output": {"total": 3}, "ended_at": "2026-11-30T10:00:02.5Z"}
+        r = await s.http.post("/internal/spans/batch", json={"spans": [ended]})
+        assert r.status_code == 200
+
+        trace = (await s.http.get(f"/api/v1/traces/{trace_id}")).json()
+        assert trace["trace_id"] == trace_id and trace["span_count"] == 2
+        assert trace["status"] == "queued" and trace["root_span_name"] == "workflow.order"
+        assert [x["name"] for x in trace["spans"]] == ["workflow.order", "step.charge"]
+        assert trace["spans"][0]["output"] == {"total": 3}
+        assert trace["spans"][1]["parent_span_id"] == "a" * 16
+        assert trace["spans"][1]["attributes"] == {"workflow.id": "order"}
+        assert trace["trace_start_time"].startswith("2026-11-30T10:00:00")
+        # By the run's id too (with its dashes).
+        assert (await s.http.get(f"/api/v1/traces/{run_id}")).json()["span_count"] == 2
+
+        [listed] = (await s.http.get("/api/v1/traces")).json()["traces"]
+        assert listed["trace_id"] == trace_id and listed["root_span_type"] == "workflow"
+        assert listed["input"] == {"n": 1} and listed["output"] == {"total": 3}
+        assert listed["status"] == "queued" and listed["duration_ms"] == 2500
+        assert (await s.http.get("/api/v1/traces?has_error=true")).json() == {"traces": []}
+
+        missing = await s.http.get(f"/api/v1/traces/{uuid.uuid4().hex}")
+        assert missing.status_code == 404 and "no spans" in missing.json()["error"]
+        bad = await s.http.post(
+            "/internal/spans/batch", json={"spans": [{**root, "trace_id": "x"}]}
+        )
+        assert bad.status_code == 422 and "32 hexadecimal" in bad.json()["error"]
+
+
+# session memory and conversation history --------------------------------------------------
+async def test_session_memory_is_shared_with_our_agents(database_url: str) -> None:
+    async with serving(database_url) as s:
+        url = "/internal/session/chat%2F42/memory"  # the SDK percent-encodes the id
+        assert (await s.http.get(url)).json() == {"summary": None, "messages": []}
+
+        # An SDK agent's run stores what it saw and said (its normalized items).
+        items: list[dict[str, Any]] = [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "Let me check."},
+            {
+                "type": "function_call",
+                "name": "get_weather",
+                "call_id": "call_1",
+                "arguments": '{"city": "Paris"}',
+            },
+            {"type": "function_call_output", "call_id": "call_1", "output": '"sunny"'},
+            {"role": "assistant", "content": "Sunny."},
+        ]
+        r = await s.http.put(url, json={"summary": None, "messages": items})
+        assert r.status_code == 200
+        assert (await s.http.get(url)).json() == {"summary": None, "messages": items}
+
+        # Our agents read the same session from our memory log...
+        store = s.state.store
+        memory = await load_session(store, "chat/42")
+        assert memory.messages == [
+            Message.user("Weather in Paris?"),
+            Message(
+                role="assistant",
+                content="Let me check.",
+                tool_calls=[ToolCall.from_raw("call_1", "get_weather", '{"city": "Paris"}')],
+            ),
+            Message(
+                role="tool", tool_results=[ToolResult(tool_call_id="call_1", content='"sunny"')]
+            ),
+            Message(role="assistant", content="Sunny."),
+        ]
+        # ... and what our agent adds next, the SDK reads back in its own form.
+        await s.state.client.batch_publish(
+            session_topic("chat/42"),
+            [
+                EventData(
+                    event_type=MESSAGES,
+                    data={
+                        "messages": [Message.user("And Rome?"), Message.assistant("Rainy.")],
+                        "usage": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+                    },
+                )
+            ],
+        )
+        got = (await s.http.get(url)).json()
+        assert got["messages"] == [
+            *items,
+            {"role": "user", "content": "And Rome?"},
+            {"role": "assistant", "content": "Rainy."},
+        ]
+
+        # A compaction by the SDK (a summary and the recent messages) starts afresh.
+        recent = [{"role": "assistant", "content": "Rainy."}]
+        await s.http.put(url, json={"summary": "Paris sunny, Rome asked.", "messages": recent})
+        assert (await s.http.get(url)).json() == {
+            "summary": "Paris sunny, Rome asked.",
+            "messages": recent,
+        }
+        memory = await load_session(store, "chat/42")
+        assert memory.messages[0].role == "system" and "Paris sunny" in memory.messages[0].content
+        assert memory.messages[1:] == [Message.assistant("Rainy.")]
+        rows = await store.read_events(session_topic("chat/42"), 0)
+        assert [r.event_type for r in rows] == [COMPACTION, MESSAGES, COMPACTION]
+
+        r = await s.http.put(url, json={"summary": 5, "messages": []})
+        assert r.status_code == 422 and "summary" in r.json()["error"]
+
+
+async def test_conversation_history_keeps_the_latest_messages(database_url: str) -> None:
+    async with serving(database_url) as s:
+        add = "/internal/conversation/conv-1/add"
+        for i in range(4):
+            r = await s.http.post(
+                add,
+                json={
+                    "agent_id": "helper",
+                    "role": "user" if i % 2 == 0 else "assistant",
+                    "content": f"message {i}",
+                    "agent_run_id": None,
+                    "conversation_history_limit": 3,
+                },
+            )
+            assert r.status_code == 200
+        await s.http.post(add, json={"agent_id": "other", "role": "user", "content": "hi"})
+
+        got = (await s.http.get("/api/v1/conversation/conv-1/get?agent_id=helper")).json()
+        assert [m["content"] for m in got["messages"]] == ["message 1", "message 2", "message 3"]
+        first = got["messages"][0]
+        assert first["conversation_id"] == "conv-1" and first["agent_id"] == "helper"
+        assert first["role"] == "assistant" and first["created_at"]
+        limited = await s.http.get("/api/v1/conversation/conv-1/get?agent_id=helper&limit=1")
+        assert [m["content"] for m in limited.json()["messages"]] == ["message 3"]
+        other = await s.http.get("/api/v1/conversation/conv-1/get?agent_id=other")
+        assert [m["content"] for m in other.json()["messages"]] == ["hi"]
+
+        r = await s.http.get("/api/v1/conversation/conv-1/get")
+        assert r.status_code == 422 and "agent_id" in r.json()["error"]
+        r = await s.http.post(add, json={"role": "user", "content": "x"})
+        assert r.status_code == 422 and "agent_id" in r.json()["error"]
