@@ -37,6 +37,7 @@ async def start_children(
     step_key: str | None,
     wait: bool,
     single: bool,
+    worker_id: str | None = None,
 ) -> list[ExecutionHandle]:
     """Start ``items`` as children of the running execution ``parent_id``."""
     if wait and not step_key:
@@ -46,7 +47,7 @@ async def start_children(
         )
     store, client = state.store, state.client
     what = f"child workflow submission at step {step_key!r}" if wait else "child submission"
-    parent = await running_row(store, parent_id, what)
+    parent = await running_row(store, parent_id, what, worker_id)
     with client_errors(arguments=True):
         news = await prepare_executions(
             store,

@@ -75,10 +75,15 @@ def parse_time(value: str | None, field: str) -> float | None:
     return moment.timestamp()
 
 
-async def running_row(store: Store, execution_id: str, what: str) -> ExecutionRow:
+async def running_row(
+    store: Store, execution_id: str, what: str, worker_id: str | None = None
+) -> ExecutionRow:
     """The execution an SDK callback is about, which must be running: a callback for
     a run that is waiting, finished or cancelled comes from a worker that no longer
-    runs it (its lease was lost, or it was told to stop), and changes nothing."""
+    runs it (its lease was lost, or it was told to stop), and changes nothing. When
+    the worker names itself (``X-Worker-ID``, sent by the TypeScript SDK) it must
+    be the run's owner. The Python SDK sends no id: then the run's current attempt
+    is the one the write is fenced on."""
     row = await store.get_execution(execution_id)
     if row is None:
         raise not_found("execution", f"no execution {execution_id!r} on this server")
@@ -87,7 +92,17 @@ async def running_row(store: Store, execution_id: str, what: str) -> ExecutionRo
             f"execution {execution_id} is {row.status}, not running, so its {what} is "
             "refused: the worker that sent it no longer runs it"
         )
+    if worker_id and row.owner is not None and worker_id != row.owner:
+        raise conflict(
+            f"execution {execution_id} now runs on worker {row.owner}, not {worker_id}, so "
+            f"its {what} is refused"
+        )
     return row
+
+
+def worker_of(request: Request) -> str | None:
+    """The worker a callback names itself as (``X-Worker-ID``), if it does."""
+    return request.headers.get("x-worker-id") or None
 
 
 async def set_waiting(request: Request) -> Response:
@@ -102,7 +117,8 @@ async def set_waiting(request: Request) -> Response:
             "with wait_for_subworkflow)"
         )
     store = state.store
-    row = await running_row(store, execution_id, f"wait on step {req.step_key!r}")
+    what = f"wait on step {req.step_key!r}"
+    row = await running_row(store, execution_id, what, worker_of(request))
     now = state.client.clock.now()
     if kind is WaitKind.TIMER:
         wake_at = parse_time(req.wait_until, "wait_until")

@@ -13,6 +13,7 @@ from ..errors import client_errors
 from ..http import body, json_response, path_text
 from ..models import BatchRunRequest, BatchRunResponse, RunOptions, RunRequest, RunResponse
 from ..protocol.children import start_children
+from ..protocol.waits import worker_of
 from ..state import ServerState, server_state
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -73,6 +74,7 @@ async def run_workflow(request: Request) -> Response:
             step_key=req.step_key,
             wait=req.wait_for_subworkflow,
             single=True,
+            worker_id=worker_of(request),
         )
     else:
         [handle] = await start_runs(state, [item], req.session_id, req.user_id)
@@ -96,6 +98,7 @@ async def batch_run(request: Request) -> Response:
             step_key=req.step_key,
             wait=req.wait_for_subworkflow,
             single=False,
+            worker_id=worker_of(request),
         )
     else:
         handles = await start_runs(state, items, req.session_id, req.user_id)
