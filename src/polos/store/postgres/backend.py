@@ -89,6 +89,10 @@ class PostgresStore(Store):
         self._step_records = GroupCommit(self._record_steps)
         self._finishes = GroupCommit(self._finish_many)
         self._parks = GroupCommit(self._park_many)
+        self._creations = GroupCommit(self._create_many)
+        self._child_starts = GroupCommit(self._start_children_many)
+        self._event_waits = GroupCommit(self._wait_for_events)
+        self._publishes = GroupCommit(self._publish_many)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -129,23 +133,42 @@ class PostgresStore(Store):
     ) -> list[str]:
         """Insert, returning each one's id: an existing execution's when its
         idempotency key was used before (nothing is inserted for it then)."""
+        ids: list[str] = []
+        for outcome in await self._insert_executions_each(conn, news, retrying):
+            if isinstance(outcome, Exception):
+                raise outcome
+            ids.append(outcome)
+        return ids
+
+    async def _insert_executions_each(
+        self, conn: Conn, news: Sequence[NewExecution], retrying: bool
+    ) -> list[str | Exception]:
+        """Insert in one statement; each one's id, or in its place the error
+        refusing it alone (its id exists, without an idempotency key)."""
         if not news:
             return []
         rows = await conn.fetch(_Q["insert_executions"], *_execution_arrays(news), self.channel)
-        ids = [row["id"] for row in rows]
         keys = [row["idempotency_key"] for row in rows if not row["inserted"]]
-        if any(key is None for key in keys) and not retrying:
-            # On a retry the id may exist because the first try committed.
-            raise ValueError("an execution with one of these ids already exists")
+        found: dict[str, str] = {}
         if any(key is not None for key in keys):
             # A fresh statement: the execution holding the key may have committed
             # after this call's insert took its snapshot.
             found = dict(await conn.fetch(_Q["executions_by_idempotency_key"], keys))
-            ids = [
-                found.get(row["idempotency_key"], row["id"]) if not row["inserted"] else row["id"]
-                for row in rows
-            ]
-        return ids
+        outcomes: list[str | Exception] = []
+        for row in rows:
+            key = row["idempotency_key"]
+            if row["inserted"] or retrying:  # on a retry the first try may have committed
+                outcomes.append(found.get(key, row["id"]) if key is not None else row["id"])
+            elif key is not None:
+                outcomes.append(found.get(key, row["id"]))
+            else:
+                outcomes.append(
+                    ValueError(
+                        f"an execution with id {row['id']!r} already exists: "
+                        "leave the id out to get a fresh one, or pass an idempotency key"
+                    )
+                )
+        return outcomes
 
     async def _park(
         self,
@@ -200,8 +223,24 @@ class PostgresStore(Store):
 
     # submitting ----------------------------------------------------------------
     async def create_execution(self, new: NewExecution) -> str:
-        [execution_id] = await self.create_executions([new])
-        return execution_id
+        # Group commit: invocations arriving at the same moment share one
+        # statement and one commit; a refused one fails only its own caller.
+        return await self._creations.submit(new)
+
+    async def _create_many(self, news: Sequence[NewExecution]) -> list[str | Exception]:
+        if len({n.id for n in news}) != len(news):
+            # The same id twice in one statement would pass as inserted for both.
+            return [(await self._create_each([new]))[0] for new in news]
+        return await self._create_each(news)
+
+    async def _create_each(self, news: Sequence[NewExecution]) -> list[str | Exception]:
+        outcomes = await self.db.run(
+            "creating executions",
+            lambda conn, retrying: self._insert_executions_each(conn, news, retrying),
+        )
+        if any(not isinstance(outcome, Exception) for outcome in outcomes):
+            self.hub.work_queued()
+        return outcomes
 
     async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
         if not news:
@@ -458,50 +497,67 @@ class PostgresStore(Store):
         *,
         state: str | None = None,
     ) -> WaitResult:
-        async def body(conn: Conn, retrying: bool) -> WaitResult:
+        # Group commit: runs starting an event wait at the same moment share one
+        # transaction (and the events lock); each is fenced by its own attempt.
+        return await self._event_waits.submit(
+            _EventWait(
+                execution_id, attempt, step_key, kind, topic, cursor, wake_at, data, now, state
+            )
+        )
+
+    async def _wait_for_events(self, waits: Sequence[_EventWait]) -> list[WaitResult]:
+        async def body(conn: Conn, retrying: bool) -> list[WaitResult]:
             async with conn.transaction():
                 # Shared with other waiters, exclusive with publishers: no event
-                # can commit between the check below and the parking.
+                # can commit between each check below and its parking.
                 await conn.execute(_Q["lock_events_shared"], self._events_lock)
-                if retrying:
-                    earlier = await _earlier_wait(conn, execution_id, attempt, step_key)
-                    if earlier is not None:
-                        return earlier
-                if await conn.fetchval(_Q["fence"], execution_id, attempt) is None:
-                    return WaitResult(False)
-                first = await conn.fetchrow(_Q["first_event_after"], topic, cursor)
-                if first is not None:
-                    output = payloads.event_json(EventRow(*first))
-                    await conn.execute(
-                        _Q["insert_step"],
-                        execution_id,
-                        step_key,
-                        WaitKind(kind).step_kind,
-                        output,
-                        None,
-                        attempt,
-                        now,
-                    )
-                    return WaitResult(True, output)
-                await self._park(
-                    conn,
-                    execution_id,
-                    attempt,
-                    step_key,
-                    kind,
-                    wake_at,
-                    now,
-                    topic=topic,
-                    cursor=cursor,
-                    data=data,
-                    state=state,
-                )
-                return WaitResult(True)
+                results = [WaitResult(False)] * len(waits)
+                for i in _lock_order([w.execution_id for w in waits]):
+                    results[i] = await self._wait_for_event_in(conn, waits[i], retrying)
+                return results
 
-        result = await self.db.run("waiting for an event", body)
-        if result.parked and wake_at is not None:
+        results = await self.db.run("waiting for events", body)
+        if any(r.parked and w.wake_at is not None for w, r in zip(waits, results, strict=True)):
             self.hub.timer_set()
-        return result
+        return results
+
+    async def _wait_for_event_in(self, conn: Conn, w: _EventWait, retrying: bool) -> WaitResult:
+        """One event wait inside the batch's transaction: take the first event
+        after the cursor at once, or park."""
+        if retrying:
+            earlier = await _earlier_wait(conn, w.execution_id, w.attempt, w.step_key)
+            if earlier is not None:
+                return earlier
+        if await conn.fetchval(_Q["fence"], w.execution_id, w.attempt) is None:
+            return WaitResult(False)
+        first = await conn.fetchrow(_Q["first_event_after"], w.topic, w.cursor)
+        if first is not None:
+            output = payloads.event_json(EventRow(*first))
+            await conn.execute(
+                _Q["insert_step"],
+                w.execution_id,
+                w.step_key,
+                WaitKind(w.kind).step_kind,
+                output,
+                None,
+                w.attempt,
+                w.now,
+            )
+            return WaitResult(True, output)
+        await self._park(
+            conn,
+            w.execution_id,
+            w.attempt,
+            w.step_key,
+            w.kind,
+            w.wake_at,
+            w.now,
+            topic=w.topic,
+            cursor=w.cursor,
+            data=w.data,
+            state=w.state,
+        )
+        return WaitResult(True)
 
     async def start_children(
         self,
@@ -516,41 +572,59 @@ class PostgresStore(Store):
         state: str | None = None,
         wake_at: float | None = None,
     ) -> bool:
-        async def body(conn: Conn, retrying: bool) -> bool:
-            async with conn.transaction():
-                if retrying and await _earlier_wait(conn, parent_id, attempt, step_key):
-                    return True
-                if await conn.fetchval(_Q["fence"], parent_id, attempt) is None:
-                    return False
-                await self._insert_executions(conn, children, retrying)
-                if wait:
-                    return await self._park(
-                        conn,
-                        parent_id,
-                        attempt,
-                        step_key,
-                        WaitKind.CHILDREN,
-                        wake_at,
-                        now,
-                        pending=len(children),
-                        state=state,
-                    )
-                await conn.execute(
-                    _Q["insert_step"],
-                    parent_id,
-                    step_key,
-                    StepKind.INVOKE,
-                    output,
-                    None,
-                    attempt,
-                    now,
-                )
-                return True
+        # Group commit: runs starting children at the same moment share one
+        # transaction; each is fenced by its own attempt, and one refused (a
+        # child id that exists) fails only its own caller.
+        return await self._child_starts.submit(
+            _ChildStart(
+                parent_id, attempt, step_key, tuple(children), wait, output, now, state, wake_at
+            )
+        )
 
-        started = await self.db.run("starting child executions", body)
-        if started and children:
+    async def _start_children_many(self, starts: Sequence[_ChildStart]) -> list[bool]:
+        async def body(conn: Conn, retrying: bool) -> list[bool]:
+            async with conn.transaction():
+                outcomes = [False] * len(starts)
+                for i in _lock_order([start.parent_id for start in starts]):
+                    outcomes[i] = await self._start_children_in(conn, starts[i], retrying)
+                return outcomes
+
+        outcomes = await self.db.run("starting child executions", body)
+        if any(ok and start.children for start, ok in zip(starts, outcomes, strict=True)):
             self.hub.work_queued()
-        return started
+        return outcomes
+
+    async def _start_children_in(self, conn: Conn, c: _ChildStart, retrying: bool) -> bool:
+        """One parent's children inside the batch's transaction, and its park
+        (``wait``) or its invoke step's record."""
+        if retrying and await _earlier_wait(conn, c.parent_id, c.attempt, c.step_key):
+            return True
+        if await conn.fetchval(_Q["fence"], c.parent_id, c.attempt) is None:
+            return False
+        await self._insert_executions(conn, c.children, retrying)
+        if c.wait:
+            return await self._park(
+                conn,
+                c.parent_id,
+                c.attempt,
+                c.step_key,
+                WaitKind.CHILDREN,
+                c.wake_at,
+                c.now,
+                pending=len(c.children),
+                state=c.state,
+            )
+        await conn.execute(
+            _Q["insert_step"],
+            c.parent_id,
+            c.step_key,
+            StepKind.INVOKE,
+            c.output,
+            None,
+            c.attempt,
+            c.now,
+        )
+        return True
 
     async def complete_execution(
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
@@ -613,23 +687,39 @@ class PostgresStore(Store):
         *,
         step: tuple[str, int, StepRow] | None = None,
     ) -> list[EventRow] | None:
-        async def body(conn: Conn, _retrying: bool) -> tuple[list[EventRow] | None, int]:
+        # Group commit: publishes at the same moment share one transaction under
+        # the events lock, in the order they came; a publish refused by the
+        # database fails only its own caller.
+        return await self._publishes.submit(_Publish(tuple(events), now, step))
+
+    async def _publish_many(self, publishes: Sequence[_Publish]) -> list[list[EventRow] | None]:
+        async def body(conn: Conn, _retrying: bool) -> tuple[list[list[EventRow] | None], int]:
             async with conn.transaction():
                 await conn.execute(_Q["lock_events"], self._events_lock)
-                if step is not None and not await self._record_publish_step(conn, step, now):
-                    return None, 0
-                rows = [await _insert_event(conn, new) for new in events]
-                resolved = await self._resolve_event_waits(conn, rows, now)
+                outcomes: list[list[EventRow] | None] = []
+                for p in publishes:
+                    if p.step is not None and not await self._record_publish_step(
+                        conn, p.step, p.now
+                    ):
+                        outcomes.append(None)  # fenced off: its events are not published
+                        continue
+                    outcomes.append([await _insert_event(conn, new) for new in p.events])
+                rows = [row for outcome in outcomes for row in outcome or ()]
+                # Together, in publish order: a waiter gets the first new event
+                # after its cursor, as if the publishes had committed one by one.
+                resolved = await self._resolve_event_waits(
+                    conn, rows, max(p.now for p in publishes)
+                )
                 if rows:
                     await conn.execute(_Q["notify"], self.channel, "e")
-                return rows, resolved
+                return outcomes, resolved
 
-        rows, resolved = await self.db.run("publishing events", body)
-        if rows:
+        outcomes, resolved = await self.db.run("publishing events", body)
+        if any(outcome for outcome in outcomes):
             self.hub.events_published()
         if resolved:
             self.hub.work_queued()
-        return rows
+        return outcomes
 
     async def _record_publish_step(
         self, conn: Conn, step: tuple[str, int, StepRow], now: float
@@ -1236,6 +1326,52 @@ class _Lease:
     detail: str  # the "claimed" history entry
     began: float  # time.monotonic() when the claim was asked for
     served: DeploymentFilter  # the deployments the claiming worker serves
+
+
+@dataclass(frozen=True, slots=True)
+class _EventWait:
+    """One ``wait_for_event`` call, queued for its group commit."""
+
+    execution_id: str
+    attempt: int
+    step_key: str
+    kind: WaitKind
+    topic: str
+    cursor: int
+    wake_at: float | None
+    data: str | None
+    now: float
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ChildStart:
+    """One ``start_children`` call, queued for its group commit."""
+
+    parent_id: str
+    attempt: int
+    step_key: str
+    children: tuple[NewExecution, ...]
+    wait: bool
+    output: str | None
+    now: float
+    state: str | None
+    wake_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Publish:
+    """One ``publish_events`` call, queued for its group commit."""
+
+    events: tuple[NewEvent, ...]
+    now: float
+    step: tuple[str, int, StepRow] | None
+
+
+def _lock_order(execution_ids: Sequence[str]) -> list[int]:
+    """Indexes in id order (stable: one run's calls keep the order they came in),
+    so that batches lock execution rows in one order and cannot deadlock."""
+    return sorted(range(len(execution_ids)), key=execution_ids.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""Group commit for step records.
+"""Group commit: many runs' transitions of one kind in one commit.
 
-Under load many executions record a step in the same moment; sending each
+Used for step records, completions, parks, invocations, child creations,
+event waits and event publishes. Under load many executions record a step in the same moment; sending each
 as its own statement costs a round trip and a WAL flush apiece. Here the
 records queue up while one batch is in flight and go out together as the
 next batch: one statement, one commit. With a single caller nothing waits:
@@ -10,7 +11,9 @@ One record must never fail another: a batch the database refuses (a value
 it cannot store) is split in halves and each half sent again, down to the
 single record at fault, whose caller alone gets the error. The statement is
 atomic, so nothing of a refused batch was written, and every write is
-idempotent anyway. An outage (:class:`StoreUnavailableError`, raised after
+idempotent anyway. A flush may also refuse one record on its own by
+returning an exception in that record's place (the others were written):
+that caller alone gets it, and nothing is sent again. An outage (:class:`StoreUnavailableError`, raised after
 retrying for the whole budget) is everyone's problem, so it is not split.
 """
 
@@ -18,23 +21,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ...errors import StoreUnavailableError
 
 Row = tuple[Any, ...]
-Flush = Callable[[Sequence[Row]], Awaitable[list[bool]]]
+R = TypeVar("R")
+T = TypeVar("T")
 
 
-class GroupCommit:
-    def __init__(self, flush: Flush, max_batch: int = 500) -> None:
+class GroupCommit(Generic[R, T]):
+    """Queues records of type ``R`` and writes them in batches; each caller gets its ``T``.
+
+    ``flush`` writes a batch and returns one outcome per record, in order: a
+    value, or an exception refusing that record alone.
+    """
+
+    def __init__(
+        self,
+        flush: Callable[[Sequence[R]], Awaitable[Sequence[T | Exception]]],
+        max_batch: int = 500,
+    ) -> None:
         self._flush = flush
         self._max_batch = max_batch
-        self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._draining = False
 
-    async def submit(self, row: Row) -> bool:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def submit(self, row: R) -> T:
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
         if not self._draining:
             self._draining = True
@@ -50,7 +64,7 @@ class GroupCommit:
         finally:
             self._draining = False
 
-    async def _settle(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> None:
+    async def _settle(self, batch: list[tuple[R, asyncio.Future[T]]]) -> None:
         try:
             outcomes = await self._flush([row for row, _ in batch])
         except Exception as exc:
@@ -65,12 +79,16 @@ class GroupCommit:
         except BaseException as exc:  # cancelled: every caller of the batch sees it
             _fail(batch, exc)
             raise
-        for (_, fut), ok in zip(batch, outcomes, strict=True):
-            if not fut.done():
-                fut.set_result(ok)
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            if fut.done():
+                continue
+            if isinstance(outcome, Exception):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
 
 
-def _fail(batch: list[tuple[Row, asyncio.Future[bool]]], exc: BaseException) -> None:
+def _fail(batch: Sequence[tuple[Any, asyncio.Future[Any]]], exc: BaseException) -> None:
     for _, fut in batch:
         if not fut.done():
             fut.set_exception(exc)
