@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+import agent_defs as defs
+from polos import Polos
 from polos.agents.memory import COMPACTION, MESSAGES, load_session, session_topic
 from polos.agents.providers.types import Message, ToolCall, ToolResult
 from polos.store import NewExecution, ServedWorkflow
+from polos.testing import FakeOpenAIServer, Turn
 from polos.types import EventData
 from server_kit import Served, serving, until
 
@@ -335,3 +339,85 @@ async def test_conversation_history_keeps_the_latest_messages(database_url: str)
         assert r.status_code == 422 and "agent_id" in r.json()["error"]
         r = await s.http.post(add, json={"role": "user", "content": "x"})
         assert r.status_code == 422 and "agent_id" in r.json()["error"]
+
+
+# sessions, and one session carried on by both kinds of agent ------------------------------
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        defs.point_agents_at(server.base_url)
+        yield server
+
+
+async def test_our_agent_carries_on_a_session_an_sdk_agent_began(
+    polos: Polos, llm: FakeOpenAIServer, database_url: str
+) -> None:
+    async with serving(database_url) as s:
+        sdk_items = [
+            {"role": "user", "content": "My name is Ada"},
+            {"type": "function_call", "name": "lookup", "call_id": "c1", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "found"},
+            {"role": "assistant", "content": "Hi Ada"},
+        ]
+        await s.http.put(
+            "/internal/session/s-mixed/memory",
+            json={"summary": "An earlier chat.", "messages": sdk_items},
+        )
+        llm.add_turns(Turn.reply("You are Ada"))
+        result = await defs.plain.run(polos, "Who am I?", session_id="s-mixed", timeout=30)
+        assert result.text == "You are Ada"
+        sent: list[dict[str, Any]] = llm.requests[0].body["messages"]  # type: ignore[assignment]
+        assert sent[0]["content"].endswith("An earlier chat.")
+        assert [m.get("content") for m in sent[-3:]] == ["found", "Hi Ada", "Who am I?"]
+        assert sent[2]["tool_calls"][0]["id"] == "c1" and sent[3]["tool_call_id"] == "c1"
+        # The SDK's next run sees our agent's turn after its own.
+        got = (await s.http.get("/internal/session/s-mixed/memory")).json()
+        assert got["summary"] == "An earlier chat."
+        assert got["messages"] == [
+            *sdk_items,
+            {"role": "user", "content": "Who am I?"},
+            {"role": "assistant", "content": "You are Ada"},
+        ]
+
+
+async def test_sessions_list_agent_runs_grouped_by_session(
+    polos: Polos, llm: FakeOpenAIServer, database_url: str
+) -> None:
+    defs.TOOL_CALLS.clear()
+    llm.add_turns(
+        Turn.call("check_inventory", {"sku": "A1", "quantity": 2}),
+        Turn.reply("A1 is in stock"),
+        Turn.reply("Anything else?"),
+        Turn.reply("Alone"),
+    )
+    first = await defs.shopper.run(polos, "Is A1 in stock?", session_id="shop-1", timeout=30)
+    second = await defs.shopper.run(polos, "Thanks", session_id="shop-1", timeout=30)
+    alone = await defs.plain.run(polos, "Hello", timeout=30)
+    async with serving(database_url) as s:
+        listed = (await s.http.get("/api/v1/sessions")).json()["sessions"]
+        assert [(x["session_id"], x["execution_count"]) for x in listed] == [
+            (None, 1),
+            ("shop-1", 2),
+        ]
+        shop = listed[1]
+        assert shop["execution_id"] == second.agent_run_id and shop["agent_id"] == "ag_shopper"
+        assert shop["status"] == "completed" and shop["tool_call_count"] == 1
+        assert shop["user_message_preview"] == "Is A1 in stock?"
+        assert shop["total_tokens"] == 3 * 30
+        assert listed[0]["execution_id"] == alone.agent_run_id
+        only = await s.http.get("/api/v1/sessions?agent_id=ag_shopper&limit=1")
+        assert [x["execution_id"] for x in only.json()["sessions"]] == [second.agent_run_id]
+
+        detail = (await s.http.get(f"/api/v1/sessions/{first.agent_run_id}")).json()
+        assert detail["session_id"] == "shop-1" and detail["status"] == "completed"
+        assert [(e["entry_type"], e["data"].get("content")) for e in detail["timeline"]] == [
+            ("user_message", "Is A1 in stock?"),
+            ("tool_call", None),
+            ("assistant_message", "A1 is in stock"),
+            ("user_message", "Thanks"),
+            ("assistant_message", "Anything else?"),
+        ]
+        assert detail["timeline"][1]["data"]["tool_name"] == "check_inventory"
+        assert detail["total_tokens"] == 90 and detail["tool_call_count"] == 1
+        missing = await s.http.get(f"/api/v1/sessions/{uuid.uuid4()}")
+        assert missing.status_code == 404

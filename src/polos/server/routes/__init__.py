@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..endpoint import Endpoint
 from ..protocol import definitions, spans
+from ..protocol import sessions as agent_sessions
 from ..protocol import state as agent_state
 from ..protocol import waits
 from . import (
@@ -40,5 +41,6 @@ def all_endpoints() -> list[Endpoint]:
         *definitions.ENDPOINTS,
         *spans.ENDPOINTS,
         *agent_state.ENDPOINTS,
+        *agent_sessions.ENDPOINTS,
         *waits.ENDPOINTS,
     ]
