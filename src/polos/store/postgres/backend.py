@@ -223,34 +223,36 @@ class PostgresStore(Store):
 
     # submitting ----------------------------------------------------------------
     async def create_execution(self, new: NewExecution) -> str:
+        [execution_id] = await self.create_executions([new])
+        return execution_id
+
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        if not news:
+            return []
         # Group commit: invocations arriving at the same moment share one
-        # statement and one commit; a refused one fails only its own caller.
-        return await self._creations.submit(new)
+        # statement and one commit. One call's runs stay together (all or none
+        # when the database refuses a value); a refused call fails only itself.
+        return await self._creations.submit(tuple(news))
 
-    async def _create_many(self, news: Sequence[NewExecution]) -> list[str | Exception]:
-        if len({n.id for n in news}) != len(news):
+    async def _create_many(
+        self, calls: Sequence[tuple[NewExecution, ...]]
+    ) -> list[list[str] | Exception]:
+        news = [new for call in calls for new in call]
+        if len(calls) > 1 and len({new.id for new in news}) != len(news):
             # The same id twice in one statement would pass as inserted for both.
-            return [(await self._create_each([new]))[0] for new in news]
-        return await self._create_each(news)
-
-    async def _create_each(self, news: Sequence[NewExecution]) -> list[str | Exception]:
+            return [(await self._create_many([call]))[0] for call in calls]
         outcomes = await self.db.run(
             "creating executions",
             lambda conn, retrying: self._insert_executions_each(conn, news, retrying),
         )
         if any(not isinstance(outcome, Exception) for outcome in outcomes):
             self.hub.work_queued()
-        return outcomes
-
-    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
-        if not news:
-            return []
-        ids = await self.db.run(
-            "creating executions",
-            lambda conn, retrying: self._insert_executions(conn, news, retrying),
-        )
-        self.hub.work_queued()
-        return ids
+        results: list[list[str] | Exception] = []
+        for call in calls:
+            mine, outcomes = outcomes[: len(call)], outcomes[len(call) :]
+            refused = next((o for o in mine if isinstance(o, Exception)), None)
+            results.append(refused or [o for o in mine if isinstance(o, str)])
+        return results
 
     # claiming and leases -------------------------------------------------------
     async def claim(
