@@ -70,9 +70,12 @@ def create_app(
         # Schedules, timers and event triggers of SDK workers' workflows fire here.
         duties = ServerDuties(polos_client.store)
         duties.start()
+        # Runs of Polos SDK workers' workflows are pushed to them (protocol/dispatch.py).
+        await app.state.polos.dispatcher.start()
         try:
             yield
         finally:
+            await app.state.polos.dispatcher.stop()
             await duties.stop()
             await app.state.polos.close_streams()
             if owned:

@@ -16,6 +16,7 @@ from .settings import ServerSettings
 
 if TYPE_CHECKING:
     from .dashboard.live import LiveFeed
+    from .protocol.dispatch import Dispatcher
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ServerState:
 
     _fanout: Fanout | None = None
     _live: LiveFeed | None = None
+    _dispatcher: Dispatcher | None = None
 
     @property
     def store(self) -> Store:
@@ -49,6 +51,15 @@ class ServerState:
 
             self._live = LiveFeed(self.store)
         return self._live
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """What pushes runs to Polos SDK workers (started and stopped with the app)."""
+        if self._dispatcher is None:
+            from .protocol.dispatch import Dispatcher
+
+            self._dispatcher = Dispatcher(self)
+        return self._dispatcher
 
     async def close_streams(self) -> None:
         if self._fanout is not None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ..endpoint import Endpoint
-from ..protocol import definitions, spans
+from ..protocol import callbacks, definitions, registry, spans, waits
 from ..protocol import sessions as agent_sessions
 from ..protocol import state as agent_state
-from ..protocol import waits
 from . import (
     approvals,
     catalog,
@@ -43,4 +42,6 @@ def all_endpoints() -> list[Endpoint]:
         *agent_state.ENDPOINTS,
         *agent_sessions.ENDPOINTS,
         *waits.ENDPOINTS,
+        *registry.ENDPOINTS,
+        *callbacks.ENDPOINTS,
     ]
