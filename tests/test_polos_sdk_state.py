@@ -12,20 +12,26 @@ SDK worker against our fake model server, and a scheduled SDK workflow.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import agent_defs as defs
-from polos import Polos
+from polos import Polos, PolosClient
 from polos.agents.memory import COMPACTION, MESSAGES, load_session, session_topic
 from polos.agents.providers.types import Message, ToolCall, ToolResult
 from polos.store import NewExecution, ServedWorkflow
 from polos.testing import FakeOpenAIServer, Turn
 from polos.types import EventData
+from sdk_kit import SdkWorkers, ServerProcess
 from server_kit import Served, serving, until
 
 pytestmark = pytest.mark.slow
@@ -421,3 +427,111 @@ async def test_sessions_list_agent_runs_grouped_by_session(
         assert detail["total_tokens"] == 90 and detail["tool_call_count"] == 1
         missing = await s.http.get(f"/api/v1/sessions/{uuid.uuid4()}")
         assert missing.status_code == 404
+
+
+# the real SDK: an agent with a tool, its session and spans, and a scheduled workflow ------
+#: polos-sdk's ``openai`` extra, at the version we pin ourselves.
+SDK_OPENAI = "openai==2.54.0"
+
+
+@pytest.fixture(scope="session")
+def sdk_openai(sdk_python: Path) -> Path:
+    """The SDK's virtualenv with the OpenAI SDK its OpenAI provider imports."""
+    if subprocess.run([str(sdk_python), "-c", "import openai"], capture_output=True).returncode:
+        done = subprocess.run(
+            [str(sdk_python), "-m", "pip", "install", "--quiet", SDK_OPENAI],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            reason = f"could not install {SDK_OPENAI} beside polos-sdk: {done.stderr[-500:]}"
+            if os.environ.get("CI"):
+                pytest.fail(reason)
+            pytest.skip(reason)
+    return sdk_python
+
+
+async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
+    sdk_openai: Path, sdk_workers: SdkWorkers, polos_server: ServerProcess, tmp_path: Path
+) -> None:
+    with FakeOpenAIServer() as fake_llm:
+        fake_llm.add_turns(
+            Turn.call("sdks_weather", {"city": "Paris"}), Turn.reply("Sunny in Paris")
+        )
+        sdk_workers.start(
+            "sdk_state_worker.py",
+            deployment_id="dep-state",
+            extra={
+                "SDK_TEST_DIR": str(tmp_path),
+                "OPENAI_BASE_URL": fake_llm.base_url,
+                "OPENAI_API_KEY": "test",
+            },
+        )
+        async with (
+            httpx.AsyncClient(base_url=polos_server.url, timeout=30) as http,
+            PolosClient(database_url=polos_server.database_url) as client,
+        ):
+            # What the worker registered: its agent with its tool, and the tool.
+            [agent] = [a for a in (await http.get("/api/v1/agents")).json()]
+            assert agent["id"] == "sdks_forecaster" and agent["deployment_id"] == "dep-state"
+            assert agent["model"] == "gpt-4o-mini" and agent["provider"] == "openai"
+            assert [t["function"]["name"] for t in agent["tools"]] == ["sdks_weather"]
+            [tool] = (await http.get("/api/v1/tools")).json()
+            assert tool["id"] == "sdks_weather"
+            assert tool["parameters"]["properties"]["city"]["type"] == "string"
+
+            started = await http.post(
+                "/api/v1/workflows/sdks_forecaster/run",
+                json={
+                    "payload": {"input": "Weather in Paris?", "streaming": False},
+                    "session_id": "sdk-chat",
+                },
+            )
+            assert started.status_code == 200, started.text
+            run_id = started.json()["execution_id"]
+
+            async def finished() -> Any:
+                row = await client.store.get_execution(run_id)
+                return row if row is not None and row.status in ("completed", "failed") else None
+
+            row = await until(finished, 90)
+            got = (await http.get(f"/api/v1/executions/{run_id}")).json()
+            assert row.status == "completed", (got.get("error"), got.get("result"))
+            assert got["result"]["result"] == "Sunny in Paris"
+            assert [t["tool_name"] for t in got["result"]["tool_results"]] == ["sdks_weather"]
+            # The model saw the tool's answer.
+            tool_turn = json.dumps(fake_llm.requests[1].body)
+            assert "sunny" in tool_turn and "Paris" in tool_turn
+
+            # The conversation is stored in the session, readable by the SDK and by our agents.
+            memory = (await http.get("/internal/session/sdk-chat/memory")).json()
+            assert memory["messages"][0] == {"role": "user", "content": "Weather in Paris?"}
+            assert memory["messages"][-1] == {"role": "assistant", "content": "Sunny in Paris"}
+            assert any(m.get("type") == "function_call" for m in memory["messages"])
+            ours = await load_session(client.store, "sdk-chat")
+            assert ours.messages[0] == Message.user("Weather in Paris?")
+            assert ours.messages[-1] == Message.assistant("Sunny in Paris")
+            # The session lists the run.
+            [session] = (await http.get("/api/v1/sessions")).json()["sessions"]
+            assert session["execution_id"] == run_id and session["session_id"] == "sdk-chat"
+
+            # Its spans reach the trace API (the SDK exports them in batches).
+            trace_id = uuid.UUID(run_id).hex
+
+            async def spans() -> Any:
+                r = await http.get(f"/api/v1/traces/{trace_id}")
+                return r.json() if r.status_code == 200 else None
+
+            trace = await until(spans, 60)
+            assert trace["status"] == "completed"
+            assert any(s["name"] == "agent.sdks_forecaster" for s in trace["spans"])
+
+            # The scheduled workflow fires from the server and runs on the SDK worker.
+            async def ticked() -> Any:
+                runs = await client.store.list_executions(workflow_id="sdks_tick")
+                return [r for r in runs if r.status == "completed"]
+
+            [first, *_] = await until(ticked, 60)
+            assert first.schedule_id == "sdks_tick:global"
+            assert (tmp_path / "ticks.count").read_text().splitlines()[0] == "sdks_tick:global"
