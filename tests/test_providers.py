@@ -224,6 +224,47 @@ async def test_tool_results_are_sent_back(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ADAPTERS)
+async def test_a_growing_conversation_is_sent_as_it_is_now(kind: str) -> None:
+    # Each message's wire form is built once and reused by later calls: the
+    # reuse must never send an old form, nor let one call's merging (parallel
+    # results into one Anthropic message) leak into the next call's body.
+    call = ToolCall(id="call_1", name="get_weather", arguments={"city": "Paris"})
+    assistant = Message.assistant("", [call])
+    conversation = [
+        Message.user("Weather?"),
+        assistant,
+        Message.tool(ToolResult(tool_call_id="call_1", content="sunny")),
+    ]
+    async with serving(kind, [Turn.reply("a"), Turn.reply("b"), Turn.reply("c")]) as h:
+        await h.provider.complete(LLMRequest(messages=list(conversation)))
+        # The model's next turn asked for Rome too: the message grows in place.
+        assistant.tool_calls.append(ToolCall(id="call_2", name="get_weather", arguments={}))
+        conversation.append(Message.tool(ToolResult(tool_call_id="call_2", content="rain")))
+        await h.provider.complete(LLMRequest(messages=list(conversation)))
+        await h.provider.complete(LLMRequest(messages=list(conversation)))
+    first, second, third = h.bodies
+    assert second == third
+    if kind in ("openai-chat", "litellm"):
+        assert [c["id"] for c in second["messages"][1]["tool_calls"]] == ["call_1", "call_2"]
+        assert [m["content"] for m in second["messages"][2:]] == ["sunny", "rain"]
+        assert len(first["messages"]) == 3
+    elif kind == "openai-responses":
+        kinds = [(i.get("type"), i.get("call_id")) for i in second["input"][1:]]
+        assert kinds == [
+            ("function_call", "call_1"),
+            ("function_call", "call_2"),
+            ("function_call_output", "call_1"),
+            ("function_call_output", "call_2"),
+        ]
+        assert len(first["input"]) == 3
+    else:
+        assert [b["id"] for b in second["messages"][1]["content"]] == ["call_1", "call_2"]
+        assert [b["content"] for b in second["messages"][2]["content"]] == ["sunny", "rain"]
+        assert len(second["messages"]) == 3
+        assert [b["content"] for b in first["messages"][2]["content"]] == ["sunny"]
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
 async def test_request_options_reach_the_server(kind: str) -> None:
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
     request = ask(temperature=0.2, max_output_tokens=77, response_schema=schema)

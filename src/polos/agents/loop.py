@@ -221,8 +221,8 @@ class _Loop:
     def request(self) -> LLMRequest:
         agent, options = self.agent, dict(self.payload.provider_kwargs)
         max_tokens = options.get("max_output_tokens", options.get("max_tokens"))
-        return LLMRequest(
-            messages=list(self.messages),
+        request = LLMRequest(
+            messages=[],
             tools=[t.spec() for t in agent.tools],
             temperature=options.get("temperature", agent.temperature),
             top_p=options.get("top_p"),
@@ -235,6 +235,10 @@ class _Loop:
             else "response",
             extra={k: v for k, v in options.items() if k not in _REQUEST_FIELDS},
         )
+        # Set after validation: every message was validated when it was made, and
+        # validating the whole conversation again on each call is O(N) per turn.
+        request.messages = list(self.messages)
+        return request
 
     def over_budget(self) -> bool:
         budget = self.agent.budget

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._wire_cache import wire_items
 from .types import FinishReason, LLMRequest, LLMResponse, Message, ToolCall, Usage
 
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -25,31 +26,34 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 def chat_messages(messages: list[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for message in messages:
-        if message.role == "tool":
-            # One wire message per result: the format has no way to group them.
-            out.extend(
-                {"role": "tool", "tool_call_id": result.tool_call_id, "content": result.content}
-                for result in message.tool_results
-            )
-        elif message.role == "assistant" and message.tool_calls:
-            out.append(
-                {
-                    "role": "assistant",
-                    # null, not "", is what servers expect beside tool calls
-                    "content": message.content or None,
-                    "tool_calls": [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": call.raw_arguments},
-                        }
-                        for call in message.tool_calls
-                    ],
-                }
-            )
-        else:
-            out.append({"role": message.role, "content": message.content})
+        out.extend(wire_items(message, "chat", _chat_items))
     return out
+
+
+def _chat_items(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        # One wire message per result: the format has no way to group them.
+        return [
+            {"role": "tool", "tool_call_id": result.tool_call_id, "content": result.content}
+            for result in message.tool_results
+        ]
+    if message.role == "assistant" and message.tool_calls:
+        return [
+            {
+                "role": "assistant",
+                # null, not "", is what servers expect beside tool calls
+                "content": message.content or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.raw_arguments},
+                    }
+                    for call in message.tool_calls
+                ],
+            }
+        ]
+    return [{"role": message.role, "content": message.content}]
 
 
 def chat_params(request: LLMRequest, model: str, *, max_tokens_param: str) -> dict[str, Any]:

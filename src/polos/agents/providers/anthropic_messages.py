@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ._sdk_errors import translated
+from ._wire_cache import wire_items
 from .base import PerLoopClient, request_model
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
 from .types import FinishReason, LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
@@ -144,39 +145,53 @@ def _wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
     """Messages in Anthropic's shape: no system role, tool results sent by the user.
 
     Results of parallel calls must all arrive in the one user message that
-    follows the assistant's calls, so consecutive tool messages are merged.
+    follows the assistant's calls, so consecutive tool messages are merged
+    (into a new message: each message's own wire form is cached and shared).
     """
     out: list[dict[str, Any]] = []
+    merged_at = -1  # index in ``out`` of a merged user message built here
     for message in messages:
-        if message.role == "system":
-            continue  # sent in the top-level `system` parameter
-        if message.role == "tool":
-            blocks = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": result.tool_call_id,
-                    "content": result.content,
-                    "is_error": result.is_error,
-                }
-                for result in message.tool_results
-            ]
+        for item in wire_items(message, "anthropic", _message_items):
             previous = out[-1] if out else None
-            if previous and previous["role"] == "user" and isinstance(previous["content"], list):
-                previous["content"].extend(blocks)
+            if (
+                message.role == "tool"
+                and previous is not None
+                and previous["role"] == "user"
+                and isinstance(previous["content"], list)
+            ):
+                if merged_at != len(out) - 1:
+                    previous = {"role": "user", "content": list(previous["content"])}
+                    out[-1], merged_at = previous, len(out) - 1
+                previous["content"].extend(item["content"])
             else:
-                out.append({"role": "user", "content": blocks})
-        elif message.role == "assistant" and message.tool_calls:
-            content: list[dict[str, Any]] = []
-            if message.content:
-                content.append({"type": "text", "text": message.content})
-            content.extend(
-                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
-                for call in message.tool_calls
-            )
-            out.append({"role": "assistant", "content": content})
-        else:
-            out.append({"role": message.role, "content": message.content})
+                out.append(item)
     return out
+
+
+def _message_items(message: Message) -> list[dict[str, Any]]:
+    if message.role == "system":
+        return []  # sent in the top-level `system` parameter
+    if message.role == "tool":
+        blocks = [
+            {
+                "type": "tool_result",
+                "tool_use_id": result.tool_call_id,
+                "content": result.content,
+                "is_error": result.is_error,
+            }
+            for result in message.tool_results
+        ]
+        return [{"role": "user", "content": blocks}]
+    if message.role == "assistant" and message.tool_calls:
+        content: list[dict[str, Any]] = []
+        if message.content:
+            content.append({"type": "text", "text": message.content})
+        content.extend(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+            for call in message.tool_calls
+        )
+        return [{"role": "assistant", "content": content}]
+    return [{"role": message.role, "content": message.content}]
 
 
 def _llm_response(message: AnthropicMessage, model: str) -> LLMResponse:

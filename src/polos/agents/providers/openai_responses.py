@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._openai_common import openai_clients, openai_errors
 from ._untyped_body import conversation_untyped
+from ._wire_cache import wire_items
 from .base import request_model
 from .errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
@@ -146,23 +147,28 @@ def _input_items(messages: list[Message]) -> list[dict[str, Any]]:
     """Messages as Responses input items: tool calls and results are items of their own."""
     items: list[dict[str, Any]] = []
     for message in messages:
-        if message.role == "tool":
-            items.extend(
-                {"type": "function_call_output", "call_id": r.tool_call_id, "output": r.content}
-                for r in message.tool_results
-            )
-            continue
-        if message.content or not message.tool_calls:
-            items.append({"role": message.role, "content": message.content})
-        items.extend(
-            {
-                "type": "function_call",
-                "call_id": call.id,
-                "name": call.name,
-                "arguments": call.raw_arguments,
-            }
-            for call in message.tool_calls
-        )
+        items.extend(wire_items(message, "responses", _message_items))
+    return items
+
+
+def _message_items(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [
+            {"type": "function_call_output", "call_id": r.tool_call_id, "output": r.content}
+            for r in message.tool_results
+        ]
+    items: list[dict[str, Any]] = []
+    if message.content or not message.tool_calls:
+        items.append({"role": message.role, "content": message.content})
+    items.extend(
+        {
+            "type": "function_call",
+            "call_id": call.id,
+            "name": call.name,
+            "arguments": call.raw_arguments,
+        }
+        for call in message.tool_calls
+    )
     return items
 
 
