@@ -527,6 +527,12 @@ async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
             assert trace["status"] == "completed"
             assert any(s["name"] == "agent.sdks_forecaster" for s in trace["spans"])
 
+            # The dashboard's trace draws the run tree from the store: the SDK agent's
+            # steps, and its tool's run under the step that started it.
+            page = (await http.get(f"/runs/{run_id}/trace")).text
+            for shown in ("llm_generate:1", "execute_tools:step_1", "sdks_weather", trace_id):
+                assert shown in page
+
             # The scheduled workflow fires from the server and runs on the SDK worker.
             async def ticked() -> Any:
                 runs = await client.store.list_executions(workflow_id="sdks_tick")
