@@ -29,6 +29,7 @@ from polos import (
 )
 from polos.store import NewExecution, Store, store_from_url
 from polos.store.records import NewEvent, StepRow
+from polos.store.vocabulary import WaitKind
 from toolkit.processes import WorkerProcess
 from toolkit.steplog import StepLog
 from toolkit.waiting import wait_for_status, wait_until
@@ -115,9 +116,11 @@ async def test_concurrent_event_waits_each_take_their_event_park_or_are_fenced(
 ) -> None:
     runs = await running(store, N)
     now = time.time()
-    [early] = await store.publish_events(
+    published = await store.publish_events(
         [NewEvent(str(uuid.uuid4()), "gc.early", None, "1", now)], now
     )
+    assert published is not None
+    [early] = published
     stale = N - 1
 
     def topic(i: int) -> str:
@@ -126,7 +129,15 @@ async def test_concurrent_event_waits_each_take_their_event_park_or_are_fenced(
     results = await asyncio.gather(
         *(
             store.wait_for_event(
-                run, 9 if i == stale else 1, "ev", "event", topic(i), 0, None, None, time.time()
+                run,
+                9 if i == stale else 1,
+                "ev",
+                WaitKind.EVENT,
+                topic(i),
+                0,
+                None,
+                None,
+                time.time(),
             )
             for i, run in enumerate(runs)
         )
@@ -145,7 +156,7 @@ async def test_concurrent_event_waits_each_take_their_event_park_or_are_fenced(
     # Publishes at the same moment, one of them from a zombie step (refused):
     # every parked run gets the event of its own topic, the zombie's is not stored.
     zombie_step = StepRow("pub", "publish", "publish", "null", None, 9, time.time())
-    published = await asyncio.gather(
+    delivered = await asyncio.gather(
         *(
             store.publish_events(
                 [NewEvent(str(uuid.uuid4()), topic(i), None, f'"for {i}"', time.time())],
@@ -160,8 +171,8 @@ async def test_concurrent_event_waits_each_take_their_event_park_or_are_fenced(
             step=(runs[0], 9, zombie_step),
         ),
     )
-    assert all(rows is not None and len(rows) == 1 for rows in published[:-1])
-    assert published[-1] is None and await store.read_events("gc.zombie", 0) == []
+    assert all(rows is not None and len(rows) == 1 for rows in delivered[:-1])
+    assert delivered[-1] is None and await store.read_events("gc.zombie", 0) == []
     for i in range(4, N):
         if i == stale:
             continue
