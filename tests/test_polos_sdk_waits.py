@@ -9,15 +9,21 @@ in worker processes.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from polos import Polos
+import pytest
+
+from polos import Polos, WorkflowContext, serialization, workflow
 from polos.runtime.client import store_of
 from polos.server.protocol.waits import sdk_step_record
 from polos.store import ServedWorkflow, Store
 from polos.store.records import NewExecution
+from sdk_kit import SdkWorkers, ServerProcess
 from server_kit import Served, serving, until
 
 
@@ -294,3 +300,148 @@ async def test_child_started_without_waiting(polos: Polos, database_url: str) ->
             json={"parent_execution_id": parent, "wait_for_subworkflow": True},
         )
         assert no_key.status_code == 400 and "step_key" in no_key.json()["error"]
+
+
+# the real polos-sdk 0.1.15 in worker processes ------------------------------------------------
+SCRIPT = "sdk_waits_worker.py"
+#: The SDK sleeps in memory through waits up to POLOS_WAIT_THRESHOLD_SECONDS (10 s by
+#: default) and parks only longer ones; the workers here park anything over 1 s.
+SDK_ENV = {"POLOS_WAIT_THRESHOLD_SECONDS": "1"}
+
+
+@workflow(id="ours_double")
+async def ours_double(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ours, invoked (and waited for) by an SDK workflow."""
+    return {"doubled": payload["n"] * 2, "by": "polos"}
+
+
+@workflow(id="ours_calls_sdk")
+async def ours_calls_sdk(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ours, waiting for a child an SDK worker serves."""
+    got = await ctx.step.invoke_and_wait("c", "sdkw_child", {"n": payload["n"]})
+    return {"child": got}
+
+
+async def _sdk_client(python: Path, server: ServerProcess, code: str) -> None:
+    """Run ``code`` with the SDK's own ``PolosClient`` (as ``client``), in the SDK venv."""
+    program = (
+        "import asyncio\nfrom polos import PolosClient\n"
+        "async def main():\n    client = PolosClient()\n"
+        + "".join(f"    {line}\n" for line in code.splitlines())
+        + "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLOS_")}
+    env.update(POLOS_API_URL=server.url, POLOS_PROJECT_ID="default", POLOS_LOCAL_MODE="true")
+    proc = await asyncio.create_subprocess_exec(
+        str(python), "-c", program, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()[-3000:]
+
+
+def _count(directory: Path, name: str) -> int:
+    path = directory / f"{name}.count"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+async def _start(polos: Polos, workflow_id: str, payload: Any) -> str:
+    handle = await polos.invoke(workflow_id, payload)
+    return str(handle.id)
+
+
+async def _result(polos: Polos, execution_id: str) -> Any:
+    return await polos.client.wait_for_result(execution_id, timeout=90)
+
+
+@pytest.mark.slow
+async def test_sdk_workflows_wait_and_resume(
+    polos: Polos,
+    sdk_python: Path,
+    polos_server: ServerProcess,
+    sdk_workers: SdkWorkers,
+    tmp_path: Path,
+) -> None:
+    sdk_workers.start(SCRIPT, extra={**SDK_ENV, "SDK_TEST_DIR": str(tmp_path)})
+    store = await store_of(polos)
+    topic = f"sdk-orders-{uuid.uuid4().hex[:8]}"
+
+    nap = await _start(polos, "sdkw_nap", {"seconds": 2.5})
+    event = await _start(polos, "sdkw_event", {"topic": topic})
+    ours_resume = await _start(polos, "sdkw_suspend", {"amount": 5, "tag": "ours"})
+    sdk_resume = await _start(polos, "sdkw_suspend", {"amount": 7, "tag": "sdk"})
+    sdk_to_sdk = await _start(polos, "sdkw_parent", {"n": 4, "tag": "sdk"})
+    sdk_to_ours = await _start(
+        polos, "sdkw_parent", {"n": 5, "tag": "ours", "child": "ours_double"}
+    )
+    batch = await _start(polos, "sdkw_batch", {"ns": [1, 2, 3], "fail": 2})
+    ours_to_sdk = await _start(polos, "ours_calls_sdk", {"n": 6})
+
+    # each waits parked, its worker slot free (the timer: longer than the SDK's threshold)
+    for run in (nap, event, ours_resume, sdk_resume):
+        await until(lambda r=run: _status_is(store, r, "waiting"), timeout=60)
+
+    # an event published through the API the SDK's client uses wakes the event wait
+    await _sdk_client(
+        sdk_python,
+        polos_server,
+        "from polos import events\nfrom polos.features.events import EventData\n"
+        f"await events.publish(client, {topic!r}, EventData(event_type='paid', data={{'amount': 3}}))",
+    )
+    # a suspend resumed by our client, another by the SDK's client
+    await polos.resume("sdkw_suspend", ours_resume, "approve", {"approved": True})
+    await _sdk_client(
+        sdk_python,
+        polos_server,
+        f"await client.resume('sdkw_suspend', {sdk_resume!r}, 'approve', {{'approved': False}})",
+    )
+
+    assert await _result(polos, nap) == {"before": 1, "after": 1}
+    assert await _result(polos, event) == {"data": {"amount": 3}, "topic": topic, "type": "paid"}
+    # the SDK workflow's own publish went out once
+    done = await store.read_events(f"{topic}/done", 0)
+    assert [serialization.loads(e.data) for e in done] == [{"got": {"amount": 3}}]
+    assert await _result(polos, ours_resume) == {
+        "resumed": {"approved": True},
+        "type": "resume_approve",
+    }
+    assert await _result(polos, sdk_resume) == {
+        "resumed": {"approved": False},
+        "type": "resume_approve",
+    }
+    assert await _result(polos, sdk_to_sdk) == {"child": {"doubled": 8}}
+    assert await _result(polos, sdk_to_ours) == {"child": {"doubled": 10, "by": "polos"}}
+    got = await _result(polos, batch)
+    assert got["results"] == [{"doubled": 2}, None, {"doubled": 6}]
+    assert got["errors"][0] is None and got["errors"][2] is None
+    assert "child 2 refuses" in got["errors"][1]
+    assert await _result(polos, ours_to_sdk) == {"child": {"doubled": 12}}
+
+    # steps before each wait ran once: the resumed runs replayed them
+    for name in ("nap_before", f"event_before_{topic}", "suspend_before_ours", "parent_before_sdk"):
+        assert _count(tmp_path, name) == 1, name
+    assert _count(tmp_path, "nap_after") == 1
+    # the children sit in their parents' run trees
+    tree = {r.id: r for r in await store.list_run_tree(sdk_to_ours)}
+    [child] = [r for r in tree.values() if r.id != sdk_to_ours]
+    assert child.workflow_id == "ours_double" and child.parent_execution_id == sdk_to_ours
+
+
+@pytest.mark.slow
+async def test_sdk_worker_killed_while_its_run_waits(
+    polos: Polos,
+    polos_server: ServerProcess,
+    sdk_workers: SdkWorkers,
+    tmp_path: Path,
+) -> None:
+    env = {**SDK_ENV, "SDK_TEST_DIR": str(tmp_path)}
+    first = sdk_workers.start(SCRIPT, extra=env)
+    store = await store_of(polos)
+    topic = f"sdk-kill-{uuid.uuid4().hex[:8]}"
+    run = await _start(polos, "sdkw_event", {"topic": topic})
+    await until(lambda: _status_is(store, run, "waiting"), timeout=60)
+
+    first.kill()  # SIGKILL while the run waits: nothing of it was in that process
+    sdk_workers.start(SCRIPT, extra=env)
+    await polos.publish(topic, {"amount": 9}, "paid")
+    assert await _result(polos, run) == {"data": {"amount": 9}, "topic": topic, "type": "paid"}
+    assert _count(tmp_path, f"event_before_{topic}") == 1  # replayed on the new worker

@@ -60,8 +60,27 @@ async def prepare_executions(
         for index, item in enumerate(items)
     ]
     await registry.check_known(store, [new.workflow_id for new, _ in prepared])
+    if parent is not None and parent.row.deployment_id is not None:
+        await _unpin_foreign([new for new, _ in prepared], parent.row.deployment_id, store)
     await ensure_in_store(store, [queue for _, queue in prepared if queue is not None])
     return [new for new, _ in prepared]
+
+
+async def _unpin_foreign(children: list[NewExecution], deployment_id: str, store: Store) -> None:
+    """A child runs in its parent's deployment, unless its workflow is served by
+    another one: in a mixed fleet a Polos SDK worker and our worker each have a
+    deployment of their own, and a child pinned to the other kind's deployment
+    would wait for ever. Such a child is left unpinned; the first worker that
+    serves it claims it and pins it. Only workflows this process does not define
+    are looked up (the store knows which deployment last described each)."""
+    foreign = {c.workflow_id for c in children if registry.lookup(c.workflow_id) is None}
+    if not foreign:
+        return
+    served = {s.workflow_id: s.deployment_id for s in await store.served_workflows()}
+    for child in children:
+        elsewhere = served.get(child.workflow_id)
+        if child.workflow_id in foreign and elsewhere not in (None, deployment_id):
+            child.deployment_id = None
 
 
 def handle_of(new: NewExecution, execution_id: str | None = None) -> ExecutionHandle:
