@@ -234,6 +234,26 @@ async def test_child_waited_for_alone(polos: Polos, database_url: str) -> None:
         assert again.status_code == 409, again.text
 
 
+async def test_agent_child_read_back_as_agent_result(polos: Polos, database_url: str) -> None:
+    """An SDK parent's agent_invoke_and_wait rebuilds its child's result as an AgentResult."""
+    store = await store_of(polos)
+    async with serving(database_url) as s:
+        parent = await _running(store, "sdk_agent_parent_wf")
+        await store.register_workflows([ServedWorkflow("sdk_agent_x", "", "agent")], 0.0)
+        r = await s.http.post(
+            "/api/v1/workflows/sdk_agent_x/run",
+            json={"parent_execution_id": parent, "step_key": "ask", "wait_for_subworkflow": True},
+        )
+        assert r.status_code == 200, r.text
+        child = r.json()["execution_id"]
+        await until(lambda: _claim(store, "sdk_agent_x", child))
+        result = {"agent_run_id": child, "result": "hi", "total_steps": 1, "usage": {}}
+        await _finish(store, child, serialization.dumps(result), None)
+        record = await _record(store, parent, "ask")
+        assert record is not None and record["outputs"] == result
+        assert record["output_schema_name"] == "polos.types.types.AgentResult"
+
+
 async def test_batch_waited_for(polos: Polos, database_url: str) -> None:
     store = await store_of(polos)
     async with serving(database_url) as s:

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from ... import serialization
 from ...store import Store
 from ...store.records import ExecutionRow, StepRow
-from ...store.vocabulary import Status, StepKind, WaitKind
+from ...store.vocabulary import Status, StepKind, WaitKind, WorkflowType
 from ...types import suspend_topic, workflow_topic
 from ..endpoint import Endpoint
 from ..errors import bad_request, conflict, not_found
@@ -254,7 +254,8 @@ async def sdk_step_record(store: Store, execution_id: str, step: StepRow) -> dic
 async def _children_record(store: Store, key: str, step: StepRow) -> dict[str, Any]:
     outcomes: list[dict[str, Any]] = orjson.loads(step.output or "[]")
     children = [await store.get_execution(o["execution_id"]) for o in outcomes]
-    schemas = [result_schema(c) for c in children]
+    kinds = {s.workflow_id: s.workflow_type for s in await store.served_workflows()}
+    schemas = [result_schema(c, kinds) for c in children]
     single = len(children) == 1 and children[0] is not None and children[0].child_index is None
     if single:
         [outcome], [schema] = outcomes, schemas
@@ -289,12 +290,19 @@ def _child_error(outcome: dict[str, Any]) -> str:
     return error_message(_text(outcome.get("error")))
 
 
-def result_schema(row: ExecutionRow | None) -> str | None:
-    """The SDK's name for the class of a run's result (a pydantic model it rebuilds),
-    when the worker that completed the run said one."""
-    if row is None:
-        return None
-    return getattr(row, "output_schema_name", None)
+#: The class the SDK rebuilds an agent's result as.
+SDK_AGENT_RESULT = "polos.types.types.AgentResult"
+
+
+def result_schema(row: ExecutionRow | None, kinds: dict[str, str]) -> str | None:
+    """The SDK's name for the class of a child's result, which it rebuilds from the
+    outputs: an agent's result is an ``AgentResult`` (so ``agent_invoke_and_wait``
+    returns one, whichever kind of worker ran the agent). The name an SDK worker
+    reports for any other pydantic result is not kept: such a result is read back
+    as a dict."""
+    if row is not None and kinds.get(row.workflow_id) == WorkflowType.AGENT:
+        return SDK_AGENT_RESULT
+    return None
 
 
 ENDPOINTS = [
