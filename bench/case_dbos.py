@@ -13,6 +13,7 @@ mode first (a persistent setting) and every connection DBOS opens gets
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -166,3 +167,27 @@ def dbos_version() -> str:
     from importlib.metadata import version
 
     return version("dbos")
+
+
+async def dbos_throughput_concurrent(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """M 3-step workflows started by ``callers`` concurrent callers (as many
+    clients at once would), all run by this one process; M / wall time."""
+    m, callers = int(params["workflows"]), int(params["callers"])
+    _configure(target)
+    DBOS.launch()
+    try:
+        await async_three_steps(0)
+        gate = asyncio.Semaphore(callers)
+
+        async def start(i: int) -> Any:
+            async with gate:
+                return await DBOS.start_workflow_async(async_three_steps, i)
+
+        started = time.perf_counter()
+        handles = await asyncio.gather(*(start(i) for i in range(m)))
+        results = [await handle.get_result() for handle in handles]
+        total = time.perf_counter() - started
+    finally:
+        DBOS.destroy()
+    assert results == [i + 3 for i in range(m)], results[:5]
+    return {"workflows_per_s": m / total, "total_s": total}

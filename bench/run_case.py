@@ -28,6 +28,7 @@ CASES: dict[str, tuple[str, str]] = {
     "dbos_steps_async": ("case_dbos", "dbos_steps_async"),
     "dbos_throughput_sync": ("case_dbos", "dbos_throughput_sync"),
     "dbos_throughput_async": ("case_dbos", "dbos_throughput_async"),
+    "dbos_throughput_concurrent": ("case_dbos", "dbos_throughput_concurrent"),
 }
 
 RESULT_PREFIX = "BENCH-RESULT "
