@@ -69,6 +69,7 @@ async def start_children(
         )
         if not started:
             raise _lost(parent_id, step_key)
+        state.dispatcher.ended(parent_id)  # the parent parked: its worker's slot is free
         return [handle_of(new) for new in news]
     ids = await store.create_executions(news)
     return [handle_of(new, i) for new, i in zip(news, ids, strict=True)]

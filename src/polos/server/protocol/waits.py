@@ -129,6 +129,7 @@ async def set_waiting(request: Request) -> Response:
         )
         if not parked:
             raise _lost(execution_id, req.step_key)
+        state.dispatcher.ended(execution_id)  # the worker's slot is free
         return json_response(WaitResponse(execution_id=execution_id))
     if not req.wait_topic:
         raise bad_request(f"a {req.wait_type} wait needs wait_topic (the topic it listens on)")
@@ -149,6 +150,7 @@ async def set_waiting(request: Request) -> Response:
         # Already resolved (a resume sent before the suspend): the SDK ends its task
         # anyway, so the run goes back to the queue and the replay reads the record.
         await store.release_execution(execution_id, row.attempt, now)
+    state.dispatcher.ended(execution_id)  # the worker's slot is free
     return json_response(WaitResponse(execution_id=execution_id))
 
 
