@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -312,3 +312,19 @@ async def test_kill_while_many_parents_start_children_and_runs_wait_on_events(
                 if e.parent_execution_id == handle.id
             ]
             assert len(kids) == 3 and all(k.status == "completed" for k in kids)
+
+
+async def test_a_record_refused_on_its_own_fails_its_caller_without_sending_again() -> None:
+    from polos.store.postgres.group_commit import GroupCommit
+
+    flushed: list[list[int]] = []
+
+    async def flush(rows: Sequence[int]) -> list[str | Exception]:
+        flushed.append(list(rows))
+        return [ValueError(f"row {r} refused") if r == 3 else f"ok {r}" for r in rows]
+
+    commit: GroupCommit[int, str] = GroupCommit(flush)
+    outcomes = await asyncio.gather(*(commit.submit(r) for r in range(6)), return_exceptions=True)
+    assert [str(o) for o in outcomes] == ["ok 0", "ok 1", "ok 2", "row 3 refused", "ok 4", "ok 5"]
+    assert isinstance(outcomes[3], ValueError)
+    assert sum(len(rows) for rows in flushed) == 6, "the others were written: nothing is resent"
