@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from polos import Polos, WorkflowContext, serialization, workflow
@@ -153,6 +154,11 @@ async def test_suspend_resumed_like_polos(polos: Polos, database_url: str) -> No
         # what it shows is the announced data (approval pages, list_suspended)
         [suspended] = await polos.list_suspended("sdk_suspend_wf")
         assert suspended.step_key == "approve" and suspended.data == {"amount": 10}
+        # the approval link the SDK put in that data leads to our approval page and API
+        page = await s.http.get(f"/approve/{run}/approve")
+        assert page.status_code == 200 and "amount" in page.text
+        approval = (await s.http.get(f"/api/v1/approvals/{run}/approve")).json()
+        assert approval["status"] == "waiting" and approval["data"] == {"amount": 10}
         # the SDK's resume: resume_<step key> on the run tree's topic
         resumed = await s.http.post(
             "/api/v1/events/publish",
@@ -389,6 +395,7 @@ async def test_sdk_workflows_wait_and_resume(
     event = await _start(polos, "sdkw_event", {"topic": topic})
     ours_resume = await _start(polos, "sdkw_suspend", {"amount": 5, "tag": "ours"})
     sdk_resume = await _start(polos, "sdkw_suspend", {"amount": 7, "tag": "sdk"})
+    page_resume = await _start(polos, "sdkw_suspend", {"amount": 8, "tag": "page"})
     sdk_to_sdk = await _start(polos, "sdkw_parent", {"n": 4, "tag": "sdk"})
     sdk_to_ours = await _start(
         polos, "sdkw_parent", {"n": 5, "tag": "ours", "child": "ours_double"}
@@ -397,7 +404,7 @@ async def test_sdk_workflows_wait_and_resume(
     ours_to_sdk = await _start(polos, "ours_calls_sdk", {"n": 6})
 
     # each waits parked, its worker slot free (the timer: longer than the SDK's threshold)
-    for run in (nap, event, ours_resume, sdk_resume):
+    for run in (nap, event, ours_resume, sdk_resume, page_resume):
         await until(lambda r=run: _status_is(store, r, "waiting"), timeout=60)
 
     # an event published through the API the SDK's client uses wakes the event wait
@@ -415,6 +422,16 @@ async def test_sdk_workflows_wait_and_resume(
         f"await client.resume('sdkw_suspend', {sdk_resume!r}, 'approve', {{'approved': False}})",
     )
 
+    # and one answered on the approval page's API, which shows what the SDK announced
+    async with httpx.AsyncClient(base_url=polos_server.url, timeout=30) as http:
+        shown = (await http.get(f"/api/v1/approvals/{page_resume}/approve")).json()
+        assert shown["status"] == "waiting" and shown["data"]["amount"] == 8
+        assert shown["data"]["_approval_url"].endswith(f"/approve/{page_resume}/approve")
+        sent = await http.post(
+            f"/api/v1/approvals/{page_resume}/approve/submit", json={"data": {"ok": "yes"}}
+        )
+        assert sent.status_code == 200, sent.text
+
     assert await _result(polos, nap) == {"before": 1, "after": 1}
     assert await _result(polos, event) == {"data": {"amount": 3}, "topic": topic, "type": "paid"}
     # the SDK workflow's own publish went out once
@@ -428,6 +445,7 @@ async def test_sdk_workflows_wait_and_resume(
         "resumed": {"approved": False},
         "type": "resume_approve",
     }
+    assert await _result(polos, page_resume) == {"resumed": {"ok": "yes"}, "type": "resume_approve"}
     assert await _result(polos, sdk_to_sdk) == {"child": {"doubled": 8}}
     assert await _result(polos, sdk_to_ours) == {"child": {"doubled": 10, "by": "polos"}}
     got = await _result(polos, batch)
