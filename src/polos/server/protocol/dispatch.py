@@ -164,6 +164,10 @@ class Dispatcher:
         #: Attempt of each held run (the lease renewed is that attempt's).
         self._attempts: dict[str, int] = {}
         self._cancel_sent: set[str] = set()
+        #: When this process first knew each held run held (monotonic).
+        self._since: dict[str, float] = {}
+        #: Probes in a row in which a held run's worker said it runs nothing.
+        self._idle_seen: dict[str, int] = {}
         self._refusals: dict[str, int] = {}
         self._paused_until: dict[str, float] = {}
         self._turn = itertools.count()
@@ -204,6 +208,7 @@ class Dispatcher:
         """A held run completed, failed or parked: its worker has a free slot."""
         self._held.pop(execution_id, None)
         self._attempts.pop(execution_id, None)
+        self._since.pop(execution_id, None)
         self._wake.set()
 
     def holder(self, execution_id: str) -> str | None:
@@ -263,6 +268,7 @@ class Dispatcher:
         for c in claimed:
             self._held[c.execution.id] = worker.worker_id
             self._attempts[c.execution.id] = c.execution.attempt
+            self._since[c.execution.id] = time.monotonic()
         outcomes = await asyncio.gather(
             *(self._push(worker, c.execution) for c in claimed), return_exceptions=True
         )
@@ -348,6 +354,9 @@ class Dispatcher:
         self._held = {k: v for k, v in held.items() if v is not None}
         self._attempts = {r.id: r.attempt for r in running if r.id in self._held}
         self._cancel_sent &= set(self._held)
+        now = time.monotonic()
+        self._since = {k: self._since.get(k, now) for k in self._held}
+        self._idle_seen = {k: v for k, v in self._idle_seen.items() if k in self._held}
 
     async def renew(self, worker: WorkerRow) -> None:
         """Renew ``worker``'s liveness and the leases of the runs it holds."""
@@ -362,6 +371,7 @@ class Dispatcher:
 
     async def _probe(self, worker: WorkerRow) -> None:
         assert self._http is not None
+        asked = time.monotonic()
         try:
             response = await self._http.get(
                 f"{worker.push_url}/health", timeout=min(2.0, self.settings.lease_seconds / 3)
@@ -375,8 +385,41 @@ class Dispatcher:
         except httpx.HTTPError:
             return  # slow: renew nothing, the leases run out if it stays so
         self._refusals.pop(worker.worker_id, None)
-        if response.status_code == 200:
-            await self.renew(worker)
+        if response.status_code != 200:
+            return
+        await self._drop_orphans(worker, response, asked)
+        await self.renew(worker)
+
+    async def _drop_orphans(self, worker: WorkerRow, health: httpx.Response, asked: float) -> None:
+        """Requeue the runs a live worker holds but no longer runs.
+
+        The SDK's ``/health`` counts the runs its push server is still executing
+        (a run leaves the count only after its completion was reported). A worker
+        that runs nothing, in two probes in a row, while runs pushed to it before
+        those probes are still ``running`` lost them (a task that died without
+        reporting): renewing their leases would keep them running forever.
+        """
+        try:
+            idle = health.json().get("current_executions") == 0
+        except (ValueError, AttributeError):
+            return
+        mine = [e for e, owner in self._held.items() if owner == worker.worker_id]
+        for execution_id in mine:
+            if not idle or self._since.get(execution_id, asked) >= asked:
+                self._idle_seen.pop(execution_id, None)
+                continue
+            seen = self._idle_seen[execution_id] = self._idle_seen.get(execution_id, 0) + 1
+            attempt = self._attempts.get(execution_id)
+            if seen < 2 or attempt is None:
+                continue
+            self.ended(execution_id)
+            self._idle_seen.pop(execution_id, None)
+            if await self.store.release_execution(execution_id, attempt, time.time()):
+                log.warning(
+                    "SDK worker %s no longer runs run %s (it never reported it): requeued",
+                    worker.worker_id,
+                    execution_id,
+                )
 
     async def _bury(self, worker: WorkerRow) -> None:
         count = await self.store.requeue_worker(worker.worker_id, time.time())

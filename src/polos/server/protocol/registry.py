@@ -49,7 +49,7 @@ class RegisterWorkerRequest(_Request):
     project_id: Text | None = None
     deployment_id: Text | None = None
     mode: Text = "push"
-    push_endpoint_url: str | None = Field(default=None, max_length=2000)
+    push_endpoint_url: str | None = Field(default=None, max_length=2000, validate_default=True)
     max_concurrent_executions: int | None = Field(default=None, gt=0)
     capabilities: dict[str, Any] | None = None
 

@@ -1,0 +1,207 @@
+"""The server's side of the SDK worker protocol against a stand-in push endpoint, on both
+backends: registration and its refusals, a push refused at capacity handed back and
+pushed again, a run a live worker lost requeued, a forgotten worker told to register
+again, step records exactly-once, complete fenced by worker id.
+
+The stand-in is a real HTTP server (Starlette under uvicorn) that answers what
+polos-sdk's push server answers and records what it is sent; the real SDK worker is
+in tests/test_polos_sdk_worker.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from polos.server import RunningServer, bind
+from polos.store import Store
+from server_kit import Served, serving, until
+
+
+@dataclass
+class StandIn:
+    """A push endpoint: answers 429 ``busy`` times, then takes every run."""
+
+    busy: int = 0
+    pushed: list[dict[str, Any]] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
+    running: int = 0
+    url: str = ""
+
+    def app(self) -> Starlette:
+        async def execute(request: Request) -> JSONResponse:
+            if self.busy > 0:
+                self.busy -= 1
+                return JSONResponse({"error": "Worker at capacity"}, 429)
+            self.pushed.append(await request.json())
+            return JSONResponse({"status": "accepted"})
+
+        async def cancel(request: Request) -> JSONResponse:
+            self.cancels.append(request.path_params["execution_id"])
+            return JSONResponse({"status": "cancellation_requested"})
+
+        async def health(_: Request) -> JSONResponse:
+            return JSONResponse({"status": "healthy", "current_executions": self.running})
+
+        return Starlette(
+            routes=[
+                Route("/execute", execute, methods=["POST"]),
+                Route("/cancel/{execution_id}", cancel, methods=["POST"]),
+                Route("/health", health, methods=["GET"]),
+            ]
+        )
+
+
+@asynccontextmanager
+async def stand_in(**options: Any) -> AsyncIterator[StandIn]:
+    fake = StandIn(**options)
+    async with RunningServer(fake.app(), bind("127.0.0.1", 0)) as server:
+        fake.url = server.url
+        yield fake
+
+
+async def _register(s: Served, fake: StandIn, serves: list[str]) -> str:
+    r = await s.http.post(
+        "/api/v1/workers/register",
+        json={
+            "deployment_id": "dep-x",
+            "project_id": "default",
+            "mode": "push",
+            "push_endpoint_url": fake.url,
+            "max_concurrent_executions": 5,
+            "capabilities": {"runtime": "python", "workflow_ids": serves},
+        },
+    )
+    assert r.status_code == 200, r.text
+    worker_id = str(r.json()["worker_id"])
+    for wf in serves:
+        r = await s.http.post(
+            "/api/v1/workers/deployments/dep-x/workflows",
+            json={"workflow_id": wf, "workflow_type": "workflow"},
+        )
+        assert r.status_code == 200, r.text
+    assert (await s.http.post(f"/api/v1/workers/{worker_id}/online")).status_code == 200
+    return worker_id
+
+
+async def soon(check: Callable[[], bool]) -> None:
+    async def asked() -> bool:
+        return check()
+
+    await until(asked, 30)
+
+
+async def _run(s: Served, workflow_id: str, payload: Any = None) -> str:
+    r = await s.http.post(f"/api/v1/workflows/{workflow_id}/run", json={"payload": payload})
+    assert r.status_code == 200, r.text
+    return str(r.json()["execution_id"])
+
+
+async def test_registration_refusals_say_what_to_do(database_url: str) -> None:
+    async with serving(database_url) as s:
+        pull = await s.http.post(
+            "/api/v1/workers/register",
+            json={"mode": "pull", "push_endpoint_url": "http://127.0.0.1:1"},
+        )
+        assert pull.status_code == 422 and "push mode" in pull.json()["error"]
+        nourl = await s.http.post("/api/v1/workers/register", json={"mode": "push"})
+        assert nourl.status_code == 422 and "POLOS_WORKER_SERVER_URL" in nourl.json()["error"]
+        unknown = await s.http.post("/api/v1/workers/nobody/heartbeat")
+        assert unknown.json() == {"re_register": True}
+        online = await s.http.post("/api/v1/workers/nobody/online")
+        assert online.status_code == 404 and "register it again" in online.json()["error"]
+
+
+async def test_pushes_leases_and_callbacks(database_url: str) -> None:
+    async with stand_in(busy=1, running=1) as fake, serving(database_url) as s:
+        store: Store = s.state.store
+        worker_id = await _register(s, fake, ["px_one"])
+        assert (await s.http.post(f"/api/v1/workers/{worker_id}/heartbeat")).json() == {
+            "re_register": False
+        }
+        status = (await s.http.get("/api/v1/workers/status?deployment_id=dep-x")).json()
+        assert status == {"online_count": 1, "has_workers": True}
+
+        # Refused at capacity once: handed back, then pushed again (a new attempt).
+        run_id = await _run(s, "px_one", {"n": 1})
+        await soon(lambda: len(fake.pushed) == 1)
+        body = fake.pushed[0]
+        assert body["execution_id"] == run_id and body["worker_id"] == worker_id
+        assert body["payload"] == {"n": 1} and body["deployment_id"] == "dep-x"
+        assert body["root_execution_id"] == run_id and body["retry_count"] == 1
+        history = [h.event for h in await store.list_history(run_id)]
+        assert history.count("claimed") == 2 and "released" in history
+
+        # The worker says it runs nothing, twice: the run it never reported is requeued
+        # and pushed again (a live worker's lease is not renewed forever).
+        fake.running = 0
+        await soon(lambda: len(fake.pushed) == 2)
+        assert fake.pushed[1]["execution_id"] == run_id and fake.pushed[1]["retry_count"] == 2
+
+        # It runs it now: steps, first write wins, a stranger's completion refused.
+        fake.running = 1
+        base = f"/internal/executions/{run_id}"
+        assert (await s.http.post(f"{base}/steps", json={"step_key": "a", "outputs": 1})).is_success
+        assert (await s.http.post(f"{base}/steps", json={"step_key": "a", "outputs": 2})).is_success
+        step = (await s.http.get(f"{base}/steps/a")).json()
+        assert step["outputs"] == 1 and step["success"] is True
+        stranger = await s.http.post(f"{base}/complete", json={"worker_id": "x", "result": 0})
+        assert stranger.status_code == 409 and "not running on worker x" in stranger.json()["error"]
+        done = await s.http.post(f"{base}/complete", json={"worker_id": worker_id, "result": 7})
+        assert done.status_code == 200, done.text
+        row = await store.get_execution(run_id)
+        assert row is not None and row.status == "completed" and row.result == "7"
+        again = await s.http.post(f"{base}/complete", json={"worker_id": worker_id, "result": 8})
+        assert again.status_code == 409
+
+        # A cancelled run is announced to the worker holding it.
+        other = await _run(s, "px_one")
+        await soon(lambda: len(fake.pushed) == 3)
+        assert (await s.http.post(f"/api/v1/executions/{other}/cancel")).status_code == 200
+        await soon(lambda: fake.cancels == [other])
+        confirm = await s.http.post(
+            f"/internal/executions/{other}/confirm-cancellation", json={"worker_id": worker_id}
+        )
+        assert confirm.status_code == 200
+
+
+async def test_a_worker_whose_endpoint_is_gone_loses_its_runs(database_url: str) -> None:
+    async with serving(database_url) as s:
+        store: Store = s.state.store
+        async with stand_in() as fake:
+            fake.running = 1
+            worker_id = await _register(s, fake, ["px_gone"])
+            run_id = await _run(s, "px_gone")
+            await soon(lambda: len(fake.pushed) == 1)
+        # The endpoint closed: connections refused, the worker is forgotten, its run queued.
+
+        async def queued() -> bool:
+            row = await store.get_execution(run_id)
+            return row is not None and row.status == "queued"
+
+        await until(queued, 30)
+        assert worker_id not in {w.worker_id for w in await store.list_workers()}
+        heartbeat = await s.http.post(f"/api/v1/workers/{worker_id}/heartbeat")
+        assert heartbeat.json() == {"re_register": True}
+        late = await s.http.post(
+            f"/internal/executions/{run_id}/complete", json={"worker_id": worker_id}
+        )
+        assert late.status_code == 409
+
+
+async def test_steps_of_an_unknown_run(database_url: str) -> None:
+    async with serving(database_url) as s:
+        r = await s.http.post("/internal/executions/nope/steps", json={"step_key": "a"})
+        assert r.status_code == 404
+        r = await s.http.get("/internal/executions/nope/steps/a")
+        assert r.status_code == 404
+        r = await s.http.post("/internal/executions/nope/complete", json={"worker_id": "w"})
+        assert r.status_code == 404
+        assert isinstance(r.json()["error"], str)
