@@ -24,8 +24,10 @@ from polos.runtime.client import store_of
 from polos.server.protocol.waits import sdk_step_record
 from polos.store import ServedWorkflow, Store
 from polos.store.records import NewExecution
+from polos.testing import FakeOpenAIServer, Turn
 from sdk_kit import SdkWorkers, ServerProcess
 from server_kit import Served, serving, until
+from test_polos_sdk_state import sdk_openai  # noqa: F401  (the SDK venv with openai)
 
 
 # the server side, played with plain HTTP ----------------------------------------------------
@@ -483,3 +485,17 @@ async def test_sdk_worker_killed_while_its_run_waits(
     await polos.publish(topic, {"amount": 9}, "paid")
     assert await _result(polos, run) == {"data": {"amount": 9}, "topic": topic, "type": "paid"}
     assert _count(tmp_path, f"event_before_{topic}") == 1  # replayed on the new worker
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("sdk_openai")
+async def test_sdk_workflow_waits_for_an_agent(polos: Polos, sdk_workers: SdkWorkers) -> None:
+    """agent_invoke_and_wait gives the SDK workflow an AgentResult, as Polos does."""
+    with FakeOpenAIServer() as fake_llm:
+        fake_llm.add_turns(Turn.reply("Forty-two"))
+        sdk_workers.start(
+            "sdk_waits_agent_worker.py",
+            extra={"OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_API_KEY": "test"},
+        )
+        run = await _start(polos, "sdkw_asks_agent", {"question": "The answer?"})
+        assert await _result(polos, run) == {"is_agent_result": True, "result": "Forty-two"}
