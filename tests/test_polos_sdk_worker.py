@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 from polos import Polos, PolosClient, WorkflowContext, workflow
 from polos.store import Store, WorkerRow
+from polos.store.api_keys import new_api_key
 from sdk_kit import SdkWorkers, ServerProcess
 from server_kit import until
 
@@ -219,6 +221,23 @@ async def test_an_sdk_worker_and_one_of_ours_serve_one_project(
     await asyncio.sleep(1)
     workers = await store.list_workers()
     assert {bool(w.push_url) for w in workers} == {True, False}
+
+
+async def test_an_sdk_worker_with_an_api_key(
+    sdk_workers: SdkWorkers, client: PolosClient, polos_server: ServerProcess, tmp_path: Path
+) -> None:
+    key, row = new_api_key("default", "sdk-worker", time.time())
+    await client.store.create_api_key(row)
+    async with httpx.AsyncClient(base_url=polos_server.url, timeout=30) as anonymous:
+        refused = await anonymous.post("/api/v1/workers/register", json={})
+        assert refused.status_code == 401
+    # Not in local mode: the SDK sends the key on every call, and only then is served.
+    sdk_workers.start(WORKER, api_key=key, extra={"SDK_TEST_DIR": str(tmp_path)})
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=polos_server.url, headers=headers, timeout=30) as http:
+        run_id = await _run(http, "sdkc_steps", {"tag": "keyed", "n": 2})
+    result = await client.wait_for_result(run_id, timeout=60)
+    assert result["total"] == 6
 
 
 async def polos_store(polos: Polos) -> Store:
