@@ -395,6 +395,7 @@ async def test_sdk_workflows_wait_and_resume(
 
     nap = await _start(polos, "sdkw_nap", {"seconds": 2.5})
     event = await _start(polos, "sdkw_event", {"topic": topic})
+    woken = await _start(polos, "sdkw_event", {"topic": f"{topic}-b"})
     ours_resume = await _start(polos, "sdkw_suspend", {"amount": 5, "tag": "ours"})
     sdk_resume = await _start(polos, "sdkw_suspend", {"amount": 7, "tag": "sdk"})
     page_resume = await _start(polos, "sdkw_suspend", {"amount": 8, "tag": "page"})
@@ -406,7 +407,7 @@ async def test_sdk_workflows_wait_and_resume(
     ours_to_sdk = await _start(polos, "ours_calls_sdk", {"n": 6})
 
     # each waits parked, its worker slot free (the timer: longer than the SDK's threshold)
-    for run in (nap, event, ours_resume, sdk_resume, page_resume):
+    for run in (nap, event, woken, ours_resume, sdk_resume, page_resume):
         await until(lambda r=run: _status_is(store, r, "waiting"), timeout=60)
 
     # an event published through the API the SDK's client uses wakes the event wait
@@ -416,6 +417,8 @@ async def test_sdk_workflows_wait_and_resume(
         "from polos import events\nfrom polos.features.events import EventData\n"
         f"await events.publish(client, {topic!r}, EventData(event_type='paid', data={{'amount': 3}}))",
     )
+    # and one published by another SDK workflow's step wakes the other event wait
+    await _start(polos, "sdkw_publish", {"topic": f"{topic}-b"})
     # a suspend resumed by our client, another by the SDK's client
     await polos.resume("sdkw_suspend", ours_resume, "approve", {"approved": True})
     await _sdk_client(
@@ -436,6 +439,11 @@ async def test_sdk_workflows_wait_and_resume(
 
     assert await _result(polos, nap) == {"before": 1, "after": 1}
     assert await _result(polos, event) == {"data": {"amount": 3}, "topic": topic, "type": "paid"}
+    assert await _result(polos, woken) == {
+        "data": {"from": "sdk"},
+        "topic": f"{topic}-b",
+        "type": "told",
+    }
     # the SDK workflow's own publish went out once
     done = await store.read_events(f"{topic}/done", 0)
     assert [serialization.loads(e.data) for e in done] == [{"got": {"amount": 3}}]

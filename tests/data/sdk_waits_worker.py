@@ -41,6 +41,13 @@ async def event_waiter(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[st
     return {"data": event.data, "topic": event.topic, "type": event.event_type}
 
 
+@workflow(id="sdkw_publish")
+async def publisher(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Publishes from a workflow step: a run waiting on the topic wakes."""
+    await ctx.step.publish_event("tell", payload["topic"], {"from": "sdk"}, "told")
+    return {"published": True}
+
+
 @workflow(id="sdkw_suspend")
 async def suspender(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
     await ctx.step.run("before", bump, f"suspend_before_{payload['tag']}")
@@ -84,4 +91,4 @@ async def ours_double(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str
 
 
 if __name__ == "__main__":
-    run_worker(workflows=[nap, event_waiter, suspender, child, parent, batch])
+    run_worker(workflows=[nap, event_waiter, publisher, suspender, child, parent, batch])
