@@ -10,6 +10,7 @@ in tests/test_polos_sdk_worker.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ async def stand_in(**options: Any) -> AsyncIterator[StandIn]:
         yield fake
 
 
-async def _register(s: Served, fake: StandIn, serves: list[str]) -> str:
+async def _register(s: Served, fake: StandIn, serves: list[str], online: bool = True) -> str:
     r = await s.http.post(
         "/api/v1/workers/register",
         json={
@@ -87,7 +88,8 @@ async def _register(s: Served, fake: StandIn, serves: list[str]) -> str:
             json={"workflow_id": wf, "workflow_type": "workflow"},
         )
         assert r.status_code == 200, r.text
-    assert (await s.http.post(f"/api/v1/workers/{worker_id}/online")).status_code == 200
+    if online:
+        assert (await s.http.post(f"/api/v1/workers/{worker_id}/online")).status_code == 200
     return worker_id
 
 
@@ -194,6 +196,19 @@ async def test_a_worker_whose_endpoint_is_gone_loses_its_runs(database_url: str)
             f"/internal/executions/{run_id}/complete", json={"worker_id": worker_id}
         )
         assert late.status_code == 409
+
+
+async def test_a_worker_is_pushed_runs_only_once_online(database_url: str) -> None:
+    async with stand_in(running=1) as fake, serving(database_url) as s:
+        worker_id = await _register(s, fake, ["px_later"], online=False)
+        run_id = await _run(s, "px_later")
+        await asyncio.sleep(1.5)
+        assert fake.pushed == []  # still registering: its push server may not listen yet
+        assert (await s.http.get("/api/v1/workers/active")).json() == {"worker_ids": []}
+        # Its "online" call was lost; its heartbeat says it as well.
+        beat = await s.http.post(f"/api/v1/workers/{worker_id}/heartbeat")
+        assert beat.json() == {"re_register": False}
+        await soon(lambda: [p["execution_id"] for p in fake.pushed] == [run_id])
 
 
 async def test_steps_of_an_unknown_run(database_url: str) -> None:

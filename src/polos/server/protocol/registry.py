@@ -228,6 +228,11 @@ async def heartbeat(request: Request) -> Response:
     if worker is None:
         # Forgotten (declared dead, or another database): the SDK registers again.
         return json_response(HeartbeatResponse(re_register=True))
+    if not worker.online:
+        # Its "online" call failed (the SDK only logs that): a heartbeat says it as well.
+        worker.online, worker.heartbeat_at = True, time.time()
+        await state.store.register_worker(worker)
+        dispatcher_of(state).wake()
     await dispatcher_of(state).renew(worker)
     return json_response(HeartbeatResponse(re_register=False))
 
