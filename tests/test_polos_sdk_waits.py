@@ -83,6 +83,14 @@ async def test_timer_wait_parks_and_fires(polos: Polos, database_url: str) -> No
         assert record["success"] is True and record["outputs"]["success"] is True
         assert datetime.fromisoformat(record["outputs"]["wait_until"])
 
+        # a wait on a step already recorded (a zombie's, replaying an older attempt)
+        assert await _claim(store, "sdk_timer_wf", run)
+        stale = await _wait(s, run, step_key="nap", wait_type="time", wait_until=_iso(60))
+        assert stale.status_code == 409 and "already recorded" in stale.json()["error"]
+        assert await _status(store, run) == "running"
+        assert await store.release_execution(
+            run, (await store.get_execution(run)).attempt, datetime.now(UTC).timestamp()
+        )
         # a wait from a worker that no longer runs the execution changes nothing
         late = await _wait(s, run, step_key="late", wait_type="time", wait_until=_iso(60))
         assert late.status_code == 409 and "not running" in late.json()["error"]

@@ -26,7 +26,7 @@ from ...engine.submission import Parent, handle_of, prepare_executions
 from ...types import BatchWorkflowInput, ExecutionHandle
 from ..errors import bad_request, client_errors
 from ..state import ServerState
-from .waits import _lost, running_row
+from .waits import _lost, not_recorded, running_row
 
 
 async def start_children(
@@ -48,6 +48,9 @@ async def start_children(
     store, client = state.store, state.client
     what = f"child workflow submission at step {step_key!r}" if wait else "child submission"
     parent = await running_row(store, parent_id, what, worker_id)
+    if wait:
+        assert step_key is not None
+        await not_recorded(store, parent_id, step_key, what)
     with client_errors(arguments=True):
         news = await prepare_executions(
             store,

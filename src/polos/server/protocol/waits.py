@@ -100,6 +100,17 @@ async def running_row(
     return row
 
 
+async def not_recorded(store: Store, execution_id: str, step_key: str, what: str) -> None:
+    """Refuse a wait on a step that already has its record: the SDK reads a step's
+    record before it waits, so only a worker that lost the run (a zombie behind the
+    run's new attempt) sends one, and parking the run there would stall it."""
+    if await store.get_step(execution_id, step_key) is not None:
+        raise conflict(
+            f"step {step_key!r} of execution {execution_id} is already recorded, so this "
+            f"{what} is refused: it comes from a worker replaying an older attempt"
+        )
+
+
 def worker_of(request: Request) -> str | None:
     """The worker a callback names itself as (``X-Worker-ID``), if it does."""
     return request.headers.get("x-worker-id") or None
@@ -119,6 +130,7 @@ async def set_waiting(request: Request) -> Response:
     store = state.store
     what = f"wait on step {req.step_key!r}"
     row = await running_row(store, execution_id, what, worker_of(request))
+    await not_recorded(store, execution_id, req.step_key, what)
     now = state.client.clock.now()
     if kind is WaitKind.TIMER:
         wake_at = parse_time(req.wait_until, "wait_until")
