@@ -404,6 +404,7 @@ async def test_sdk_workflows_wait_and_resume(
     nap = await _start(polos, "sdkw_nap", {"seconds": 2.5})
     event = await _start(polos, "sdkw_event", {"topic": topic})
     woken = await _start(polos, "sdkw_event", {"topic": f"{topic}-b"})
+    expiring = await _start(polos, "sdkw_event_timeout", {"topic": f"{topic}-never"})
     ours_resume = await _start(polos, "sdkw_suspend", {"amount": 5, "tag": "ours"})
     sdk_resume = await _start(polos, "sdkw_suspend", {"amount": 7, "tag": "sdk"})
     page_resume = await _start(polos, "sdkw_suspend", {"amount": 8, "tag": "page"})
@@ -452,6 +453,9 @@ async def test_sdk_workflows_wait_and_resume(
         "topic": f"{topic}-b",
         "type": "told",
     }
+    # an event wait with a timeout that expires: the SDK raises it as a step error
+    timed_out = (await _result(polos, expiring))["timed_out"]
+    assert timed_out.startswith("StepExecutionError") and "timed out" in timed_out
     # the SDK workflow's own publish went out once
     done = await store.read_events(f"{topic}/done", 0)
     assert [serialization.loads(e.data) for e in done] == [{"got": {"amount": 3}}]

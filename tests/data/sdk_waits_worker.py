@@ -41,6 +41,15 @@ async def event_waiter(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[st
     return {"data": event.data, "topic": event.topic, "type": event.event_type}
 
 
+@workflow(id="sdkw_event_timeout")
+async def event_timeout(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        await ctx.step.wait_for_event("ev", topic=payload["topic"], timeout=2)
+    except Exception as exc:  # the expired wait, raised when the run replays
+        return {"timed_out": f"{type(exc).__name__}: {exc}"}
+    return {"timed_out": None}
+
+
 @workflow(id="sdkw_publish")
 async def publisher(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Publishes from a workflow step: a run waiting on the topic wakes."""
@@ -91,4 +100,5 @@ async def ours_double(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str
 
 
 if __name__ == "__main__":
-    run_worker(workflows=[nap, event_waiter, publisher, suspender, child, parent, batch])
+    served = [nap, event_waiter, event_timeout, publisher, suspender, child, parent, batch]
+    run_worker(workflows=served)
