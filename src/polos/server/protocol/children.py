@@ -26,7 +26,7 @@ from ...engine.submission import Parent, handle_of, prepare_executions
 from ...types import BatchWorkflowInput, ExecutionHandle
 from ..errors import bad_request, client_errors
 from ..state import ServerState
-from .waits import _lost, not_recorded, running_row
+from .waits import lost_run, not_recorded, running_row
 
 
 async def start_children(
@@ -71,7 +71,7 @@ async def start_children(
             parent_id, parent.attempt, step_key, news, wait=True, output=None, now=now
         )
         if not started:
-            raise _lost(parent_id, step_key)
+            raise lost_run(parent_id, step_key)
         state.dispatcher.ended(parent_id)  # the parent parked: its worker's slot is free
         return [handle_of(new) for new in news]
     ids = await store.create_executions(news)

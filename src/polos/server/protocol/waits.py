@@ -61,7 +61,7 @@ class WaitResponse(_Request):
 
 
 def parse_time(value: str | None, field: str) -> float | None:
-    """An ISO 8601 time as epoch seconds (a naive one is UTC), or a 422-style refusal."""
+    """An ISO 8601 time as epoch seconds (a naive one is UTC), or a 400 naming ``field``."""
     if value is None:
         return None
     try:
@@ -140,7 +140,7 @@ async def set_waiting(request: Request) -> Response:
             execution_id, row.attempt, req.step_key, kind, max(wake_at, now), now
         )
         if not parked:
-            raise _lost(execution_id, req.step_key)
+            raise lost_run(execution_id, req.step_key)
         state.dispatcher.ended(execution_id)  # the worker's slot is free
         return json_response(WaitResponse(execution_id=execution_id))
     if not req.wait_topic:
@@ -157,7 +157,7 @@ async def set_waiting(request: Request) -> Response:
         execution_id, row.attempt, req.step_key, kind, topic, cursor, timeout_at, shown, now
     )
     if not outcome.accepted:
-        raise _lost(execution_id, req.step_key)
+        raise lost_run(execution_id, req.step_key)
     if not outcome.parked:
         # Already resolved (a resume sent before the suspend): the SDK ends its task
         # anyway, so the run goes back to the queue and the replay reads the record.
@@ -166,7 +166,7 @@ async def set_waiting(request: Request) -> Response:
     return json_response(WaitResponse(execution_id=execution_id))
 
 
-def _lost(execution_id: str, step_key: str) -> Exception:
+def lost_run(execution_id: str, step_key: str) -> Exception:
     return conflict(
         f"execution {execution_id} could not wait on step {step_key!r}: it is no longer "
         "running on this attempt (cancelled, or taken over by another worker)"
