@@ -80,7 +80,7 @@ async def test_an_sdk_worker_runs_a_multi_step_workflow(
     store = client.store
     registered = await _sdk_worker(store)
     assert registered.push_url == worker.url and registered.deployment_id == "dep-a"
-    assert set(registered.serves) == {"sdkc_steps", "sdkc_cancel", "sdkc_fail"}
+    assert set(registered.serves) == {"sdkc_steps", "sdkc_model", "sdkc_cancel", "sdkc_fail"}
     active = (await http.get("/api/v1/workers/active")).json()
     assert active == {"worker_ids": [registered.worker_id]}
 
@@ -121,6 +121,12 @@ async def test_an_sdk_worker_runs_a_multi_step_workflow(
     assert again.status_code == 200
     one = (await http.get(f"/internal/executions/{run_id}/steps/one")).json()
     assert one["outputs"] == 1
+
+    # A pydantic result: plain JSON for us, its class kept for an SDK reading it.
+    model_id = await _run(http, "sdkc_model", {"tag": "m", "n": 4})
+    assert await client.wait_for_result(model_id, timeout=60) == {"tag": "m", "total": 12}
+    model_row = await store.get_execution(model_id)
+    assert model_row is not None and model_row.output_schema_name == "__main__.Receipt"
 
     # A failing workflow fails the run with the SDK's message.
     failed_id = await _run(http, "sdkc_fail", {"tag": "boom"})

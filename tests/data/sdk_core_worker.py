@@ -64,6 +64,11 @@ async def steps(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]
     }
 
 
+@workflow(id="sdkc_model")
+async def model_result(ctx: WorkflowContext, payload: dict[str, Any]) -> Receipt:
+    return receipt(payload["tag"], payload["n"])
+
+
 @workflow(id="sdkc_cancel")
 async def cancellable(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
     tag = payload["tag"]
@@ -83,4 +88,4 @@ async def failing(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, An
 
 
 if __name__ == "__main__":
-    run_worker(workflows=[steps, cancellable, failing])
+    run_worker(workflows=[steps, model_result, cancellable, failing])

@@ -1,12 +1,12 @@
 """Contract: a worker sent its runs over HTTP (a Polos SDK worker) is kept with its
 push endpoint, capacity, the workflows it serves and whether it is ready.
 
-Methods: ``register_worker``, ``list_workers``, ``heartbeat``.
+Methods: ``register_worker``, ``list_workers``, ``heartbeat``, ``set_result_schema``.
 """
 
 from __future__ import annotations
 
-from polos.store import Store, WorkerRow
+from polos.store import NewExecution, Store, WorkerRow
 
 from .kit import T0
 
@@ -40,3 +40,16 @@ async def test_a_push_worker_is_listed_with_what_it_serves(store: Store) -> None
     [again] = [w for w in await store.list_workers() if w.worker_id == "w-sdk"]
     assert again.online is True and again.serves == ("orders", "helper")
     assert again.heartbeat_at == T0 + 2 and again.capacity == 7
+
+
+async def test_the_class_of_a_result_is_named_by_the_attempt_running_it(store: Store) -> None:
+    await store.create_execution(NewExecution("r1", "wf", "{}", T0))
+    [claimed] = await store.claim("w-sdk", ["wf"], 1, T0, 30)
+    attempt = claimed.execution.attempt
+    assert not await store.set_result_schema("r1", attempt + 1, "app.Stale")  # fenced
+    assert await store.set_result_schema("r1", attempt, "app.models.Receipt")
+    assert await store.complete_execution("r1", attempt, '{"total": 3}', T0 + 1)
+    row = await store.get_execution("r1")
+    assert row is not None and row.output_schema_name == "app.models.Receipt"
+    assert not await store.set_result_schema("r1", attempt, "app.Late")  # finished
+    assert await store.set_result_schema("nope", 1, "x") is False

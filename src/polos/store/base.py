@@ -404,6 +404,11 @@ class Store(abc.ABC):
 
     # workers ------------------------------------------------------------------
     @abc.abstractmethod
+    async def set_result_schema(self, execution_id: str, attempt: int, name: str) -> bool:
+        """Name the class of the result a running execution is about to report (a Polos
+        SDK worker's pydantic model), fenced like the completion that follows."""
+
+    @abc.abstractmethod
     async def register_worker(self, worker: WorkerRow) -> None: ...
 
     @abc.abstractmethod

@@ -91,6 +91,9 @@ class ExecutionRow:
     schedule_id: str | None = None
     deployment_id: str | None = None
     trace_context: str | None = None
+    #: The class a Polos SDK worker named for the result (``module.Class`` of a
+    #: pydantic model), so that an SDK reading the result rebuilds it.
+    output_schema_name: str | None = None
 
 
 #: The execution columns every query selects, in ExecutionRow's field order.

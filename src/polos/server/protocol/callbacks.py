@@ -224,6 +224,9 @@ async def complete(request: Request) -> Response:
     req = await body(request, CompleteRequest, state.settings.max_body_bytes)
     store = state.store
     row = await _held_by(store, execution_id, req.worker_id, "completion")
+    if req.output_schema_name:
+        # Kept so that an SDK parent waiting for this run rebuilds its pydantic result.
+        await store.set_result_schema(execution_id, row.attempt, req.output_schema_name)
     final = None if req.final_state is None else _text(req.final_state)
     ok = await store.complete_execution(
         execution_id, row.attempt, _text(req.result), time.time(), state=final

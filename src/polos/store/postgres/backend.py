@@ -1094,6 +1094,12 @@ class PostgresStore(Store):
     async def unregister_worker(self, worker_id: str) -> None:
         await self._execute("unregistering a worker", "delete_worker", worker_id)
 
+    async def set_result_schema(self, execution_id: str, attempt: int, name: str) -> bool:
+        done = await self._execute(
+            "naming a result's class", "set_result_schema", name, execution_id, attempt
+        )
+        return str(done).endswith(" 1")
+
     async def list_workers(self) -> list[WorkerRow]:
         return [
             WorkerRow(

@@ -1036,6 +1036,9 @@ class SQLiteStore(Store):
     async def unregister_worker(self, worker_id: str) -> None:
         await self._one(_Q["delete_worker"], (worker_id,))
 
+    async def set_result_schema(self, execution_id: str, attempt: int, name: str) -> bool:
+        return await self._one(_Q["set_result_schema"], (name, execution_id, attempt)) == 1
+
     async def list_workers(self) -> list[WorkerRow]:
         return [
             WorkerRow(

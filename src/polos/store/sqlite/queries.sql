@@ -308,6 +308,10 @@ ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = ?
 
+-- name: set_result_schema
+UPDATE executions SET output_schema_name = ?
+WHERE id = ? AND attempt = ? AND status = 'running'
+
 -- name: list_workers
 SELECT worker_id, hostname, pid, started_at, heartbeat_at, deployment_id, serve_deployments,
     push_url, capacity, serves, online

@@ -6,3 +6,6 @@ ALTER TABLE workers ADD COLUMN push_url TEXT;
 ALTER TABLE workers ADD COLUMN capacity INTEGER;
 ALTER TABLE workers ADD COLUMN serves TEXT[];
 ALTER TABLE workers ADD COLUMN online BOOLEAN NOT NULL DEFAULT TRUE;
+-- The class an SDK worker names for a run's result (its pydantic model,
+-- "module.Class"), so a parent SDK workflow rebuilds the model it returned.
+ALTER TABLE executions ADD COLUMN output_schema_name TEXT;
