@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 
 from ._chat_format import ChatStreamAccumulator, chat_params, chat_response
 from ._openai_common import openai_clients, openai_errors
-from ._untyped_body import conversation_untyped
+from ._untyped_body import json_body, post, post_stream
 from .base import request_model
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
 from .types import LLMRequest, LLMResponse, StreamChunk
+
+_PATH = "/chat/completions"
 
 
 class OpenAIChatProvider:
@@ -53,11 +55,14 @@ class OpenAIChatProvider:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
-        params = conversation_untyped(params, "messages", required=True)
+        body = json_body(params)
 
         async def attempt() -> LLMResponse:
+            from openai.types.chat import ChatCompletion
+
             with openai_errors(self._name, model):
-                completion = await self._clients.get().chat.completions.create(**params)
+                client = self._clients.get()
+                completion = await post(client, _PATH, body, ChatCompletion)
             return chat_response(completion, model)
 
         return await call_with_retries(attempt, self._retry)
@@ -67,12 +72,18 @@ class OpenAIChatProvider:
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
         # include_usage adds a last chunk carrying the token counts.
         params.update(stream=True, stream_options={"include_usage": True})
-        params = conversation_untyped(params, "messages", required=True)
+        body = json_body(params)
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
+            from openai import AsyncStream
+            from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
             accumulator = ChatStreamAccumulator(model=model)
             with openai_errors(self._name, model):
-                chunks = await self._clients.get().chat.completions.create(**params)
+                client = self._clients.get()
+                chunks = await post_stream(
+                    client, _PATH, body, ChatCompletion, AsyncStream[ChatCompletionChunk]
+                )
                 async with chunks:
                     async for chunk in chunks:
                         text = accumulator.add(chunk)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ._openai_common import openai_clients, openai_errors
-from ._untyped_body import conversation_untyped
+from ._untyped_body import json_body, post, post_stream
 from ._wire_cache import wire_items
 from .base import request_model
 from .errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 # Failure codes of a streamed response that a later attempt may not meet.
 _TRANSIENT_CODES = frozenset({"server_error", "rate_limit_exceeded", "vector_store_timeout"})
+_PATH = "/responses"
 
 
 class OpenAIResponsesProvider:
@@ -54,23 +55,31 @@ class OpenAIResponsesProvider:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
-        params = conversation_untyped(_params(request, model), "input", required=False)
+        body = json_body(_params(request, model))
 
         async def attempt() -> LLMResponse:
+            from openai.types.responses import Response
+
             with openai_errors(self._name, model):
-                response = await self._clients.get().responses.create(**params)
+                response = await post(self._clients.get(), _PATH, body, Response)
             return _llm_response(response, model)
 
         return await call_with_retries(attempt, self._retry)
 
     def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk | LLMResponse]:
         model = request_model(request, self._model)
-        params = conversation_untyped(_params(request, model), "input", required=False)
+        body = json_body({**_params(request, model), "stream": True})
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
+            from openai import AsyncStream
+            from openai.types.responses import Response, ResponseStreamEvent
+
             final: LLMResponse | None = None
             with openai_errors(self._name, model):
-                events = await self._clients.get().responses.create(**params, stream=True)
+                client = self._clients.get()
+                events = await post_stream(
+                    client, _PATH, body, Response, AsyncStream[ResponseStreamEvent]
+                )
                 async with events:
                     async for event in events:
                         if event.type == "response.output_text.delta":
