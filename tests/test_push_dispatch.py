@@ -152,6 +152,12 @@ async def test_pushes_leases_and_callbacks(database_url: str) -> None:
         base = f"/internal/executions/{run_id}"
         assert (await s.http.post(f"{base}/steps", json={"step_key": "a", "outputs": 1})).is_success
         assert (await s.http.post(f"{base}/steps", json={"step_key": "a", "outputs": 2})).is_success
+        # A worker naming itself (as @polos/sdk does) is fenced on step writes too.
+        other_worker = {"X-Worker-ID": "someone-else"}
+        fenced = await s.http.post(f"{base}/steps", json={"step_key": "b"}, headers=other_worker)
+        assert fenced.status_code == 409 and "not someone-else" in fenced.json()["error"]
+        own = {"X-Worker-ID": worker_id}
+        assert (await s.http.post(f"{base}/steps", json={"step_key": "b"}, headers=own)).is_success
         step = (await s.http.get(f"{base}/steps/a")).json()
         assert step["outputs"] == 1 and step["success"] is True
         stranger = await s.http.post(f"{base}/complete", json={"worker_id": "x", "result": 0})

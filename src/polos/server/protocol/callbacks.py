@@ -12,11 +12,12 @@ nothing on replay, it reads). A write to a run that is no longer running
 (completed, failed, cancelled, waiting, or requeued after its worker was
 declared dead) is refused with 409.
 
-The step calls carry no worker id, so a step write cannot be fenced to the
-attempt that made it: it is written under the run's current attempt. What
-stops a zombie worker is that its run is no longer ``running`` (requeued, or
-finished elsewhere), and first-write-wins for a key the new attempt already
-recorded. Completion and failure do carry the worker id: one from a worker
+polos-sdk's step calls carry no worker id, so such a step write cannot be
+fenced to the attempt that made it: it is written under the run's current
+attempt. What stops a zombie worker is that its run is no longer ``running``
+(requeued, or finished elsewhere), and first-write-wins for a key the new
+attempt already recorded. @polos/sdk sends ``X-Worker-ID`` on every call:
+its step writes from a worker that does not hold the run are refused (409). Completion and failure do carry the worker id: one from a worker
 that does not hold the run (its lease was lost and the run pushed elsewhere)
 is refused with 409, as Polos's orchestrator does, and changes nothing.
 """
@@ -145,6 +146,13 @@ async def store_step(request: Request) -> Response:
         return json_response({})  # first write wins
     if row.status != Status.RUNNING:
         raise _not_running(row, f"step {req.step_key!r}")
+    sender = request.headers.get("x-worker-id")
+    if sender and row.owner != sender:
+        # @polos/sdk names its worker on every call: then a step write is fenced too.
+        raise conflict(
+            f"step {req.step_key!r} refused: execution {execution_id} runs on worker "
+            f"{row.owner}, not {sender}; it was taken back and runs elsewhere"
+        )
     extras: dict[str, Any] = {
         "output_schema_name": req.output_schema_name,
         "source_execution_id": req.source_execution_id,
