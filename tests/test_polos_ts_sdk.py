@@ -16,6 +16,7 @@ docs/typescript.md: the package is not on the npm registry we reach).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import textwrap
 import time
@@ -26,7 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
+from polos import Polos, WorkflowContext, workflow
 from sdk_kit import ServerProcess, free_port
+from server_kit import until
 from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
 
 pytestmark = pytest.mark.slow
@@ -112,6 +115,20 @@ def test_steps_replay_after_the_typescript_worker_is_sigkilled(
         execution_id = _run(polos_server, "ts_crash", {"n": 5})
         _until(lambda: _marks(folder) == ["first", "second"], "the worker reaching step 'second'")
         first.kill()  # in the middle of "second": "first" is recorded, "second" is not
+        # The server finds the worker gone and puts the run back in the queue ...
+        _until(
+            lambda: _execution(polos_server, execution_id)["status"] == "queued",
+            "the dead worker's run requeued",
+        )
+        # ... and refuses a late completion from the dead worker's id.
+        [old_worker] = re.findall(r"Registered worker: ([0-9a-f-]{36})", first.output)
+        late = httpx.post(
+            f"{polos_server.url}/internal/executions/{execution_id}/complete",
+            json={"worker_id": old_worker, "result": {"zombie": True}},
+            headers={"X-Worker-ID": old_worker},
+            timeout=10,
+        )
+        assert late.status_code == 409, late.text
 
         second, _ = _start_worker(folder, polos_server)
         try:
@@ -127,6 +144,7 @@ def test_steps_replay_after_the_typescript_worker_is_sigkilled(
         first.kill()
     assert done["status"] == "completed", (done, polos_server.output()[-3000:])
     assert done["result"] == {"doubled": 10, "plusOne": 11}
+    assert done["deployment_id"] == "ts-tests"  # the SDK worker's deployment, on its run
     # "first" was recorded before the kill and replayed; "second" ran again.
     assert _marks(folder) == ["first", "second", "second"]
 
@@ -155,6 +173,66 @@ def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
     assert done["status"] == "completed", done
     assert done["result"]["before"] == "ready" and done["result"]["after"] == "done"
     assert _marks(folder) == ["before", "after"]  # "before" replayed, not run again
+
+
+def test_cancelling_a_run_reaches_the_typescript_worker(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    worker, _ = _start_worker(folder, polos_server)
+    try:
+        execution_id = _run(polos_server, "ts_crash", {"n": 1})
+        _until(lambda: _marks(folder) == ["first", "second"], "the worker reaching 'second'")
+        cancelled = httpx.post(
+            f"{polos_server.url}/api/v1/executions/{execution_id}/cancel", timeout=10
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        # The push reaches the worker's /cancel (the SDK logs it to stdout).
+        worker.wait_for(f"POST /cancel/{execution_id}", timeout=30)
+        (folder / "go").touch()  # "second" ends: the server refuses its record
+        worker.wait_for("Step 'second' failed", timeout=30)
+        worker.wait_for("Request failed: 409 Conflict", timeout=30)
+        final = _execution(polos_server, execution_id)
+    finally:
+        worker.kill()
+    assert final["status"] == "cancelled", final
+    assert final.get("result") is None
+    assert _marks(folder) == ["first", "second"]
+
+
+# Python workflows of ours, served by the `polos` fixture's worker on the same database.
+@workflow(id="ts_py_child")
+async def ts_py_child(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    tripled = await ctx.step.run("triple", lambda: payload["n"] * 3)
+    return {"py": tripled}
+
+
+@workflow(id="ts_py_parent")
+async def ts_py_parent(ctx: WorkflowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    child = await ctx.step.invoke_and_wait("ts", "ts_child", {"n": payload["n"]})
+    return {"fromTs": child}
+
+
+async def test_typescript_and_python_workflows_await_each_other_as_children(
+    polos_server: ServerProcess, polos: Polos, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    # Blocking helpers run in a thread: our own worker shares this event loop.
+    worker, _ = await asyncio.to_thread(_start_worker, folder, polos_server)
+    try:
+        ts_run = await asyncio.to_thread(_run, polos_server, "ts_calls_python", {"n": 2})
+        py_run = await asyncio.to_thread(_run, polos_server, "ts_py_parent", {"n": 5})
+        ts_result = await polos.client.wait_for_result(ts_run, timeout=120)
+        py_result = await polos.client.wait_for_result(py_run, timeout=120)
+    finally:
+        worker.kill()
+    assert ts_result == {"fromPython": {"py": 6}}
+    assert py_result == {"fromTs": {"ts": 105}}
+
+    async def one_mark() -> bool:
+        return _marks(folder) == ["ts_calls_python"]  # the TS parent replayed, once past
+
+    await until(one_mark, 5)
 
 
 def _doc_example(name: str) -> str:

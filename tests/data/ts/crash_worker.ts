@@ -5,6 +5,8 @@
 // `go` exists, so the test can SIGKILL the worker in the middle of it.
 // `ts_waiter`: records a step, then waits for an event (the run is parked on
 // the server, no worker holds it), then records another step.
+// `ts_calls_python`: awaits a child workflow served by a Python worker of ours.
+// `ts_child`: a child for a Python workflow of ours to await.
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Polos, defineWorkflow } from '@polos/sdk';
@@ -44,6 +46,20 @@ defineWorkflow<{ topic: string }, unknown, { before: string; event: unknown; aft
     return { before, event, after };
   },
 );
+
+defineWorkflow<{ n: number }, unknown, { fromPython: unknown }>(
+  { id: 'ts_calls_python' },
+  async (ctx, payload) => {
+    const fromPython = await ctx.step.invokeAndWait('python', 'ts_py_child', { n: payload.n });
+    mark('ts_calls_python');
+    return { fromPython };
+  },
+);
+
+defineWorkflow<{ n: number }, unknown, { ts: number }>({ id: 'ts_child' }, async (ctx, payload) => {
+  const ts = await ctx.step.run('add', () => payload.n + 100);
+  return { ts };
+});
 
 const polos = new Polos({ deploymentId: process.env['POLOS_DEPLOYMENT_ID'] ?? 'ts-tests' });
 await polos.serve();
