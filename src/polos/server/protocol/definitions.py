@@ -26,6 +26,7 @@ from ..endpoint import Endpoint
 from ..http import Text, Topic, body, json_response
 from ..models import _Request
 from ..state import server_state
+from .state import Done
 
 
 class RegisterAgentRequest(_Request):
@@ -60,7 +61,7 @@ class RegisterEventTriggerRequest(_Request):
     workflow_id: Text = Field(min_length=1)
     deployment_id: Text | None = None
     event_topic: Topic
-    batch_size: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=1, ge=1, le=10_000)
     batch_timeout_seconds: float | None = Field(default=None, gt=0)
     queue_name: Text | None = None
 
@@ -129,8 +130,7 @@ async def register_event_trigger(request: Request) -> Response:
     await state.store.upsert_trigger(
         req.workflow_id, req.event_topic, req.batch_size, req.batch_timeout_seconds, time.time()
     )
-    # Polos answers 200 with an empty body.
-    return Response(status_code=200)
+    return json_response(Done())
 
 
 ENDPOINTS = [
@@ -162,6 +162,7 @@ ENDPOINTS = [
         "Start a run of a workflow for each event (or batch of events) on a topic",
         "Workers",
         body=RegisterEventTriggerRequest,
+        response=Done,
         errors=(400, 413, 422),
     ),
 ]

@@ -36,11 +36,52 @@ _PREVIEW = 200
 
 class SessionsQuery(_Request):
     limit: int = Field(default=50, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
     start_time: datetime | None = None
     end_time: datetime | None = None
     status: Status | None = None
     agent_id: Text | None = None
+
+
+class SessionSummary(BaseModel):
+    execution_id: str = Field(description="The session's newest run")
+    agent_id: str
+    session_id: str | None = None
+    status: str
+    user_message_preview: str | None = None
+    created_at: str | None = None
+    total_tokens: int
+    tool_call_count: int
+    approval_count: int = 0
+    error: Any = None
+    execution_count: int
+
+
+class SessionsResponse(BaseModel):
+    sessions: list[SessionSummary]
+
+
+class SessionDetail(BaseModel):
+    execution_id: str
+    agent_id: str
+    session_id: str | None = None
+    status: str
+    created_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    duration_ms: int | None = None
+    error: Any = None
+    payload: Any = None
+    result: Any = None
+    total_input_tokens: int
+    total_output_tokens: int
+    total_tokens: int
+    tool_call_count: int
+    approval_count: int = 0
+    timeline: list[dict[str, Any]] = Field(
+        description="user_message, tool_call and assistant_message entries, oldest first"
+    )
+    approvals: list[dict[str, Any]] = Field(default_factory=list)
 
 
 async def _agent_ids(store: Store) -> set[str]:
@@ -123,27 +164,26 @@ async def list_sessions(request: Request) -> Response:
     groups: dict[str, list[ExecutionRow]] = {}
     for row in rows:  # newest first: a session sits where its newest run is
         groups.setdefault(row.session_id or row.id, []).append(row)
-    sessions = []
+    sessions: list[SessionSummary] = []
     for runs in groups.values():
         runs.sort(key=lambda r: r.created_at)
         first, last = runs[0], runs[-1]
         results = [_value(r.result) for r in runs]
         sessions.append(
-            {
-                "execution_id": last.id,
-                "agent_id": first.workflow_id,
-                "session_id": first.session_id,
-                "status": last.status,
-                "user_message_preview": _preview(_value(first.payload)),
-                "created_at": _time(first.created_at),
-                "total_tokens": sum(_tokens(r, "total_tokens") for r in results),
-                "tool_call_count": sum(len(_tool_results(r)) for r in results),
-                "approval_count": 0,
-                "error": _error(last),
-                "execution_count": len(runs),
-            }
+            SessionSummary(
+                execution_id=last.id,
+                agent_id=first.workflow_id,
+                session_id=first.session_id,
+                status=last.status,
+                user_message_preview=_preview(_value(first.payload)),
+                created_at=_time(first.created_at),
+                total_tokens=sum(_tokens(r, "total_tokens") for r in results),
+                tool_call_count=sum(len(_tool_results(r)) for r in results),
+                error=_error(last),
+                execution_count=len(runs),
+            )
         )
-    return json_response({"sessions": sessions})
+    return json_response(SessionsResponse(sessions=sessions))
 
 
 def _turn(row: ExecutionRow) -> list[dict[str, Any]]:
@@ -208,28 +248,26 @@ async def get_session(request: Request) -> Response:
     results = [_value(r.result) for r in turns]
     started, completed = row.started_at, row.completed_at
     return json_response(
-        {
-            "execution_id": row.id,
-            "agent_id": row.workflow_id,
-            "session_id": row.session_id,
-            "status": row.status,
-            "created_at": _time(row.created_at),
-            "started_at": _time(started),
-            "completed_at": _time(completed),
-            "duration_ms": None
+        SessionDetail(
+            execution_id=row.id,
+            agent_id=row.workflow_id,
+            session_id=row.session_id,
+            status=row.status,
+            created_at=_time(row.created_at),
+            started_at=_time(started),
+            completed_at=_time(completed),
+            duration_ms=None
             if started is None or completed is None
             else round((completed - started) * 1000),
-            "error": _error(row),
-            "payload": _value(row.payload),
-            "result": _value(row.result),
-            "total_input_tokens": sum(_tokens(r, "input_tokens") for r in results),
-            "total_output_tokens": sum(_tokens(r, "output_tokens") for r in results),
-            "total_tokens": sum(_tokens(r, "total_tokens") for r in results),
-            "tool_call_count": sum(len(_tool_results(r)) for r in results),
-            "approval_count": 0,
-            "timeline": timeline,
-            "approvals": [],
-        }
+            error=_error(row),
+            payload=_value(row.payload),
+            result=_value(row.result),
+            total_input_tokens=sum(_tokens(r, "input_tokens") for r in results),
+            total_output_tokens=sum(_tokens(r, "output_tokens") for r in results),
+            total_tokens=sum(_tokens(r, "total_tokens") for r in results),
+            tool_call_count=sum(len(_tool_results(r)) for r in results),
+            timeline=timeline,
+        )
     )
 
 
@@ -241,6 +279,7 @@ ENDPOINTS = [
         "Agent sessions: top-level agent runs grouped by session id, newest first",
         "Sessions",
         query=SessionsQuery,
+        response=SessionsResponse,
         errors=(422,),
     ),
     Endpoint(
@@ -249,6 +288,7 @@ ENDPOINTS = [
         get_session,
         "One agent session: its runs' messages, tool calls and tokens as a timeline",
         "Sessions",
+        response=SessionDetail,
         errors=(400, 404),
     ),
 ]

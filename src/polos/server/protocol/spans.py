@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,6 +31,7 @@ from ..errors import bad_request, not_found
 from ..http import Text, body, json_response, path_text, query
 from ..models import _Request
 from ..state import server_state
+from .state import Done
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -72,6 +73,55 @@ class SpansBatch(_Request):
     spans: list[SpanIn] = Field(max_length=10_000)
 
 
+class SpanOut(BaseModel):
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None = None
+    name: str
+    span_type: str
+    attributes: Any = None
+    events: Any = None
+    input: Any = None
+    output: Any = None
+    error: Any = None
+    initial_state: Any = None
+    final_state: Any = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class TraceOut(BaseModel):
+    """``GET /api/v1/traces/{trace_id}``."""
+
+    trace_id: str
+    spans: list[SpanOut]
+    trace_start_time: str | None = None
+    trace_end_time: str | None = None
+    span_count: int
+    error_count: int
+    root_span_name: str | None = None
+    status: str = Field(description="The root run's status; 'unknown' when no run has the id")
+
+
+class TraceSummaryOut(BaseModel):
+    trace_id: str
+    root_span_type: str
+    root_span_name: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    input: Any = None
+    output: Any = None
+    root_error: Any = None
+    status: str
+
+
+class TracesOut(BaseModel):
+    """``GET /api/v1/traces``."""
+
+    traces: list[TraceSummaryOut]
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
@@ -104,7 +154,7 @@ async def store_spans(request: Request) -> Response:
     state = server_state(request)
     req = await body(request, SpansBatch, state.settings.max_body_bytes)
     await state.store.record_spans([_row(s, time.time()) for s in req.spans])
-    return Response(status_code=200)
+    return json_response(Done())
 
 
 # reading ----------------------------------------------------------------------------------
@@ -121,23 +171,23 @@ def _time(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-def _span_out(s: SpanRow) -> dict[str, Any]:
-    return {
-        "trace_id": s.trace_id,
-        "span_id": s.span_id,
-        "parent_span_id": s.parent_span_id,
-        "name": s.name,
-        "span_type": s.span_type,
-        "attributes": _parsed(s.attributes),
-        "events": _parsed(s.events),
-        "input": _parsed(s.input),
-        "output": _parsed(s.output),
-        "error": _parsed(s.error),
-        "initial_state": _parsed(s.initial_state),
-        "final_state": _parsed(s.final_state),
-        "started_at": _time(s.started_at),
-        "ended_at": _time(s.ended_at),
-    }
+def _span_out(s: SpanRow) -> SpanOut:
+    return SpanOut(
+        trace_id=s.trace_id,
+        span_id=s.span_id,
+        parent_span_id=s.parent_span_id,
+        name=s.name,
+        span_type=s.span_type,
+        attributes=_parsed(s.attributes),
+        events=_parsed(s.events),
+        input=_parsed(s.input),
+        output=_parsed(s.output),
+        error=_parsed(s.error),
+        initial_state=_parsed(s.initial_state),
+        final_state=_parsed(s.final_state),
+        started_at=_time(s.started_at),
+        ended_at=_time(s.ended_at),
+    )
 
 
 async def _status(request: Request, trace_id: str) -> str:
@@ -153,23 +203,23 @@ class TracesQuery(_Request):
     root_span_name: Text | None = None
     has_error: bool | None = None
     limit: int = Field(default=50, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-def _summary_out(t: TraceSummary, status: str) -> dict[str, Any]:
+def _summary_out(t: TraceSummary, status: str) -> TraceSummaryOut:
     ended = t.ended_at
-    return {
-        "trace_id": t.trace_id,
-        "root_span_type": t.root_span_type,
-        "root_span_name": t.root_span_name,
-        "started_at": _time(t.started_at),
-        "ended_at": _time(ended),
-        "duration_ms": None if ended is None else round((ended - t.started_at) * 1000),
-        "input": _parsed(t.input),
-        "output": _parsed(t.output),
-        "root_error": _parsed(t.error),
-        "status": status,
-    }
+    return TraceSummaryOut(
+        trace_id=t.trace_id,
+        root_span_type=t.root_span_type,
+        root_span_name=t.root_span_name,
+        started_at=_time(t.started_at),
+        ended_at=_time(ended),
+        duration_ms=None if ended is None else round((ended - t.started_at) * 1000),
+        input=_parsed(t.input),
+        output=_parsed(t.output),
+        root_error=_parsed(t.error),
+        status=status,
+    )
 
 
 async def list_traces(request: Request) -> Response:
@@ -184,7 +234,7 @@ async def list_traces(request: Request) -> Response:
         offset=q.offset,
     )
     traces = [_summary_out(t, await _status(request, t.trace_id)) for t in found]
-    return json_response({"traces": traces})
+    return json_response(TracesOut(traces=traces))
 
 
 async def get_trace(request: Request) -> Response:
@@ -203,16 +253,16 @@ async def get_trace(request: Request) -> Response:
     roots = [s for s in spans if s.parent_span_id is None]
     ends = [s.ended_at for s in spans if s.ended_at is not None]
     return json_response(
-        {
-            "trace_id": trace_id,
-            "spans": [_span_out(s) for s in spans],
-            "trace_start_time": _time(min(s.started_at for s in spans)),
-            "trace_end_time": _time(max(ends) if ends else None),
-            "span_count": len(spans),
-            "error_count": sum(1 for s in spans if s.error is not None),
-            "root_span_name": roots[0].name if roots else None,
-            "status": await _status(request, trace_id),
-        }
+        TraceOut(
+            trace_id=trace_id,
+            spans=[_span_out(s) for s in spans],
+            trace_start_time=_time(min(s.started_at for s in spans)),
+            trace_end_time=_time(max(ends) if ends else None),
+            span_count=len(spans),
+            error_count=sum(1 for s in spans if s.error is not None),
+            root_span_name=roots[0].name if roots else None,
+            status=await _status(request, trace_id),
+        )
     )
 
 
@@ -224,6 +274,7 @@ ENDPOINTS = [
         "Store spans exported by an SDK worker (a span sent again replaces the first)",
         "Traces",
         body=SpansBatch,
+        response=Done,
         errors=(400, 413, 422),
     ),
     Endpoint(
@@ -233,6 +284,7 @@ ENDPOINTS = [
         "Traces of SDK runs, latest ended first, one row per trace",
         "Traces",
         query=TracesQuery,
+        response=TracesOut,
         errors=(422,),
     ),
     Endpoint(
@@ -241,6 +293,7 @@ ENDPOINTS = [
         get_trace,
         "Every span of one trace (the root run's id, with or without dashes)",
         "Traces",
+        response=TraceOut,
         errors=(400, 404),
     ),
 ]

@@ -23,7 +23,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -165,6 +165,11 @@ class SessionMemoryBody(_Request):
     messages: list[Any] = Field(default_factory=list)
 
 
+class Done(BaseModel):
+    """An empty JSON object: Polos answers these routes 200 with an empty body, which
+    both SDKs accept, as they accept ``{}``."""
+
+
 class SessionMemoryResponse(_Request):
     summary: str | None = None
     messages: list[Any] = Field(default_factory=list)
@@ -199,7 +204,7 @@ async def put_session_memory(request: Request) -> Response:
         await state.client.batch_publish(
             session_topic(session_id), [EventData(event_type=COMPACTION, data=data)]
         )
-    return Response(status_code=200)
+    return json_response(Done())
 
 
 # conversation history -------------------------------------------------------------------
@@ -256,7 +261,7 @@ async def add_conversation(request: Request) -> Response:
             conversation_topic(conversation_id),
             [EventData(event_type=CONVERSATION_MESSAGE, data=data)],
         )
-    return Response(status_code=200)
+    return json_response(Done())
 
 
 async def get_conversation(request: Request) -> Response:
@@ -295,7 +300,7 @@ ENDPOINTS = [
         "A session's memory (summary and messages) in the SDK's form, from our session log",
         "Agent state",
         response=SessionMemoryResponse,
-        errors=(400,),
+        errors=(400, 404),
         route_path="/internal/session/{session_id:path}/memory",
     ),
     Endpoint(
@@ -305,7 +310,8 @@ ENDPOINTS = [
         "Store a session's memory (appended to our session log as a compaction)",
         "Agent state",
         body=SessionMemoryBody,
-        errors=(400, 413, 422),
+        response=Done,
+        errors=(400, 404, 413, 422),
         route_path="/internal/session/{session_id:path}/memory",
     ),
     Endpoint(
@@ -315,7 +321,8 @@ ENDPOINTS = [
         "Append a message to an agent's conversation history",
         "Agent state",
         body=AddConversationRequest,
-        errors=(400, 413, 422),
+        response=Done,
+        errors=(400, 404, 413, 422),
         route_path="/internal/conversation/{conversation_id:path}/add",
     ),
     Endpoint(
@@ -326,7 +333,7 @@ ENDPOINTS = [
         "Agent state",
         query=ConversationQuery,
         response=ConversationResponse,
-        errors=(400, 422),
+        errors=(400, 404, 422),
         route_path="/api/v1/conversation/{conversation_id:path}/get",
     ),
 ]
