@@ -35,9 +35,15 @@ class StandIn:
     cancels: list[str] = field(default_factory=list)
     running: int = 0
     url: str = ""
+    #: Pushes are held unanswered until this is set (a hung endpoint).
+    hang: asyncio.Event | None = None
+    hung: int = 0
 
     def app(self) -> Starlette:
         async def execute(request: Request) -> JSONResponse:
+            if self.hang is not None and not self.hang.is_set():
+                self.hung += 1
+                await self.hang.wait()
             if self.busy > 0:
                 self.busy -= 1
                 return JSONResponse({"error": "Worker at capacity"}, 429)
@@ -215,6 +221,24 @@ async def test_a_worker_is_pushed_runs_only_once_online(database_url: str) -> No
         beat = await s.http.post(f"/api/v1/workers/{worker_id}/heartbeat")
         assert beat.json() == {"re_register": False}
         await soon(lambda: [p["execution_id"] for p in fake.pushed] == [run_id])
+
+
+async def test_a_hung_endpoint_holds_up_no_other_worker(database_url: str) -> None:
+    hang = asyncio.Event()
+    async with (
+        stand_in(hang=hang, running=1) as stuck,
+        stand_in(running=1) as fine,
+        serving(database_url) as s,
+    ):
+        await _register(s, stuck, ["px_stuck"])
+        await _register(s, fine, ["px_fine"])
+        await _run(s, "px_stuck")
+        await soon(lambda: stuck.hung == 1)
+        run_id = await _run(s, "px_fine")
+        await soon(lambda: [p["execution_id"] for p in fine.pushed] == [run_id])
+        assert stuck.hung == 1 and stuck.pushed == []  # still unanswered
+        hang.set()
+        await soon(lambda: len(stuck.pushed) == 1)
 
 
 async def test_steps_of_an_unknown_run(database_url: str) -> None:

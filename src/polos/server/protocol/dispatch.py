@@ -171,6 +171,9 @@ class Dispatcher:
         self._refusals: dict[str, int] = {}
         self._paused_until: dict[str, float] = {}
         self._turn = itertools.count()
+        #: Workers with a batch of pushes in flight (one batch at a time each), and the tasks.
+        self._pushing: set[str] = set()
+        self._pushes: set[asyncio.Task[None]] = set()
         self._unsubscribe: Any = None
 
     @property
@@ -192,10 +195,13 @@ class Dispatcher:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._pushes]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A push cut short leaves its run claimed: the lease runs out and it is requeued.
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
+        self._pushes.clear()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -243,6 +249,8 @@ class Dispatcher:
         now_mono = time.monotonic()
         busy = False
         for worker in workers[start:] + workers[:start]:
+            if worker.worker_id in self._pushing:
+                continue
             if self._paused_until.get(worker.worker_id, 0.0) > now_mono:
                 continue
             held = sum(1 for w in self._held.values() if w == worker.worker_id)
@@ -259,16 +267,30 @@ class Dispatcher:
                 deployment_id=worker.deployment_id,
                 serve_deployments=worker.serve_deployments,
             )
-            if claimed:
-                pushed = await self._push_all(worker, claimed)
-                busy = busy or pushed > 0
+            if not claimed:
+                continue
+            for c in claimed:
+                self._held[c.execution.id] = worker.worker_id
+                self._attempts[c.execution.id] = c.execution.attempt
+                self._since[c.execution.id] = time.monotonic()
+            # Pushed in the background: a slow endpoint holds up no other worker.
+            self._pushing.add(worker.worker_id)
+            task = asyncio.create_task(self._push_batch(worker, claimed))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+            busy = True
         return busy, True
 
+    async def _push_batch(self, worker: WorkerRow, claimed: list[Claimed]) -> None:
+        try:
+            await self._push_all(worker, claimed)
+        except Exception:
+            log.exception("pushing runs to SDK worker %s failed", worker.worker_id)
+        finally:
+            self._pushing.discard(worker.worker_id)
+            self._wake.set()
+
     async def _push_all(self, worker: WorkerRow, claimed: list[Claimed]) -> int:
-        for c in claimed:
-            self._held[c.execution.id] = worker.worker_id
-            self._attempts[c.execution.id] = c.execution.attempt
-            self._since[c.execution.id] = time.monotonic()
         outcomes = await asyncio.gather(
             *(self._push(worker, c.execution) for c in claimed), return_exceptions=True
         )
