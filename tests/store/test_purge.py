@@ -14,6 +14,7 @@ import pytest
 
 from polos.store import StepRow, Store
 from polos.store.records import ServedWorkflow
+from polos.store.spans import SpanRow
 
 from .kit import T0, children, claim_all, event, new_execution, running, step
 
@@ -204,3 +205,15 @@ async def test_retrying_a_child_holds_its_root_so_a_purge_leaves_the_tree(
     # The child is queued again: its tree is no longer finished, so no purge takes it.
     assert (await store.purge_finished(CUTOFF, statuses=ALL)).trees == 0
     assert await exists(store, pid, kid.id) == [True, True]
+
+
+async def test_purge_takes_the_spans_sdk_workers_exported_for_the_tree(store: Store) -> None:
+    def span(root_id: str) -> SpanRow:
+        trace = root_id.replace("-", "")
+        return SpanRow(trace, "s1", None, "workflow.wf", "workflow", *[None] * 7, T0, T0 + 1, T0)
+
+    old, recent = await finished(store), await finished(store, at=T0 + 100)
+    await store.record_spans([span(old), span(recent)])
+    assert (await store.purge_finished(CUTOFF, statuses=ALL)).trees == 1
+    assert await store.trace_spans(old.replace("-", "")) == []
+    assert len(await store.trace_spans(recent.replace("-", ""))) == 1

@@ -37,6 +37,10 @@ WITH roots AS (
     DELETE FROM history WHERE execution_id IN (SELECT id FROM tree) RETURNING 1
 ), gone_events AS (
     DELETE FROM events WHERE topic IN (SELECT topic FROM topics) RETURNING 1
+), gone_spans AS (
+    -- Spans SDK workers exported for the tree, by its trace id (the root's id
+    -- without dashes); not counted. A data-modifying CTE runs unreferenced.
+    DELETE FROM spans WHERE trace_id IN (SELECT replace(id, '-', '') FROM roots)
 ), gone AS (
     DELETE FROM executions WHERE id IN (SELECT id FROM tree) RETURNING 1
 )

@@ -1145,6 +1145,7 @@ class SQLiteStore(Store):
             for execution_id, key in _r(tx, "suspend_steps", (ids,)):
                 topics.append(f"polos.resume/{root_of[execution_id]}/{key}")
             topic_list = _json(topics)
+            _r(tx, "purge_spans", (_json([r.replace("-", "") for r, _ in roots]),))
             return PurgeCount(
                 len(roots),
                 _r(tx, "purge_executions", (ids,)).rowcount,

@@ -35,6 +35,10 @@ DELETE FROM history WHERE execution_id IN (SELECT value FROM json_each(?))
 -- name: purge_events
 DELETE FROM events WHERE topic IN (SELECT value FROM json_each(?))
 
+-- name: purge_spans
+-- Spans SDK workers exported for purged trees, by trace id (the root's id without dashes).
+DELETE FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))
+
 -- name: purge_executions
 DELETE FROM executions WHERE id IN (SELECT value FROM json_each(?))
 
