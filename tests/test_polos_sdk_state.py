@@ -7,7 +7,8 @@ registration, schedules that fire from the server, spans and the trace API,
 session memory shared with our own agents, conversation history. Both backends.
 
 The end-to-end test at the bottom runs the real SDK: an agent with a tool in an
-SDK worker against our fake model server, and a scheduled SDK workflow.
+SDK worker against our fake model server, a scheduled SDK workflow and an
+event-triggered one.
 """
 
 from __future__ import annotations
@@ -551,3 +552,19 @@ async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
             [first, *_] = await until(ticked, 60)
             assert first.schedule_id == "sdks_tick:global"
             assert (tmp_path / "ticks.count").read_text().splitlines()[0] == "sdks_tick:global"
+
+            # The event trigger it registered starts one run per event, which it runs.
+            [trigger] = [t for t in await client.store.list_triggers() if t.topic == "sdks.orders"]
+            assert trigger.workflow_id == "sdks_on_order"
+            await http.post(
+                "/api/v1/events/publish",
+                json={"topic": "sdks.orders", "events": [{"data": {"order": 7}}]},
+            )
+
+            async def handled() -> Any:
+                runs = await client.store.list_executions(workflow_id="sdks_on_order")
+                return [r for r in runs if r.status == "completed"]
+
+            [done] = await until(handled, 60)
+            answer = (await http.get(f"/api/v1/executions/{done.id}")).json()["result"]
+            assert answer == {"topic": "sdks.orders", "order": 7}

@@ -3,7 +3,8 @@ tests/test_polos_sdk_state.py (SDK venv only).
 
 The agent's OpenAI provider reads OPENAI_BASE_URL (the test's fake model server)
 and OPENAI_API_KEY from the environment. The scheduled workflow fires every
-second and counts its runs in ``SDK_TEST_DIR``.
+second and counts its runs in ``SDK_TEST_DIR``; the event-triggered one runs
+once per event on ``sdks.orders``.
 """
 
 # No `from __future__ import annotations`: the SDK reads the tool's input type at runtime.
@@ -13,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from sdk_worker_boot import run_worker
 
-from polos import Agent, SchedulePayload, WorkflowContext, tool, workflow
+from polos import Agent, EventPayload, SchedulePayload, WorkflowContext, tool, workflow
 
 DIR = Path(os.environ.get("SDK_TEST_DIR", "."))
 
@@ -48,5 +49,10 @@ async def tick(ctx: WorkflowContext, payload: SchedulePayload) -> dict[str, str]
     return {"schedule_id": payload.schedule_id}
 
 
+@workflow(id="sdks_on_order", trigger_on_event="sdks.orders")
+async def on_order(ctx: WorkflowContext, payload: EventPayload) -> dict[str, object]:
+    return {"topic": payload.topic, "order": payload.data["order"]}
+
+
 if __name__ == "__main__":
-    run_worker(workflows=[tick], agents=[forecaster], tools=[weather])
+    run_worker(workflows=[tick, on_order], agents=[forecaster], tools=[weather])
