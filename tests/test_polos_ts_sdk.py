@@ -74,11 +74,17 @@ def _finished(server: ServerProcess, execution_id: str) -> dict[str, Any] | None
 
 
 def _start_worker(
-    folder: Path, server: ServerProcess, *, deployment: str = "ts-tests"
+    folder: Path,
+    server: ServerProcess,
+    *,
+    deployment: str = "ts-tests",
+    extra: dict[str, str] | None = None,
 ) -> tuple[TsProcess, int]:
     port = free_port()
     env = node_env(
-        server.url, port, {"TS_TEST_DIR": str(folder), "POLOS_DEPLOYMENT_ID": deployment}
+        server.url,
+        port,
+        {"TS_TEST_DIR": str(folder), "POLOS_DEPLOYMENT_ID": deployment, **(extra or {})},
     )
     worker = TsProcess(folder, "crash_worker.ts", env)
     # The SDK opens its push server (GET /health) only once it has registered.
@@ -198,6 +204,41 @@ def test_cancelling_a_run_reaches_the_typescript_worker(
     assert final["status"] == "cancelled", final
     assert final.get("result") is None
     assert _marks(folder) == ["first", "second"]
+
+
+def test_a_schedule_made_by_the_typescript_client_fires_its_workflow(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    worker, _ = _start_worker(folder, polos_server, extra={"TS_SCHEDULE": "0 3 * * *"})
+    try:
+        worker.wait_for("scheduled: ts_tick:ts", timeout=30)
+        listed = httpx.get(f"{polos_server.url}/api/v1/schedules/workflows/ts_tick", timeout=10)
+        assert "0 3 * * *" in listed.text, listed.text
+        # The SDK accepts five-field crons only; to not wait for a minute, the same
+        # schedule (workflow and key) is changed to every second, our six-field form.
+        changed = httpx.post(
+            f"{polos_server.url}/api/v1/schedules",
+            json={"workflow_id": "ts_tick", "cron": "* * * * * *", "timezone": "UTC", "key": "ts"},
+            timeout=10,
+        )
+        assert changed.status_code == 200 and changed.json()["schedule_id"] == "ts_tick:ts"
+        _until(lambda: _marks(folder).count("tick") >= 2, "two scheduled runs", 60)
+        runs = httpx.get(
+            f"{polos_server.url}/api/v1/executions",
+            params={"workflow_id": "ts_tick"},
+            timeout=10,
+        ).json()
+    finally:
+        worker.kill()
+    items = runs["executions"] if isinstance(runs, dict) else runs
+    done = [r for r in items if r["status"] == "completed"]
+    assert done, runs
+    # The payload is in the Python SDK's snake_case shape (SDK 0.2.3's SchedulePayload
+    # type says camelCase: docs/typescript.md).
+    result = _execution(polos_server, done[0]["id"])["result"]
+    assert result["schedule_id"] == "ts_tick:ts" and result["key"] == "ts", result
+    assert result["timezone"] == "UTC" and "timestamp" in result
 
 
 # Python workflows of ours, served by the `polos` fixture's worker on the same database.

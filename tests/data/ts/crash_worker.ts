@@ -7,6 +7,8 @@
 // the server, no worker holds it), then records another step.
 // `ts_calls_python`: awaits a child workflow served by a Python worker of ours.
 // `ts_child`: a child for a Python workflow of ours to await.
+// `ts_tick`: schedulable; with TS_SCHEDULE set, the worker schedules it at start
+// through the SDK's client (polos.schedules.create) and each run marks "tick".
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Polos, defineWorkflow } from '@polos/sdk';
@@ -61,5 +63,16 @@ defineWorkflow<{ n: number }, unknown, { ts: number }>({ id: 'ts_child' }, async
   return { ts };
 });
 
+defineWorkflow<Record<string, unknown>, unknown, Record<string, unknown>>(
+  { id: 'ts_tick', schedule: true },
+  async (ctx, payload) => {
+    await ctx.step.run('tick', () => mark('tick'));
+    return payload; // what the server handed a scheduled run
+  },
+);
+
 const polos = new Polos({ deploymentId: process.env['POLOS_DEPLOYMENT_ID'] ?? 'ts-tests' });
+await polos.start();
+const cron = process.env['TS_SCHEDULE'];
+if (cron) console.log(`scheduled: ${await polos.schedules.create('ts_tick', cron, 'UTC', 'ts')}`);
 await polos.serve();
