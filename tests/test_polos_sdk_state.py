@@ -543,6 +543,9 @@ async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
             page = (await http.get(f"/runs/{run_id}/trace")).text
             for shown in ("llm_generate:1", "execute_tools:step_1", "sdks_weather", trace_id):
                 assert shown in page
+            # Each run as what its worker registered it as.
+            assert page.count('<span class="span-kind">agent</span>') == 1
+            assert page.count('<span class="span-kind">tool</span>') == 1
 
             # The scheduled workflow fires from the server and runs on the SDK worker.
             async def ticked() -> Any:

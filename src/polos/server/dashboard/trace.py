@@ -99,12 +99,16 @@ class _RunData:
     row: ExecutionRow
     steps: list[StepRow]
     history: list[HistoryRow]
+    #: What the worker that serves it registered it as (an SDK worker's agents, say).
+    served_kind: str | None = None
 
 
 def _kind_of(data: _RunData, parent: ExecutionRow | None) -> str:
     definition = registry.lookup(data.row.workflow_id)
     if definition is not None:
         return str(definition.kind)
+    if data.served_kind is not None:
+        return data.served_kind
     if is_agent_run(data.steps):
         return "agent"
     if parent is not None and _TOOLS_STEP.match(data.row.step_key or ""):
@@ -219,8 +223,10 @@ async def load_trace(store: Store, root: ExecutionRow, current: str, now: float)
     loaded = await asyncio.gather(
         *(asyncio.gather(store.list_steps(r.id), store.list_history(r.id)) for r in shown)
     )
+    kinds = {w.workflow_id: w.workflow_type for w in await store.served_workflows()}
     data = {
-        r.id: _RunData(r, steps, history) for r, (steps, history) in zip(shown, loaded, strict=True)
+        r.id: _RunData(r, steps, history, kinds.get(r.workflow_id))
+        for r, (steps, history) in zip(shown, loaded, strict=True)
     }
     kids: dict[str, list[_RunData]] = {}
     for r in shown:
