@@ -150,9 +150,15 @@ def _row(span: SpanIn, now: float) -> SpanRow:
     )
 
 
+#: A batch of spans may be this many times the server's body limit: the SDK exports
+#: up to 512 spans at once, each with its step's input and output (an LLM call's
+#: whole conversation), and a refused batch is lost (the SDK only logs it).
+SPANS_BODY_FACTOR = 16
+
+
 async def store_spans(request: Request) -> Response:
     state = server_state(request)
-    req = await body(request, SpansBatch, state.settings.max_body_bytes)
+    req = await body(request, SpansBatch, state.settings.max_body_bytes * SPANS_BODY_FACTOR)
     await state.store.record_spans([_row(s, time.time()) for s in req.spans])
     return json_response(Done())
 
