@@ -571,3 +571,17 @@ async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
             [done] = await until(handled, 60)
             answer = (await http.get(f"/api/v1/executions/{done.id}")).json()["result"]
             assert answer == {"topic": "sdks.orders", "order": 7}
+
+
+async def test_a_span_batch_may_exceed_the_body_limit(database_url: str) -> None:
+    async with serving(database_url) as s:
+        limit = s.settings.max_body_bytes
+        trace_id = uuid.uuid4().hex
+        big = _span(trace_id, "c" * 16, None, "agent.chatty", output="x" * (limit + 1))
+        r = await s.http.post("/internal/spans/batch", json={"spans": [big]})
+        assert r.status_code == 200, r.text
+        got = (await s.http.get(f"/api/v1/traces/{trace_id}")).json()
+        assert len(got["spans"][0]["output"]) == limit + 1
+        huge = {**big, "output": "x" * (16 * limit)}
+        r = await s.http.post("/internal/spans/batch", json={"spans": [huge]})
+        assert r.status_code == 413
