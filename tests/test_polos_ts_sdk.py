@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import textwrap
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ import httpx
 import pytest
 
 from polos import Polos, WorkflowContext, workflow
-from sdk_kit import ServerProcess, free_port
+from sdk_kit import ServerProcess, free_port, start_polos_server
 from server_kit import until
 from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
 
@@ -153,6 +154,53 @@ def test_steps_replay_after_the_typescript_worker_is_sigkilled(
     assert done["deployment_id"] == "ts-tests"  # the SDK worker's deployment, on its run
     # "first" was recorded before the kill and replayed; "second" ran again.
     assert _marks(folder) == ["first", "second", "second"]
+
+
+def test_a_paused_typescript_worker_that_lost_its_run_cannot_complete_it(
+    database_url: str, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    # A short lease, so the paused worker's run is taken back within seconds; access
+    # logs on, to see the paused worker's late completion refused.
+    server = start_polos_server(
+        database_url, tmp_path, env={"POLOS_PUSH_LEASE_SECONDS": "3"}, log_level="info"
+    )
+    # Each worker its own folder: its own marks, its own "go" file.
+    zombie_dir = ts_project(tmp_path / "zombie", ts_node_modules, [DATA / "crash_worker.ts"])
+    survivor_dir = ts_project(tmp_path / "survivor", ts_node_modules, [DATA / "crash_worker.ts"])
+    zombie: TsProcess | None = None
+    survivor: TsProcess | None = None
+    try:
+        zombie, _ = _start_worker(zombie_dir, server)
+        execution_id = _run(server, "ts_crash", {"n": 7})
+        _until(lambda: _marks(zombie_dir) == ["first", "second"], "the worker in 'second'")
+        zombie.proc.send_signal(signal.SIGSTOP)  # alive but silent: its lease runs out
+        _until(
+            lambda: _execution(server, execution_id)["attempt"] > 1,
+            "the paused worker's run taken back",
+            60,
+        )
+        survivor, _ = _start_worker(survivor_dir, server)
+        _until(lambda: _marks(survivor_dir) == ["second"], "the survivor in 'second'", 90)
+        (survivor_dir / "go").touch()
+        done = _until(lambda: _finished(server, execution_id), "the survivor finishing", 90)
+
+        (zombie_dir / "go").touch()
+        zombie.proc.send_signal(signal.SIGCONT)  # it ends "second", then reports the run
+        refused = f'"POST /internal/executions/{execution_id}/complete HTTP/1.1" 409'
+        _until(lambda: refused in server.output(), "the late completion refused", 60)
+        after = _execution(server, execution_id)
+    finally:
+        for worker in (zombie, survivor):
+            if worker is not None:
+                worker.proc.send_signal(signal.SIGCONT)
+                worker.kill()
+        server.stop()
+    assert done["status"] == "completed", done
+    assert done["result"] == {"doubled": 14, "plusOne": 15}
+    assert _marks(survivor_dir) == ["second"]  # "first" replayed from the record
+    # The zombie's late step record and completion changed nothing.
+    assert after["status"] == "completed" and after["result"] == done["result"]
+    assert after["completed_at"] == done["completed_at"]
 
 
 def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
