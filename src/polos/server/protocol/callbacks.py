@@ -41,7 +41,7 @@ from ..http import Text, body, json_response, path_text
 from ..models import _Request
 from ..state import server_state
 from .dispatch import plain_json
-from .registry import TAG
+from .registry import TAG, Accepted
 
 #: The keys of the SDK-only facts kept in an SDK step's ``name``.
 _EXTRAS = ("output_schema_name", "source_execution_id", "success")
@@ -143,7 +143,7 @@ async def store_step(request: Request) -> Response:
     store = state.store
     row = await _row(store, execution_id)
     if await store.get_step(execution_id, req.step_key) is not None:
-        return json_response({})  # first write wins
+        return json_response(Accepted())  # first write wins
     if row.status != Status.RUNNING:
         raise _not_running(row, f"step {req.step_key!r}")
     sender = request.headers.get("x-worker-id")
@@ -180,7 +180,7 @@ async def store_step(request: Request) -> Response:
             raise
         recorded = True
     if recorded or await store.get_step(execution_id, req.step_key) is not None:
-        return json_response({})
+        return json_response(Accepted())
     raise _not_running(await _row(store, execution_id), f"step {req.step_key!r}")
 
 
@@ -242,7 +242,7 @@ async def complete(request: Request) -> Response:
     state.dispatcher.ended(execution_id)
     if not ok:
         raise conflict(f"completion refused: execution {execution_id} changed hands meanwhile")
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def fail(request: Request) -> Response:
@@ -261,7 +261,7 @@ async def fail(request: Request) -> Response:
     state.dispatcher.ended(execution_id)
     if not ok:
         raise conflict(f"failure refused: execution {execution_id} changed hands meanwhile")
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def confirm_cancellation(request: Request) -> Response:
@@ -273,7 +273,7 @@ async def confirm_cancellation(request: Request) -> Response:
         raise conflict(f"execution {execution_id} runs on worker {row.owner}, not {req.worker_id}")
     # The store cancelled the run when it was asked to; the worker has now stopped it.
     state.dispatcher.ended(execution_id)
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def otel_span_id(request: Request) -> Response:
@@ -283,7 +283,7 @@ async def otel_span_id(request: Request) -> Response:
     execution_id = path_text(request, "execution_id")
     await body(request, OtelSpanRequest, state.settings.max_body_bytes)
     await _row(state.store, execution_id)
-    return json_response({})
+    return json_response(Accepted())
 
 
 _BASE = "/internal/executions/{execution_id}"
@@ -295,6 +295,7 @@ ENDPOINTS = [
         store_step,
         "SDK worker: record a step (first write wins; 409 when the run is not running)",
         TAG,
+        response=Accepted,
         body=StepOutputRequest,
         errors=(400, 404, 409, 413, 422),
     ),
@@ -323,6 +324,7 @@ ENDPOINTS = [
         complete,
         "SDK worker: the run completed (409 from a worker that no longer holds it)",
         TAG,
+        response=Accepted,
         body=CompleteRequest,
         errors=(400, 404, 409, 413, 422),
     ),
@@ -332,6 +334,7 @@ ENDPOINTS = [
         fail,
         "SDK worker: the run failed (409 from a worker that no longer holds it)",
         TAG,
+        response=Accepted,
         body=FailRequest,
         errors=(400, 404, 409, 413, 422),
     ),
@@ -341,6 +344,7 @@ ENDPOINTS = [
         confirm_cancellation,
         "SDK worker: it stopped a cancelled run",
         TAG,
+        response=Accepted,
         body=WorkerIdRequest,
         errors=(400, 404, 409, 413, 422),
     ),
@@ -350,6 +354,7 @@ ENDPOINTS = [
         otel_span_id,
         "SDK worker: the span id of a run that parks (accepted, not kept)",
         TAG,
+        response=Accepted,
         body=OtelSpanRequest,
         errors=(400, 404, 413, 422),
     ),

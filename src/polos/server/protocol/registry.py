@@ -21,7 +21,6 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
@@ -32,8 +31,8 @@ from ...store import ServedWorkflow, Store, WorkerRow
 from ...store.records import QueueRow
 from ...store.vocabulary import WorkflowType
 from ..endpoint import Endpoint
-from ..errors import bad_request, not_found
-from ..http import Text, body, json_response, path_text, query
+from ..errors import not_found
+from ..http import Text, body, json_response, path_text, query, storable_text
 from ..models import _Request
 from ..state import ServerState, server_state
 from .dispatch import dispatcher_of
@@ -41,6 +40,15 @@ from .dispatch import dispatcher_of
 log = logging.getLogger("polos.server.protocol")
 
 TAG = "Worker protocol"
+#: The largest count a database integer column holds.
+_INT32 = 2**31 - 1
+
+
+class Capabilities(_Request):
+    runtime: Text | None = None
+    workflow_ids: list[Text] = Field(default_factory=list)
+    agent_ids: list[Text] = Field(default_factory=list)
+    tool_ids: list[Text] = Field(default_factory=list)
 
 
 class RegisterWorkerRequest(_Request):
@@ -50,8 +58,8 @@ class RegisterWorkerRequest(_Request):
     deployment_id: Text | None = None
     mode: Text = "push"
     push_endpoint_url: str | None = Field(default=None, max_length=2000, validate_default=True)
-    max_concurrent_executions: int | None = Field(default=None, gt=0)
-    capabilities: dict[str, Any] | None = None
+    max_concurrent_executions: int | None = Field(default=None, gt=0, le=_INT32)
+    capabilities: Capabilities | None = None
 
     @field_validator("mode")
     @classmethod
@@ -65,13 +73,17 @@ class RegisterWorkerRequest(_Request):
     def _http_url(cls, url: str | None) -> str | None:
         if url is None:
             raise ValueError("a push worker needs push_endpoint_url (set POLOS_WORKER_SERVER_URL)")
-        if not url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://")) or not urlparse(url).hostname:
             raise ValueError(f"push_endpoint_url must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
+        return storable_text(url).rstrip("/")
 
 
 class RegisterWorkerResponse(_Request):
     worker_id: str
+
+
+class Accepted(_Request):
+    """An empty JSON object: done (Polos's orchestrator answers these with 200 and no body)."""
 
 
 class DeploymentRequest(_Request):
@@ -89,7 +101,7 @@ class DeploymentWorkflowRequest(_Request):
 
 class QueueInfo(_Request):
     name: Text = Field(min_length=1)
-    concurrency_limit: int | None = Field(default=None, gt=0)
+    concurrency_limit: int | None = Field(default=None, gt=0, le=_INT32)
 
 
 class QueuesRequest(_Request):
@@ -141,8 +153,8 @@ async def register_worker(request: Request) -> Response:
     state = server_state(request)
     req = await body(request, RegisterWorkerRequest, state.settings.max_body_bytes)
     assert req.push_endpoint_url is not None  # the validator refuses none
-    caps = req.capabilities or {}
-    serves = _ids(caps, "workflow_ids") + _ids(caps, "agent_ids") + _ids(caps, "tool_ids")
+    caps = req.capabilities or Capabilities()
+    serves = [i for i in caps.workflow_ids + caps.agent_ids + caps.tool_ids if i]
     now = time.time()
     worker = WorkerRow(
         worker_id=str(uuid.uuid4()),
@@ -172,18 +184,11 @@ async def register_worker(request: Request) -> Response:
     return json_response(RegisterWorkerResponse(worker_id=worker.worker_id))
 
 
-def _ids(caps: dict[str, Any], name: str) -> list[str]:
-    value = caps.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise bad_request(f"capabilities.{name} must be a list of ids")
-    return list(value)
-
-
 async def register_deployment(request: Request) -> Response:
     # A deployment is a name on workers and runs here: nothing to create.
     state = server_state(request)
     await body(request, DeploymentRequest, state.settings.max_body_bytes)
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def register_deployment_workflow(request: Request) -> Response:
@@ -196,7 +201,7 @@ async def register_deployment_workflow(request: Request) -> Response:
     queue = old.queue_name if old is not None else req.workflow_id
     served = ServedWorkflow(req.workflow_id, queue, req.workflow_type, deployment_id)
     await state.store.register_workflows([served], time.time())
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def register_queues(request: Request) -> Response:
@@ -210,7 +215,7 @@ async def register_queues(request: Request) -> Response:
         # Rate limits set by our own workers on the same queue are kept.
         rate, period = (old.rate_limit, old.rate_period) if old is not None else (None, None)
         await store.upsert_queue(QueueRow(info.name, info.concurrency_limit, rate, period, now))
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def mark_online(request: Request) -> Response:
@@ -219,7 +224,7 @@ async def mark_online(request: Request) -> Response:
     worker.online, worker.heartbeat_at = True, time.time()
     await state.store.register_worker(worker)
     dispatcher_of(state).wake()
-    return json_response({})
+    return json_response(Accepted())
 
 
 async def heartbeat(request: Request) -> Response:
@@ -280,6 +285,7 @@ def _endpoints() -> Sequence[Endpoint]:
             register_deployment,
             "SDK worker: register its deployment",
             TAG,
+            response=Accepted,
             body=DeploymentRequest,
             errors=(400, 413, 422),
         ),
@@ -289,6 +295,7 @@ def _endpoints() -> Sequence[Endpoint]:
             register_deployment_workflow,
             "SDK worker: register a workflow, agent or tool it serves",
             TAG,
+            response=Accepted,
             body=DeploymentWorkflowRequest,
             errors=(400, 413, 422),
         ),
@@ -298,6 +305,7 @@ def _endpoints() -> Sequence[Endpoint]:
             register_queues,
             "SDK worker: register its queues and their concurrency limits",
             TAG,
+            response=Accepted,
             body=QueuesRequest,
             errors=(400, 413, 422),
         ),
@@ -325,6 +333,7 @@ def _endpoints() -> Sequence[Endpoint]:
             mark_online,
             "SDK worker: ready for runs",
             TAG,
+            response=Accepted,
             errors=(404,),
         ),
         Endpoint(
