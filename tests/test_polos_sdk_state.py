@@ -543,9 +543,15 @@ async def test_an_sdk_agent_and_a_scheduled_sdk_workflow_on_our_server(
             page = (await http.get(f"/runs/{run_id}/trace")).text
             for shown in ("llm_generate:1", "execute_tools:step_1", "sdks_weather", trace_id):
                 assert shown in page
-            # Each run as what its worker registered it as.
+            # Each run as what its worker registered it as; its LLM calls with model and tokens.
             assert page.count('<span class="span-kind">agent</span>') == 1
             assert page.count('<span class="span-kind">tool</span>') == 1
+            assert "LLM call 1" in page and "LLM call 2" in page
+            assert "gpt-4o-mini · 30 tokens (10 in, 20 out)" in page
+            # The run's page tells its conversation: the tool called, its result, the answer.
+            run_page = (await http.get(f"/runs/{run_id}")).text
+            for shown in ("sdks_weather", "sunny", "Sunny in Paris"):
+                assert shown in run_page
 
             # The scheduled workflow fires from the server and runs on the SDK worker.
             async def ticked() -> Any:

@@ -23,6 +23,9 @@ from .values import plain
 
 _LLM = re.compile(r"^llm_(\d+)(?:_retry(\d+))?$")
 _TOOLS = re.compile(r"^tools_(\d+)$")
+# A Polos SDK agent's steps (polos-sdk 0.1.15): its LLM calls and tool batches.
+_SDK_LLM = re.compile(r"^llm_generate:(\d+)$")
+_SDK_TOOLS = re.compile(r"^execute_tools:step_(\d+)$")
 _STOP = re.compile(r"^stop_check_(\d+)$")
 _APPROVE = re.compile(r"^approve_(\d+)_(.+)$")
 _NUMBERED = re.compile(r"^(\d+)\.(guardrail|hook)\.(.+)$")
@@ -85,7 +88,29 @@ class Conversation:
 
 
 def is_agent_run(steps: list[StepRow]) -> bool:
-    return any(_LLM.match(s.step_key) for s in steps)
+    return any(_LLM.match(s.step_key) or _SDK_LLM.match(s.step_key) for s in steps)
+
+
+def _sdk_call(out: dict[str, Any]) -> dict[str, Any]:
+    """A Polos SDK agent's LLM step output in the fields of ours: ``content`` is the
+    text, ``stop_reason`` the finish reason, and each tool call names its function."""
+    calls = []
+    for tc in out.get("tool_calls") or []:
+        function = tc.get("function") if isinstance(tc, dict) else None
+        if isinstance(function, dict):
+            calls.append(
+                {
+                    "id": tc.get("call_id") or tc.get("id"),
+                    "name": function.get("name"),
+                    "raw_arguments": function.get("arguments"),
+                }
+            )
+    return {
+        **out,
+        "text": out.get("content") or "",
+        "finish_reason": out.get("stop_reason"),
+        "tool_calls": calls,
+    }
 
 
 def _text(content: Any) -> str:
@@ -159,15 +184,18 @@ def conversation(
     for step in sorted(steps, key=lambda s: s.created_at):
         key = step.step_key
         bar = bars.get(key)
-        if (m := _LLM.match(key)) is not None:
+        sdk = _SDK_LLM.match(key)
+        if (m := _LLM.match(key) or sdk) is not None:
             out = plain(step.output)
             out = out if isinstance(out, dict) else {}
+            if sdk is not None:
+                out = _sdk_call(out)
             usage = out.get("usage") if isinstance(out.get("usage"), dict) else {}
             assert isinstance(usage, dict)
             call = LlmCall(
                 number=int(m.group(1)),
                 key=key,
-                retry=int(m.group(2) or 0),
+                retry=int(m.group(2) or 0) if sdk is None else 0,
                 model=out.get("model"),
                 text=str(out.get("text") or ""),
                 finish_reason=out.get("finish_reason"),
@@ -191,7 +219,7 @@ def conversation(
                     )
             calls.append(call)
             by_number[call.number] = call
-        elif (m := _TOOLS.match(key)) is not None:
+        elif (m := _TOOLS.match(key) or _SDK_TOOLS.match(key)) is not None:
             out = plain(step.output)
             outcomes[int(m.group(1))] = [o for o in out or [] if isinstance(o, dict)]
         elif (m := _STOP.match(key)) is not None:
