@@ -6,7 +6,8 @@ Read from the run's recorded steps (the agent loop records each LLM call as step
 ``llm_<n>`` with the provider's response, its tool calls as the children step
 ``tools_<n>``, guardrails as ``<n>.guardrail...``, stop checks as ``stop_check_<n>``,
 tool approvals as the suspend ``approve_<n>_<call id>``) and, once it finished,
-from its result.
+from its result. A Polos SDK agent records its LLM calls as ``llm_generate:<n>``
+and its tool batches as ``execute_tools:step_<n>``; they read the same way.
 """
 
 from __future__ import annotations
