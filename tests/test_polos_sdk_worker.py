@@ -22,7 +22,7 @@ import pytest
 from polos import Polos, PolosClient, WorkflowContext, workflow
 from polos.store import Store, WorkerRow
 from polos.store.api_keys import new_api_key
-from sdk_kit import SdkWorkers, ServerProcess
+from sdk_kit import SdkWorkers, ServerProcess, start_polos_server
 from server_kit import until
 
 pytestmark = pytest.mark.slow
@@ -186,6 +186,34 @@ async def test_a_killed_sdk_worker_run_is_finished_by_the_next_without_rerunning
     final = await store.get_execution(run_id)
     assert final is not None and final.status == "completed"
     assert final.deployment_id == "dep-k"
+
+
+async def test_a_run_held_by_an_sdk_worker_survives_a_server_crash(
+    sdk_workers: SdkWorkers, client: PolosClient, polos_server: ServerProcess, tmp_path: Path
+) -> None:
+    worker = sdk_workers.start(WORKER, extra={"SDK_TEST_DIR": str(tmp_path)})
+    store = client.store
+    await _sdk_worker(store)
+    async with httpx.AsyncClient(base_url=polos_server.url, timeout=30) as http:
+        run_id = await _run(http, "sdkc_steps", {"tag": "srv", "hold": True, "n": 3})
+
+    async def step_one_recorded() -> bool:
+        return await store.get_step(run_id, "one") is not None
+
+    await until(step_one_recorded, 60)
+    polos_server.kill()  # SIGKILL: no goodbye to anyone
+    again = start_polos_server(polos_server.database_url, tmp_path, port=polos_server.port)
+    try:
+        (tmp_path / "srv.go").touch()
+        # The worker still runs it: the new server learns who holds it and renews the
+        # lease, and the worker's completion (retried while the server was down) lands.
+        result = await client.wait_for_result(run_id, timeout=90)
+        assert result["pid"] == worker.proc.pid and result["total"] == 9
+        assert _count(tmp_path, "srv_one") == 1 and _count(tmp_path, "srv_two") == 1
+        history = [h.event for h in await store.list_history(run_id)]
+        assert history.count("claimed") == 1, history  # never pushed a second time
+    finally:
+        again.stop()
 
 
 async def test_cancelling_a_run_reaches_its_sdk_worker(
