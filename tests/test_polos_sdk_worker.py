@@ -255,6 +255,12 @@ async def test_an_sdk_worker_and_one_of_ours_serve_one_project(
     await asyncio.sleep(1)
     workers = await store.list_workers()
     assert {bool(w.push_url) for w in workers} == {True, False}
+    listed = (await http.get("/api/v1/workers")).json()["workers"]
+    assert sorted(w["push_endpoint_url"] or "ours" for w in listed) == sorted(["ours", sdk.url])
+    [sdk_row] = [w for w in listed if w["push_endpoint_url"]]
+    assert sdk_row["online"] is True and "sdkc_steps" in sdk_row["serves"]
+    page = await http.get("/workers")
+    assert page.status_code == 200 and "Polos SDK worker at" in page.text
 
 
 async def test_an_sdk_worker_with_an_api_key(

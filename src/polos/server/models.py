@@ -317,6 +317,13 @@ class WorkerResponse(BaseModel):
     deployment_id: str | None = None
     started_at: datetime
     heartbeat_at: datetime
+    push_endpoint_url: str | None = Field(
+        default=None, description="A Polos SDK worker's push endpoint (None: a worker of ours)"
+    )
+    online: bool = Field(default=True, description="False while an SDK worker still registers")
+    serves: list[str] = Field(
+        default_factory=list, description="What an SDK worker runs (ours: not listed here)"
+    )
 
 
 class WorkersResponse(BaseModel):

@@ -62,6 +62,9 @@ async def list_workers(request: Request) -> Response:
                     deployment_id=w.deployment_id,
                     started_at=datetime.fromtimestamp(w.started_at, UTC),
                     heartbeat_at=datetime.fromtimestamp(w.heartbeat_at, UTC),
+                    push_endpoint_url=w.push_url,
+                    online=w.online,
+                    serves=list(w.serves),
                 )
                 for w in rows
             ]
