@@ -435,6 +435,7 @@ async def test_connection_refused_is_retried_then_reported() -> None:
     assert caught.value.status_code is None
     assert caught.value.attempts == 2
     assert "APIConnectionError" in str(caught.value)
+    assert "timed out" not in str(caught.value)  # refused, not slow
     assert len(sleep.delays) == 1
 
 
@@ -797,12 +798,14 @@ async def test_the_conversation_skips_the_sdk_type_walk(
 async def test_concurrent_calls_spread_over_small_connection_pools(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # httpcore's pool bookkeeping grows with the square of its connections:
-    # many calls in flight go over several small pools, one call at a time over one.
+    # Without aiohttp, calls go over httpx, whose pool bookkeeping grows with
+    # the square of its connections: many calls in flight go over several small
+    # pools, one call at a time over one.
     import asyncio
 
     from polos.agents.providers import _http_pools
 
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # as if not installed
     monkeypatch.setattr(_http_pools, "PER_POOL", 4)
     async with FakeOpenAIServer([Turn.reply("answer")] * 22, latency=0.2) as server:
         provider = get_provider(kind, "fake-model", server.base_url)
@@ -817,5 +820,22 @@ async def test_concurrent_calls_spread_over_small_connection_pools(
             assert transport.busy == [0] * 5  # every connection given back
             assert (await provider.complete(ask())).text == "answer"
             assert len(transport.pools) == 5
+        finally:
+            await provider.aclose()
+
+
+@pytest.mark.parametrize("kind", ["openai-chat", "openai-responses"])
+async def test_model_calls_go_over_aiohttp_when_installed(kind: str) -> None:
+    import asyncio
+
+    from httpx_aiohttp import AiohttpTransport
+
+    async with FakeOpenAIServer([Turn.reply("answer")] * 30, latency=0.05) as server:
+        provider = get_provider(kind, "fake-model", server.base_url)
+        try:
+            answers = await asyncio.gather(*(provider.complete(ask()) for _ in range(30)))
+            assert [a.text for a in answers] == ["answer"] * 30
+            transport = provider._clients.get()._client._transport  # type: ignore[attr-defined]
+            assert isinstance(transport, AiohttpTransport)
         finally:
             await provider.aclose()

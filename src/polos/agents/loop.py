@@ -26,6 +26,7 @@ from .. import serialization
 from ..engine.context import WorkflowContext
 from ..engine.run import current_run
 from ..observability import genai
+from ..runtime.worker_resources import on_worker_stop
 from ..store.records import NewEvent
 from ..types import BatchWorkflowInput
 from .context import AgentContext
@@ -73,8 +74,28 @@ _REQUEST_FIELDS = {"temperature", "top_p", "max_tokens", "max_output_tokens"}
 
 async def run_agent(agent: Agent, ctx: WorkflowContext, payload: AgentInput) -> AgentResult:
     provider = agent.llm_provider()  # a configuration error fails the run before any step
+    _close_with_worker(ctx._run.worker_id, provider)
     loop = _Loop(agent, AgentContext(ctx._run, agent), payload, provider)
     return await loop.run()
+
+
+#: (worker id, provider) pairs whose HTTP connections close when that worker stops.
+_closing: set[tuple[str, int]] = set()
+
+
+def _close_with_worker(worker_id: str, provider: Provider) -> None:
+    """Close ``provider``'s connections in this loop when the worker stops (an
+    aiohttp session left open is reported as a leak when it is collected)."""
+    key = (worker_id, id(provider))
+    if key in _closing:
+        return
+    _closing.add(key)
+
+    async def close() -> None:
+        _closing.discard(key)
+        await provider.aclose()
+
+    on_worker_stop(worker_id, close)
 
 
 class _Loop:

@@ -1,4 +1,12 @@
-"""An httpx transport that spreads model calls over several small connection pools.
+"""The HTTP transport model calls go over: aiohttp when installed, else pooled httpx.
+
+The openai SDK's own ``aiohttp`` extra (``httpx-aiohttp``, pinned in our
+``agents`` extra) sends its requests over aiohttp: per call that took about
+half the client CPU of httpx's own transport (0.9 ms against 1.4 to 2.2 ms
+for a small chat call against the fake server on this machine), and its
+connection pool keeps no per-connection bookkeeping on each request. Where
+it is not installed, calls go over httpx, spread over several small pools:
+
 
 httpcore's connection pool does bookkeeping quadratic in its number of
 connections on every request start and finish (for each connection it counts
@@ -11,6 +19,7 @@ connections keep it small: a new pool opens only when every open one has
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
 
@@ -18,6 +27,47 @@ import httpx
 
 #: Requests in flight on one pool before the next pool opens.
 PER_POOL = 32
+
+
+def model_http_client(
+    aiohttp_client: Callable[..., httpx.AsyncClient],
+    httpx_client: Callable[..., httpx.AsyncClient],
+) -> httpx.AsyncClient:
+    """An SDK's HTTP client (given its ``DefaultAioHttpClient`` and
+    ``DefaultAsyncHttpxClient`` classes) on the fastest transport installed."""
+    try:
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        return httpx_client(transport=PooledTransport())
+    return aiohttp_client(transport=_aiohttp_transport())
+
+
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    class Transport(AiohttpTransport):
+        """httpx-aiohttp 0.2 reports every aiohttp connection error as a connect
+        *timeout* (a refused connection read "Request timed out"): only a real
+        timeout stays one here; the rest are connection errors, as httpx has them."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                return await super().handle_async_request(request)
+            except httpx.TimeoutException as exc:
+                cause = exc.__cause__
+                if cause is None or isinstance(cause, asyncio.TimeoutError):
+                    raise
+                kind = (
+                    httpx.ConnectError
+                    if isinstance(cause, aiohttp.ClientConnectorError)
+                    else httpx.ReadError
+                )
+                raise kind(f"{type(cause).__name__}: {cause}", request=request) from cause
+
+    # max_connections 0: aiohttp opens as many connections as there are calls in
+    # flight (a fleet of agents waiting on a slow model); its default queues past 100.
+    return Transport(limits=httpx.Limits(max_connections=0))
 
 
 class PooledTransport(httpx.AsyncBaseTransport):

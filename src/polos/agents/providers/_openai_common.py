@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ._http_pools import PooledTransport
+from ._http_pools import model_http_client
 from ._sdk_errors import translated
 from .base import PerLoopClient
 
@@ -17,13 +17,14 @@ def openai_clients(
     api_key: str, base_url: str | None, timeout: float | None
 ) -> PerLoopClient[AsyncOpenAI]:
     def new_client() -> AsyncOpenAI:
-        from openai import AsyncOpenAI, DefaultAsyncHttpxClient  # late: `import polos` stays light
+        # late: `import polos` stays light
+        from openai import AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
 
         options: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,
-            # Many concurrent calls (a fleet of agents) over small pools, see _http_pools.
-            "http_client": DefaultAsyncHttpxClient(transport=PooledTransport()),
+            # aiohttp when installed, else httpx over small pools: see _http_pools.
+            "http_client": model_http_client(DefaultAioHttpClient, DefaultAsyncHttpxClient),
         }
         if timeout is not None:
             options["timeout"] = timeout
