@@ -127,7 +127,7 @@ def test_01_agent_with_tools(
         "01-agent-with-tools", polos_server, ts_node_modules, tmp_path, openai_env(openai_llm)
     )
     _has(output, "Invoking weather_agent...", "It's 18°C and cloudy in Paris.")
-    first = openai_llm.requests[0].body
+    first: dict[str, Any] = dict(openai_llm.requests[0].body)
     assert first["model"] == "gpt-4o-mini"
     assert [t["name"] for t in first["tools"]] == ["get_weather"]
 

@@ -156,7 +156,8 @@ class TsProcess:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        while chunk := self.proc.stdout.read1(65536):
+        fd = self.proc.stdout.fileno()
+        while chunk := os.read(fd, 65536):
             with self._seen:
                 self._out.extend(chunk)
                 self._seen.notify_all()
