@@ -478,3 +478,43 @@ def test_polos_typescript_example_runs_unchanged(
     # The examples catch their own errors and print them; none may appear.
     assert "\nError: " not in output, context
     assert "OrchestratorApiError" not in output, context
+
+
+async def test_polos_typescript_example_22_approval_page(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    """Example 22 (not in 08-16): its suspend's ``_approval_url`` is our approval page,
+    which a person (headless Chromium, JavaScript off) fills in and submits."""
+    from browser import chromium
+
+    folder = copy_ts_example("22-approval-page", ts_node_modules, tmp_path)
+    # The example rewrites the URL for Polos's UI dev server unless told where the UI is.
+    env = node_env(polos_server.url, free_port(), {"POLOS_UI_URL": polos_server.url})
+    main = TsProcess(folder, "main.ts", env)
+    try:
+        await asyncio.to_thread(main.wait_for, "Waiting for response...", timeout=90)
+        [approval_url] = re.findall(
+            rf"^  ({re.escape(polos_server.url)}/approve/\S+)$", main.output, re.M
+        )
+        async with chromium() as browser:
+            context = await browser.new_context(java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(approval_url)
+            assert await page.title() == "Deploy api-gateway v2.4.0"
+            await page.check("#field-approved")
+            await page.fill("#field-approver", "Grace Hopper")
+            await page.fill("#field-reason", "Release train 42")
+            await page.click("button[type=submit]")
+            await page.wait_for_url("**?submitted=1")
+            await context.close()
+        output = await asyncio.to_thread(main.finish, 90)
+    finally:
+        main.kill()
+    assert main.proc.returncode == 0, output
+    for line in [
+        "  Workflow completed!",
+        "  Status:      deployed",
+        "  Approved by: Grace Hopper",
+        "  Reason:      Release train 42",
+    ]:
+        assert line in output.splitlines(), f"{line!r} missing:\n{output}\n{main.log()}"
