@@ -201,13 +201,24 @@ async def test_a_run_held_by_an_sdk_worker_survives_a_server_crash(
         return await store.get_step(run_id, "one") is not None
 
     await until(step_one_recorded, 60)
+
+    # Inside step two, between calls to the server (one cut short would fail the step:
+    # the SDK does not retry its step calls).
+    async def waiting() -> bool:
+        return (tmp_path / "srv.waiting").exists()
+
+    await until(waiting, 60)
     polos_server.kill()  # SIGKILL: no goodbye to anyone
     again = start_polos_server(polos_server.database_url, tmp_path, port=polos_server.port)
     try:
         (tmp_path / "srv.go").touch()
         # The worker still runs it: the new server learns who holds it and renews the
         # lease, and the worker's completion (retried while the server was down) lands.
-        result = await client.wait_for_result(run_id, timeout=90)
+        try:
+            result = await client.wait_for_result(run_id, timeout=90)
+        except Exception as exc:
+            logs = f"server:\n{again.output()}\nworker:\n{worker.output()}"
+            raise AssertionError(f"{exc}\n{logs}") from exc
         assert result["pid"] == worker.proc.pid and result["total"] == 9
         assert _count(tmp_path, "srv_one") == 1 and _count(tmp_path, "srv_two") == 1
         history = [h.event for h in await store.list_history(run_id)]

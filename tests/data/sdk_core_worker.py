@@ -35,6 +35,7 @@ def bump(name: str) -> int:
 
 
 async def held(tag: str) -> int:
+    (DIR / f"{tag}.waiting").touch()  # the test may now kill the worker or the server
     flag = DIR / f"{tag}.go"
     while not flag.exists():
         await asyncio.sleep(0.05)

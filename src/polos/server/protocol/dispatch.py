@@ -28,7 +28,7 @@ renews nothing, so its leases run out and the ordinary reclaim applies.
 Cancellation. A run held by an SDK worker that is cancelled (through our API,
 CLI or dashboard) is announced to that worker (``POST {push
 endpoint}/cancel/{id}`` with ``X-Worker-ID``), from this process's cancel
-signal at once, or from the next renewal round when another process cancelled
+signal at once, or within ``REFRESH_SECONDS`` when another process cancelled
 it.
 
 With no SDK worker registered the dispatcher only looks for one now and then.
@@ -70,6 +70,9 @@ IDLE_SECONDS = 2.0
 BATCH = 20
 #: Refused connections in a row after which a push endpoint's process is dead.
 DEAD_AFTER = 3
+#: Seconds between reads of which runs each SDK worker holds (runs other server
+#: processes pushed, runs cancelled by other processes are learnt at this pace).
+REFRESH_SECONDS = 3.0
 #: Polos's default capacity of an SDK worker that said none.
 DEFAULT_CAPACITY = 100
 LEASE_ENV = "POLOS_PUSH_LEASE_SECONDS"
@@ -171,6 +174,7 @@ class Dispatcher:
         self._refusals: dict[str, int] = {}
         self._paused_until: dict[str, float] = {}
         self._turn = itertools.count()
+        self._refreshed = -REFRESH_SECONDS
         #: Workers with a batch of pushes in flight (one batch at a time each), and the tasks.
         self._pushing: set[str] = set()
         self._pushes: set[asyncio.Task[None]] = set()
@@ -358,7 +362,10 @@ class Dispatcher:
         workers = await _push_workers(self.store)
         if not workers and not self._held:
             return
-        await self._refresh_held(workers)
+        # Reading every running run is the costly part: not on every probe.
+        if time.monotonic() - self._refreshed >= REFRESH_SECONDS:
+            self._refreshed = time.monotonic()
+            await self._refresh_held(workers)
         await asyncio.gather(*(self._probe(w) for w in workers if w.online))
         await self._housekeeping()
 
