@@ -3,7 +3,8 @@
 ``@polos/sdk`` is not on the npm registry this project's machines reach, so the
 tests use a package built from Polos's source elsewhere (docs/typescript.md
 says how) and named by ``POLOS_TS_SDK_TGZ``; without it they are skipped with
-that reason. Polos's ``typescript-examples`` are read from
+that reason. Where the registry has it, ``POLOS_TS_SDK_VERSION=0.2.3`` installs
+the published package instead. Polos's ``typescript-examples`` are read from
 ``POLOS_TS_EXAMPLES_DIR`` at test time and copied into a temporary folder,
 never into this repository.
 
@@ -60,20 +61,35 @@ def examples_dir() -> Path:
 
 
 def _unavailable(reason: str) -> None:
-    if IN_CI and os.environ.get("POLOS_TS_SDK_TGZ"):
+    if IN_CI and (os.environ.get("POLOS_TS_SDK_TGZ") or os.environ.get("POLOS_TS_SDK_VERSION")):
         pytest.fail(reason)  # asked for explicitly: a broken install is a failure
     pytest.skip(reason)
 
 
-def install_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``npm install`` the packed SDK and the examples' dependencies; the node_modules."""
+def _sdk_dependency() -> tuple[str, str]:
+    """What to install as @polos/sdk, and how to name it in a message.
+
+    ``POLOS_TS_SDK_VERSION`` (``0.2.3``, ``latest``) installs the published
+    package from the npm registry, where the registry has it; otherwise the
+    package built from source, at ``POLOS_TS_SDK_TGZ``.
+    """
+    version = os.environ.get("POLOS_TS_SDK_VERSION")
+    if version:
+        return version, f"@polos/sdk@{version} from the npm registry"
     tgz = sdk_tgz()
     if not tgz.is_file():
         pytest.skip(
             f"no packed @polos/sdk at {tgz}: the package is not on the npm registry this "
             "machine reaches; build it from Polos's sdk/typescript (npm install, npm run build, "
-            "npm pack) and set POLOS_TS_SDK_TGZ to the .tgz (docs/typescript.md)"
+            "npm pack) and set POLOS_TS_SDK_TGZ to the .tgz, or set POLOS_TS_SDK_VERSION to "
+            "install the published one (docs/typescript.md)"
         )
+    return f"file:{tgz}", str(tgz)
+
+
+def install_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``npm install`` the SDK and the examples' dependencies; the node_modules."""
+    spec, named = _sdk_dependency()
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the @polos/sdk tests (Node 18 or later)")
     root = tmp_path_factory.mktemp("polos-ts-sdk")
@@ -81,7 +97,7 @@ def install_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "name": "polos-ts-sdk-tests",
         "private": True,
         "type": "module",
-        "dependencies": {"@polos/sdk": f"file:{tgz}", **EXAMPLE_DEPENDENCIES},
+        "dependencies": {"@polos/sdk": spec, **EXAMPLE_DEPENDENCIES},
     }
     (root / "package.json").write_text(json.dumps(package, indent=2))
     done = subprocess.run(
@@ -92,7 +108,7 @@ def install_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=900,
     )
     if done.returncode != 0:
-        _unavailable(f"npm install of {tgz} failed: {(done.stdout + done.stderr)[-1500:]}")
+        _unavailable(f"npm install of {named} failed: {(done.stdout + done.stderr)[-1500:]}")
     return root / "node_modules"
 
 
