@@ -13,6 +13,7 @@ its result reached the model.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,77 @@ def test_07_lifecycle_hooks(
         "Demo complete! Review the hook logs above.",
     )
     assert output.count("Agent completed") == 3
+
+
+def test_17_order_processing_with_a_fraud_review_approved_from_another_process(
+    polos_server: ServerProcess,
+    ts_node_modules: Path,
+    tmp_path: Path,
+    openai_llm: FakeOpenAIServer,
+) -> None:
+    """Example 17 (beyond 01-16): an agent awaited by a workflow charges through a tool,
+    the workflow suspends for a fraud review, ``approve_order.ts`` (a process of its own,
+    the SDK's PolosClient only) resumes it, and a second agent run sends the email."""
+
+    def charged(request: RecordedRequest) -> Turn:
+        [charge] = tool_outputs(request)
+        return Turn.reply(
+            json.dumps(
+                {
+                    "action": "charge",
+                    "action_details": {"charge_id": charge["charge_id"], "amount": 1500},
+                    "action_requested": "fraud_review",
+                    "status_message": "Charged; fraud review needed",
+                }
+            )
+        )
+
+    def emailed(request: RecordedRequest) -> Turn:
+        [sent] = tool_outputs(request)
+        return Turn.reply(
+            json.dumps(
+                {
+                    "action": "email",
+                    "action_details": {"email_sent_to": "customer@example.com"},
+                    "action_requested": None,
+                    "status_message": f"Confirmation sent: {json.dumps(sent)}",
+                }
+            )
+        )
+
+    script(
+        openai_llm,
+        Turn.call(
+            "charge_stripe", {"customer_id": "cust_abc123", "amount": 1500, "currency": "usd"}
+        ),
+        charged,
+        Turn.call(
+            "send_confirmation_email",
+            {"email": "customer@example.com", "order_id": "ORD-12345", "amount": 1500},
+        ),
+        emailed,
+    )
+    folder = copy_ts_example("17-order-processing", ts_node_modules, tmp_path)
+    env = node_env(polos_server.url, free_port(), openai_env(openai_llm))
+    main = TsProcess(folder, "main.ts", env)
+    try:
+        main.answer([("Enter order amount (e.g., 500 or 1500): $", "1500")])
+        main.wait_for("*** FRAUD REVIEW REQUIRED ***\n", timeout=120)
+        [execution_id] = re.findall(r"^Execution ID: (\S+)$", main.output, re.M)
+        # A client only (PolosClient.resume), in a process of its own.
+        approve = TsProcess(folder, "approve_order.ts", env, (execution_id,))
+        approve_output = approve.finish(60)
+        output = main.finish(120)
+    finally:
+        main.kill()
+    assert "Done! Order approved." in approve_output, approve_output
+    context = f"{output}\n--- polos.log ---\n{main.log()}"
+    for line in [
+        "Charge ID: ch_cust_abc123_001",
+        "Status: completed",
+        "Fraud Review Required: true",
+        "Fraud Approved: true",
+        "Email Sent: true",
+    ]:
+        assert line in output.splitlines(), f"{line!r} missing:\n{context}"
+    assert len(openai_llm.requests) == 4

@@ -153,6 +153,7 @@ class TsProcess:
     folder: Path
     script: str
     env: dict[str, str]
+    args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] = field(init=False)
     _out: bytearray = field(default_factory=bytearray, init=False)
     _seen: threading.Condition = field(default_factory=threading.Condition, init=False)
@@ -160,7 +161,7 @@ class TsProcess:
 
     def __post_init__(self) -> None:
         self.proc = subprocess.Popen(
-            ["node", "--import", "tsx", self.script],
+            ["node", "--import", "tsx", self.script, *self.args],
             cwd=self.folder,
             env=self.env,
             stdin=subprocess.PIPE,
