@@ -128,10 +128,14 @@ async def test_an_sdk_worker_runs_a_multi_step_workflow(
     model_row = await store.get_execution(model_id)
     assert model_row is not None and model_row.output_schema_name == "__main__.Receipt"
 
-    # A failing workflow fails the run with the SDK's message.
+    # A failing workflow is retried twice (its failure is retryable, as Polos's
+    # orchestrator does), replaying its recorded step, then fails with the SDK's message.
     failed_id = await _run(http, "sdkc_fail", {"tag": "boom"})
-    failed = await until(lambda: _finished(store, failed_id), 60)
+    failed = await until(lambda: _finished(store, failed_id), 90)
     assert failed.status == "failed" and "refusing boom" in (failed.error or "")
+    history = [h.event for h in await store.list_history(failed_id)]
+    assert history.count("retried") == 2 and history.count("claimed") == 3
+    assert _count(tmp_path, "boom_one") == 1
 
 
 async def test_a_killed_sdk_worker_run_is_finished_by_the_next_without_rerunning_a_step(

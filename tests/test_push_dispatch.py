@@ -175,9 +175,27 @@ async def test_pushes_leases_and_callbacks(database_url: str) -> None:
         again = await s.http.post(f"{base}/complete", json={"worker_id": worker_id, "result": 8})
         assert again.status_code == 409
 
+        # A retryable failure puts the run back in the queue (as Polos retries it); one
+        # the SDK says is not retryable (a step's error) fails it at once.
+        again_id = await _run(s, "px_one")
+        await soon(lambda: len(fake.pushed) == 3)
+        fail = f"/internal/executions/{again_id}/fail"
+        r = await s.http.post(fail, json={"worker_id": worker_id, "error": "flaky"})
+        assert r.status_code == 200
+        await soon(lambda: len(fake.pushed) == 4)
+        assert fake.pushed[3]["execution_id"] == again_id
+        r = await s.http.post(
+            fail, json={"worker_id": worker_id, "error": "bad step", "retryable": False}
+        )
+        assert r.status_code == 200
+        failed = await store.get_execution(again_id)
+        assert failed is not None and failed.status == "failed" and "bad step" in failed.error
+        events = [h.event for h in await store.list_history(again_id)]
+        assert events.count("retried") == 1
+
         # A cancelled run is announced to the worker holding it.
         other = await _run(s, "px_one")
-        await soon(lambda: len(fake.pushed) == 3)
+        await soon(lambda: len(fake.pushed) == 5)
         assert (await s.http.post(f"/api/v1/executions/{other}/cancel")).status_code == 200
         await soon(lambda: fake.cancels == [other])
         confirm = await s.http.post(

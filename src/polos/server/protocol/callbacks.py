@@ -19,11 +19,14 @@ attempt. What stops a zombie worker is that its run is no longer ``running``
 attempt already recorded. @polos/sdk sends ``X-Worker-ID`` on every call:
 its step writes from a worker that does not hold the run are refused (409). Completion and failure do carry the worker id: one from a worker
 that does not hold the run (its lease was lost and the run pushed elsewhere)
-is refused with 409, as Polos's orchestrator does, and changes nothing.
+is refused with 409, as Polos's orchestrator does, and changes nothing. A
+failure the SDK calls retryable starts the run again, as Polos does, up to
+``POLOS_MAX_RETRIES`` times.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -34,7 +37,7 @@ from starlette.responses import Response
 
 from ...store import Store
 from ...store.records import ExecutionRow, StepRow
-from ...store.vocabulary import Status, StepKind
+from ...store.vocabulary import HistoryEvent, Status, StepKind
 from ..endpoint import Endpoint
 from ..errors import conflict, not_found
 from ..http import Text, body, json_response, path_text
@@ -251,6 +254,9 @@ async def fail(request: Request) -> Response:
     req = await body(request, FailRequest, state.settings.max_body_bytes)
     store = state.store
     row = await _held_by(store, execution_id, req.worker_id, "failure")
+    if req.retryable is not False and await _retry(store, row, req.error):
+        state.dispatcher.ended(execution_id)
+        return json_response(Accepted())
     error = {"type": "Error", "module": "polos-sdk", "message": req.error, "attempts": row.attempt}
     if req.stack:
         error["stack"] = req.stack
@@ -262,6 +268,39 @@ async def fail(request: Request) -> Response:
     if not ok:
         raise conflict(f"failure refused: execution {execution_id} changed hands meanwhile")
     return json_response(Accepted())
+
+
+#: Polos's name for how many times a run whose failure is retryable is started again.
+MAX_RETRIES_ENV = "POLOS_MAX_RETRIES"
+#: Marks the history entries of these retries (``retried``, detail ``{"sdk_failure": ...}``).
+_SDK_FAILURE = "sdk_failure"
+
+
+def max_retries() -> int:
+    raw = os.environ.get(MAX_RETRIES_ENV, "").strip()
+    try:
+        return max(0, int(raw)) if raw else 2
+    except ValueError:
+        return 2
+
+
+async def _retry(store: Store, row: ExecutionRow, message: str) -> bool:
+    """Hand a run whose failure the SDK calls retryable back to the queue, as Polos's
+    orchestrator does up to ``POLOS_MAX_RETRIES`` times (default 2): the SDK counts on
+    it for what its calls cannot retry (a step call cut off by a server restart). The
+    next attempt replays the recorded steps. False when the retries are used up."""
+    history = await store.list_history(row.id)
+    done = sum(
+        1 for h in history if h.event == HistoryEvent.RETRIED and _SDK_FAILURE in (h.detail or "")
+    )
+    if done >= max_retries():
+        return False
+    now = time.time()
+    if not await store.release_execution(row.id, row.attempt, now):
+        raise conflict(f"failure refused: execution {row.id} changed hands meanwhile")
+    detail = {_SDK_FAILURE: message, "retry": done + 1, "of": max_retries()}
+    await store.add_history(row.id, row.attempt, HistoryEvent.RETRIED, _text(detail), now)
+    return True
 
 
 async def confirm_cancellation(request: Request) -> Response:
