@@ -245,7 +245,7 @@ class Dispatcher:
 
     async def _dispatch_round(self) -> tuple[bool, bool]:
         """Claim and push once for every ready worker; (pushed any, any workers)."""
-        workers = [w for w in await _push_workers(self.store) if w.online]
+        workers = [w for w in await push_workers(self.store) if w.online]
         if not workers:
             return False, False
         queue_of = {w.workflow_id: w.queue_name for w in await self.store.served_workflows()}
@@ -359,7 +359,7 @@ class Dispatcher:
             await asyncio.sleep(self.settings.probe_seconds)
 
     async def _renew_round(self) -> None:
-        workers = await _push_workers(self.store)
+        workers = await push_workers(self.store)
         if not workers and not self._held:
             return
         # Reading every running run is the costly part: not on every probe.
@@ -488,9 +488,7 @@ class Dispatcher:
     async def _send_cancel(self, worker_id: str, execution_id: str) -> None:
         self._cancel_sent.add(execution_id)
         self._held.pop(execution_id, None)
-        worker = next(
-            (w for w in await _push_workers(self.store) if w.worker_id == worker_id), None
-        )
+        worker = next((w for w in await push_workers(self.store) if w.worker_id == worker_id), None)
         if worker is None or self._http is None:
             return
         try:
@@ -512,7 +510,8 @@ class Dispatcher:
             )
 
 
-async def _push_workers(store: Store) -> list[WorkerRow]:
+async def push_workers(store: Store) -> list[WorkerRow]:
+    """Every registered worker that is sent its runs over HTTP (an SDK worker)."""
     return [w for w in await store.list_workers() if w.push_url]
 
 

@@ -35,7 +35,7 @@ from ..errors import not_found
 from ..http import Text, body, json_response, path_text, query, storable_text
 from ..models import _Request
 from ..state import ServerState, server_state
-from .dispatch import dispatcher_of
+from .dispatch import dispatcher_of, push_workers
 
 log = logging.getLogger("polos.server.protocol")
 
@@ -128,11 +128,6 @@ class WorkerStatusResponse(_Request):
 
 
 # what the other protocol modules ask -----------------------------------------------------
-async def push_workers(store: Store) -> list[WorkerRow]:
-    """Every registered worker that is sent its runs over HTTP (an SDK worker)."""
-    return [w for w in await store.list_workers() if w.push_url]
-
-
 async def push_worker(store: Store, worker_id: str) -> WorkerRow | None:
     """The SDK worker registered as ``worker_id``, or None."""
     for worker in await store.list_workers():
