@@ -237,21 +237,26 @@ async def test_cancelling_a_run_reaches_its_sdk_worker(
     sdk_workers.start(WORKER, extra={"SDK_TEST_DIR": str(tmp_path)})
     store = client.store
     await _sdk_worker(store)
-    run_id = await _run(http, "sdkc_cancel", {"tag": "c"})
+    via_api = await _run(http, "sdkc_cancel", {"tag": "api"})
+    via_db = await _run(http, "sdkc_cancel", {"tag": "db"})
 
     async def started() -> bool:
-        return await store.get_step(run_id, "started") is not None
+        return all([await store.get_step(r, "started") for r in (via_api, via_db)])
 
     await until(started, 60)
-    response = await http.post(f"/api/v1/executions/{run_id}/cancel")
+    # Through the server: it tells the worker at once. Straight on the database (our
+    # client in this process, as the CLI would): the server learns it on its next read.
+    response = await http.post(f"/api/v1/executions/{via_api}/cancel")
     assert response.status_code == 200, response.text
+    assert await client.cancel_execution(via_db) is True
 
     async def cancelled_there() -> bool:
-        return _count(tmp_path, "c_cancelled") == 1
+        return _count(tmp_path, "api_cancelled") == 1 and _count(tmp_path, "db_cancelled") == 1
 
     await until(cancelled_there, 30)
-    row = await store.get_execution(run_id)
-    assert row is not None and row.status == "cancelled"
+    for run_id in (via_api, via_db):
+        row = await store.get_execution(run_id)
+        assert row is not None and row.status == "cancelled"
 
 
 async def test_an_sdk_worker_and_one_of_ours_serve_one_project(
