@@ -17,6 +17,7 @@ docs/typescript.md: the package is not on the npm registry we reach).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import textwrap
@@ -201,6 +202,43 @@ def test_a_paused_typescript_worker_that_lost_its_run_cannot_complete_it(
     # The zombie's late step record and completion changed nothing.
     assert after["status"] == "completed" and after["result"] == done["result"]
     assert after["completed_at"] == done["completed_at"]
+
+
+def test_a_typescript_agent_killed_in_its_tool_does_not_ask_the_model_again(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
+
+    def answer(request: RecordedRequest) -> Turn:
+        items = request.body.get("input", [])
+        [output] = [i["output"] for i in items if i.get("type") == "function_call_output"]
+        return Turn.reply(f"k1 is {json.loads(output)['value']}")
+
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    # Exactly two model turns: a third request would be refused (400), failing the run.
+    with FakeOpenAIServer([Turn.call("ts_slow_lookup", {"key": "k1"}), answer]) as llm:
+        env = {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test"}
+        first, _ = _start_worker(folder, polos_server, extra=env)
+        try:
+            execution_id = _run(polos_server, "ts_agent", {"input": "What is k1?"})
+            _until(lambda: _marks(folder) == ["lookup"], "the agent's tool running")
+            first.kill()  # the model's tool call is recorded; the tool's own run is not
+
+            second, _ = _start_worker(folder, polos_server, extra=env)
+            try:
+                (folder / "go").touch()
+                done = _until(
+                    lambda: _finished(polos_server, execution_id), "the agent finishing", 180
+                )
+            finally:
+                second.kill()
+        finally:
+            first.kill()
+        requests = len(llm.requests)
+    assert done["status"] == "completed", done
+    assert done["result"]["result"] == "k1 is value-of-k1"
+    assert requests == 2  # the first model call was replayed from its record, not paid again
+    assert _marks(folder) == ["lookup", "lookup"]  # the interrupted tool ran again
 
 
 def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(

@@ -7,11 +7,15 @@
 // the server, no worker holds it), then records another step.
 // `ts_calls_python`: awaits a child workflow served by a Python worker of ours.
 // `ts_child`: a child for a Python workflow of ours to await.
+// `ts_agent`: an agent (OpenAI model, pointed at a fake server by OPENAI_BASE_URL)
+// whose tool `ts_slow_lookup` marks "lookup" and blocks until `go` exists.
 // `ts_tick`: schedulable; with TS_SCHEDULE set, the worker schedules it at start
 // through the SDK's client (polos.schedules.create) and each run marks "tick".
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Polos, defineWorkflow } from '@polos/sdk';
+import { openai } from '@ai-sdk/openai';
+import { Polos, defineAgent, defineTool, defineWorkflow, maxSteps } from '@polos/sdk';
+import { z } from 'zod';
 
 const dir = process.env['TS_TEST_DIR'] ?? '.';
 const mark = (name: string): void => appendFileSync(join(dir, 'marks.txt'), `${name}\n`);
@@ -70,6 +74,27 @@ defineWorkflow<Record<string, unknown>, unknown, Record<string, unknown>>(
     return payload; // what the server handed a scheduled run
   },
 );
+
+const slowLookup = defineTool(
+  {
+    id: 'ts_slow_lookup',
+    description: 'Look up the value of a key',
+    inputSchema: z.object({ key: z.string() }),
+  },
+  async (_ctx, input: { key: string }) => {
+    mark('lookup');
+    while (!existsSync(join(dir, 'go'))) await sleep(50);
+    return { value: `value-of-${input.key}` };
+  },
+);
+
+defineAgent({
+  id: 'ts_agent',
+  model: openai('gpt-4o-mini'),
+  systemPrompt: 'Look values up with the tool.',
+  tools: [slowLookup],
+  stopConditions: [maxSteps({ count: 5 })],
+});
 
 const polos = new Polos({ deploymentId: process.env['POLOS_DEPLOYMENT_ID'] ?? 'ts-tests' });
 await polos.start();
