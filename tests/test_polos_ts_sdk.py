@@ -20,6 +20,8 @@ import asyncio
 import json
 import re
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -37,6 +39,7 @@ from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).parent / "data" / "ts"
+POLOS = Path(sys.executable).parent / "polos"
 DOCS = Path(__file__).parent.parent / "docs" / "typescript.md"
 # A ```typescript block whose first line is "// example: NAME" (indented in a list or not).
 DOC_BLOCK = re.compile(r"^( *)```typescript\n\1// example: ([\w-]+)\n(.*?)^\1```", re.M | re.S)
@@ -239,6 +242,45 @@ def test_a_typescript_agent_killed_in_its_tool_does_not_ask_the_model_again(
     assert done["result"]["result"] == "k1 is value-of-k1"
     assert requests == 2  # the first model call was replayed from its record, not paid again
     assert _marks(folder) == ["lookup", "lookup"]  # the interrupted tool ran again
+
+
+def test_typescript_workers_with_and_without_an_api_key(
+    polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    created = subprocess.run(
+        [str(POLOS), "keys", "create", "--json", "-d", polos_server.database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+
+    # Without the key (the SDK then sends "Bearer " and nothing else) it is refused.
+    keyless = TsProcess(folder, "crash_worker.ts", node_env(polos_server.url, free_port()))
+    try:
+        output = keyless.finish(60)
+    finally:
+        keyless.kill()
+    assert keyless.proc.returncode != 0 and "statusCode: 401" in output, output
+
+    worker, _ = _start_worker(folder, polos_server, extra={"POLOS_API_KEY": key})
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        with httpx.Client(base_url=polos_server.url, headers=headers, timeout=10) as http:
+            started = http.post("/api/v1/workflows/ts_child/run", json={"payload": {"n": 1}})
+            assert started.status_code == 200, started.text
+            execution_id = started.json()["execution_id"]
+
+            def finished() -> dict[str, Any] | None:
+                body: dict[str, Any] = http.get(f"/api/v1/executions/{execution_id}").json()
+                return body if body["status"] == "completed" else None
+
+            done = _until(finished, "the keyed worker's run")
+    finally:
+        worker.kill()
+    assert done["result"] == {"ts": 101}
 
 
 def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
