@@ -283,6 +283,30 @@ def test_typescript_workers_with_and_without_an_api_key(
     assert done["result"] == {"ts": 101}
 
 
+def test_a_typescript_run_survives_a_sigkill_of_polos_server(
+    database_url: str, ts_node_modules: Path, tmp_path: Path
+) -> None:
+    server = start_polos_server(database_url, tmp_path)
+    folder = ts_project(tmp_path / "worker", ts_node_modules, [DATA / "crash_worker.ts"])
+    worker: TsProcess | None = None
+    try:
+        worker, _ = _start_worker(folder, server)
+        execution_id = _run(server, "ts_crash", {"n": 4})
+        _until(lambda: _marks(folder) == ["first", "second"], "the worker in 'second'")
+        server.kill()
+        # Back on the same port and database; the SDK retries refused calls (1, 2, 4 s).
+        server = start_polos_server(database_url, tmp_path, port=server.port)
+        (folder / "go").touch()
+        done = _until(lambda: _finished(server, execution_id), "the run finishing", 120)
+    finally:
+        if worker is not None:
+            worker.kill()
+        server.stop()
+    assert done["status"] == "completed", done
+    assert done["result"] == {"doubled": 8, "plusOne": 9}
+    assert _marks(folder) == ["first", "second"]  # pushed once: nothing ran twice
+
+
 def test_a_wait_for_an_event_parks_the_run_and_the_event_resumes_it(
     polos_server: ServerProcess, ts_node_modules: Path, tmp_path: Path
 ) -> None:
