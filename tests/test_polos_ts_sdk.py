@@ -582,6 +582,18 @@ def test_polos_typescript_example_runs_unchanged(
     # The examples catch their own errors and print them; none may appear.
     assert "\nError: " not in output, context
     assert "OrchestratorApiError" not in output, context
+    if name == "12-shared-queues":
+        _one_at_a_time(output)
+
+
+def _one_at_a_time(output: str) -> None:
+    """Example 12's queueConcurrencyLimit=1 demo: each slow_workflow (1 to 3) ends
+    before the next starts (the workflows print both, in the worker's process)."""
+    section = output.split("--- Concurrency = 1")[1].split("--- Concurrency = 3")[0]
+    events = re.findall(r"\[Workflow ([123])\] (Started|Completed)!", section)
+    assert len(events) == 6, section
+    for (started, first), (ended, second) in zip(events[::2], events[1::2], strict=True):
+        assert (first, second) == ("Started", "Completed") and started == ended, section
 
 
 async def test_polos_typescript_example_22_approval_page(
