@@ -27,6 +27,20 @@ import httpx
 
 #: Requests in flight on one pool before the next pool opens.
 PER_POOL = 32
+_tls: ssl.SSLContext | None = None
+
+
+def default_tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every model client in the process.
+
+    Loading the CA bundle takes ~20 ms, and each provider made its own in
+    each event loop: the first model call of every run in a fresh worker
+    loop, or of every test, paid it. A context may serve many connections,
+    threads and loops at once."""
+    global _tls
+    if _tls is None:
+        _tls = httpx.create_ssl_context()
+    return _tls
 
 
 def model_http_client(
@@ -67,7 +81,7 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
 
     # max_connections 0: aiohttp opens as many connections as there are calls in
     # flight (a fleet of agents waiting on a slow model); its default queues past 100.
-    return Transport(limits=httpx.Limits(max_connections=0))
+    return Transport(verify=default_tls_context(), limits=httpx.Limits(max_connections=0))
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
@@ -83,7 +97,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             if self.busy[index] < self.per_pool:
                 return index
         if self._ssl is None:  # one TLS context for all pools: loading it is slow
-            self._ssl = httpx.create_ssl_context()
+            self._ssl = default_tls_context()
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.per_pool)
         self.pools.append(httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits))
         self.busy.append(0)
