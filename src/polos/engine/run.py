@@ -111,10 +111,32 @@ class ExecutionRun:
         self.lease_until = math.inf
         self.tasks: set[asyncio.Task[Any]] = set()
         self.decorated_step_counts: dict[str, int] = {}
+        #: Where the run's event waits start reading: the last event committed when
+        #: the run was submitted, stored with it, so the same on every attempt.
         self.event_cursor = claimed.event_cursor
+        #: Per topic, the highest event an event wait of this run received (from the
+        #: recorded steps, then each wait as it ends): the next wait on the topic
+        #: reads after it, so two waits on one topic get two events.
+        self.topic_positions: dict[str, int] = {}
+        for step in self.recorded.values():
+            if step.kind == StepKind.EVENT and step.error is None and step.output:
+                self.saw_event(serialization.loads(step.output))
         # Replay starts from the initial state; step snapshots restore the rest.
         self.state: Any = definition.initial_state(serialization.loads(self.row.initial_state))
         self._state_json: str | None = self.row.initial_state if definition.state_schema else None
+
+    # event positions -------------------------------------------------------------
+    def event_position(self, topic: str) -> int:
+        """The sequence id a new wait on ``topic`` reads after (see :attr:`topic_positions`)."""
+        return max(self.event_cursor, self.topic_positions.get(topic, 0))
+
+    def saw_event(self, event: Any) -> None:
+        """Note an event an event wait of this run received (a stored event's dict)."""
+        if not isinstance(event, dict):
+            return
+        topic, seq = event.get("topic"), event.get("sequence_id")
+        if isinstance(topic, str) and isinstance(seq, int):
+            self.topic_positions[topic] = max(self.topic_positions.get(topic, 0), seq)
 
     # workflow state --------------------------------------------------------------
     def state_if_changed(self) -> str | None:

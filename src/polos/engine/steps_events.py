@@ -1,12 +1,16 @@
 """``ctx.step`` for events and humans: publish, wait for an event, suspend, resume.
 
-Which events a wait sees: the first event on its topic whose sequence id is
-above the last one committed when the current attempt of the run was
-claimed. So an event published while the run is on its way to the wait (or
-already waiting) is delivered; an older one is not (read those with
-``events.stream_topic``). A suspend listens on a topic of its own and sees
-every event ever published there: a resume sent before the run reaches the
-suspend is kept and delivered when it gets there.
+Which events a wait sees: the first event on its topic published after the
+run was submitted and after every event an earlier wait of the run received
+on that topic. The starting position is stored with the run when it is
+submitted, so it is the same on every attempt: an event published while a
+worker is dead, or while the run is on its way to the wait, is delivered just
+as it would have been without the crash; one published before the run was
+submitted is not (read those with ``events.stream_topic``). Two waits on one
+topic get two different events, in publish order. A wait that was recorded
+returns its recorded event on replay. A suspend listens on a topic of its
+own and sees every event ever published there: a resume sent before the run
+reaches the suspend is kept and delivered when it gets there.
 """
 
 from __future__ import annotations
@@ -62,8 +66,9 @@ class EventSteps:
         check_topic(topic)
         run = self._run
         event = await run.wait_for_event(
-            step_key, WaitKind.EVENT, topic, run.event_cursor, _seconds(timeout)
+            step_key, WaitKind.EVENT, topic, run.event_position(topic), _seconds(timeout)
         )
+        run.saw_event(event)
         return EventPayload.model_validate(event)
 
     async def suspend(

@@ -33,13 +33,15 @@ WITH new AS (
         parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
         child_index, run_timeout_seconds, initial_state, state,
         queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
-        trace_context
+        trace_context, event_cursor
     )
     SELECT id, workflow_id, 'queued', payload, 0, created_at, created_at,
            parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id,
            user_id, child_index, run_timeout_seconds, state, state,
            queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
-           trace_context
+           trace_context,
+           -- the run's waits see events published from now on (docs/durability.md)
+           (SELECT COALESCE(max(seq), 0) FROM events)
     FROM new ORDER BY position
     ON CONFLICT DO NOTHING
     RETURNING id, created_at
@@ -98,10 +100,11 @@ WITH limits AS (
         deployment_id = COALESCE(deployment_id, $9::text),
         queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
             (SELECT m.queue FROM unnest($2::text[], $7::text[]) AS m(workflow, queue)
-             WHERE m.workflow = workflow_id), workflow_id) END
+             WHERE m.workflow = workflow_id), workflow_id) END,
+        event_cursor = COALESCE(event_cursor, (SELECT COALESCE(max(seq), 0) FROM events))
     FROM picked
     WHERE id = picked_id
-    RETURNING EXECUTION_COLUMNS
+    RETURNING EXECUTION_COLUMNS, event_cursor
 ), logged AS (
     INSERT INTO history (execution_id, at, event, attempt, detail)
     SELECT id, $5, 'claimed', attempt, $6 FROM claimed
@@ -111,7 +114,6 @@ SELECT c.*,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
                           s.created_at, s.state, s.started_at))
         FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($8::text[])) AS steps,
-       (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        l.limited
 FROM limits l LEFT JOIN claimed c ON TRUE
 ORDER BY c.priority DESC, c.created_at
@@ -130,10 +132,11 @@ WITH picked AS (
         deployment_id = COALESCE(deployment_id, $10::text),
         queue_name = CASE WHEN queue_name <> '' THEN queue_name ELSE COALESCE(
             (SELECT m.queue FROM unnest($7::text[], $8::text[]) AS m(workflow, queue)
-             WHERE m.workflow = workflow_id), workflow_id) END
+             WHERE m.workflow = workflow_id), workflow_id) END,
+        event_cursor = COALESCE(event_cursor, (SELECT COALESCE(max(seq), 0) FROM events))
     FROM picked
     WHERE id = picked_id
-    RETURNING EXECUTION_COLUMNS
+    RETURNING EXECUTION_COLUMNS, event_cursor
 ), logged AS (
     INSERT INTO history (execution_id, at, event, attempt, detail)
     SELECT id, $3, 'claimed', attempt, $4 FROM claimed
@@ -143,7 +146,6 @@ SELECT c.*,
        (SELECT array_agg((s.step_key, s.kind, s.name, s.output, s.error, s.attempt,
                           s.created_at, s.state, s.started_at))
         FROM steps s WHERE s.execution_id = c.id AND NOT c.id = ANY($9::text[])) AS steps,
-       (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor,
        $5::boolean AS limited
 FROM claimed c
 ORDER BY c.priority DESC, c.created_at
@@ -194,7 +196,7 @@ SELECT q, k, $3 FROM unnest($1::text[], $2::text[]) AS s(q, k)
 -- name: claimed_earlier
 -- After a dropped connection: the executions an earlier try of this very
 -- claim (same worker, same "now") moved to running.
-SELECT EXECUTION_COLUMNS, (SELECT COALESCE(max(seq), 0) FROM events) AS event_cursor
+SELECT EXECUTION_COLUMNS, event_cursor
 FROM executions
 WHERE status = 'running' AND owner = $1 AND updated_at = $2
 ORDER BY created_at

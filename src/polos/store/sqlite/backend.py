@@ -409,8 +409,10 @@ class SQLiteStore(Store):
                 rows = tx.q("claim_ids", (*lease, _json(picked))).fetchall() if picked else []
             if not rows:
                 return []
-            cursor = tx.q("last_event_seq").fetchone()[0]
-            claimed = {row[0]: Claimed(ExecutionRow(*row), event_cursor=cursor) for row in rows}
+            # Each row ends with the run's event cursor (fixed when it was submitted).
+            claimed = {
+                row[0]: Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]) for row in rows
+            }
             detail = _json({"owner": worker_id})
             tx.conn.executemany(
                 _Q["insert_history"],

@@ -6,8 +6,10 @@ INSERT INTO executions (
     parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
     child_index, run_timeout_seconds, initial_state, state,
     queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
-    trace_context
-) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    trace_context, event_cursor
+) VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+          -- the run's waits see events published from now on (docs/durability.md)
+          (SELECT COALESCE(MAX(seq), 0) FROM events))
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
 -- name: insert_history
@@ -18,7 +20,8 @@ UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
     started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
     deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds),
-    deployment_id = COALESCE(deployment_id, ?)
+    deployment_id = COALESCE(deployment_id, ?),
+    event_cursor = COALESCE(event_cursor, (SELECT COALESCE(MAX(seq), 0) FROM events))
 WHERE id IN (
     -- INDEXED BY: walk the queue in claim order and stop after LIMIT rows,
     -- whatever the planner's statistics say (a sort would be O(queue depth)).
@@ -30,16 +33,17 @@ WHERE id IN (
     ORDER BY priority DESC, created_at
     LIMIT ?
 )
-RETURNING EXECUTION_COLUMNS
+RETURNING EXECUTION_COLUMNS, event_cursor
 
 -- name: claim_ids
 UPDATE executions
 SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
     started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
     deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds),
-    deployment_id = COALESCE(deployment_id, ?)
+    deployment_id = COALESCE(deployment_id, ?),
+    event_cursor = COALESCE(event_cursor, (SELECT COALESCE(MAX(seq), 0) FROM events))
 WHERE id IN (SELECT value FROM json_each(?)) AND status = 'queued'
-RETURNING EXECUTION_COLUMNS
+RETURNING EXECUTION_COLUMNS, event_cursor
 
 -- name: assign_queues
 UPDATE executions
