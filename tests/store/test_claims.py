@@ -77,14 +77,20 @@ async def test_a_claim_after_a_take_over_brings_every_recorded_step(store: Store
     assert held.execution.attempt == 3 and held.steps == []
 
 
-async def test_the_event_cursor_is_the_last_event_committed_before_the_claim(
-    store: Store,
-) -> None:
-    await store.create_execution(new_execution())
-    rows = await store.publish_events([event("t"), event("u")], T0)
-    assert rows is not None and rows[0].seq < rows[1].seq
-    [claimed] = await store.claim("w", ["wf"], 1, T0 + 1, 30.0)
-    assert claimed.event_cursor == rows[1].seq
+async def test_the_event_cursor_is_fixed_when_the_run_is_submitted(store: Store) -> None:
+    """Every attempt reads events from the same place: what was committed at submission,
+    not at its claim (an attempt that died before its wait must not skip events)."""
+    before = await store.publish_events([event("t")], T0)
+    assert before is not None
+    eid = await store.create_execution(new_execution())
+    later = await store.publish_events([event("t"), event("u")], T0)
+    assert later is not None and before[0].seq < later[0].seq < later[1].seq
+    [first] = await store.claim("w", ["wf"], 1, T0 + 1, 30.0)
+    assert first.event_cursor == before[0].seq
+    assert await store.release_execution(eid, 1, T0 + 2)
+    await store.publish_events([event("t")], T0 + 2)
+    [second] = await store.claim("w", ["wf"], 1, T0 + 3, 30.0)
+    assert second.execution.attempt == 2 and second.event_cursor == before[0].seq
 
 
 async def test_concurrent_claimers_never_share_an_execution(

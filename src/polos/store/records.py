@@ -138,8 +138,8 @@ class Claimed:
 
     execution: ExecutionRow
     steps: list[StepRow] = field(default_factory=list)
-    #: The last event sequence id committed before the claim: an event wait
-    #: reached in this attempt takes the first event after it.
+    #: The last event sequence id committed when the run was submitted, stored
+    #: with it (the same on every attempt): the run's event waits read after it.
     event_cursor: int = 0
 
 
