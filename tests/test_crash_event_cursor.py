@@ -101,3 +101,30 @@ async def test_two_waits_on_one_topic_get_two_events_without_a_crash(
             assert await handle.result(client, timeout=30) == [{"n": 1}, {"n": 2}]
         finally:
             worker.stop()
+
+
+async def test_parallel_waits_on_one_topic_get_different_events(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Events already there, then events that come while the run waits: one each."""
+    log_path, hold = tmp_path / "steps.log", tmp_path / "hold"
+    hold.touch()
+    async with PolosClient(database_url=database_url) as client:
+        worker = WorkerProcess(database_url, log_path, modules=MODULES)
+        try:
+            ready = await client.invoke(
+                "cursor_parallel_waits", {"topic": "cursor.ready", "hold_before": str(hold)}
+            )
+            await asyncio.to_thread(wait_until, _started(log_path, "stall"), 20, "the stall step")
+            await _publish(client, "cursor.ready", 1)
+            await _publish(client, "cursor.ready", 2)
+            hold.unlink()
+            assert await ready.result(client, timeout=30) == [{"n": 1}, {"n": 2}]
+
+            later = await client.invoke("cursor_parallel_waits", {"topic": "cursor.later"})
+            await wait_for_status(client, later.id, "waiting", timeout=20)
+            await _publish(client, "cursor.later", 1)
+            await _publish(client, "cursor.later", 2)
+            assert await later.result(client, timeout=30) == [{"n": 1}, {"n": 2}]
+        finally:
+            worker.stop()

@@ -35,3 +35,15 @@ async def cursor_two_waits(ctx: WorkflowContext, input: dict[str, str]) -> list[
     await ctx.step.run("between", held(eid, "between", input.get("hold_between", "")))
     second = await ctx.step.wait_for_event("second", topic=topic)
     return [first.data, second.data]
+
+
+@workflow(id="cursor_parallel_waits")
+async def cursor_parallel_waits(ctx: WorkflowContext, input: dict[str, str]) -> list[object]:
+    """Two waits on one topic in parallel branches."""
+    eid, topic = ctx.execution_id, input["topic"]
+    await ctx.step.run("stall", held(eid, "stall", input.get("hold_before", "")))
+    first, second = await asyncio.gather(
+        ctx.step.wait_for_event("left", topic=topic),
+        ctx.step.wait_for_event("right", topic=topic),
+    )
+    return [first.data, second.data]

@@ -118,6 +118,9 @@ class ExecutionRun:
         #: recorded steps, then each wait as it ends): the next wait on the topic
         #: reads after it, so two waits on one topic get two events.
         self.topic_positions: dict[str, int] = {}
+        #: Waits on one topic in parallel branches take turns, so that each reads
+        #: after the event the one before it got (they would all get the same one).
+        self.topic_locks: dict[str, asyncio.Lock] = {}
         for step in self.recorded.values():
             if step.kind == StepKind.EVENT and step.error is None and step.output:
                 self.saw_event(serialization.loads(step.output))

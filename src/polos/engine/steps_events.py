@@ -7,7 +7,8 @@ submitted, so it is the same on every attempt: an event published while a
 worker is dead, or while the run is on its way to the wait, is delivered just
 as it would have been without the crash; one published before the run was
 submitted is not (read those with ``events.stream_topic``). Two waits on one
-topic get two different events, in publish order. A wait that was recorded
+topic get two different events, in publish order (waits on one topic in
+parallel branches take turns). A wait that was recorded
 returns its recorded event on replay. A suspend listens on a topic of its
 own and sees every event ever published there: a resume sent before the run
 reaches the suspend is kept and delivered when it gets there.
@@ -15,6 +16,7 @@ reaches the suspend is kept and delivered when it gets there.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,10 +67,11 @@ class EventSteps:
         """
         check_topic(topic)
         run = self._run
-        event = await run.wait_for_event(
-            step_key, WaitKind.EVENT, topic, run.event_position(topic), _seconds(timeout)
-        )
-        run.saw_event(event)
+        async with run.topic_locks.setdefault(topic, asyncio.Lock()):
+            event = await run.wait_for_event(
+                step_key, WaitKind.EVENT, topic, run.event_position(topic), _seconds(timeout)
+            )
+            run.saw_event(event)
         return EventPayload.model_validate(event)
 
     async def suspend(
