@@ -106,13 +106,26 @@ def run_example(
 ) -> ExampleRun:
     """Copy example ``name`` into ``workdir`` and run ``script`` there, unchanged."""
     folder = copy_example(root, name, workdir)
-    done = subprocess.run(
-        [sys.executable, script],
-        cwd=folder,
-        env=example_env(database_url, env),
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, script],
+            cwd=folder,
+            env=example_env(database_url, env),
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as stuck:
+        # What the program had printed is the only clue to where it stuck.
+        raise AssertionError(
+            f"{name}/{script} did not finish within {timeout:.0f}s.\n"
+            f"stdout:\n{_text(stuck.stdout)[-3000:]}\nstderr:\n{_text(stuck.stderr)[-3000:]}"
+        ) from None
     return ExampleRun(done.stdout, done.stderr, done.returncode, folder)
+
+
+def _text(output: str | bytes | None) -> str:
+    if output is None:
+        return ""
+    return output.decode(errors="replace") if isinstance(output, bytes) else output
