@@ -25,7 +25,7 @@ from ...store.vocabulary import WorkflowType
 from ..endpoint import Endpoint
 from ..http import Text, Topic, body, json_response
 from ..models import _Request
-from ..state import server_state
+from ..state import ServerState, server_state
 from .state import Done
 
 
@@ -76,50 +76,51 @@ def _definition(fields: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
-async def register_agent(request: Request) -> Response:
-    state = server_state(request)
-    req = await body(request, RegisterAgentRequest, state.settings.max_body_bytes)
+async def _register_served(
+    state: ServerState,
+    workflow_id: str,
+    deployment_id: str | None,
+    kind: WorkflowType,
+    fields: dict[str, Any],
+) -> Response:
+    """Keep an SDK agent or tool as a served workflow with its description."""
     served = ServedWorkflow(
-        workflow_id=req.id,
-        queue_name=req.id,  # an SDK agent's runs go to the queue named after it by default
-        workflow_type=WorkflowType.AGENT,
-        deployment_id=req.deployment_id,
-        definition=_definition(
-            {
-                "provider": req.provider,
-                "model": req.model,
-                "system_prompt": req.system_prompt,
-                "tools": req.tools or [],
-                "temperature": req.temperature,
-                "max_output_tokens": req.max_output_tokens,
-                "config": req.config,
-                "metadata": req.metadata,
-            }
-        ),
+        workflow_id=workflow_id,
+        queue_name=workflow_id,  # an SDK agent's or tool's runs go to the queue named after it
+        workflow_type=kind,
+        deployment_id=deployment_id,
+        definition=_definition(fields),
     )
     await state.store.register_workflows([served], time.time())
     return json_response(Registered())
+
+
+async def register_agent(request: Request) -> Response:
+    state = server_state(request)
+    req = await body(request, RegisterAgentRequest, state.settings.max_body_bytes)
+    fields = {
+        "provider": req.provider,
+        "model": req.model,
+        "system_prompt": req.system_prompt,
+        "tools": req.tools or [],
+        "temperature": req.temperature,
+        "max_output_tokens": req.max_output_tokens,
+        "config": req.config,
+        "metadata": req.metadata,
+    }
+    return await _register_served(state, req.id, req.deployment_id, WorkflowType.AGENT, fields)
 
 
 async def register_tool(request: Request) -> Response:
     state = server_state(request)
     req = await body(request, RegisterToolRequest, state.settings.max_body_bytes)
-    served = ServedWorkflow(
-        workflow_id=req.id,
-        queue_name=req.id,
-        workflow_type=WorkflowType.TOOL,
-        deployment_id=req.deployment_id,
-        definition=_definition(
-            {
-                "tool_type": req.tool_type or "default",
-                "description": req.description,
-                "parameters": req.parameters,
-                "metadata": req.metadata,
-            }
-        ),
-    )
-    await state.store.register_workflows([served], time.time())
-    return json_response(Registered())
+    fields = {
+        "tool_type": req.tool_type or "default",
+        "description": req.description,
+        "parameters": req.parameters,
+        "metadata": req.metadata,
+    }
+    return await _register_served(state, req.id, req.deployment_id, WorkflowType.TOOL, fields)
 
 
 async def register_event_trigger(request: Request) -> Response:
