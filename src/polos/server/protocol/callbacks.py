@@ -42,7 +42,7 @@ from ..endpoint import Endpoint
 from ..errors import conflict, not_found
 from ..http import Text, body, json_response, path_text
 from ..models import _Request
-from ..state import server_state
+from ..state import ServerState, server_state
 from .dispatch import plain_json
 from .registry import TAG, Accepted
 
@@ -229,6 +229,15 @@ async def _held_by(store: Store, execution_id: str, worker_id: str, what: str) -
     return row
 
 
+def _ended(state: ServerState, execution_id: str, ok: bool, what: str) -> Response:
+    """The worker's report of a run's end: the run leaves the dispatcher's hands either
+    way; ``ok`` False means the store refused the write (another worker took the run)."""
+    state.dispatcher.ended(execution_id)
+    if not ok:
+        raise conflict(f"{what} refused: execution {execution_id} changed hands meanwhile")
+    return json_response(Accepted())
+
+
 async def complete(request: Request) -> Response:
     state = server_state(request)
     execution_id = path_text(request, "execution_id")
@@ -242,10 +251,7 @@ async def complete(request: Request) -> Response:
     ok = await store.complete_execution(
         execution_id, row.attempt, _text(req.result), time.time(), state=final
     )
-    state.dispatcher.ended(execution_id)
-    if not ok:
-        raise conflict(f"completion refused: execution {execution_id} changed hands meanwhile")
-    return json_response(Accepted())
+    return _ended(state, execution_id, ok, "completion")
 
 
 async def fail(request: Request) -> Response:
@@ -264,10 +270,7 @@ async def fail(request: Request) -> Response:
     ok = await store.fail_execution(
         execution_id, row.attempt, _text(error), time.time(), state=final
     )
-    state.dispatcher.ended(execution_id)
-    if not ok:
-        raise conflict(f"failure refused: execution {execution_id} changed hands meanwhile")
-    return json_response(Accepted())
+    return _ended(state, execution_id, ok, "failure")
 
 
 #: Polos's name for how many times a run whose failure is retryable is started again.
