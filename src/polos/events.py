@@ -195,6 +195,10 @@ class _TreeFollower:
         of each suspend the tree waits at (so a consumer that asks just after the run
         got there still sees it) and the root's finish if it has already finished."""
         self.since = time.time()
+        # The topic's position is taken before the steps are read: an announcement
+        # committed in between is then either below it and in ``pending``, or above
+        # it and delivered by ``follow``, never passed over unseen.
+        position = await self.store.topic_position(self.topic)
         tree = await self.store.list_run_tree(self.root_id)
         # A suspend is current when its announcement is recorded and its answer is
         # not (the run may still be on its way from the announcement to the wait).
@@ -209,14 +213,14 @@ class _TreeFollower:
                 if key.endswith(ANNOUNCE_SUFFIX) and key[: -len(ANNOUNCE_SUFFIX)] not in keys
             )
         latest: dict[str, EventRow] = {}
-        while True:  # one pass over the topic; later reads go by sequence id
+        while self.after < position:  # one pass up to it; later reads go by sequence id
             rows = await self.store.read_events(self.topic, self.after, 500)
             for event in rows:
-                self.after = event.seq
+                if event.seq > position:
+                    break
                 if event.event_type in pending:
                     latest[event.event_type] = event
-            if len(rows) < 500:
-                break
+            self.after = min(position, rows[-1].seq) if rows else position
         self.backlog = [stream_event(e) for e in sorted(latest.values(), key=lambda e: e.seq)]
         root = next((run for run in tree if run.id == self.root_id), None)
         if root is not None and root.status in FINAL_STATUSES:
