@@ -213,12 +213,17 @@ async def register_queues(request: Request) -> Response:
     return json_response(Accepted())
 
 
-async def mark_online(request: Request) -> Response:
-    state = server_state(request)
-    worker = await _known(state, path_text(request, "worker_id"))
+async def _bring_online(state: ServerState, worker: WorkerRow) -> None:
+    """Mark a push worker online and wake the dispatcher, which may now push it runs."""
     worker.online, worker.heartbeat_at = True, time.time()
     await state.store.register_worker(worker)
     dispatcher_of(state).wake()
+
+
+async def mark_online(request: Request) -> Response:
+    state = server_state(request)
+    worker = await _known(state, path_text(request, "worker_id"))
+    await _bring_online(state, worker)
     return json_response(Accepted())
 
 
@@ -230,9 +235,7 @@ async def heartbeat(request: Request) -> Response:
         return json_response(HeartbeatResponse(re_register=True))
     if not worker.online:
         # Its "online" call failed (the SDK only logs that): a heartbeat says it as well.
-        worker.online, worker.heartbeat_at = True, time.time()
-        await state.store.register_worker(worker)
-        dispatcher_of(state).wake()
+        await _bring_online(state, worker)
     await dispatcher_of(state).renew(worker)
     return json_response(HeartbeatResponse(re_register=False))
 
