@@ -175,24 +175,26 @@ class SessionMemoryResponse(_Request):
     messages: list[Any] = Field(default_factory=list)
 
 
-def _session_id(request: Request) -> str:
-    # The SDK percent-encodes the id (slashes included); the server decoded it once
-    # already, and the ``:path`` converter keeps a decoded slash in it.
-    value: str = request.path_params["session_id"]
+def _path_id(request: Request, kind: str) -> str:
+    """The ``{kind}_id`` path parameter, refused (400) when empty or holding a NUL.
+
+    The SDK percent-encodes the id (slashes included); the server decoded it once
+    already, and the ``:path`` converter keeps a decoded slash in it."""
+    value: str = request.path_params[f"{kind}_id"]
     if not value or "\x00" in value:
-        raise bad_request("the session id in the path is empty or holds a NUL character")
+        raise bad_request(f"the {kind} id in the path is empty or holds a NUL character")
     return value
 
 
 async def get_session_memory(request: Request) -> Response:
     store = server_state(request).store
-    summary, items = await read_session(store, _session_id(request))
+    summary, items = await read_session(store, _path_id(request, "session"))
     return json_response(SessionMemoryResponse(summary=summary, messages=items))
 
 
 async def put_session_memory(request: Request) -> Response:
     state = server_state(request)
-    session_id = _session_id(request)
+    session_id = _path_id(request, "session")
     req = await body(request, SessionMemoryBody, state.settings.max_body_bytes)
     data = {
         "summary": req.summary,
@@ -238,16 +240,9 @@ class ConversationResponse(_Request):
     messages: list[ConversationMessage]
 
 
-def _conversation_id(request: Request) -> str:
-    value: str = request.path_params["conversation_id"]
-    if not value or "\x00" in value:
-        raise bad_request("the conversation id in the path is empty or holds a NUL character")
-    return value
-
-
 async def add_conversation(request: Request) -> Response:
     state = server_state(request)
-    conversation_id = _conversation_id(request)
+    conversation_id = _path_id(request, "conversation")
     req = await body(request, AddConversationRequest, state.settings.max_body_bytes)
     data = {
         "agent_id": req.agent_id,
@@ -266,7 +261,7 @@ async def add_conversation(request: Request) -> Response:
 
 async def get_conversation(request: Request) -> Response:
     store = server_state(request).store
-    conversation_id = _conversation_id(request)
+    conversation_id = _path_id(request, "conversation")
     q = query(request, ConversationQuery)
     found: list[ConversationMessage] = []
     for row in await _read_all(store, conversation_topic(conversation_id)):
