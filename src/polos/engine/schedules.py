@@ -108,6 +108,18 @@ def schedule_row(workflow_id: str, spec: ScheduleSpec, now: float) -> ScheduleRo
     )
 
 
+async def fire_due(store: Store, now: float) -> float | None:
+    """Fire every timer, run deadline and schedule tick due by ``now`` (each
+    exactly once across processes); return when the next one is due."""
+    due = await store.next_timer_at()
+    if due is not None and due <= now:
+        await store.fire_due_timers(now)
+        await store.expire_deadlines(now)
+        await fire_due_schedules(store, now)
+        due = await store.next_timer_at()
+    return due
+
+
 async def fire_due_schedules(store: Store, now: float) -> int:
     fired = 0
     for schedule in await store.due_schedules(now):

@@ -30,7 +30,7 @@ from ..engine.executor import execute
 from ..engine.queues import defined_queues, ensure_in_store
 from ..engine.retention import SWEEP_LEASE, default_retention, sweep
 from ..engine.run import DEFAULT_MAX_PAYLOAD_BYTES, ExecutionRun
-from ..engine.schedules import fire_due_schedules, schedule_row
+from ..engine.schedules import fire_due, schedule_row
 from ..engine.signals import StopReason
 from ..engine.triggers import fire_triggers
 from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
@@ -505,12 +505,7 @@ class Worker:
             try:
                 timers.clear()
                 now = self.clock.now()
-                due = await self.store.next_timer_at()
-                if due is not None and due <= now:
-                    await self.store.fire_due_timers(now)
-                    await self.store.expire_deadlines(now)
-                    await fire_due_schedules(self.store, now)
-                    due = await self.store.next_timer_at()
+                due = await fire_due(self.store, now)
                 if time.monotonic() - last_reap > min(self.lease_seconds / 2, 5.0):
                     last_reap = time.monotonic()
                     expired = await self.store.requeue_expired_leases(now)

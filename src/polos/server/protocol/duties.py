@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from ...engine.schedules import fire_due_schedules
+from ...engine.schedules import fire_due
 from ...engine.triggers import fire_triggers
 from ...store import Store
 
@@ -56,13 +56,7 @@ class ServerDuties:
         while True:
             woken.clear()
             try:
-                now = self.clock()
-                due = await self.store.next_timer_at()
-                if due is not None and due <= now:
-                    await self.store.fire_due_timers(now)
-                    await self.store.expire_deadlines(now)
-                    await fire_due_schedules(self.store, now)
-                    due = await self.store.next_timer_at()
+                due = await fire_due(self.store, self.clock())
                 sleep = POLL_SECONDS if due is None else min(max(due - self.clock(), 0.0), 1.0)
             except Exception:
                 log.exception("firing due timers and schedules failed; retrying")
