@@ -111,6 +111,9 @@ class SandboxManager:
         self._sweep_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
+        # Sandboxes of ended runs being torn down; shutdown waits for them, so a
+        # worker stopped just as a run ends still deletes that run's workspace.
+        self._ending: set[asyncio.Task[None]] = set()
         self._swept_once = False
 
     @property
@@ -221,7 +224,14 @@ class SandboxManager:
                 continue
             sandbox.detach_execution(execution_id)
             if sandbox.scope == "execution":
-                await self._end(sandbox, remove_workspace=True)
+                ending = asyncio.get_running_loop().create_task(
+                    self._end(sandbox, remove_workspace=True), name="polos-sandbox-end"
+                )
+                self._ending.add(ending)
+                ending.add_done_callback(self._ending.discard)
+                # Shielded: the watcher being cancelled (worker shutdown) must not
+                # stop the workspace's removal half way; close() waits for it.
+                await asyncio.shield(ending)
 
     async def destroy_sandbox(self, sandbox_id: str) -> None:
         sandbox = self._sandboxes.get(sandbox_id)
@@ -232,10 +242,15 @@ class SandboxManager:
         """At worker shutdown: end the sandboxes of runs that have ended (workspace
         included), then tear every other environment down, keeping its workspace
         for the run's resumption on another worker."""
+        watched = set(self._watched)
+        self.stop_sweep()
+        self._watched.update(watched)
         try:
             await self._reap_ended()
         except Exception as exc:
             log.warning("sandbox cleanup at shutdown: checking runs failed: %s", exc)
+        if self._ending:
+            await asyncio.gather(*self._ending, return_exceptions=True)
         await self.destroy_all()
 
     async def destroy_all(self) -> None:
