@@ -21,6 +21,8 @@ fixture. One module per area, each naming the methods it covers:
 - ``test_queues``: upsert_queue, list_queues, queue_counts, admission limits
 - ``test_triggers``: upsert/list/fire_trigger (exactly once)
 - ``test_registry``: workflows served, workers
+- ``test_push_workers``: push (SDK) workers, the result class of a run, the
+  runs held by a set of workers (runs_held_by)
 - ``test_signals``: the hub woken after every commit
 - ``test_checklist``: every abstract method of ``Store`` is exercised here
 """

@@ -1,14 +1,15 @@
 """Contract: a worker sent its runs over HTTP (a Polos SDK worker) is kept with its
 push endpoint, capacity, the workflows it serves and whether it is ready.
 
-Methods: ``register_worker``, ``list_workers``, ``heartbeat``, ``set_result_schema``.
+Methods: ``register_worker``, ``list_workers``, ``heartbeat``, ``set_result_schema``,
+``runs_held_by``.
 """
 
 from __future__ import annotations
 
 from polos.store import NewExecution, Store, WorkerRow
 
-from .kit import T0
+from .kit import T0, running
 
 
 async def test_a_push_worker_is_listed_with_what_it_serves(store: Store) -> None:
@@ -53,3 +54,27 @@ async def test_the_class_of_a_result_is_named_by_the_attempt_running_it(store: S
     assert row is not None and row.output_schema_name == "app.models.Receipt"
     assert not await store.set_result_schema("r1", attempt, "app.Late")  # finished
     assert await store.set_result_schema("nope", 1, "x") is False
+
+
+async def test_the_runs_a_set_of_workers_hold_are_read_by_owner(store: Store) -> None:
+    sdk_a = (await running(store, "a1", worker="sdk-a")).execution
+    sdk_a2 = (await running(store, "a2", worker="sdk-a")).execution
+    sdk_b = (await running(store, "b1", worker="sdk-b")).execution
+    await running(store, "ours", worker="ours")  # another worker's: not read
+    parked = (await running(store, "a3", worker="sdk-a")).execution
+    assert await store.begin_wait(parked.id, parked.attempt, "nap", "timer", T0 + 60, T0 + 1)
+    done = (await running(store, "a4", worker="sdk-b")).execution
+    assert await store.complete_execution(done.id, done.attempt, "1", T0 + 1)
+
+    held = await store.runs_held_by(["sdk-a", "sdk-b", "nobody"])
+    got = sorted((r.execution_id, r.owner, r.attempt) for r in held)
+    assert got == sorted([(sdk_a.id, "sdk-a", 1), (sdk_a2.id, "sdk-a", 1), (sdk_b.id, "sdk-b", 1)])
+    assert [r.execution_id for r in await store.runs_held_by(["sdk-b"])] == [sdk_b.id]
+    assert await store.runs_held_by([]) == []
+
+    # Requeued and claimed again by the same worker: the new attempt is the one held.
+    assert await store.release_execution(sdk_b.id, 1, T0 + 2)
+    [again] = await store.claim("sdk-b", ["b1"], 1, T0 + 3, 30.0)
+    [now_held] = await store.runs_held_by(["sdk-b"])
+    assert again.execution.attempt == 2
+    assert (now_held.execution_id, now_held.attempt) == (sdk_b.id, 2)

@@ -28,6 +28,7 @@ from .records import (
     Claimed,
     EventRow,
     ExecutionRow,
+    HeldRun,
     HistoryRow,
     NewEvent,
     NewExecution,
@@ -132,6 +133,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def requeue_worker(self, worker_id: str, now: float) -> int:
         """Requeue every execution a worker known to be dead was running and forget it."""
+
+    @abc.abstractmethod
+    async def runs_held_by(self, owners: Collection[str]) -> list[HeldRun]:
+        """The ``running`` executions whose owner is one of ``owners``.
+
+        Read on the index of running executions by owner, so its cost grows with
+        the runs those workers hold, not with every run in flight (the server
+        asks this for its SDK workers while our own workers run thousands).
+        """
 
     # steps, waits and outcomes (all fenced) ------------------------------
     @abc.abstractmethod

@@ -165,6 +165,15 @@ class WorkerRow:
 
 
 @dataclass(slots=True)
+class HeldRun:
+    """A running execution and the worker that holds it (the attempt its lease is for)."""
+
+    execution_id: str
+    owner: str
+    attempt: int
+
+
+@dataclass(slots=True)
 class ServedWorkflow:
     """A workflow some worker serves here, as that worker described it."""
 

@@ -362,7 +362,7 @@ class Dispatcher:
         workers = await push_workers(self.store)
         if not workers and not self._held:
             return
-        # Reading every running run is the costly part: not on every probe.
+        # Reading the held runs is the one query of a round: not on every probe.
         if time.monotonic() - self._refreshed >= REFRESH_SECONDS:
             self._refreshed = time.monotonic()
             await self._refresh_held(workers)
@@ -372,16 +372,16 @@ class Dispatcher:
     async def _refresh_held(self, workers: list[WorkerRow]) -> None:
         """Learn from the database which runs each SDK worker holds (also those another
         server process pushed), and tell workers of the runs cancelled meanwhile."""
-        ids = {w.worker_id for w in workers}
-        running = await self.store.list_executions(status=Status.RUNNING, limit=100_000)
-        held = {r.id: r.owner for r in running if r.owner in ids}
+        # Only the SDK workers' runs, on the owner index: our own workers' are not read.
+        running = await self.store.runs_held_by([w.worker_id for w in workers])
+        held = {r.execution_id: r.owner for r in running}
         for execution_id, worker_id in list(self._held.items()):
             if execution_id not in held and execution_id not in self._cancel_sent:
                 row = await self.store.get_execution(execution_id)
                 if row is not None and row.status == Status.CANCELLED:
                     await self._send_cancel(worker_id, execution_id)
-        self._held = {k: v for k, v in held.items() if v is not None}
-        self._attempts = {r.id: r.attempt for r in running if r.id in self._held}
+        self._held = held
+        self._attempts = {r.execution_id: r.attempt for r in running}
         self._cancel_sent &= set(self._held)
         now = time.monotonic()
         self._since = {k: self._since.get(k, now) for k in self._held}

@@ -35,6 +35,7 @@ from ..records import (
     Claimed,
     EventRow,
     ExecutionRow,
+    HeldRun,
     HistoryRow,
     NewEvent,
     NewExecution,
@@ -401,6 +402,12 @@ class PostgresStore(Store):
             self.channel,
         )
         return self._queued(int(row["requeued"]) if row else 0)
+
+    async def runs_held_by(self, owners: Collection[str]) -> list[HeldRun]:
+        if not owners:
+            return []
+        rows = await self._fetch("reading the runs workers hold", "runs_held_by", list(owners))
+        return [HeldRun(row["id"], row["owner"], row["attempt"]) for row in rows]
 
     def _queued(self, count: int) -> int:
         if count:

@@ -267,6 +267,11 @@ WITH requeued AS (
 SELECT (SELECT count(*) FROM requeued) AS requeued,
        (SELECT pg_notify($4, 'q') WHERE EXISTS (SELECT 1 FROM requeued)) AS notified
 
+-- name: runs_held_by
+-- On the partial index executions_owner (owner WHERE status = 'running').
+SELECT id, owner, attempt FROM executions
+WHERE status = 'running' AND owner = ANY($1::text[])
+
 -- name: record_step
 -- FOR SHARE holds the execution row until commit: a concurrent requeue,
 -- cancel or take-over waits for this insert, or this insert sees the new

@@ -33,6 +33,7 @@ from ..records import (
     Claimed,
     EventRow,
     ExecutionRow,
+    HeldRun,
     HistoryRow,
     NewEvent,
     NewExecution,
@@ -510,6 +511,12 @@ class SQLiteStore(Store):
             return count
 
         return await self._tx(body)
+
+    async def runs_held_by(self, owners: Collection[str]) -> list[HeldRun]:
+        if not owners:
+            return []
+        rows = await self._fetch(_Q["runs_held_by"], (_json(list(owners)),))
+        return [HeldRun(row[0], row[1], row[2]) for row in rows]
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:

@@ -167,6 +167,12 @@ UPDATE executions
 SET status = 'queued', owner = NULL, lease_expires_at = NULL, updated_at = ?
 WHERE status = 'running' AND owner = ?
 
+-- name: runs_held_by
+-- On the partial index executions_owner (owner WHERE status = 'running'): named,
+-- because the planner prefers executions_by_status, which reads every running run.
+SELECT id, owner, attempt FROM executions INDEXED BY executions_owner
+WHERE status = 'running' AND owner IN (SELECT value FROM json_each(?))
+
 -- name: due_waits
 SELECT id, wait_step_key, wait_kind, attempt FROM executions
 WHERE status = 'waiting' AND wake_at <= ?
