@@ -270,6 +270,64 @@ async def test_agent_child_read_back_as_agent_result(polos: Polos, database_url:
         assert record["output_schema_name"] == "polos.types.types.AgentResult"
 
 
+async def _complete(s: Served, execution_id: str, result: Any, schema: str | None) -> None:
+    """The SDK's report of a run's result, naming the pydantic class it came from."""
+    body = {"result": result, "worker_id": "pretend-sdk-worker", "output_schema_name": schema}
+    r = await s.http.post(f"/internal/executions/{execution_id}/complete", json=body)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_childs_result_class_is_given_to_the_waiting_parent(
+    polos: Polos, database_url: str
+) -> None:
+    """The class an SDK child named for its result comes back with the parent's step
+    (``output_schema_name`` alone, ``result_schema_name`` per child of a batch), as
+    Polos's orchestrator gives it, so the parent's SDK rebuilds the model."""
+    store = await store_of(polos)
+    async with serving(database_url) as s:
+        await store.register_workflows(
+            [ServedWorkflow("sdk_model_child", ""), ServedWorkflow("sdk_plain_child", "")], 0.0
+        )
+        parent = await _running(store, "sdk_model_parent")
+        r = await s.http.post(
+            "/api/v1/workflows/sdk_model_child/run",
+            json={"parent_execution_id": parent, "step_key": "one", "wait_for_subworkflow": True},
+        )
+        assert r.status_code == 200, r.text
+        child = r.json()["execution_id"]
+        await until(lambda: _claim(store, "sdk_model_child", child))
+        await _complete(s, child, {"total": 3.5}, "shop.models.Receipt")
+        step = (await s.http.get(f"/internal/executions/{parent}/steps/one")).json()
+        assert step["outputs"] == {"total": 3.5} and step["success"] is True
+        assert step["output_schema_name"] == "shop.models.Receipt"
+
+        # a batch: each child's own class, none for a child that named none
+        parent2 = await _running(store, "sdk_model_parent")
+        r = await s.http.post(
+            "/api/v1/workflows/batch_run",
+            json={
+                "workflows": [
+                    {"workflow_id": "sdk_model_child", "payload": {}},
+                    {"workflow_id": "sdk_plain_child", "payload": {}},
+                ],
+                "parent_execution_id": parent2,
+                "step_key": "fan",
+                "wait_for_subworkflow": True,
+            },
+        )
+        assert r.status_code == 200, r.text
+        modelled, plain_child = [e["execution_id"] for e in r.json()["executions"]]
+        await until(lambda: _claim(store, "sdk_model_child", modelled))
+        await until(lambda: _claim(store, "sdk_plain_child", plain_child))
+        await _complete(s, modelled, {"total": 1.0}, "shop.models.Receipt")
+        await _complete(s, plain_child, {"ok": True}, None)
+        step = (await s.http.get(f"/internal/executions/{parent2}/steps/fan")).json()
+        assert [(o["result"], o["result_schema_name"]) for o in step["outputs"]] == [
+            ({"total": 1.0}, "shop.models.Receipt"),
+            ({"ok": True}, None),
+        ]
+
+
 async def test_batch_waited_for(polos: Polos, database_url: str) -> None:
     store = await store_of(polos)
     async with serving(database_url) as s:
@@ -505,6 +563,26 @@ async def test_sdk_worker_killed_while_its_run_waits(
     await polos.publish(topic, {"amount": 9}, "paid")
     assert await _result(polos, run) == {"data": {"amount": 9}, "topic": topic, "type": "paid"}
     assert _count(tmp_path, f"event_before_{topic}") == 1  # replayed on the new worker
+
+
+@pytest.mark.slow
+async def test_sdk_parent_gets_its_sdk_childs_pydantic_model(
+    polos: Polos, sdk_workers: SdkWorkers
+) -> None:
+    """invoke_and_wait and batch_invoke_and_wait give an SDK parent the pydantic model
+    its SDK child returned (rebuilt from the class the child named), as with Polos."""
+    sdk_workers.start("sdk_models_worker.py")
+    order = {"order": "o-7", "total": 12.5}
+    one = await _start(polos, "sdkm_parent", order)
+    many = await _start(polos, "sdkm_batch", order)
+    assert await _result(polos, one) == {"type": "Receipt", "total": 12.5, "items": ["tea"]}
+    assert await _result(polos, many) == [
+        {"type": "Receipt", "total": 12.5, "items": ["tea"]},
+        {"type": "dict", "value": {"order": "o-7"}},
+    ]
+    store = await store_of(polos)
+    [child] = [r for r in await store.list_run_tree(one) if r.id != one]
+    assert child.output_schema_name == "sdk_models.Receipt"
 
 
 @pytest.mark.slow

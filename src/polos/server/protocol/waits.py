@@ -310,13 +310,20 @@ SDK_AGENT_RESULT = "polos.types.types.AgentResult"
 
 def result_schema(row: ExecutionRow | None, kinds: dict[str, str]) -> str | None:
     """The SDK's name for the class of a child's result, which it rebuilds from the
-    outputs: an agent's result is an ``AgentResult`` (so ``agent_invoke_and_wait``
-    returns one, whichever kind of worker ran the agent). The name an SDK worker
-    reports for any other pydantic result is not kept: such a result is read back
-    as a dict."""
-    if row is not None and kinds.get(row.workflow_id) == WorkflowType.AGENT:
+    outputs (``module.Class``, imported by the parent's SDK):
+
+    - an agent's result is an ``AgentResult`` (so ``agent_invoke_and_wait`` returns
+      one, whichever kind of worker ran the agent);
+    - any other child gives the class its SDK worker named when it completed
+      (``output_schema_name``, kept on the child's run), as Polos's orchestrator
+      hands it on, so a pydantic model comes back as that model;
+    - a child our own workers ran names none: its result is read as plain JSON.
+    """
+    if row is None:
+        return None
+    if kinds.get(row.workflow_id) == WorkflowType.AGENT:
         return SDK_AGENT_RESULT
-    return None
+    return row.output_schema_name
 
 
 ENDPOINTS = [
