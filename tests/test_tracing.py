@@ -19,9 +19,12 @@ import pytest
 from pydantic import BaseModel
 
 import agent_defs as defs
-from polos import Polos, WorkflowContext, workflow
+from polos import BatchWorkflowInput, Polos, PolosClient, WorkflowContext, workflow
 from polos.engine.tracing import Span
+from polos.observability.tracing import current_traceparent
+from polos.runtime.client import store_of
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
+from server_kit import serving
 from toolkit.otlp import OtlpReceiver, ReceivedSpan
 from toolkit.processes import WorkerProcess
 
@@ -203,6 +206,86 @@ async def test_a_run_started_inside_a_traced_request_joins_its_trace(
     run = otlp.one("workflow.tr_child")
     assert run.trace_id == f"{request_context.trace_id:032x}"
     assert run.parent_span_id == f"{request_context.span_id:016x}"
+
+
+async def test_a_run_invoked_through_a_remote_client_joins_the_callers_trace(
+    otlp: OtlpReceiver, polos: Polos, database_url: str
+) -> None:
+    """``PolosClient(api_url=...)`` sends the current span's traceparent; the server
+    stores it with the runs (one and a batch), so they hang under the caller's span."""
+    from polos.observability import tracer_from_env
+
+    tracer = tracer_from_env()
+    assert tracer is not None
+    store = await store_of(polos)
+    async with serving(database_url) as s:
+        remote = PolosClient(api_url=s.url)
+        try:
+            with tracer.tracer.start_as_current_span("POST /checkout") as request:
+                sent = current_traceparent()
+                one = await remote.invoke(tr_child.id, {"n": 5})
+                [two] = await remote.batch_invoke(
+                    [BatchWorkflowInput(id=tr_child.id, payload={"n": 2})]
+                )
+            untraced = await remote.invoke(tr_child.id, {"n": 1})
+            assert await remote.wait_for_result(one.id, timeout=20) == 25
+            assert await remote.wait_for_result(two.id, timeout=20) == 4
+            assert await remote.wait_for_result(untraced.id, timeout=20) == 1
+        finally:
+            await remote.close()
+    rows = {run.id: await store.get_execution(run.id) for run in (one, two, untraced)}
+    await polos.stop()  # flushes the exporter
+    caller = request.get_span_context()
+    trace_id, span_id = f"{caller.trace_id:032x}", f"{caller.span_id:016x}"
+    for run in (one, two):
+        row = rows[run.id]
+        assert row is not None and row.trace_context == sent
+        assert sent is not None and sent.startswith(f"00-{trace_id}-{span_id}-")
+        [span] = of_run(otlp.named("workflow.tr_child"), run.id)
+        assert (span.trace_id, span.parent_span_id) == (trace_id, span_id)
+    row = rows[untraced.id]
+    assert row is not None and row.trace_context is None  # no span: a trace of its own
+    [alone] = of_run(otlp.named("workflow.tr_child"), untraced.id)
+    assert alone.trace_id == uuid.UUID(untraced.id).hex and alone.parent_span_id == ""
+
+
+async def test_the_run_routes_store_the_callers_traceparent(
+    polos: Polos, database_url: str
+) -> None:
+    """Over plain HTTP: Polos's body field ``otel_traceparent``, else the W3C
+    ``traceparent`` header; one that does not parse is ignored (the run is not refused)."""
+    store = await store_of(polos)
+    header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    field = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with serving(database_url) as s:
+        by_header = await s.http.post(
+            f"/api/v1/workflows/{tr_child.id}/run",
+            json={"payload": {"n": 1}},
+            headers={"traceparent": header},
+        )
+        by_field = await s.http.post(
+            "/api/v1/workflows/batch_run",
+            json={
+                "workflows": [{"workflow_id": tr_child.id, "payload": {"n": 2}}],
+                "otel_traceparent": field,
+            },
+            headers={"traceparent": header},  # the body's wins
+        )
+        bad = await s.http.post(
+            f"/api/v1/workflows/{tr_child.id}/run",
+            json={"payload": {"n": 3}, "otel_traceparent": "not-a-traceparent"},
+        )
+    stored = {}
+    for name, response in (("header", by_header), ("field", by_field), ("bad", bad)):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        run_id = (
+            body["executions"][0]["execution_id"] if "executions" in body else body["execution_id"]
+        )
+        row = await store.get_execution(run_id)
+        assert row is not None
+        stored[name] = row.trace_context
+    assert stored == {"header": header, "field": field, "bad": None}
 
 
 async def test_a_child_run_in_another_process_joins_the_parents_trace(

@@ -29,7 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from ..engine.run import ExecutionRun
 from ..engine.signals import Unwind
 from ..engine.tracing import Tracer
-from .ids import execution_trace_id
+from .ids import execution_trace_id, parse_traceparent
 from .otel import RunTraceIds, provider_from_env, root_trace_id
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -147,6 +147,22 @@ class OtelTracer(Tracer):
         finally:
             span.end()
             otel_context.detach(token)
+
+
+@contextmanager
+def caller_trace(traceparent: str | None) -> Iterator[None]:
+    """Make the span ``traceparent`` names (a W3C traceparent another process sent,
+    with a request) the current one, so that runs submitted inside join its trace
+    exactly as a run invoked inside that span in this process would. A missing or
+    invalid value changes nothing (the W3C rule: ignore what does not parse)."""
+    if not traceparent or parse_traceparent(traceparent) is None:
+        yield
+        return
+    token = otel_context.attach(_PROPAGATOR.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def current_traceparent() -> str | None:

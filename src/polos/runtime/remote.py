@@ -31,6 +31,7 @@ from ..errors import (
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
+from ..observability.tracing import current_traceparent
 from ..store import FINAL_STATUSES, Store
 from ..types import (
     BatchWorkflowInput,
@@ -192,6 +193,8 @@ class RemotePolosClient(PolosClient):
             "session_id": session_id,
             "user_id": user_id,
             "deployment_id": self.deployment_id,
+            # The caller's span, so the runs join its trace as a direct invoke's do.
+            "otel_traceparent": current_traceparent(),
         }
         try:
             answer = await self._call("POST", "/api/v1/workflows/batch_run", json_body=body)

@@ -70,7 +70,17 @@ class ChildOf(_Request):
     )
 
 
-class RunRequest(RunOptions, ChildOf):
+class Traced(_Request):
+    """The caller's trace, which the runs started join (Polos's field name)."""
+
+    otel_traceparent: Text | None = Field(
+        default=None,
+        description="The caller's W3C traceparent: the runs join that trace, under that "
+        "span (else the request's traceparent header is used)",
+    )
+
+
+class RunRequest(RunOptions, ChildOf, Traced):
     """``POST /api/v1/workflows/{workflow_id}/run``."""
 
     session_id: Text | None = None
@@ -94,7 +104,7 @@ class BatchRunItem(RunOptions):
     user_id: Text | None = Field(default=None, description="Overrides the batch's user_id")
 
 
-class BatchRunRequest(ChildOf):
+class BatchRunRequest(ChildOf, Traced):
     """``POST /api/v1/workflows/batch_run``: several runs, one transaction."""
 
     workflows: list[BatchRunItem] = Field(min_length=1, max_length=MAX_BATCH)

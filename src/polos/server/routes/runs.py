@@ -7,16 +7,25 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...observability.tracing import caller_trace
 from ...types import BatchWorkflowInput, ExecutionHandle
 from ..endpoint import Endpoint
 from ..errors import client_errors
 from ..http import body, json_response, path_text
-from ..models import BatchRunRequest, BatchRunResponse, RunOptions, RunRequest, RunResponse
+from ..models import (
+    BatchRunRequest,
+    BatchRunResponse,
+    RunOptions,
+    RunRequest,
+    RunResponse,
+    Traced,
+)
 from ..protocol.children import start_children
 from ..protocol.waits import worker_of
 from ..state import ServerState, server_state
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TRACEPARENT_HEADER = "traceparent"
 
 
 def batch_input(
@@ -44,10 +53,18 @@ async def start_runs(
     items: list[BatchWorkflowInput],
     session_id: str | None = None,
     user_id: str | None = None,
+    traceparent: str | None = None,
 ) -> list[ExecutionHandle]:
-    """``PolosClient.batch_invoke``, its refusals as 4xx."""
-    with client_errors(arguments=True):
+    """``PolosClient.batch_invoke``, its refusals as 4xx; inside ``traceparent``'s span,
+    so the runs are stored with the caller's trace context as a direct invoke's are."""
+    with client_errors(arguments=True), caller_trace(traceparent):
         return await state.client.batch_invoke(items, session_id=session_id, user_id=user_id)
+
+
+def traceparent_of(request: Request, req: Traced) -> str | None:
+    """The caller's trace: the body's ``otel_traceparent`` (Polos's clients), else the
+    W3C ``traceparent`` header (any instrumented HTTP client)."""
+    return req.otel_traceparent or request.headers.get(TRACEPARENT_HEADER) or None
 
 
 def run_response(handle: ExecutionHandle) -> RunResponse:
@@ -77,7 +94,9 @@ async def run_workflow(request: Request) -> Response:
             worker_id=worker_of(request),
         )
     else:
-        [handle] = await start_runs(state, [item], req.session_id, req.user_id)
+        [handle] = await start_runs(
+            state, [item], req.session_id, req.user_id, traceparent_of(request, req)
+        )
     return json_response(run_response(handle))
 
 
@@ -101,7 +120,9 @@ async def batch_run(request: Request) -> Response:
             worker_id=worker_of(request),
         )
     else:
-        handles = await start_runs(state, items, req.session_id, req.user_id)
+        handles = await start_runs(
+            state, items, req.session_id, req.user_id, traceparent_of(request, req)
+        )
     return json_response(BatchRunResponse(executions=[run_response(h) for h in handles]))
 
 
@@ -115,7 +136,10 @@ ENDPOINTS = [
         body=RunRequest,
         response=RunResponse,
         errors=(400, 404, 409, 413, 422),
-        headers=((IDEMPOTENCY_HEADER, "Same as the body's idempotency_key"),),
+        headers=(
+            (IDEMPOTENCY_HEADER, "Same as the body's idempotency_key"),
+            (TRACEPARENT_HEADER, "The caller's W3C trace context, when the body has none"),
+        ),
     ),
     Endpoint(
         "POST",
@@ -126,5 +150,6 @@ ENDPOINTS = [
         body=BatchRunRequest,
         response=BatchRunResponse,
         errors=(400, 404, 409, 413, 422),
+        headers=((TRACEPARENT_HEADER, "The caller's W3C trace context, when the body has none"),),
     ),
 ]
