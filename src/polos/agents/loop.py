@@ -43,6 +43,7 @@ from .guardrails import (
 from .hooks import HookContext, HookResult, merged, run_hooks
 from .memory import COMPACTION, MESSAGES, SessionMemory, load_session, session_topic, summary_prompt
 from .providers import types as llm
+from .providers._wire_log import WireLog, attach
 from .providers.base import Provider
 from .providers.types import LLMRequest, LLMResponse, Message, StreamChunk, Usage
 from .results import (
@@ -111,6 +112,8 @@ class _Loop:
         self.tool_results: list[ToolResult] = []
         self.usage = Usage()
         self.memory = SessionMemory()
+        #: The conversation's wire form, extended call by call (the loop only appends).
+        self.wire_log = WireLog()
 
     # the loop ------------------------------------------------------------------------
     async def run(self) -> AgentResult:
@@ -259,6 +262,7 @@ class _Loop:
         # Set after validation: every message was validated when it was made, and
         # validating the whole conversation again on each call is O(N) per turn.
         request.messages = list(self.messages)
+        attach(request, self.wire_log)
         return request
 
     def over_budget(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._wire_cache import wire_items
+from ._wire_log import wire_messages
 from .types import FinishReason, LLMRequest, LLMResponse, Message, ToolCall, Usage
 
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -23,11 +24,13 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 
-def chat_messages(messages: list[Message]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def chat_messages(request: LLMRequest) -> list[dict[str, Any]]:
+    return wire_messages(request, "chat", _extend)[0]
+
+
+def _extend(out: list[dict[str, Any]], state: None, messages: list[Message]) -> None:
     for message in messages:
         out.extend(wire_items(message, "chat", _chat_items))
-    return out
 
 
 def _chat_items(message: Message) -> list[dict[str, Any]]:
@@ -63,7 +66,7 @@ def chat_params(request: LLMRequest, model: str, *, max_tokens_param: str) -> di
     ``max_completion_tokens`` (reasoning models refuse ``max_tokens``) while
     many compatible servers still only know ``max_tokens``.
     """
-    params: dict[str, Any] = {"model": model, "messages": chat_messages(request.messages)}
+    params: dict[str, Any] = {"model": model, "messages": chat_messages(request)}
     if request.tools:
         params["tools"] = [
             {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
@@ -54,6 +55,26 @@ def model_http_client(
     except ImportError:
         return httpx_client(transport=PooledTransport())
     return aiohttp_client(transport=_aiohttp_transport())
+
+
+def anthropic_http_client() -> Any:
+    """An HTTP client for the anthropic SDK over aiohttp, or ``None`` (the SDK's own).
+
+    anthropic 2.x is built on ``httpx2``, not ``httpx``, so the transport above
+    does not fit it; the SDK ships its own copy of httpx-aiohttp for ``httpx2``
+    behind ``DefaultAioHttpClient`` (its ``aiohttp`` extra), which already
+    reports a refused connection as a connection error, not a timeout. Same
+    process-wide TLS context, and no cap on connections, as for OpenAI."""
+    try:
+        import aiohttp  # noqa: F401
+        import httpx2
+        from anthropic import DefaultAioHttpClient
+
+        return DefaultAioHttpClient(
+            verify=default_tls_context(), limits=httpx2.Limits(max_connections=0)
+        )
+    except (ImportError, RuntimeError):  # RuntimeError: the SDK without its aiohttp copy
+        return None
 
 
 def _aiohttp_transport() -> httpx.AsyncBaseTransport:

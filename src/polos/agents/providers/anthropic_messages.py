@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from ._http_pools import anthropic_http_client
 from ._sdk_errors import translated
 from ._wire_cache import wire_items
+from ._wire_log import wire_messages
 from .base import PerLoopClient, request_model
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
 from .types import FinishReason, LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
@@ -53,6 +55,9 @@ class AnthropicProvider:
             from anthropic import AsyncAnthropic  # imported late: `import polos` stays light
 
             options: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
+            http_client = anthropic_http_client()  # aiohttp when installed: see _http_pools
+            if http_client is not None:
+                options["http_client"] = http_client
             if timeout is not None:
                 options["timeout"] = timeout
             # max_retries=0: our RetryPolicy is the only retry loop (see retry.py).
@@ -109,10 +114,11 @@ class AnthropicProvider:
         )
 
     def _params(self, request: LLMRequest, model: str) -> dict[str, Any]:
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        messages, state = wire_messages(request, "anthropic", _extend)
+        system = "\n\n".join(state.system) if state is not None else ""
         params: dict[str, Any] = {
             "model": model,
-            "messages": _wire_messages(request.messages),
+            "messages": messages,
             "max_tokens": request.max_output_tokens or self._default_max_output_tokens,
         }
         if system:
@@ -141,16 +147,28 @@ class AnthropicProvider:
         return params
 
 
-def _wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+class _Merging:
+    """Where :func:`_extend` left off: the system texts so far, and which item of
+    ``out`` is a merged user message built here (``-1``: none)."""
+
+    __slots__ = ("merged_at", "system")
+
+    def __init__(self) -> None:
+        self.system: list[str] = []
+        self.merged_at = -1
+
+
+def _extend(out: list[dict[str, Any]], state: _Merging | None, messages: list[Message]) -> _Merging:
     """Messages in Anthropic's shape: no system role, tool results sent by the user.
 
     Results of parallel calls must all arrive in the one user message that
     follows the assistant's calls, so consecutive tool messages are merged
     (into a new message: each message's own wire form is cached and shared).
     """
-    out: list[dict[str, Any]] = []
-    merged_at = -1  # index in ``out`` of a merged user message built here
+    state = state or _Merging()
     for message in messages:
+        if message.role == "system":
+            state.system.append(message.content)  # sent in the top-level `system` parameter
         for item in wire_items(message, "anthropic", _message_items):
             previous = out[-1] if out else None
             if (
@@ -159,13 +177,13 @@ def _wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
                 and previous["role"] == "user"
                 and isinstance(previous["content"], list)
             ):
-                if merged_at != len(out) - 1:
+                if state.merged_at != len(out) - 1:
                     previous = {"role": "user", "content": list(previous["content"])}
-                    out[-1], merged_at = previous, len(out) - 1
+                    out[-1], state.merged_at = previous, len(out) - 1
                 previous["content"].extend(item["content"])
             else:
                 out.append(item)
-    return out
+    return state
 
 
 def _message_items(message: Message) -> list[dict[str, Any]]:

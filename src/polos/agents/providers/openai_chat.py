@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from ._chat_format import ChatStreamAccumulator, chat_params, chat_response
 from ._openai_common import openai_clients, openai_errors
 from ._untyped_body import json_body, post, post_stream
+from ._wire_log import wire_json
 from .base import request_model
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
 from .types import LLMRequest, LLMResponse, StreamChunk
@@ -55,14 +56,12 @@ class OpenAIChatProvider:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
+        params["messages"] = wire_json(request, "chat", params["messages"])
         body = json_body(params)
 
         async def attempt() -> LLMResponse:
-            from openai.types.chat import ChatCompletion
-
             with openai_errors(self._name, model):
-                client = self._clients.get()
-                completion = await post(client, _PATH, body, ChatCompletion)
+                completion = await post(self._clients.get(), _PATH, body)
             return chat_response(completion, model)
 
         return await call_with_retries(attempt, self._retry)
@@ -72,6 +71,7 @@ class OpenAIChatProvider:
         params = chat_params(request, model, max_tokens_param=self._max_tokens_param)
         # include_usage adds a last chunk carrying the token counts.
         params.update(stream=True, stream_options={"include_usage": True})
+        params["messages"] = wire_json(request, "chat", params["messages"])
         body = json_body(params)
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:

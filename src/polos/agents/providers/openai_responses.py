@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ._openai_common import openai_clients, openai_errors
 from ._untyped_body import json_body, post, post_stream
 from ._wire_cache import wire_items
+from ._wire_log import wire_json, wire_messages
 from .base import request_model
 from .errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
 from .retry import RetryPolicy, call_with_retries, stream_with_retries
@@ -58,10 +59,8 @@ class OpenAIResponsesProvider:
         body = json_body(_params(request, model))
 
         async def attempt() -> LLMResponse:
-            from openai.types.responses import Response
-
             with openai_errors(self._name, model):
-                response = await post(self._clients.get(), _PATH, body, Response)
+                response = await post(self._clients.get(), _PATH, body)
             return _llm_response(response, model)
 
         return await call_with_retries(attempt, self._retry)
@@ -117,7 +116,9 @@ class OpenAIResponsesProvider:
 def _params(request: LLMRequest, model: str) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": model,
-        "input": _input_items(request.messages),
+        "input": wire_json(
+            request, "responses", wire_messages(request, "responses", _extend_input)[0]
+        ),
         "store": False,
     }
     if request.tools:
@@ -152,12 +153,10 @@ def _params(request: LLMRequest, model: str) -> dict[str, Any]:
     return params
 
 
-def _input_items(messages: list[Message]) -> list[dict[str, Any]]:
+def _extend_input(items: list[dict[str, Any]], state: None, messages: list[Message]) -> None:
     """Messages as Responses input items: tool calls and results are items of their own."""
-    items: list[dict[str, Any]] = []
     for message in messages:
         items.extend(wire_items(message, "responses", _message_items))
-    return items
 
 
 def _message_items(message: Message) -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ response are recorded as step inputs and outputs and must round-trip as JSON.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, JsonValue, model_validator
+from pydantic import BaseModel, Field, JsonValue, PrivateAttr, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -131,6 +131,8 @@ class LLMRequest(BaseModel):
     top_p: float | None = None
     extra: JsonObject = Field(default_factory=dict)
     """Further request fields sent as they are (an agent's ``provider_kwargs``)."""
+    _wire_log: Any = PrivateAttr(default=None)
+    """The conversation's :class:`~._wire_log.WireLog` when the caller only appends to it."""
 
 
 class Usage(BaseModel):
