@@ -19,12 +19,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
 from polos import Polos, PolosClient, WorkflowContext, workflow
 from polos.cli.loading import LoadError, load_target
 from polos.distribution import package_version
+from sdk_kit import ServerProcess
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -217,6 +219,65 @@ def test_a_script_drives_runs_by_bare_ids_and_prefixes(database_url: str, tmp_pa
             "schedules", "delete", "cli_typed", "--key", "weekdays", cwd=tmp_path, url=database_url
         )
         assert twice.returncode == 1 and "weekdays" in twice.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def test_invoke_through_the_server_checks_the_published_input_model(
+    database_url: str, polos_server: ServerProcess, tmp_path: Path
+) -> None:
+    """``polos invoke --api-url``: the server (a process without the workflow's code)
+    refuses a payload that does not fit the input model the worker published, with a
+    422 naming the field, before anything is queued; the CLI shows it and exits 1."""
+    (tmp_path / "typed_flows.py").write_text(FLOWS)
+    env = {**os.environ, "POLOS_DATABASE_URL": database_url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "polos.cli", "worker", "typed_flows.py", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    api = ("--api-url", polos_server.url)
+    try:
+        assert worker.stdout is not None
+        assert "cli_typed" in json.loads(worker.stdout.readline())["workflows"]
+
+        bad = cli("invoke", "cli_typed", "--payload", '{"amount": "lots"}', *api, cwd=tmp_path)
+        assert bad.returncode == 1 and bad.stdout == ""
+        said = " ".join(bad.stderr.split())
+        assert "cli_typed" in said and "amount" in said and "integer" in said
+        assert "send a payload that fits that model" in said and "422" in said
+        missing = cli("invoke", "cli_typed", "--payload", "{}", *api, cwd=tmp_path)
+        assert missing.returncode == 1 and "'amount' is a required property" in missing.stderr
+        assert current(database_url) == {}
+
+        # The HTTP API says the same, with the field's path; a batch is refused whole.
+        with httpx.Client(base_url=polos_server.url, timeout=30) as http:
+            one = http.post("/api/v1/workflows/cli_typed/run", json={"payload": {"amount": []}})
+            assert one.status_code == 422, one.text
+            assert one.json()["error_type"] == "VALIDATION_ERROR"
+            assert one.json()["detail"][0]["loc"] == ["payload", "amount"]
+            batch = http.post(
+                "/api/v1/workflows/batch_run",
+                json={
+                    "workflows": [
+                        {"workflow_id": "cli_typed", "payload": {"amount": 1}},
+                        {"workflow_id": "cli_typed", "payload": {"amount": "x"}},
+                    ]
+                },
+            )
+            assert batch.status_code == 422, batch.text
+            assert batch.json()["detail"][0]["loc"] == ["workflows", 1, "payload", "amount"]
+        assert current(database_url) == {}
+
+        # What the worker's model coerces ("7" for an integer) is let through, and runs.
+        good = cli("invoke", "cli_typed", "--payload", '{"amount": "7"}', *api, cwd=tmp_path)
+        assert good.returncode == 0, good.stderr
+        run_id = good.stdout.strip()
+        status_becomes(database_url, tmp_path, run_id, "waiting")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)

@@ -7,10 +7,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...engine import definition as registry
+from ...engine.published_inputs import first_mismatch
 from ...observability.tracing import caller_trace
 from ...types import BatchWorkflowInput, ExecutionHandle
 from ..endpoint import Endpoint
-from ..errors import client_errors
+from ..errors import client_errors, invalid
 from ..http import body, json_response, path_text
 from ..models import (
     BatchRunRequest,
@@ -57,8 +59,28 @@ async def start_runs(
 ) -> list[ExecutionHandle]:
     """``PolosClient.batch_invoke``, its refusals as 4xx; inside ``traceparent``'s span,
     so the runs are stored with the caller's trace context as a direct invoke's are."""
+    await check_inputs(state, items)
     with client_errors(arguments=True), caller_trace(traceparent):
         return await state.client.batch_invoke(items, session_id=session_id, user_id=user_id)
+
+
+async def check_inputs(state: ServerState, items: list[BatchWorkflowInput]) -> None:
+    """Refuse (422, naming the field) a payload that does not fit the input schema the
+    workflow's workers published, before anything is queued. A workflow this process
+    defines is left to ``batch_invoke``, which validates with the model itself."""
+    foreign = [
+        (index, item.workflow_id, item.payload)
+        for index, item in enumerate(items)
+        if registry.lookup(item.workflow_id) is None
+    ]
+    found = await first_mismatch(state.store, foreign)
+    if found is None:
+        return
+    where = [] if len(items) == 1 else ["workflows", found.index]
+    raise invalid(
+        str(found.error("send a payload that fits that model")),
+        [{"loc": [*where, "payload", *found.path], "msg": found.message, "type": "input_schema"}],
+    )
 
 
 def traceparent_of(request: Request, req: Traced) -> str | None:
