@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 
+# fake model servers for the tests of Polos's own examples (Python and TypeScript)
+from example_agents_kit import anthropic_llm, openai_llm  # noqa: F401
+
 # polos-sdk in its own virtualenv, `polos server` and SDK workers as processes
 from sdk_kit import polos_server, sdk_python, sdk_workers  # noqa: F401
+
+# @polos/sdk installed once per session for the TypeScript tests
+from ts_kit import ts_node_modules  # noqa: F401
 
 PG_DSN = os.environ.get("POLOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -72,6 +72,12 @@ class ExampleRun:
         assert self.returncode == 0, f"exit {self.returncode}\n{self.stdout}\n{self.stderr}"
         assert "Traceback" not in self.stdout + self.stderr, f"{self.stdout}\n{self.stderr}"
 
+    def assert_lines(self, *expected: str) -> None:
+        """Each of ``expected`` is a whole line the example printed (trailing spaces aside)."""
+        lines = self.lines()
+        missing = [line for line in expected if line not in lines]
+        assert not missing, f"missing lines {missing} in:\n{self.stdout}"
+
 
 def example_env(database_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment an example runs in: our database, a fake model, nothing of Polos's server."""
@@ -104,7 +110,8 @@ def run_example(
     env: dict[str, str] | None = None,
     timeout: float = 180,
 ) -> ExampleRun:
-    """Copy example ``name`` into ``workdir`` and run ``script`` there, unchanged."""
+    """Copy example ``name`` into ``workdir`` and run ``script`` there, unchanged; it
+    must exit 0 without a traceback."""
     folder = copy_example(root, name, workdir)
     try:
         done = subprocess.run(
@@ -122,7 +129,9 @@ def run_example(
             f"{name}/{script} did not finish within {timeout:.0f}s.\n"
             f"stdout:\n{_text(stuck.stdout)[-3000:]}\nstderr:\n{_text(stuck.stderr)[-3000:]}"
         ) from None
-    return ExampleRun(done.stdout, done.stderr, done.returncode, folder)
+    run = ExampleRun(done.stdout, done.stderr, done.returncode, folder)
+    run.assert_ok()
+    return run
 
 
 def _text(output: str | bytes | None) -> str:

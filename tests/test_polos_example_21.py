@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from example_agents_kit import anthropic_env, last_output, script, tool_outputs
 from polos.testing import FakeAnthropicServer, RecordedRequest, Turn
 from polos_examples import run_example
-from test_polos_examples_agents import script, tool_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_21_local_sandbox(examples: Path, tmp_path: Path, database_url: str) -> 
     told: dict[str, object] = {}
 
     def after_rejection(request: RecordedRequest) -> Turn:
-        told["rejected"] = tool_outputs(request)[-1]
+        told["rejected"] = last_output(request)
         return Turn.call("exec", {"command": "node hello.js"})
 
     def summary(request: RecordedRequest) -> Turn:
@@ -62,14 +62,9 @@ def test_21_local_sandbox(examples: Path, tmp_path: Path, database_url: str) -> 
             tmp_path,
             database_url=database_url,
             stdin="y\nn\nuse node, not nodejs\ny\ny\ny\n",
-            env={
-                "ANTHROPIC_BASE_URL": llm.base_url,
-                "ANTHROPIC_API_KEY": "sk-ant-test",
-                "POLOS_WORKSPACES_DIR": str(workspaces),
-            },
+            env={**anthropic_env(llm), "POLOS_WORKSPACES_DIR": str(workspaces)},
         )
         requests = list(llm.requests)
-    run.assert_ok()
     lines = run.lines()
     assert "  WRITE APPROVAL REQUIRED" in lines
     assert "    Command:   nodejs hello.js" in lines

@@ -21,30 +21,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from example_agents_kit import (
+    BENEFITS,
+    HAIKU,
+    MOVIE_REVIEW,
+    REASONING,
+    STORY,
+    STREAMED,
+    UUID,
+    anthropic_env,
+    is_guardrail_judge,
+    last_output,
+    openai_env,
+    script,
+    tool_outputs,
+    user_texts,
+    weather_report,
+)
 from polos.testing import FakeAnthropicServer, FakeOpenAIServer, RecordedRequest, Turn
 from polos_examples import ExampleRun, run_example
 
 pytestmark = pytest.mark.slow
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@pytest.fixture
-def openai_llm() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def anthropic_llm() -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer() as server:
-        yield server
 
 
 def _run(
@@ -58,120 +59,18 @@ def _run(
     script: str = "main.py",
     stdin: str = "",
 ) -> ExampleRun:
-    env = {"OPENAI_BASE_URL": openai_llm.base_url, "OPENAI_API_KEY": "sk-test"}
+    env = openai_env(openai_llm)
     if anthropic is not None:
-        env.update(ANTHROPIC_BASE_URL=anthropic.base_url, ANTHROPIC_API_KEY="sk-ant-test")
-    run = run_example(
+        env.update(anthropic_env(anthropic))
+    return run_example(
         examples, name, tmp_path, database_url=database_url, script=script, stdin=stdin, env=env
     )
-    run.assert_ok()
-    return run
-
-
-def _has(run: ExampleRun, *expected: str) -> None:
-    lines = run.lines()
-    missing = [line for line in expected if line not in lines]
-    assert not missing, f"missing lines {missing} in:\n{run.stdout}"
-
-
-# --- reading what the examples sent to the model ---------------------------------------
-
-
-def _items(request: RecordedRequest) -> list[Mapping[str, Any]]:
-    """The conversation items of a Responses, Chat Completions or Messages request."""
-    body = request.body
-    items = body.get("input", body.get("messages", []))
-    return [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(_text_of(part) for part in content)
-    if isinstance(content, Mapping):
-        return str(content.get("text") or _text_of(content.get("content")))
-    return ""
-
-
-def user_texts(request: RecordedRequest) -> list[str]:
-    return [
-        _text_of(i.get("content"))
-        for i in _items(request)
-        if i.get("role") == "user" and not _tool_results(i)
-    ]
-
-
-def _tool_results(item: Mapping[str, Any]) -> list[str]:
-    if item.get("type") == "function_call_output":
-        return [str(item.get("output"))]
-    if item.get("role") == "tool":
-        return [_text_of(item.get("content"))]
-    content = item.get("content")
-    if isinstance(content, list):
-        return [
-            _text_of(part.get("content"))
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "tool_result"
-        ]
-    return []
-
-
-def tool_outputs(request: RecordedRequest) -> list[Any]:
-    """What the tools returned, as the model is told (parsed when it is JSON)."""
-    outputs: list[Any] = []
-    for item in _items(request):
-        for text in _tool_results(item):
-            try:
-                outputs.append(json.loads(text))
-            except ValueError:
-                outputs.append(text)
-    return outputs
-
-
-def is_guardrail_judge(request: RecordedRequest) -> bool:
-    body = request.body
-    formats = [body.get("response_format"), body.get("text")]
-    return "GuardrailEvaluationResult" in json.dumps(formats)
-
-
-Answer = Callable[[RecordedRequest], Turn]
-
-
-def conversation(*answers: Answer | Turn) -> Answer:
-    """One turn source for a whole example: string-guardrail checks pass, every other
-    request gets the next answer (a turn, or a function of the request)."""
-    queue = list(answers)
-
-    def answer(request: RecordedRequest) -> Turn:
-        if is_guardrail_judge(request):
-            return Turn.reply('{"passed": true, "reason": ""}')
-        assert queue, f"the example asked the model more than scripted: {request.body}"
-        nxt = queue.pop(0)
-        return nxt(request) if callable(nxt) else nxt
-
-    return answer
-
-
-def script(server: FakeOpenAIServer | FakeAnthropicServer, *answers: Answer | Turn) -> None:
-    source = conversation(*answers)
-    server.add_turns(*[source] * 40)
-
-
-# --- the examples -----------------------------------------------------------------------------
 
 
 def test_01_agent_with_tools(
     examples: Path, tmp_path: Path, database_url: str, openai_llm: FakeOpenAIServer
 ) -> None:
-    def report(request: RecordedRequest) -> Turn:
-        [weather] = tool_outputs(request)
-        return Turn.reply(
-            f"It's {weather['temperature']}°{weather['unit']} and "
-            f"{weather['condition'].lower()} in {weather['city']}."
-        )
-
-    script(openai_llm, Turn.call("get_weather", {"city": "New York"}), report)
+    script(openai_llm, Turn.call("get_weather", {"city": "New York"}), weather_report)
     run = _run(examples, "01-agent-with-tools", tmp_path, database_url, openai_llm)
     assert run.lines() == [
         "Invoking weather_agent...",
@@ -180,17 +79,6 @@ def test_01_agent_with_tools(
     first = openai_llm.requests[0].body
     assert first["model"] == "gpt-4o-mini"
     assert [t["name"] for t in first["tools"]] == ["get_weather"]
-
-
-MOVIE_REVIEW = {
-    "title": "The Dark Knight",
-    "rating": 9,
-    "genre": "Action, Crime, Drama",
-    "summary": "Batman faces the Joker.",
-    "pros": ["Heath Ledger's Joker", "Tense pacing"],
-    "cons": ["Long runtime"],
-    "recommendation": "Anyone who likes crime thrillers",
-}
 
 
 def test_02_structured_output(
@@ -209,11 +97,6 @@ def test_02_structured_output(
     assert "JSON schema" in user_texts(openai_llm.requests[1])[-1]
 
 
-STORY = "Unit 7 dipped a brush in blue and, for the first time, hesitated."
-HAIKU = "Granite shoulders rise / snow keeps the old silence / clouds pass, mountains stay"
-BENEFITS = "1. Knowledge. 2. Empathy. 3. Focus."
-
-
 def test_03_agent_streaming(
     examples: Path,
     tmp_path: Path,
@@ -221,20 +104,14 @@ def test_03_agent_streaming(
     openai_llm: FakeOpenAIServer,
     anthropic_llm: FakeAnthropicServer,
 ) -> None:
-    script(
-        anthropic_llm,
-        Turn(text=STORY, chunk_delay=0.01),
-        Turn(text=HAIKU, chunk_delay=0.01),
-        Turn(text=BENEFITS, chunk_delay=0.01),
-    )
+    script(anthropic_llm, *STREAMED)
     run = _run(
         examples, "03-agent-streaming", tmp_path, database_url, openai_llm, anthropic=anthropic_llm
     )
     lines = run.lines()
     ids = re.findall(rf"^Agent run ID: ({UUID})$", run.stdout, re.M)
     assert len(ids) == 3 and len(set(ids)) == 3, run.stdout
-    _has(
-        run,
+    run.assert_lines(
         "Example 1: Streaming Text Chunks",
         f"Topic: workflow/storyteller/{ids[0]}",
         "Streaming response:",
@@ -263,7 +140,7 @@ def test_04_conversational_chat(
         )
 
     def product(request: RecordedRequest) -> Turn:
-        result = tool_outputs(request)[-1]
+        result = last_output(request)
         return Turn(text=f"{result['expression']} = {result['result']:g}")
 
     script(
@@ -282,8 +159,7 @@ def test_04_conversational_chat(
         script="chat.py",
         stdin="What's the weather in Tokyo?\nAnd what is 6 * 7?\nquit\n",
     )
-    _has(
-        run,
+    run.assert_lines(
         "Conversational Chat with Streaming",
         "You: Assistant:",
         "  [Using get_weather...]It is 22C and Sunny in Tokyo.",
@@ -295,14 +171,6 @@ def test_04_conversational_chat(
     later = user_texts(openai_llm.requests[2])
     assert later == ["What's the weather in Tokyo?", "And what is 6 * 7?"]
     assert all(r.stream for r in openai_llm.requests)
-
-
-REASONING = {
-    "problem": "17 sheep, all but 9 run away",
-    "thinking_steps": ["'All but 9' means 9 stay."],
-    "conclusion": "9 sheep",
-    "confidence": "high",
-}
 
 
 def test_05_thinking_agent(
@@ -329,6 +197,7 @@ def test_06_guardrails(
         Turn.reply("Your email is john@example.com and your phone is 555-123-4567."),
         Turn.reply("Gears hum at dawn."),
         Turn.reply("I keep my instructions private, but I am glad to help."),
+        pass_guardrails=True,
     )
     stdin = (
         "1\nMy email is john@example.com and phone is 555-123-4567. What's my email?\n"
@@ -338,8 +207,7 @@ def test_06_guardrails(
     run = _run(
         examples, "06-guardrails", tmp_path, database_url, openai_llm, script="chat.py", stdin=stdin
     )
-    _has(
-        run,
+    run.assert_lines(
         "Chatting with: safe_assistant",
         "You: Assistant: Your email is [EMAIL REDACTED] and your phone is [PHONE REDACTED].",
         "Switched to: content_generator",
@@ -363,8 +231,7 @@ def test_07_lifecycle_hooks(
     script(openai_llm, Turn.reply("The capital of France is Paris."))
     run = _run(examples, "07-lifecycle-hooks", tmp_path, database_url, openai_llm)
     lines = run.lines()
-    _has(
-        run,
+    run.assert_lines(
         "Lifecycle Hooks Demo",
         "[Demo 1] Running logged_agent with search tool...",
         "[Demo 3] Running simple_logged_agent (start/end hooks only)...",

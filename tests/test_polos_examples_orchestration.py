@@ -19,7 +19,7 @@ import pytest
 
 from conftest import drop_schema
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
-from polos_examples import copy_example, example_env
+from polos_examples import copy_example, example_env, run_example
 
 pytestmark = pytest.mark.slow
 
@@ -160,18 +160,15 @@ def _blog_answer(request: RecordedRequest) -> Turn:
 
 def test_14_router_coordinator(examples: Path, tmp_path: Path, database_url: str) -> None:
     """Agents in parallel and in sequence under workflows, followed as one event stream."""
-    run_dir = copy_example(examples, "14-router-coordinator", tmp_path)
     with FakeOpenAIServer([_blog_answer] * 9) as llm:
-        done = subprocess.run(
-            [sys.executable, "main.py"],
-            cwd=run_dir,
-            env=example_env(database_url, {"OPENAI_BASE_URL": llm.base_url}),
-            capture_output=True,
-            text=True,
-            timeout=180,
+        done = run_example(
+            examples,
+            "14-router-coordinator",
+            tmp_path,
+            database_url=database_url,
+            env={"OPENAI_BASE_URL": llm.base_url},
         )
         assert llm.remaining_turns == 0  # 5 agents, then 4 more: nothing asked twice
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     generate, review_only = done.stdout.split("Blog Review Only Demo")
     for agent in ("grammar_reviewer", "tone_reviewer", "correctness_reviewer", "final_editor"):

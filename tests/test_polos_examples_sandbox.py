@@ -18,30 +18,15 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from example_agents_kit import UUID, anthropic_env, last_output, script
 from polos.testing import FakeAnthropicServer, FakeOpenAIServer, RecordedRequest, Turn
 from polos_examples import ExampleRun, run_example
-from test_polos_examples_agents import script, tool_outputs
 from toolkit.docker import EXAMPLE_IMAGE, docker, ensure_image, require_docker
 
 pytestmark = pytest.mark.slow
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@pytest.fixture
-def anthropic_llm() -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_llm() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -86,29 +71,13 @@ def _run(
     stdin: str = "",
 ) -> ExampleRun:
     env = {
-        "ANTHROPIC_BASE_URL": anthropic_llm.base_url,
-        "ANTHROPIC_API_KEY": "sk-ant-test",
+        **anthropic_env(anthropic_llm),
         "OPENAI_BASE_URL": openai_llm.base_url,
         "POLOS_WORKSPACES_DIR": str(workspaces),
     }
-    run = run_example(
+    return run_example(
         examples, name, tmp_path, database_url=database_url, stdin=stdin, env=env, timeout=120
     )
-    run.assert_ok()
-    return run
-
-
-def last_output(request: RecordedRequest) -> Any:
-    """What the last tool call returned, as the model was told."""
-    outputs = tool_outputs(request)
-    assert outputs, "the model was not sent a tool result"
-    return outputs[-1]
-
-
-def _has(run: ExampleRun, *expected: str) -> None:
-    lines = run.lines()
-    missing = [line for line in expected if line not in lines]
-    assert not missing, f"missing lines {missing} in:\n{run.stdout}"
 
 
 FIB_SH = 'a=0; b=1; for i in 1 2 3 4 5 6 7 8 9 10; do printf "%s " $a; t=$((a + b)); a=$b; b=$t; done; echo\n'
@@ -146,7 +115,7 @@ def test_18_sandbox_tools(
     assert re.search(rf"^Execution ID: {UUID}$", run.stdout, re.M), run.stdout
     for tool in ("write", "exec", "edit", "glob", "grep", "read"):
         assert f"  [Using {tool}...]" in run.lines(), run.stdout
-    _has(run, "  Agent Completed", f"Both programs ran. Output: {FIBS}")
+    run.assert_lines("  Agent Completed", f"Both programs ran. Output: {FIBS}")
 
     requests = anthropic_llm.requests
     assert [t["name"] for t in requests[0].body["tools"]] == [
@@ -230,8 +199,7 @@ def test_19_exec_security(
     )
     out = run.stdout
     assert out.count("COMMAND APPROVAL REQUIRED") == 2, out
-    _has(
-        run,
+    run.assert_lines(
         "  Exec Security Demo",
         "    Command:     npm install chalk",
         "    Directory:   /workspace",
@@ -297,8 +265,7 @@ def test_24_session_sandbox(
     )
     sessions = re.findall(rf"^  Session ID: ({UUID})$", run.stdout, re.M)
     assert len(sessions) == 2 and sessions[0] == sessions[1], run.stdout
-    _has(
-        run,
+    run.assert_lines(
         "  Run 1: Create math-utils and test it",
         "Created math-utils.js with add and multiply.",
         "  Run 2: Extend math-utils (same sandbox)",

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from example_agents_kit import anthropic_env, tool_outputs
 from polos import PolosClient
 from polos.testing import (
     FakeAnthropicServer,
@@ -42,37 +41,11 @@ pytestmark = pytest.mark.slow
 SECRET = "slack-signing-secret-for-tests"
 
 
-@pytest.fixture
-def anthropic_llm() -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer() as server:
-        yield server
-
-
-def _tool_results(request: RecordedRequest) -> list[Any]:
-    """What the tools returned, as the model is told (Anthropic's tool_result blocks)."""
-    out: list[Any] = []
-    for message in request.body.get("messages", []):  # type: ignore[union-attr]
-        content = message.get("content") if isinstance(message, Mapping) else None
-        for part in content if isinstance(content, list) else []:
-            if isinstance(part, Mapping) and part.get("type") == "tool_result":
-                inner = part.get("content")
-                text = (
-                    "".join(str(p.get("text", "")) for p in inner)
-                    if isinstance(inner, list)
-                    else str(inner)
-                )
-                try:
-                    out.append(json.loads(text))
-                except ValueError:
-                    out.append(text)
-    return out
-
-
 def test_20_web_search_agent(
     examples: Path, tmp_path: Path, database_url: str, anthropic_llm: FakeAnthropicServer
 ) -> None:
     def final(request: RecordedRequest) -> Turn:
-        search, answer = _tool_results(request)
+        search, answer = tool_outputs(request)
         return Turn.reply(
             f"Durable agents survive crashes ({answer['depth']}). "
             f"Source: {search['results'][0]['url']}"
@@ -109,13 +82,11 @@ def test_20_web_search_agent(
             stdin="What are durable agents?\ny\n2\n",
             timeout=90,
             env={
-                "ANTHROPIC_BASE_URL": anthropic_llm.base_url,
-                "ANTHROPIC_API_KEY": "sk-ant-test",
+                **anthropic_env(anthropic_llm),
                 "TAVILY_API_KEY": "tvly-example",
                 "POLOS_TAVILY_BASE_URL": tavily.base_url,
             },
         )
-    run.assert_ok()
     out = run.stdout
     assert '[Searching the web: "durable execution AI agents"]' in out
     assert "TOOL APPROVAL REQUIRED" in out and 'wants to use the "web_search" tool' in out
@@ -137,7 +108,7 @@ def test_23_slack_channel(
     examples: Path, tmp_path: Path, database_url: str, anthropic_llm: FakeAnthropicServer
 ) -> None:
     def sent(request: RecordedRequest) -> Turn:
-        [result] = _tool_results(request)
+        [result] = tool_outputs(request)
         return Turn.reply(f"Email sent to {result['to']} ({result['subject']}).")
 
     anthropic_llm.add_turns(
@@ -159,8 +130,7 @@ async def _drive_23(
         env = example_env(
             database_url,
             {
-                "ANTHROPIC_BASE_URL": llm.base_url,
-                "ANTHROPIC_API_KEY": "sk-ant-test",
+                **anthropic_env(llm),
                 "SLACK_BOT_TOKEN": "xoxb-example",
                 "POLOS_SLACK_API_URL": slack.api_url,
                 "POLOS_APPROVAL_BASE_URL": server.url,

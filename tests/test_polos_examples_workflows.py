@@ -12,27 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from polos_examples import ExampleRun, run_example
+from polos_examples import run_example
 
 pytestmark = pytest.mark.slow
 
 
-def _run(examples: Path, name: str, tmp_path: Path, database_url: str, **kw: object) -> ExampleRun:
-    run = run_example(examples, name, tmp_path, database_url=database_url, **kw)  # type: ignore[arg-type]
-    run.assert_ok()
-    return run
-
-
-def _has(run: ExampleRun, *expected: str) -> None:
-    lines = run.lines()
-    missing = [line for line in expected if line not in lines]
-    assert not missing, f"missing lines {missing} in:\n{run.stdout}"
-
-
 def test_08_workflow_basics(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "08-workflow-basics", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "08-workflow-basics", tmp_path, database_url=database_url)
+    run.assert_lines(
         "Result: message='Hello, Alice!'",
         "Result: result=AggregatedData(count=3, items=['HELLO', 'WORLD', 'WORKFLOW'])",
         "Total items: 3",
@@ -59,9 +46,10 @@ _SUSPEND_ANSWERS = (
 
 
 def test_09_suspend_resume(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "09-suspend-resume", tmp_path, database_url, stdin=_SUSPEND_ANSWERS)
-    _has(
-        run,
+    run = run_example(
+        examples, "09-suspend-resume", tmp_path, database_url=database_url, stdin=_SUSPEND_ANSWERS
+    )
+    run.assert_lines(
         "Received suspend event!",
         "  Requester: alice@example.com",
         "  Amount: $1500.00",
@@ -88,9 +76,8 @@ def test_09_suspend_resume(examples: Path, tmp_path: Path, database_url: str) ->
 
 
 def test_10_state_persistence(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "10-state-persistence", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "10-state-persistence", tmp_path, database_url=database_url)
+    run.assert_lines(
         "  Count after +5: 5",
         "  Count after -2: -2",
         "  Count after reset: 0",
@@ -103,9 +90,8 @@ def test_10_state_persistence(examples: Path, tmp_path: Path, database_url: str)
 
 
 def test_11_error_handling(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "11-error-handling", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "11-error-handling", tmp_path, database_url=database_url)
+    run.assert_lines(
         "  Processed: 3 items",
         "  Failed: 2 items",
         "  Method used: primary",
@@ -122,8 +108,8 @@ def test_11_error_handling(examples: Path, tmp_path: Path, database_url: str) ->
 
 
 def test_12_shared_queues(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "12-shared-queues", tmp_path, database_url)
-    _has(run, "  (Sequential: workflows ran one after another)", "All demos completed!")
+    run = run_example(examples, "12-shared-queues", tmp_path, database_url=database_url)
+    run.assert_lines("  (Sequential: workflows ran one after another)", "All demos completed!")
     times = [
         float(t) for t in re.findall(r"All workflows completed in ([0-9.]+) seconds", run.stdout)
     ]
@@ -137,9 +123,8 @@ def test_12_shared_queues(examples: Path, tmp_path: Path, database_url: str) -> 
 
 
 def test_13_parallel_review(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "13-parallel-review", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "13-parallel-review", tmp_path, database_url=database_url)
+    run.assert_lines(
         "  Approved: True",
         "  Total Reviews: 4",
         "  Approved Count: 4/4",
@@ -153,9 +138,8 @@ def test_13_parallel_review(examples: Path, tmp_path: Path, database_url: str) -
 
 
 def test_15_event_triggered(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "15-event-triggered", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "15-event-triggered", tmp_path, database_url=database_url)
+    run.assert_lines(
         "  Published: True",
         "  Topic: orders/created",
         "  Status: completed",
@@ -169,9 +153,8 @@ def test_15_event_triggered(examples: Path, tmp_path: Path, database_url: str) -
 
 
 def test_16_scheduled_workflow(examples: Path, tmp_path: Path, database_url: str) -> None:
-    run = _run(examples, "16-scheduled-workflow", tmp_path, database_url)
-    _has(
-        run,
+    run = run_example(examples, "16-scheduled-workflow", tmp_path, database_url=database_url)
+    run.assert_lines(
         "  Schedule created!",
         "  Schedule ID: schedulable_reminder:demo-user-123",
         "  Schedule ID: manual-test-schedule",

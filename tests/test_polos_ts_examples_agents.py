@@ -14,79 +14,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from example_agents_kit import (
+    BENEFITS,
+    HAIKU,
+    MOVIE_REVIEW,
+    REASONING,
+    STORY,
+    STREAMED,
+    anthropic_env,
+    last_output,
+    openai_env,
+    script,
+    tool_outputs,
+    weather_report,
+)
 from polos.testing import FakeAnthropicServer, FakeOpenAIServer, RecordedRequest, Turn
 from sdk_kit import ServerProcess, free_port
-from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env
+from ts_kit import TsProcess, copy_ts_example, node_env
 
 pytestmark = pytest.mark.slow
-
-Answer = Callable[[RecordedRequest], Turn]
-
-
-@pytest.fixture(scope="session")
-def ts_node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_sdk(tmp_path_factory)
-
-
-@pytest.fixture
-def openai_llm() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def anthropic_llm() -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer() as server:
-        yield server
-
-
-def script(server: FakeOpenAIServer | FakeAnthropicServer, *answers: Answer | Turn) -> None:
-    """Each model request takes the next answer (a turn, or a function of the request)."""
-    queue = list(answers)
-
-    def answer(request: RecordedRequest) -> Turn:
-        assert queue, f"the example asked the model more than scripted: {request.body}"
-        nxt = queue.pop(0)
-        return nxt(request) if callable(nxt) else nxt
-
-    server.add_turns(*[answer] * (len(answers) + 5))
-
-
-def _text(content: Any) -> Any:
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return content
-
-
-def tool_outputs(request: RecordedRequest) -> list[Any]:
-    """What the tools returned, as the model is told (OpenAI Responses items or
-    Anthropic tool_result blocks), parsed when JSON."""
-    items = request.body.get("input", request.body.get("messages", []))
-    texts: list[Any] = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        if item.get("type") == "function_call_output":
-            texts.append(item.get("output"))
-        elif isinstance(item.get("content"), list):
-            texts += [
-                _text(part.get("content"))
-                for part in item["content"]
-                if isinstance(part, dict) and part.get("type") == "tool_result"
-            ]
-    out: list[Any] = []
-    for text in texts:
-        try:
-            out.append(json.loads(text) if isinstance(text, str) else text)
-        except ValueError:
-            out.append(text)
-    return out
 
 
 def texts(request: RecordedRequest) -> str:
@@ -118,10 +69,6 @@ def run_example(
     return output
 
 
-def openai_env(llm: FakeOpenAIServer) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test"}
-
-
 def _has(output: str, *expected: str) -> None:
     missing = [line for line in expected if line not in output]
     assert not missing, f"missing {missing} in:\n{output}"
@@ -133,14 +80,7 @@ def test_01_agent_with_tools(
     tmp_path: Path,
     openai_llm: FakeOpenAIServer,
 ) -> None:
-    def report(request: RecordedRequest) -> Turn:
-        [weather] = tool_outputs(request)
-        return Turn.reply(
-            f"It's {weather['temperature']}°{weather['unit']} and "
-            f"{weather['condition'].lower()} in {weather['city']}."
-        )
-
-    script(openai_llm, Turn.call("get_weather", {"city": "Paris"}), report)
+    script(openai_llm, Turn.call("get_weather", {"city": "Paris"}), weather_report)
     output = run_example(
         "01-agent-with-tools", polos_server, ts_node_modules, tmp_path, openai_env(openai_llm)
     )
@@ -148,17 +88,6 @@ def test_01_agent_with_tools(
     first: dict[str, Any] = dict(openai_llm.requests[0].body)
     assert first["model"] == "gpt-4o-mini"
     assert [t["name"] for t in first["tools"]] == ["get_weather"]
-
-
-MOVIE_REVIEW = {
-    "title": "The Dark Knight",
-    "rating": 9,
-    "genre": "Action, Crime, Drama",
-    "summary": "Batman faces the Joker.",
-    "pros": ["Heath Ledger's Joker", "Tense pacing"],
-    "cons": ["Long runtime"],
-    "recommendation": "Anyone who likes crime thrillers",
-}
 
 
 def test_02_structured_output(
@@ -174,24 +103,14 @@ def test_02_structured_output(
     _has(output, "Invoking movie_reviewer agent...", "title: 'The Dark Knight'", "rating: 9")
 
 
-STORY = "Unit 7 dipped a brush in blue and, for the first time, hesitated."
-HAIKU = "Granite shoulders rise / snow keeps the old silence / clouds pass, mountains stay"
-BENEFITS = "1. Knowledge. 2. Empathy. 3. Focus."
-
-
 def test_03_agent_streaming(
     polos_server: ServerProcess,
     ts_node_modules: Path,
     tmp_path: Path,
     anthropic_llm: FakeAnthropicServer,
 ) -> None:
-    script(
-        anthropic_llm,
-        Turn(text=STORY, chunk_delay=0.01),
-        Turn(text=HAIKU, chunk_delay=0.01),
-        Turn(text=BENEFITS, chunk_delay=0.01),
-    )
-    env = {"ANTHROPIC_BASE_URL": f"{anthropic_llm.base_url}/v1", "ANTHROPIC_API_KEY": "sk-ant"}
+    script(anthropic_llm, *STREAMED)
+    env = anthropic_env(anthropic_llm, base_path="/v1")
     output = run_example("03-agent-streaming", polos_server, ts_node_modules, tmp_path, env)
     _has(
         output,
@@ -239,14 +158,6 @@ def test_04_conversational_chat(
         ],
     )
     _has(output, "[Using get_weather...]", "In Tokyo it is", "You asked about Tokyo.", "Goodbye!")
-
-
-REASONING = {
-    "problem": "17 sheep, all but 9 run away",
-    "thinking_steps": ["'All but 9' means 9 stay."],
-    "conclusion": "9 sheep",
-    "confidence": "high",
-}
 
 
 def test_05_thinking_agent(
@@ -427,7 +338,7 @@ def test_21_local_sandbox_with_its_approvals_answered(
     approval, answered on the example's prompt, and runs the file the agent wrote."""
 
     def ran(request: RecordedRequest) -> Turn:
-        [result] = tool_outputs(request)[-1:]
+        result = last_output(request)
         return Turn.reply(f"Done. The program printed: {json.dumps(result)}")
 
     script(
@@ -440,8 +351,7 @@ def test_21_local_sandbox_with_its_approvals_answered(
         ran,
     )
     env = {
-        "ANTHROPIC_BASE_URL": f"{anthropic_llm.base_url}/v1",
-        "ANTHROPIC_API_KEY": "sk-ant",
+        **anthropic_env(anthropic_llm, base_path="/v1"),
         "HOME": str(tmp_path / "home"),  # the SDK's workspaces go under ~/.polos/workspaces
     }
     output = run_example(

@@ -31,10 +31,11 @@ from typing import Any
 import httpx
 import pytest
 
+from example_agents_kit import submit_approval_page
 from polos import Polos, WorkflowContext, workflow
 from sdk_kit import ServerProcess, free_port, start_polos_server
 from server_kit import until
-from ts_kit import TsProcess, copy_ts_example, install_sdk, node_env, ts_project
+from ts_kit import TsProcess, copy_ts_example, node_env, ts_project
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +44,6 @@ POLOS = Path(sys.executable).parent / "polos"
 DOCS = Path(__file__).parent.parent / "docs" / "typescript.md"
 # A ```typescript block whose first line is "// example: NAME" (indented in a list or not).
 DOC_BLOCK = re.compile(r"^( *)```typescript\n\1// example: ([\w-]+)\n(.*?)^\1```", re.M | re.S)
-
-
-@pytest.fixture(scope="session")
-def ts_node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_sdk(tmp_path_factory)
 
 
 def _until(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
@@ -601,8 +597,6 @@ async def test_polos_typescript_example_22_approval_page(
 ) -> None:
     """Example 22 (not in 08-16): its suspend's ``_approval_url`` is our approval page,
     which a person (headless Chromium, JavaScript off) fills in and submits."""
-    from browser import chromium
-
     folder = copy_ts_example("22-approval-page", ts_node_modules, tmp_path)
     # The example rewrites the URL for Polos's UI dev server unless told where the UI is.
     env = node_env(polos_server.url, free_port(), {"POLOS_UI_URL": polos_server.url})
@@ -612,17 +606,7 @@ async def test_polos_typescript_example_22_approval_page(
         [approval_url] = re.findall(
             rf"^  ({re.escape(polos_server.url)}/approve/\S+)$", main.output, re.M
         )
-        async with chromium() as browser:
-            context = await browser.new_context(java_script_enabled=False)
-            page = await context.new_page()
-            await page.goto(approval_url)
-            assert await page.title() == "Deploy api-gateway v2.4.0"
-            await page.check("#field-approved")
-            await page.fill("#field-approver", "Grace Hopper")
-            await page.fill("#field-reason", "Release train 42")
-            await page.click("button[type=submit]")
-            await page.wait_for_url("**?submitted=1")
-            await context.close()
+        await submit_approval_page(approval_url)
         output = await asyncio.to_thread(main.finish, 90)
     finally:
         main.kill()

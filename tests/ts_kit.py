@@ -8,9 +8,10 @@ the published package instead. Polos's ``typescript-examples`` are read from
 ``POLOS_TS_EXAMPLES_DIR`` at test time and copied into a temporary folder,
 never into this repository.
 
-- ``install_sdk`` (for a session fixture): ``npm install`` of the packed SDK with the
-  examples' dependencies (dotenv, zod, tsx, @ai-sdk/openai) into a temporary
-  folder; its ``node_modules`` is linked into every project a test makes.
+- ``install_sdk``, behind the session fixture ``ts_node_modules`` (made available
+  to every test module through tests/conftest.py): ``npm install`` of the packed
+  SDK with the examples' dependencies (dotenv, zod, tsx, @ai-sdk/openai) into a
+  temporary folder; its ``node_modules`` is linked into every project a test makes.
 - ``ts_project``: a folder with that ``node_modules`` and ``"type": "module"``.
 - ``TsProcess``: ``node --import tsx <script>`` (one process, so SIGKILL
   really kills the worker: the ``tsx`` command would leave its child running),
@@ -110,6 +111,12 @@ def install_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if done.returncode != 0:
         _unavailable(f"npm install of {named} failed: {(done.stdout + done.stderr)[-1500:]}")
     return root / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def ts_node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SDK's node_modules, installed once per session (see ``install_sdk``)."""
+    return install_sdk(tmp_path_factory)
 
 
 def ts_project(folder: Path, node_modules: Path, files: Iterable[Path] = ()) -> Path:
