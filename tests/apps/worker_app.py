@@ -4,13 +4,16 @@ Serves the workflows of the test modules named in ``POLOS_TEST_MODULES``
 (comma-separated; default ``crash_workflows``), on ``POLOS_DATABASE_URL``.
 Prints ``ready`` once it is claiming work, then serves until SIGTERM/SIGINT
 (graceful) or SIGKILL (a crash). ``POLOS_TEST_SLOTS``, ``POLOS_TEST_LEASE``,
-``POLOS_TEST_GRACE`` and ``POLOS_TEST_POLL`` tune the worker.
+``POLOS_TEST_GRACE`` and ``POLOS_TEST_POLL`` tune the worker;
+``POLOS_TEST_INVOKE="<workflow id> <json payload>"`` has it invoke one run
+itself once ready (and print ``invoked <id>``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import sys
@@ -33,6 +36,11 @@ async def main() -> None:
     )
     await worker.start()
     print("ready", flush=True)
+    if os.environ.get("POLOS_TEST_INVOKE"):
+        # A run submitted by this very process: its worker may start it at once.
+        workflow_id, payload = os.environ["POLOS_TEST_INVOKE"].split(" ", 1)
+        handle = await worker.client.invoke(workflow_id, json.loads(payload))
+        print(f"invoked {handle.id}", flush=True)
     try:
         await wait_for_signal()
     finally:

@@ -41,6 +41,7 @@ from ..types import check_topic
 from .calls import call_function, function_name
 from .clock import Clock
 from .definition import WorkflowDefinition
+from .eager_starts import EagerStarts
 from .retry import RetryPolicy
 from .signals import Stopped, StopReason, Suspended
 from .step_errors import error_record, step_error_from_record
@@ -84,6 +85,8 @@ class ExecutionRun:
         self.holding = False
         #: Set by the worker: recorded in ``ctx.deployment_id``.
         self.deployment_id: str | None = None
+        #: Set by the worker: children it may run itself start there at once.
+        self.eager: EagerStarts | None = None
         #: Set by the worker when it has channels: called (without awaiting the
         #: run) once a suspend's wait is committed, with what to tell people.
         self.on_suspend: Callable[[dict[str, Any]], None] | None = None
@@ -518,17 +521,27 @@ class ExecutionRun:
         """Start ``children`` in one fenced transaction with this step: recorded
         with ``output`` at once, or (``wait``) parked until the last one ends."""
         now = self.clock.now()
-        return await self.store.start_children(
-            self.execution_id,
-            self.attempt,
-            step_key,
-            children,
-            wait=wait,
-            output=output,
-            now=now,
-            state=self.state_if_changed(),
-            wake_at=None if timeout is None else now + timeout,
-        )
+        eager = self.eager
+        claim = None if eager is None else eager.reserve(children)
+        taken: Sequence[Claimed] = ()
+        try:
+            started = await self.store.start_children(
+                self.execution_id,
+                self.attempt,
+                step_key,
+                children,
+                wait=wait,
+                output=output,
+                now=now,
+                state=self.state_if_changed(),
+                wake_at=None if timeout is None else now + timeout,
+                claim=claim,
+            )
+            taken = started.claimed
+        finally:
+            if eager is not None and claim is not None:
+                eager.started(claim, taken)
+        return bool(started)
 
     # keys, replay, records and parking ------------------------------------------------
     def _span(self, kind: StepKind, step_key: str, name: str = "") -> OpenSpan | None:

@@ -25,7 +25,7 @@ from ..errors import (
 from ..observability.tracing import current_traceparent
 from ..store import FINAL_STATUSES, Store, store_from_url
 from ..store.payloads import event_json
-from ..store.records import EventRow, NewEvent
+from ..store.records import EventRow, NewEvent, NewExecution
 from ..store.vocabulary import Status, WaitKind
 from ..types import (
     BatchWorkflowInput,
@@ -46,6 +46,13 @@ if TYPE_CHECKING:
     from ..engine.definition import WorkflowDefinition
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+
+
+class LocalStarter(Protocol):
+    """A worker in this process that may start the runs its client submits
+    (eager start, see ``Worker.create_executions``)."""
+
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]: ...
 
 
 @runtime_checkable
@@ -115,6 +122,9 @@ class PolosClient:
         self.max_payload_bytes = max_payload_bytes
         #: The engine's clock: what submitted runs, events and cancellations are stamped with.
         self.clock: Clock = SYSTEM_CLOCK
+        #: The worker started on this client, if any: it inserts the runs it may
+        #: start at once already claimed (set and cleared by the worker).
+        self.local_worker: LocalStarter | None = None
 
     @property
     def store(self) -> Store:
@@ -227,7 +237,11 @@ class PolosClient:
         if caller is not None:  # started inside a traced request: the runs join its trace
             for new in news:
                 new.trace_context = caller
-        ids = await store.create_executions(news)
+        local = self.local_worker
+        if local is not None:
+            ids = await local.create_executions(news)
+        else:
+            ids = await store.create_executions(news)
         return [
             handle_of(n, execution_id).bind(self) for execution_id, n in zip(ids, news, strict=True)
         ]

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +36,8 @@ from ..engine.triggers import fire_triggers
 from ..errors import StoreError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..observability.logs import configure_logging, fields
 from ..observability.tracing import OtelTracer, tracer_from_env
-from ..store import Claimed, ServedWorkflow, Store, WorkerRow
+from ..store import Claimed, EagerClaim, NewExecution, ServedWorkflow, Store, WorkerRow
+from ..store.deployments import ANY_DEPLOYMENT
 from ..store.retention import PurgeCount
 from .client import PolosClient
 from .liveness import HOSTNAME, provably_dead
@@ -172,6 +173,8 @@ class Worker:
         self._stopping = False
         self._started = False
         self._slot_free = asyncio.Event()
+        #: Slots promised to eager starts whose insert is still in flight.
+        self._reserved = 0
         self._unsubscribe: Any = None
         self._notifications: set[asyncio.Task[None]] = set()
         #: Given to every run when tracing is on (OTEL_EXPORTER_OTLP_*), else None.
@@ -208,6 +211,7 @@ class Worker:
         await self._recover_dead_workers()
         self._unsubscribe = self.store.hub.on_cancel(self._on_cancelled)
         self._started, self._stopping = True, False
+        self.client.local_worker = self  # its invocations may start here at once
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="polos-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="polos-heartbeat"),
@@ -231,6 +235,8 @@ class Worker:
         if not self._started:
             return
         self._stopping = True
+        if self.client.local_worker is self:
+            self.client.local_worker = None
         for task in self._loops[:1]:
             task.cancel()
         self._release_holds()
@@ -320,7 +326,7 @@ class Worker:
         work = self.store.hub.work_event()
         ids = {d.id: d.queue.name for d in self.definitions.values()}
         while not self._stopping:
-            free = self.max_concurrent_workflows - len(self._tasks)
+            free = self.max_concurrent_workflows - len(self._tasks) - self._reserved
             if free > 0 and ids:
                 work.clear()
                 lease_until = time.monotonic() + self.lease_seconds
@@ -350,6 +356,82 @@ class Worker:
                 self._slot_free.clear()
                 await _wait_any([self._slot_free], self.poll_interval)
 
+    # eager start ------------------------------------------------------------------------
+    async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
+        """Insert runs submitted in this process; those this worker serves and
+        has a free slot for are inserted already claimed by it and start here
+        at once, without a claim and its wake-up (see :mod:`polos.store.eager`)."""
+        claim = self.reserve(news)
+        if claim is None:
+            return await self.store.create_executions(news)
+        taken: Sequence[Claimed] = ()
+        try:
+            created = await self.store.create_and_claim(news, claim)
+            taken = created.claimed
+        finally:
+            self.started(claim, taken)
+        return created.ids
+
+    def reserve(self, news: Sequence[NewExecution]) -> EagerClaim | None:
+        """The eager claim for the runs of ``news`` this worker may start at once,
+        their slots held (the claim loop must not fill them) until ``started``."""
+        eligible = self._eager_eligible(news)
+        if not eligible:
+            return None
+        self._reserved += len(eligible)
+        return EagerClaim(
+            self.worker_id, self.clock.now(), self.lease_seconds, eligible, self.deployment_id
+        )
+
+    def started(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
+        """Free ``claim``'s slots and run what the store took for it."""
+        self._reserved -= len(claim.eligible)
+        # The lease runs from the claim's time, not from now.
+        lease_until = time.monotonic() + claim.now + claim.lease_seconds - self.clock.now()
+        for item in claimed:
+            if self._stopping:
+                # Stopping began while the insert was in flight: back to the queue.
+                task = asyncio.create_task(self._hand_back(item))
+                self._notifications.add(task)
+                task.add_done_callback(self._notifications.discard)
+            else:
+                self._launch(item, lease_until)
+        if len(claimed) < len(claim.eligible):
+            self._slot_free.set()  # slots held for nothing: the claim loop may use them
+
+    async def _hand_back(self, claimed: Claimed) -> None:
+        execution = claimed.execution
+        try:
+            await self.store.release_execution(execution.id, execution.attempt, self.clock.now())
+        except Exception:
+            _log_failure("handing back run %s failed; its lease will expire", execution.id)
+
+    def _eager_eligible(self, news: Sequence[NewExecution]) -> list[str]:
+        """Ids of the runs this worker may start at once: a workflow it runs, on
+        its queue's path (a known queue), of a deployment it serves, one per free slot."""
+        if not self._started or self._stopping:
+            return []
+        free = self.max_concurrent_workflows - len(self._tasks) - self._reserved
+        eligible: list[str] = []
+        for new in news:
+            if len(eligible) >= free:
+                break
+            if (
+                new.workflow_id in self.definitions
+                and new.queue_name
+                and (new.deployment_id is None or self._serves(new.deployment_id))
+            ):
+                eligible.append(new.id)
+        return eligible
+
+    def _serves(self, deployment_id: str) -> bool:
+        """Whether a claim by this worker takes runs pinned to ``deployment_id``."""
+        return (
+            deployment_id == self.deployment_id
+            or deployment_id in self.serve_deployments
+            or ANY_DEPLOYMENT in self.serve_deployments
+        )
+
     def _launch(self, claimed: Claimed, lease_until: float) -> None:
         execution = claimed.execution
         hold = self._holds.get(execution.id)
@@ -369,6 +451,7 @@ class Worker:
             max_payload_bytes=self.max_payload_bytes,
         )
         run.holder = self._hold
+        run.eager = self
         run.lease_until = lease_until
         run.deployment_id = self.deployment_id
         run.tracer = self.tracer

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ..errors import ConfigurationError
 from .base import Store
+from .eager import Created, EagerClaim, Started
 from .records import (
     CANCELLED,
     COMPLETED,
@@ -45,12 +46,15 @@ __all__ = [
     "RUNNING",
     "WAITING",
     "Claimed",
+    "Created",
+    "EagerClaim",
     "ExecutionRow",
     "HistoryEvent",
     "HistoryRow",
     "NewExecution",
     "ResumedBy",
     "ServedWorkflow",
+    "Started",
     "Status",
     "StepKind",
     "StepRow",

@@ -23,6 +23,7 @@ import abc
 from collections.abc import Collection, Mapping, Sequence
 
 from .api_keys import ApiKeyRow
+from .eager import Created, EagerClaim, Started
 from .hub import Hub
 from .records import (
     Claimed,
@@ -73,6 +74,20 @@ class Store(abc.ABC):
 
         Returns their ids in order. An execution whose ``idempotency_key`` is
         already used is not inserted: the existing execution's id comes back.
+        """
+
+    @abc.abstractmethod
+    async def create_and_claim(self, news: Sequence[NewExecution], claim: EagerClaim) -> Created:
+        """``create_executions``, in one transaction, taking at once for
+        ``claim.worker_id`` the runs of ``claim.eligible`` that may start now.
+
+        A run taken is inserted ``running``: owner, lease until ``claim.now +
+        claim.lease_seconds``, attempt 1, started and deadline set, event
+        cursor stored, ``created`` then ``claimed`` in its history, exactly as
+        a claim right after its creation would leave it (its steps: none).
+        The others are queued as ``create_executions`` queues them; see
+        :mod:`polos.store.eager` for which runs fall back. Returns every
+        run's id in order and the runs taken, in order.
         """
 
     # claiming and leases --------------------------------------------------
@@ -200,8 +215,13 @@ class Store(abc.ABC):
         now: float,
         state: str | None = None,
         wake_at: float | None = None,
-    ) -> bool:
+        claim: EagerClaim | None = None,
+    ) -> Started:
         """Create child executions for a parent's step, in one transaction.
+
+        Returns whether the parent's fence let it in (the result's truth);
+        with ``claim`` the children that may start at once are taken for
+        ``claim.worker_id`` as ``create_and_claim`` takes them, and come back.
 
         ``wake_at`` bounds the wait: then the step fails with a timeout error
         (the children go on).

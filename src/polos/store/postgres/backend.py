@@ -29,6 +29,7 @@ from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..deployments import DeploymentFilter, deployment_filter
+from ..eager import Created, EagerClaim, Started
 from ..hub import Hub
 from ..listing import list_query
 from ..records import (
@@ -91,6 +92,7 @@ class PostgresStore(Store):
         self._finishes = GroupCommit(self._finish_many)
         self._parks = GroupCommit(self._park_many)
         self._creations = GroupCommit(self._create_many)
+        self._eager_creations = GroupCommit(self._create_claimed_many)
         self._child_starts = GroupCommit(self._start_children_many)
         self._event_waits = GroupCommit(self._wait_for_events)
         self._publishes = GroupCommit(self._publish_many)
@@ -149,27 +151,9 @@ class PostgresStore(Store):
         if not news:
             return []
         rows = await conn.fetch(_Q["insert_executions"], *_execution_arrays(news), self.channel)
-        keys = [row["idempotency_key"] for row in rows if not row["inserted"]]
-        found: dict[str, str] = {}
-        if any(key is not None for key in keys):
-            # A fresh statement: the execution holding the key may have committed
-            # after this call's insert took its snapshot.
-            found = dict(await conn.fetch(_Q["executions_by_idempotency_key"], keys))
-        outcomes: list[str | Exception] = []
-        for row in rows:
-            key = row["idempotency_key"]
-            if row["inserted"] or retrying:  # on a retry the first try may have committed
-                outcomes.append(found.get(key, row["id"]) if key is not None else row["id"])
-            elif key is not None:
-                outcomes.append(found.get(key, row["id"]))
-            else:
-                outcomes.append(
-                    ValueError(
-                        f"an execution with id {row['id']!r} already exists: "
-                        "leave the id out to get a fresh one, or pass an idempotency key"
-                    )
-                )
-        return outcomes
+        return await _ids_inserted(
+            conn, [(r["id"], r["idempotency_key"], r["inserted"]) for r in rows], retrying
+        )
 
     async def _park(
         self,
@@ -254,6 +238,88 @@ class PostgresStore(Store):
             refused = next((o for o in mine if isinstance(o, Exception)), None)
             results.append(refused or [o for o in mine if isinstance(o, str)])
         return results
+
+    async def create_and_claim(self, news: Sequence[NewExecution], claim: EagerClaim) -> Created:
+        if not news:
+            return Created([])
+        # Group commit as for create_executions: eager starts of one moment
+        # share a statement (and invocations of a busy client rarely wait).
+        return await self._eager_creations.submit((tuple(news), claim))
+
+    async def _create_claimed_many(
+        self, calls: Sequence[tuple[tuple[NewExecution, ...], EagerClaim]]
+    ) -> list[Created | Exception]:
+        news = [new for call, _ in calls for new in call]
+        first = calls[0][1]
+        same_worker = all(
+            (c.worker_id, c.lease_seconds, c.deployment_id)
+            == (first.worker_id, first.lease_seconds, first.deployment_id)
+            for _, c in calls
+        )
+        if len(calls) > 1 and (len({new.id for new in news}) != len(news) or not same_worker):
+            # One statement binds one worker, and the same id twice would pass as
+            # inserted for both: such a batch goes call by call.
+            return [(await self._create_claimed_many([call]))[0] for call in calls]
+        # The latest "now" of the batch: no run is started before it was created.
+        latest = max((c for _, c in calls), key=lambda c: c.now)
+        claim = EagerClaim(
+            latest.worker_id,
+            latest.now,
+            latest.lease_seconds,
+            {i for _, c in calls for i in c.eligible},
+            latest.deployment_id,
+        )
+        outcomes, taken = await self.db.run(
+            "creating executions",
+            lambda conn, retrying: self._insert_claimed_each(conn, news, claim, retrying),
+        )
+        if len(taken) < sum(1 for o in outcomes if not isinstance(o, Exception)):
+            self.hub.work_queued()
+        taken_by_id = {item.execution.id: item for item in taken}
+        results: list[Created | Exception] = []
+        for call, _ in calls:
+            mine, outcomes = outcomes[: len(call)], outcomes[len(call) :]
+            refused = next((o for o in mine if isinstance(o, Exception)), None)
+            if refused is not None:
+                results.append(refused)
+                continue
+            ids = [o for o in mine if isinstance(o, str)]
+            claimed = [taken_by_id[new.id] for new in call if new.id in taken_by_id]
+            results.append(Created(ids, claimed))
+        return results
+
+    async def _insert_claimed_each(
+        self, conn: Conn, news: Sequence[NewExecution], claim: EagerClaim, retrying: bool
+    ) -> tuple[list[str | Exception], list[Claimed]]:
+        """``_insert_executions_each``, taking for ``claim`` the runs that may
+        start at once (one statement); also returns the runs taken."""
+        rows = await conn.fetch(
+            _Q["insert_executions_claimed"],
+            *_execution_arrays(news),
+            self.channel,
+            [new.id in claim.eligible for new in news],
+            claim.worker_id,
+            claim.now + claim.lease_seconds,
+            claim.now,
+            _json({"owner": claim.worker_id, "eager": True}),
+            claim.deployment_id,
+        )
+        ids = await _ids_inserted(
+            conn, [(r["new_id"], r["new_key"], r["inserted"]) for r in rows], retrying
+        )
+        taken = [
+            Claimed(_execution(r), event_cursor=r["event_cursor"])
+            for r in rows
+            if r["inserted"] and r["status"] == Status.RUNNING
+        ]
+        if retrying and not taken:
+            # The first try may have committed before the connection dropped:
+            # start what it took rather than leave it to its lease's expiry.
+            earlier = await conn.fetch(
+                _Q["taken_earlier"], [i for i in ids if isinstance(i, str)], claim.worker_id
+            )
+            taken = [Claimed(_execution(r), event_cursor=r["event_cursor"]) for r in earlier]
+        return ids, taken
 
     # claiming and leases -------------------------------------------------------
     async def claim(
@@ -580,39 +646,61 @@ class PostgresStore(Store):
         now: float,
         state: str | None = None,
         wake_at: float | None = None,
-    ) -> bool:
+        claim: EagerClaim | None = None,
+    ) -> Started:
         # Group commit: runs starting children at the same moment share one
         # transaction; each is fenced by its own attempt, and one refused (a
         # child id that exists) fails only its own caller.
         return await self._child_starts.submit(
             _ChildStart(
-                parent_id, attempt, step_key, tuple(children), wait, output, now, state, wake_at
+                parent_id,
+                attempt,
+                step_key,
+                tuple(children),
+                wait,
+                output,
+                now,
+                state,
+                wake_at,
+                claim,
             )
         )
 
-    async def _start_children_many(self, starts: Sequence[_ChildStart]) -> list[bool]:
-        async def body(conn: Conn, retrying: bool) -> list[bool]:
+    async def _start_children_many(self, starts: Sequence[_ChildStart]) -> list[Started]:
+        async def body(conn: Conn, retrying: bool) -> list[Started]:
             async with conn.transaction():
-                outcomes = [False] * len(starts)
+                outcomes = [Started(False)] * len(starts)
                 for i in _lock_order([start.parent_id for start in starts]):
                     outcomes[i] = await self._start_children_in(conn, starts[i], retrying)
                 return outcomes
 
         outcomes = await self.db.run("starting child executions", body)
-        if any(ok and start.children for start, ok in zip(starts, outcomes, strict=True)):
+        if any(
+            ok and len(start.children) > len(ok.claimed)
+            for start, ok in zip(starts, outcomes, strict=True)
+        ):
             self.hub.work_queued()
         return outcomes
 
-    async def _start_children_in(self, conn: Conn, c: _ChildStart, retrying: bool) -> bool:
+    async def _start_children_in(self, conn: Conn, c: _ChildStart, retrying: bool) -> Started:
         """One parent's children inside the batch's transaction, and its park
         (``wait``) or its invoke step's record."""
         if retrying and await _earlier_wait(conn, c.parent_id, c.attempt, c.step_key):
-            return True
+            # Its children were taken (if any) by the first try: their leases
+            # expire and they are claimed again.
+            return Started(True)
         if await conn.fetchval(_Q["fence"], c.parent_id, c.attempt) is None:
-            return False
-        await self._insert_executions(conn, c.children, retrying)
+            return Started(False)
+        taken: list[Claimed] = []
+        if c.claim is not None and c.claim.eligible:
+            outcomes, taken = await self._insert_claimed_each(conn, c.children, c.claim, retrying)
+            refused = next((o for o in outcomes if isinstance(o, Exception)), None)
+            if refused is not None:
+                raise refused
+        else:
+            await self._insert_executions(conn, c.children, retrying)
         if c.wait:
-            return await self._park(
+            parked = await self._park(
                 conn,
                 c.parent_id,
                 c.attempt,
@@ -623,6 +711,7 @@ class PostgresStore(Store):
                 pending=len(c.children),
                 state=c.state,
             )
+            return Started(parked, taken)
         await conn.execute(
             _Q["insert_step"],
             c.parent_id,
@@ -633,7 +722,7 @@ class PostgresStore(Store):
             c.attempt,
             c.now,
         )
-        return True
+        return Started(True, taken)
 
     async def complete_execution(
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
@@ -1372,6 +1461,8 @@ class _ChildStart:
     now: float
     state: str | None
     wake_at: float | None
+    #: The parent's worker, when it may start some of the children at once.
+    claim: EagerClaim | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1424,6 +1515,34 @@ def _step(fields: Sequence[Any], execution_id: str) -> StepRow:
 def _count(status: str) -> int:
     """Rows a command changed, from asyncpg's status string (``UPDATE 1``)."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def _ids_inserted(
+    conn: Conn, rows: Sequence[tuple[str, str | None, bool]], retrying: bool
+) -> list[str | Exception]:
+    """Each new run's id, from the (id, idempotency key, inserted) of an insert:
+    the execution's that already held its key, or in its place the error
+    refusing it alone (its id exists, without an idempotency key)."""
+    keys = [key for _id, key, inserted in rows if not inserted]
+    found: dict[str, str] = {}
+    if any(key is not None for key in keys):
+        # A fresh statement: the execution holding the key may have committed
+        # after this call's insert took its snapshot.
+        found = dict(await conn.fetch(_Q["executions_by_idempotency_key"], keys))
+    outcomes: list[str | Exception] = []
+    for execution_id, key, inserted in rows:
+        if inserted or retrying:  # on a retry the first try may have committed
+            outcomes.append(found.get(key, execution_id) if key is not None else execution_id)
+        elif key is not None:
+            outcomes.append(found.get(key, execution_id))
+        else:
+            outcomes.append(
+                ValueError(
+                    f"an execution with id {execution_id!r} already exists: "
+                    "leave the id out to get a fresh one, or pass an idempotency key"
+                )
+            )
+    return outcomes
 
 
 def _execution_arrays(news: Sequence[NewExecution]) -> list[list[Any]]:

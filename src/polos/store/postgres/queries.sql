@@ -54,6 +54,78 @@ SELECT n.id, n.idempotency_key, EXISTS (SELECT 1 FROM created c WHERE c.id = n.i
 FROM new n
 ORDER BY n.position
 
+-- name: insert_executions_claimed
+-- insert_executions, where the runs $22 marks may start at once on the
+-- worker $23 (eager start, see polos.store.eager): such a run is inserted
+-- running under that worker's lease, attempt 1, with a "claimed" history
+-- entry after its "created" one, as claim would leave it; unless its queue
+-- is unknown or limited, or a run of its workflow is already queued (all
+-- seen in this statement's snapshot), when it is queued as usual. Only
+-- queued runs notify: nobody else has anything to claim.
+WITH new AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[],
+        $14::text[], $15::text[], $16::int[], $17::text[], $18::text[], $19::text[],
+        $20::text[], $22::boolean[]
+    ) WITH ORDINALITY AS n(
+        id, workflow_id, payload, created_at, parent_execution_id, root_execution_id,
+        root_workflow_id, step_key, session_id, user_id, child_index, run_timeout_seconds,
+        state, queue_name, concurrency_key, priority, idempotency_key, schedule_id,
+        deployment_id, trace_context, eager, position
+    )
+), taken AS (
+    SELECT n.id AS taken_id FROM new n
+    WHERE n.eager AND n.queue_name <> ''
+      AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = n.queue_name
+                      AND (q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM executions x
+                      WHERE x.workflow_id = n.workflow_id AND x.status = 'queued')
+), created AS (
+    INSERT INTO executions (
+        id, workflow_id, status, payload, attempt, created_at, updated_at,
+        parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
+        child_index, run_timeout_seconds, initial_state, state,
+        queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
+        trace_context, event_cursor, owner, lease_expires_at, started_at, deadline_at
+    )
+    SELECT n.id, n.workflow_id, CASE WHEN t.taken_id IS NULL THEN 'queued' ELSE 'running' END,
+           n.payload, CASE WHEN t.taken_id IS NULL THEN 0 ELSE 1 END, n.created_at,
+           CASE WHEN t.taken_id IS NULL THEN n.created_at ELSE $25::float8 END,
+           n.parent_execution_id, n.root_execution_id, n.root_workflow_id, n.step_key,
+           n.session_id, n.user_id, n.child_index, n.run_timeout_seconds, n.state, n.state,
+           n.queue_name, n.concurrency_key, n.priority, n.idempotency_key, n.schedule_id,
+           CASE WHEN t.taken_id IS NULL THEN n.deployment_id
+                ELSE COALESCE(n.deployment_id, $27::text) END,
+           n.trace_context,
+           -- the run's waits see events published from now on (docs/durability.md)
+           (SELECT COALESCE(max(seq), 0) FROM events),
+           CASE WHEN t.taken_id IS NOT NULL THEN $23::text END,
+           CASE WHEN t.taken_id IS NOT NULL THEN $24::float8 END,
+           CASE WHEN t.taken_id IS NOT NULL THEN GREATEST($25::float8, n.created_at) END,
+           CASE WHEN t.taken_id IS NOT NULL THEN $25::float8 + n.run_timeout_seconds END
+    FROM new n LEFT JOIN taken t ON t.taken_id = n.id
+    ORDER BY n.position
+    ON CONFLICT DO NOTHING
+    RETURNING EXECUTION_COLUMNS, event_cursor
+), logged AS (
+    INSERT INTO history (execution_id, at, event, attempt, detail)
+    SELECT id, created_at, 'created', 0, NULL FROM created
+    UNION ALL
+    SELECT id, $25::float8, 'claimed', 1, $26::text FROM created WHERE status = 'running'
+)
+SELECT c.*, n.id AS new_id, n.idempotency_key AS new_key, c.id IS NOT NULL AS inserted,
+       (SELECT pg_notify($21, 'q')
+        WHERE EXISTS (SELECT 1 FROM created WHERE status = 'queued')) AS notified
+FROM new n LEFT JOIN created c ON c.id = n.id
+ORDER BY n.position
+
+-- name: taken_earlier
+-- After a dropped connection: the runs of $1 an earlier try of this very
+-- eager start inserted running for worker $2.
+SELECT EXECUTION_COLUMNS, event_cursor FROM executions
+WHERE id = ANY($1::text[]) AND status = 'running' AND owner = $2 AND attempt = 1
+
 -- name: executions_by_idempotency_key
 SELECT idempotency_key, id FROM executions WHERE idempotency_key = ANY($1::text[])
 

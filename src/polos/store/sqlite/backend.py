@@ -27,6 +27,7 @@ from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
 from ..base import Store
 from ..deployments import deployment_filter
+from ..eager import Created, EagerClaim, Started
 from ..hub import Hub
 from ..listing import list_query
 from ..records import (
@@ -121,9 +122,12 @@ class _Tx:
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
 
-    def insert_executions(self, news: Sequence[NewExecution]) -> list[str]:
+    def insert_executions(
+        self, news: Sequence[NewExecution], inserted_ids: set[str] | None = None
+    ) -> list[str]:
         """Insert, returning each one's id: an existing execution's when its
-        idempotency key was used before (nothing is inserted for it then)."""
+        idempotency key was used before (nothing is inserted for it then).
+        The ids really inserted are added to ``inserted_ids``."""
         ids = []
         for n in news:
             inserted = self.q(
@@ -157,6 +161,8 @@ class _Tx:
                 self.history(n.id, n.created_at, HistoryEvent.CREATED, 0)
                 self.queued = True
                 ids.append(n.id)
+                if inserted_ids is not None:
+                    inserted_ids.add(n.id)
             else:
                 ids.append(
                     self.q("execution_by_idempotency_key", (n.idempotency_key,)).fetchone()[0]
@@ -376,6 +382,48 @@ class SQLiteStore(Store):
 
     async def create_executions(self, news: Sequence[NewExecution]) -> list[str]:
         return await self._tx(lambda tx: tx.insert_executions(news))
+
+    async def create_and_claim(self, news: Sequence[NewExecution], claim: EagerClaim) -> Created:
+        return await self._tx(lambda tx: self._insert_taking(tx, news, claim))
+
+    def _insert_taking(
+        self, tx: _Tx, news: Sequence[NewExecution], claim: EagerClaim | None
+    ) -> Created:
+        """Insert ``news``, taking for ``claim`` those that may start at once."""
+        if claim is None or not claim.eligible:
+            return Created(tx.insert_executions(news))
+        # A run of the same workflow queued before this call was there first.
+        waiting = {
+            wf
+            for wf in {n.workflow_id for n in news if n.id in claim.eligible}
+            if tx.q("queued_of_workflow", (wf,)).fetchone() is not None
+        }
+        queued_before = tx.queued
+        inserted: set[str] = set()
+        ids = tx.insert_executions(news, inserted)
+        takeable = [n for n in news if n.id in inserted and n.id in claim.eligible]
+        if not takeable:
+            return Created(ids)
+        limited = {row[0] for row in tx.q("limited_queues")}
+        take = [
+            n.id
+            for n in takeable
+            if n.queue_name and n.queue_name not in limited and n.workflow_id not in waiting
+        ]
+        if not take:
+            return Created(ids)
+        now = claim.now
+        lease = (claim.worker_id, now + claim.lease_seconds, now, now, now, claim.deployment_id)
+        rows = tx.q("claim_ids", (*lease, _json(take))).fetchall()
+        detail = _json({"owner": claim.worker_id, "eager": True})
+        tx.conn.executemany(
+            _Q["insert_history"],
+            [(row[0], now, HistoryEvent.CLAIMED, row[6], detail) for row in rows],
+        )
+        by_id = {row[0]: Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]) for row in rows}
+        # Nothing left for a claim loop when every new run was taken.
+        tx.queued = queued_before or len(by_id) < len(inserted)
+        return Created(ids, [by_id[i] for i in take if i in by_id])
 
     # claiming and leases -------------------------------------------------------
     async def claim(
@@ -652,13 +700,14 @@ class SQLiteStore(Store):
         now: float,
         state: str | None = None,
         wake_at: float | None = None,
-    ) -> bool:
-        def body(tx: _Tx) -> bool:
+        claim: EagerClaim | None = None,
+    ) -> Started:
+        def body(tx: _Tx) -> Started:
             if not tx.fenced(parent_id, attempt):
-                return False
-            tx.insert_executions(children)
+                return Started(False)
+            taken = self._insert_taking(tx, children, claim).claimed
             if wait:
-                return self._park(
+                parked = self._park(
                     tx,
                     parent_id,
                     attempt,
@@ -669,8 +718,9 @@ class SQLiteStore(Store):
                     pending=len(children),
                     state=state,
                 )
+                return Started(parked, taken)
             tx.insert_step(parent_id, step_key, StepKind.INVOKE, output, None, attempt, now)
-            return True
+            return Started(True, taken)
 
         return await self._tx(body)
 

@@ -12,6 +12,10 @@ INSERT INTO executions (
           (SELECT COALESCE(MAX(seq), 0) FROM events))
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
+-- name: queued_of_workflow
+-- Whether a run of this workflow is queued (eager start then leaves new ones queued too).
+SELECT 1 FROM executions WHERE workflow_id = ? AND status = 'queued' LIMIT 1
+
 -- name: insert_history
 INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, ?, ?)
 
