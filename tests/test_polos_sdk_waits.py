@@ -25,7 +25,7 @@ from polos.server.protocol.waits import sdk_step_record
 from polos.store import ServedWorkflow, Store
 from polos.store.records import NewExecution
 from polos.testing import FakeOpenAIServer, Turn
-from sdk_kit import SdkWorkers, ServerProcess
+from sdk_kit import DATA, SdkWorkers, ServerProcess
 from server_kit import Served, serving, until
 from test_polos_sdk_state import sdk_openai  # noqa: F401  (the SDK venv with openai)
 
@@ -300,6 +300,10 @@ async def test_a_childs_result_class_is_given_to_the_waiting_parent(
         step = (await s.http.get(f"/internal/executions/{parent}/steps/one")).json()
         assert step["outputs"] == {"total": 3.5} and step["success"] is True
         assert step["output_schema_name"] == "shop.models.Receipt"
+        # and with the run itself, where Polos's SDK client rebuilds it (handle.get)
+        run = (await s.http.get(f"/api/v1/executions/{child}")).json()
+        assert run["result"] == {"total": 3.5}
+        assert run["output_schema_name"] == "shop.models.Receipt"
 
         # a batch: each child's own class, none for a child that named none
         parent2 = await _running(store, "sdk_model_parent")
@@ -567,7 +571,7 @@ async def test_sdk_worker_killed_while_its_run_waits(
 
 @pytest.mark.slow
 async def test_sdk_parent_gets_its_sdk_childs_pydantic_model(
-    polos: Polos, sdk_workers: SdkWorkers
+    polos: Polos, sdk_python: Path, polos_server: ServerProcess, sdk_workers: SdkWorkers
 ) -> None:
     """invoke_and_wait and batch_invoke_and_wait give an SDK parent the pydantic model
     its SDK child returned (rebuilt from the class the child named), as with Polos."""
@@ -583,6 +587,21 @@ async def test_sdk_parent_gets_its_sdk_childs_pydantic_model(
     store = await store_of(polos)
     [child] = [r for r in await store.list_run_tree(one) if r.id != one]
     assert child.output_schema_name == "sdk_models.Receipt"
+
+    # The SDK's own client rebuilds the model from the run too (ExecutionHandle.get).
+    await _sdk_client(
+        sdk_python,
+        polos_server,
+        f"import sys\nsys.path.insert(0, {str(DATA)!r})\nfrom sdk_models import Receipt\n"
+        f"handle = await client.invoke('sdkm_receipt', {order!r})\n"
+        "for _ in range(600):\n"
+        "    got = await handle.get(client)\n"
+        "    if got['status'] == 'completed':\n"
+        "        break\n"
+        "    await asyncio.sleep(0.1)\n"
+        "assert isinstance(got['result'], Receipt), got\n"
+        "assert got['output_schema_name'] == 'sdk_models.Receipt', got",
+    )
 
 
 @pytest.mark.slow

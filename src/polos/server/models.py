@@ -156,6 +156,11 @@ class ExecutionResponse(BaseModel):
     wait_kind: str | None = None
     wake_at: datetime | None = None
     state: Any = None
+    output_schema_name: str | None = Field(
+        default=None,
+        description="The class a Polos SDK worker named for the result (module.Class): "
+        "Polos's SDK clients rebuild the model from it",
+    )
 
 
 class ExecutionsQuery(_Request):

@@ -57,6 +57,7 @@ def execution_response(
             "wait_kind": info.wait_kind,
             "wake_at": info.wake_at,
             "state": to_jsonable_python(info.state, fallback=str),
+            "output_schema_name": row.output_schema_name,
         }
     )
 
