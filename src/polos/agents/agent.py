@@ -128,7 +128,10 @@ class Agent(Workflow):
 
         async def agent_workflow(ctx: WorkflowContext, input: AgentInput) -> AgentResult:
             from .loop import run_agent
+            from .providers.sdk_loading import import_provider_sdk
 
+            # Off the loop: a first import on it stalls the worker for seconds.
+            await import_provider_sdk(agent.provider)
             return await run_agent(agent, ctx, input)
 
         super().__init__(

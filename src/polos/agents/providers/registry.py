@@ -201,6 +201,19 @@ def _api_key(explicit: str | None, variable: str, base_url: str | None, provider
     )
 
 
+def sdk_of(provider: str) -> str | None:
+    """The SDK package the built-in adapter for ``provider`` is built on
+    (``openai``, ``anthropic`` or ``litellm``); None for a registered one."""
+    name = provider.strip().lower()
+    if name in _CUSTOM:
+        return None
+    if name in _OPENAI_NAMES or name in _COMPATIBLE or name in ("azure", "ollama"):
+        return "openai"
+    if name == "anthropic":
+        return "anthropic"
+    return "litellm"
+
+
 def _require_sdk(module: str, provider: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ProviderConfigError(
