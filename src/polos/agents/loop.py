@@ -15,6 +15,7 @@ published once, as one ``text_delta``, then the checked tool calls.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 import uuid
@@ -69,6 +70,10 @@ _CHUNK_FLUSH_SECONDS = 0.03
 #: too would multiply it: a provider outage cost up to 8 calls per LLM step.
 LLM_STEP_RETRIES = 0
 Approval = Literal["not_needed", "approved", "rejected", "edited"]
+#: An LLM step's backoff (unused while LLM_STEP_RETRIES is 0): ``ctx.step.run``'s defaults.
+_LLM_BASE_DELAY, _LLM_MAX_DELAY = 1.0, 10.0
+#: Where a response keeps its assistant message (not a field: pydantic ignores it).
+_MESSAGE_KEY = "_polos_message"
 #: ``provider_kwargs`` the request has fields for; the others are sent as they are.
 _REQUEST_FIELDS = {"temperature", "top_p", "max_tokens", "max_output_tokens"}
 
@@ -112,6 +117,11 @@ class _Loop:
         self.tool_results: list[ToolResult] = []
         self.usage = Usage()
         self.memory = SessionMemory()
+        #: ``agent.tool_named`` as a dict: looked up for every tool call of every
+        #: turn, again on each replay.
+        self.tools_by_id: dict[str, Tool] = {}
+        for known in agent.tools:
+            self.tools_by_id.setdefault(known.id, known)
         #: The conversation's wire form, extended call by call (the loop only appends).
         self.wire_log = WireLog()
 
@@ -149,13 +159,13 @@ class _Loop:
                 if changed is not None:
                     self.messages = [Message.model_validate(m) for m in changed]
             response = await self.answer(i)
-            self.add(response.to_message())
+            self.add(_assistant_message(response))
             text = response.text
             record = Step(
                 step=i,
                 content=response.text or None,
                 tool_calls=[ToolCall.of(c) for c in response.tool_calls],
-                usage=response.usage,
+                usage=response.usage.model_copy(),  # hooks see it; the response is shared
                 finish_reason=response.finish_reason,
             )
             if response.tool_calls:
@@ -277,20 +287,25 @@ class _Loop:
     # the LLM call, its guardrails, and what streams ---------------------------------------
     async def answer(self, i: int) -> LLMResponse:
         """Step ``i``'s answer, once every guardrail accepted it (rewrites applied)."""
-        agent, step = self.agent, self.ctx.step
+        agent = self.agent
         guarded = bool(agent.guardrails)
         attempt = 0
         while True:
             key = f"llm_{i}" if attempt == 0 else f"llm_{i}_retry{attempt}"
             # call_llm builds the request itself: a replayed step never runs it,
             # and building it validates the whole conversation (O(N) per turn,
-            # so O(N^2) per replay of an N-turn run).
-            response: LLMResponse = await step.run(
+            # so O(N^2) per replay of an N-turn run). The response is shared
+            # (decoded once per worker, not on every replay): the loop never
+            # mutates it and hands user code copies of its parts.
+            response: LLMResponse = await self.ctx._run.run_step(
                 key,
                 self.call_llm,
-                i,
-                self.streaming and not guarded,
-                max_retries=LLM_STEP_RETRIES,
+                (i, self.streaming and not guarded),
+                {},
+                LLM_STEP_RETRIES,
+                _LLM_BASE_DELAY,
+                _LLM_MAX_DELAY,
+                shared_output=True,
             )
             self.usage = self.usage + response.usage
             if not guarded:
@@ -414,11 +429,11 @@ class _Loop:
         recorded: list[ToolResult] = []
         to_run: list[tuple[llm.ToolCall, Tool, dict[str, Any], Approval]] = []
         for idx, call in enumerate(response.tool_calls):
-            tool = agent.tool_named(call.name)
+            tool = self.tools_by_id.get(call.name)
             if tool is None:
                 results[call.id] = self.tool_error(i, call, f"there is no tool named {call.name!r}")
                 continue
-            arguments: dict[str, Any] = dict(call.arguments)
+            arguments: dict[str, Any] = _own(call.arguments)  # the response is shared
             if agent.on_tool_start:
                 started = await self.hooks(
                     "on_tool_start",
@@ -440,10 +455,13 @@ class _Loop:
                     results[call.id] = self.tool_error(i, call, refusal, approval="rejected")
                     continue
             to_run.append((call, tool, arguments, approval))
+        # The outcomes are shared on replay (decoded once per worker): each
+        # result is copied before hooks, the run's result or user code see it.
         outcomes = (
-            await self.ctx.step.batch_invoke_and_wait(
+            await self.ctx.step._start_and_wait(
                 f"tools_{i}",
                 [BatchWorkflowInput(id=tool.id, payload=args) for _, tool, args, _ in to_run],
+                shared_results=True,
             )
             if to_run
             else []
@@ -451,7 +469,7 @@ class _Loop:
         for idx, ((call, tool, arguments, approval), outcome) in enumerate(
             zip(to_run, outcomes, strict=True)
         ):
-            value = outcome.result if outcome.success else None
+            value = _own(outcome.result) if outcome.success else None
             error = None if outcome.success else _error_text(outcome.error)
             if agent.on_tool_end:
                 hooked = await self.hooks(
@@ -504,7 +522,7 @@ class _Loop:
                 step=i,
                 tool_call_id=call.id,
                 name=call.name,
-                arguments=dict(call.arguments),
+                arguments=_own(call.arguments),  # the response is shared
                 result=message,
                 is_error=True,
                 approval=approval,
@@ -750,6 +768,43 @@ def _apply(response: LLMResponse, verdict: GuardrailResult) -> LLMResponse:
     return response.model_copy(update=update) if update else response
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _own(value: Any) -> Any:
+    """A copy of a value taken from a shared replayed output that this run may
+    hand to code that could change it (plain scalars need none; JSON data, the
+    usual case, is copied without ``deepcopy``'s bookkeeping)."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {k: _own(v) for k, v in value.items()}
+    if kind is list:
+        return [_own(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _assistant_message(response: LLMResponse) -> Message:
+    """The response's assistant message, made once per response object.
+
+    A replayed response is shared across a run's resumes on a worker (see
+    ``polos.engine.decoded_outputs``), and so is this message: it keeps the
+    wire form each provider built for it, so the next live call does not
+    convert every earlier turn's message again after each resume.
+    """
+    calls = response.tool_calls
+    token = (response.text, calls, len(calls))
+    # A copy (``model_copy`` with a guardrail's rewrite) carries the entry along:
+    # it is used only while the fields it was made from are the same.
+    kept: tuple[tuple[Any, ...], Message] | None = response.__dict__.get(_MESSAGE_KEY)
+    if kept is not None and kept[0][1] is calls and kept[0] == token:
+        return kept[1]
+    message = response.to_message()
+    response.__dict__[_MESSAGE_KEY] = (token, message)
+    return message
+
+
 def _schema_name(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return f"{type(value).__module__}.{type(value).__qualname__}"
@@ -771,6 +826,8 @@ def _input_messages(value: str | list[Message]) -> list[Message]:
 def _tool_content(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if type(value) is int:  # what json.dumps writes, without its encoder's set-up
+        return str(value)
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     try:

@@ -22,6 +22,7 @@ from .signals import StopReason, Unwind
 from .step_errors import error_record
 
 log = logging.getLogger("polos.engine")
+_ENDED = (StopReason.COMPLETED, StopReason.FAILED)
 
 
 async def execute(run: ExecutionRun) -> None:
@@ -68,6 +69,8 @@ async def execute(run: ExecutionRun) -> None:
     finally:
         run.cancel_stray_tasks()
         current_run.reset(token)
+        if run.decoded is not None and run.stop_reason in _ENDED:
+            run.decoded.forget(run.execution_id)  # nothing replays it on this worker again
         if span is not None:
             span.set_attribute("polos.outcome", str(run.stop_reason or "stopped"))
             span.end(failure)

@@ -40,6 +40,7 @@ from ..store.vocabulary import HistoryEvent, StepKind, WaitKind
 from ..types import check_topic
 from .calls import call_function, function_name
 from .clock import Clock
+from .decoded_outputs import DecodedOutputs
 from .definition import WorkflowDefinition
 from .eager_starts import EagerStarts
 from .retry import RetryPolicy
@@ -92,12 +93,18 @@ class ExecutionRun:
         self.on_suspend: Callable[[dict[str, Any]], None] | None = None
         #: Set by the worker when tracing is on: told of this attempt and each step it runs.
         self.tracer: Tracer | None = None
+        #: Set by the worker: what earlier attempts of its runs decoded, for steps
+        #: whose caller shares the value (see :mod:`.decoded_outputs`).
+        self.decoded: DecodedOutputs | None = None
         #: What the run failed with (set when it fails), for the worker's log line.
         self.failure: BaseException | None = None
         #: The step this attempt parked on, when it left to wait.
         self.parked_on: str | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
+        #: How many recorded keys the code has not reached yet (``replaying()``
+        #: is asked at every traced step: counting keeps it O(1)).
+        self._unreached = len(self.recorded)
         #: Recorded steps the code has not reached yet in this attempt (see
         #: :mod:`.versioning`): a patch ahead of them is one the run passed before
         #: it existed, and any left when the run ends are reported.
@@ -175,17 +182,21 @@ class ExecutionRun:
         max_retries: int,
         base_delay: float,
         max_delay: float,
+        *,
+        shared_output: bool = False,
     ) -> Any:
         """``fn(*args, **kwargs)`` once, durably, retried up to ``max_retries`` times
         with backoff between ``base_delay`` and ``max_delay`` (``FatalError`` never is).
 
         The final failure is recorded and raised as ``StepExecutionError``, on
-        this attempt and on every replay.
+        this attempt and on every replay. ``shared_output``: the caller never
+        mutates a replayed value, so one decoded by an earlier attempt on this
+        worker may be returned (see :mod:`.decoded_outputs`).
         """
         name = function_name(fn)
         recorded = self._take_key(step_key, StepKind.RUN, name)
         if recorded is not None:
-            return self._replay(recorded)
+            return self._replay(recorded, shared_output)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
         started = self.clock.now()
@@ -385,7 +396,7 @@ class ExecutionRun:
 
     def replaying(self) -> bool:
         """Whether recorded steps remain ahead: the code is being replayed, not run anew."""
-        return any(key not in self.used_keys for key in self.recorded)
+        return self._unreached > 0
 
     def is_recorded(self, step_key: str) -> bool:
         """Whether ``step_key`` replays (so a step may skip the reads it needs only to run)."""
@@ -484,12 +495,15 @@ class ExecutionRun:
         step_key: str,
         prepare: Callable[[], Awaitable[Sequence[NewExecution]]],
         timeout: float | None,
+        *,
+        shared_output: bool = False,
     ) -> Any:
         """Start the children ``prepare`` makes and park until the last one ends;
-        returns every child's outcome, in input order."""
+        returns every child's outcome, in input order (replayed and
+        ``shared_output``: perhaps as decoded before, see :meth:`run_step`)."""
         recorded = self._take_key(step_key, StepKind.CHILDREN, "")
         if recorded is not None:
-            return self._replay(recorded)
+            return self._replay(recorded, shared_output)
         with _Spanned(self._span(StepKind.CHILDREN, step_key)):
             children = self._traced(await prepare())
             if not children:
@@ -559,6 +573,8 @@ class ExecutionRun:
         if step_key in self.used_keys:
             raise DuplicateStepKeyError(step_key)
         self.used_keys.add(step_key)
+        if recorded is not None:
+            self._unreached -= 1
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
@@ -572,12 +588,14 @@ class ExecutionRun:
             raise Stopped(self.stop_reason)
         return recorded
 
-    def _replay(self, recorded: StepRow) -> Any:
+    def _replay(self, recorded: StepRow, shared: bool = False) -> Any:
         if recorded.state is not None:
             self.state = self.definition.initial_state(serialization.loads(recorded.state))
             self._state_json = recorded.state
         if recorded.error is not None:
             raise step_error_from_record(recorded)
+        if shared and self.decoded is not None:
+            return self.decoded.decode(self.execution_id, recorded)
         return serialization.loads(recorded.output)
 
     async def _record(

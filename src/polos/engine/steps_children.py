@@ -117,11 +117,21 @@ class ChildSteps:
         return list(handles)
 
     async def _start_and_wait(
-        self, step_key: str, items: list[BatchWorkflowInput], timeout: Timeout = None
+        self,
+        step_key: str,
+        items: list[BatchWorkflowInput],
+        timeout: Timeout = None,
+        *,
+        shared_results: bool = False,
     ) -> list[BatchStepResult]:
+        """``shared_results``: for callers that never mutate a child's result nor
+        hand it on uncopied (the agent loop): a replay may return the results
+        decoded by an earlier attempt (see ``polos.engine.decoded_outputs``)."""
         run = self._run
         seconds = None if timeout is None else parse_duration(timeout)
-        outcomes = await run.wait_for_children(step_key, _children(run, step_key, items), seconds)
+        outcomes = await run.wait_for_children(
+            step_key, _children(run, step_key, items), seconds, shared_output=shared_results
+        )
         return [BatchStepResult.model_validate(r) for r in outcomes]
 
 

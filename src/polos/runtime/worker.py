@@ -25,6 +25,7 @@ from typing import Any
 from ..channels.channel import Channel, SuspendNotification
 from ..engine import definition as registry
 from ..engine.clock import SYSTEM_CLOCK, Clock
+from ..engine.decoded_outputs import DecodedOutputs
 from ..engine.definition import WorkflowDefinition
 from ..engine.executor import execute
 from ..engine.queues import defined_queues, ensure_in_store
@@ -179,6 +180,8 @@ class Worker:
         self._notifications: set[asyncio.Task[None]] = set()
         #: Given to every run when tracing is on (OTEL_EXPORTER_OTLP_*), else None.
         self.tracer: OtelTracer | None = None
+        #: Step outputs its runs decoded, reused when one replays again here.
+        self.decoded_outputs = DecodedOutputs()
 
     @property
     def store(self) -> Store:
@@ -455,6 +458,7 @@ class Worker:
         run.lease_until = lease_until
         run.deployment_id = self.deployment_id
         run.tracer = self.tracer
+        run.decoded = self.decoded_outputs
         if log.isEnabledFor(logging.INFO):  # the fields cost more than the check
             log.info(
                 "run started" if execution.attempt <= 1 else "run resumed",
