@@ -26,8 +26,10 @@ from typing import Any
 from .. import serialization
 from ..store.records import StepRow
 
-#: Stored JSON kept decoded, in characters of text; the objects take a few times more.
-DEFAULT_MAX_CHARS = 32 * 1024 * 1024
+#: Stored JSON kept decoded, in characters of text. Memory is 4 to 7 times that
+#: (the text is kept for the comparison; an agent's decoded response measured 3
+#: to 6 times its text), so at most about 64 to 112 MB per worker.
+DEFAULT_MAX_CHARS = 16 * 1024 * 1024
 
 
 class _RunOutputs:
