@@ -136,3 +136,24 @@ async def test_fired_schedules_and_triggers_wake_workers(store: Store) -> None:
     woken = store.hub.work_event()
     assert await store.fire_trigger("onboard", "signup", 0, 1, [new_execution("onboard")], T0)
     assert woken.is_set(), "fire_trigger"
+
+
+async def test_a_completion_keeps_a_short_result_for_this_processs_waiters(store: Store) -> None:
+    done = (await running(store, "short")).execution.id
+    assert store.hub.completed_result(done) is None
+    fut = store.hub.finished_future(done)
+    assert await store.complete_execution(done, 1, '{"ok": 1}', T0 + 1)
+    assert await finished_now(store, fut), "the waiter is still woken"
+    assert store.hub.completed_result(done) == '{"ok": 1}'
+
+    failed = (await running(store, "failing")).execution.id
+    assert await store.fail_execution(failed, 1, '{"message": "no"}', T0 + 1)
+    assert store.hub.completed_result(failed) is None, "only completed runs (never retried)"
+
+    big = (await running(store, "big")).execution.id
+    assert await store.complete_execution(big, 1, '"' + "x" * 5000 + '"', T0 + 1)
+    assert store.hub.completed_result(big) is None, "a long result is read back instead"
+
+    fenced = (await running(store, "fenced")).execution.id
+    assert not await store.complete_execution(fenced, 2, '"zombie"', T0 + 1)
+    assert store.hub.completed_result(fenced) is None, "a refused completion keeps nothing"

@@ -398,6 +398,9 @@ class PolosClient:
         while True:
             finished = store.hub.finished_future(execution_id)
             try:
+                kept = store.hub.completed_result(execution_id)
+                if kept is not None:  # completed by this process: no need to read it back
+                    return serialization.loads(kept, strict=False)
                 row = await store.get_execution(execution_id)
                 if row is None:
                     raise ExecutionNotFoundError(execution_id)

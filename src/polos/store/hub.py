@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 
 _hubs: dict[str, Hub] = {}
+
+#: Results of runs this process completed, kept for a waiter that asks next:
+#: at most this many, each at most this long (the memory stays small).
+RESULTS_KEPT = 1024
+RESULT_MAX_CHARS = 1024
 
 
 class Hub:
@@ -22,6 +28,7 @@ class Hub:
         self._events: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
         self._finished: dict[str, list[asyncio.Future[None]]] = {}
         self._cancel_listeners: list[Callable[[str], None]] = []
+        self._results: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
     def for_database(cls, key: str) -> Hub:
@@ -75,6 +82,21 @@ class Hub:
         for fut in self._finished.pop(execution_id, ()):
             if not fut.done():
                 fut.get_loop().call_soon_threadsafe(_resolve, fut)
+
+    # results of completed executions --------------------------------------
+    def execution_completed(self, execution_id: str, result: str) -> None:
+        """A run this process completed (committed): keep a short result, so a
+        waiter here need not read it back. A completed run never changes again
+        (retries take failed and cancelled runs only), so it cannot go stale."""
+        if len(result) <= RESULT_MAX_CHARS:
+            self._results[execution_id] = result
+            if len(self._results) > RESULTS_KEPT:
+                self._results.popitem(last=False)
+        self.execution_finished(execution_id)
+
+    def completed_result(self, execution_id: str) -> str | None:
+        """The result kept by ``execution_completed``, if still kept."""
+        return self._results.get(execution_id)
 
     # cancellations -------------------------------------------------------
     def on_cancel(self, listener: Callable[[str], None]) -> Callable[[], None]:

@@ -763,8 +763,12 @@ class PostgresStore(Store):
             outcomes = [0] * len(rows)
             for record in records:
                 outcomes[order[record["n"] - 1]] = record["outcome"]
-        for (execution_id, *_), outcome in zip(rows, outcomes, strict=True):
-            if outcome:
+        for (execution_id, _attempt, status, value, *_), outcome in zip(
+            rows, outcomes, strict=True
+        ):
+            if outcome and status == Status.COMPLETED:
+                self.hub.execution_completed(execution_id, value)
+            elif outcome:
                 self.hub.execution_finished(execution_id)
             if outcome == 2:  # the last child of a batch: its parent is queued again
                 self.hub.work_queued()

@@ -82,6 +82,8 @@ class _Tx:
         self.conn = conn
         self.queued = False
         self.finished: list[str] = []
+        #: Results of the executions this transaction completed, by id.
+        self.completed: dict[str, str] = {}
         self.cancelled: list[str] = []
         self.events = False
         self.timers = False
@@ -352,7 +354,11 @@ class SQLiteStore(Store):
         for execution_id in tx.cancelled:
             hub.execution_cancelled(execution_id)
         for execution_id in tx.finished:
-            hub.execution_finished(execution_id)
+            result = tx.completed.get(execution_id)
+            if result is not None:
+                hub.execution_completed(execution_id, result)
+            else:
+                hub.execution_finished(execution_id)
         if tx.queued:
             hub.work_queued()
         if tx.events:
@@ -752,6 +758,8 @@ class SQLiteStore(Store):
             if not tx.q(query, (value, state, now, now, execution_id, attempt)).rowcount:
                 return False
             tx.history(execution_id, now, event, attempt)
+            if event == HistoryEvent.COMPLETED:
+                tx.completed[execution_id] = value
             # Fire-and-forget children outlive their parent; only a wait ties them.
             tx.ended(execution_id, now)
             return True
