@@ -26,6 +26,7 @@ from .memory import CompactionConfig, MemoryConfig, load_session
 from .providers.base import Provider
 from .providers.registry import get_provider
 from .providers.retry import RetryPolicy
+from .providers.sdk_loading import import_provider_sdk
 from .providers.types import Message, Usage
 from .results import AgentConfig, AgentInput, AgentResult
 from .stop_conditions import as_stop_condition, condition_name
@@ -128,7 +129,6 @@ class Agent(Workflow):
 
         async def agent_workflow(ctx: WorkflowContext, input: AgentInput) -> AgentResult:
             from .loop import run_agent
-            from .providers.sdk_loading import import_provider_sdk
 
             # Off the loop: a first import on it stalls the worker for seconds.
             await import_provider_sdk(agent.provider)
@@ -312,7 +312,10 @@ class Agent(Workflow):
         )
         if stream:
             agent_input.streaming = True
-        self.llm_provider()  # a misconfigured provider fails here, before anything is stored
+        # A misconfigured provider fails here, before anything is stored (LiteLLM's
+        # names are checked by importing it: in a thread, as the run does).
+        await import_provider_sdk(self.provider)
+        self.llm_provider()
         handle: ExecutionHandle = await target.invoke(
             self, agent_input, session_id=session_id, user_id=user_id, **options
         )
