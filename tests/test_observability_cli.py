@@ -69,7 +69,10 @@ async def _slow() -> str:
 @workflow(id="obs_watched")
 async def obs_watched(ctx: WorkflowContext, payload: dict[str, Any]) -> str:
     await ctx.step.run("first", lambda: "one")
-    await ctx.step.wait_for("pause", seconds=payload["pause"])
+    if "until" in payload:  # ends when the test says so, not after a time
+        await ctx.step.wait_for_event("pause", topic=payload["until"])
+    else:
+        await ctx.step.wait_for("pause", seconds=payload["pause"])
     if payload.get("fail"):
         raise RuntimeError("watched run fails")
     return "done"
@@ -214,12 +217,24 @@ async def test_watch_follows_a_run_until_it_ends(
     assert missing.returncode == 1 and "no-such-run" in missing.stderr  # errors: stderr
 
     # --json: one line per change, as show --json writes it, the last one final.
-    followed = await polos.invoke(obs_watched.id, {"pause": 3.0})
-    lines = await asyncio.to_thread(
-        cli, "watch", followed.id, "--json", "--interval", "0.05", url=database_url, cwd=tmp_path
+    # The run waits for an event published only once the watcher printed a
+    # state, so the watcher sees it unfinished however slowly it starts.
+    topic = f"watched-{tmp_path.name}"
+    followed = await polos.invoke(obs_watched.id, {"until": topic})
+    json_watcher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "polos.cli", "watch", followed.id, "--json", "--interval", "0.05"),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert lines.returncode == 0, lines.stderr
-    states = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert json_watcher.stdout is not None and json_watcher.stderr is not None
+    first = await asyncio.wait_for(json_watcher.stdout.readline(), 60)
+    await polos.publish(topic, {"go": True})
+    rest, err = await asyncio.wait_for(json_watcher.communicate(), 60)
+    assert json_watcher.returncode == 0, err.decode()
+    states = [json.loads(line) for line in (first + rest).decode().splitlines()]
     assert states[-1]["status"] == "completed" and states[-1]["id"] == followed.id
     assert len(states) >= 2 and states[0]["status"] != "completed"  # seen while it ran
     assert [s["step_key"] for s in states[-1]["steps"]] == [
