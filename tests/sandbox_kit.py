@@ -1,5 +1,6 @@
 """Helpers of the sandbox tests: a Polos serving one agent and its sandbox tools,
-the fake model's view of tool results, and the state of sandbox workspaces.
+and the state of sandbox workspaces (what the model was told the tools
+returned is read with example_agents_kit's tool_outputs).
 
 Every sandbox tool set registers the tool ids ``exec``, ``read``... (as in
 Polos), so each test builds its own tools and serves exactly those.
@@ -8,9 +9,8 @@ Polos), so each test builds its own tools and serves exactly those.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -52,24 +52,6 @@ async def serving(database_url: str, agent: Agent, tools: list[Any]) -> AsyncIte
         yield polos
     finally:
         await polos.stop()
-
-
-def tool_outputs(request: RecordedRequest) -> list[Any]:
-    """The tool results in a Chat Completions request, parsed when they are JSON."""
-    found: list[Any] = []
-    messages = request.body.get("messages")
-    for message in messages if isinstance(messages, list) else []:
-        if isinstance(message, Mapping) and message.get("role") == "tool":
-            text = str(message.get("content"))
-            try:
-                found.append(json.loads(text))
-            except ValueError:
-                found.append(text)
-    return found
-
-
-def last_output(request: RecordedRequest) -> Any:
-    return tool_outputs(request)[-1]
 
 
 def then(check: Callable[[RecordedRequest], None], turn: Turn) -> Callable[[RecordedRequest], Turn]:

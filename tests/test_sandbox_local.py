@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from example_agents_kit import last_output, tool_outputs
 from polos import (
     ExecOptions,
     ExecToolConfig,
@@ -30,14 +31,12 @@ from polos import (
 from polos.execution import parse_duration, truncate_output
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
 from sandbox_kit import (
-    last_output,
     live_sandboxes,
     make_agent,
     pid_running,
     serving,
     set_workspaces,
     then,
-    tool_outputs,
     until_no_sandboxes,
     workspaces,
 )

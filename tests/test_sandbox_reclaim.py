@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from example_agents_kit import last_output
 from polos import PolosClient
 from polos.execution.sandbox_manager import store_label
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
-from sandbox_kit import last_output
 from toolkit.docker import (
     TEST_IMAGE,
     ensure_image,

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from example_agents_kit import last_output
 from polos import ExecToolConfig, Polos, SandboxToolsConfig, SuspendInfo
 from polos.execution import assert_safe_path, evaluate_allowlist
 from polos.execution.security import match_glob
 from polos.testing import FakeOpenAIServer, RecordedRequest, Turn
 from sandbox_kit import (
     AGENT_ID,
-    last_output,
     make_agent,
     serving,
     set_workspaces,
