@@ -12,7 +12,7 @@ import orjson
 
 from polos.store import Store
 
-from .kit import T0, children, claim_all, events_of, running
+from .kit import T0, children, claim_all, events_of, running, step
 
 
 async def test_waiting_children_park_the_parent_until_the_last_one_ends(store: Store) -> None:
@@ -176,3 +176,33 @@ async def test_the_run_tree_is_the_root_and_every_descendant_oldest_first(store:
     assert [r.id for r in await store.list_run_tree(other_root.execution.id)] == [
         other_root.execution.id
     ]
+
+
+async def test_a_deferred_step_commits_with_the_children_under_the_same_fence(
+    store: Store,
+) -> None:
+    parent = await running(store, "parent")
+    pid = parent.execution.id
+    llm = step("llm_1", 1, '{"answer": 1}', state='{"s": 1}', started_at=T0 + 0.5)
+    kids = children(parent, "tools_1", 2)
+    # A stale attempt is refused: neither the step nor the children exist.
+    assert not await store.start_children(
+        pid, 2, "tools_1", kids, wait=True, output=None, now=T0 + 1, steps=[llm]
+    )
+    assert await store.list_steps(pid) == []
+    assert [await store.get_execution(k.id) for k in kids] == [None, None]
+
+    assert await store.start_children(
+        pid, 1, "tools_1", kids, wait=True, output=None, now=T0 + 1, steps=[llm]
+    )
+    [recorded] = await store.list_steps(pid)
+    assert (recorded.step_key, recorded.kind, recorded.output, recorded.attempt) == (
+        "llm_1",
+        "run",
+        '{"answer": 1}',
+        1,
+    )
+    assert (recorded.state, recorded.started_at) == ('{"s": 1}', T0 + 0.5)
+    row = await store.get_execution(pid)
+    assert row is not None and (row.status, row.pending_children) == ("waiting", 2)
+    assert None not in [await store.get_execution(k.id) for k in kids]

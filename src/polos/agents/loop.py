@@ -315,6 +315,7 @@ class _Loop:
                 _LLM_BASE_DELAY,
                 _LLM_MAX_DELAY,
                 shared_output=True,
+                defer=None if guarded else self.tools_start_next,
             )
             self.usage = self.usage + response.usage
             if not guarded:
@@ -357,6 +358,19 @@ class _Loop:
             if self.streaming:
                 await self.publish_checked(i, checked)
             return checked
+
+    def tools_start_next(self, response: LLMResponse) -> bool:
+        """Whether the tool children of ``response`` start right after its LLM step,
+        with no user code in between (no guardrail, ``on_tool_start`` hook nor
+        approval): then the step's record commits with that start, one write
+        fewer per tool call. Any other path writes it first (see ``run_step``)."""
+        if not response.tool_calls or self.agent.on_tool_start:
+            return False
+        tools = self.tools_by_id
+        return all(
+            (tool := tools.get(call.name)) is None or tool.approval != "always"
+            for call in response.tool_calls
+        )
 
     async def call_llm(self, i: int, stream: bool) -> LLMResponse:
         request = self.request()

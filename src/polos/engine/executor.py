@@ -36,6 +36,7 @@ async def execute(run: ExecutionRun) -> None:
         try:
             result = await _call(run)
             output = run.encode(f"result of workflow {run.definition.id!r}", result)
+            await run.flush_deferred()  # a run's record holds every step it did
             if run.ahead:
                 await run.report_unreached("completed")
         except Unwind:
@@ -52,6 +53,8 @@ async def execute(run: ExecutionRun) -> None:
             raise  # not the workflow's fault: the lease expires and a later attempt resumes
         except Exception as exc:
             failure = run.failure = exc  # the worker logs it
+            if not await _flushed(run):
+                return  # fenced off: the failure would be refused as well
             if run.ahead and not isinstance(exc, NonDeterminismError):
                 await run.report_unreached("failed")
             run.stop(StopReason.FAILED)
@@ -83,3 +86,12 @@ async def _call(run: ExecutionRun) -> Any:
         return await call_function(definition.fn, (ctx,), {})
     payload = definition.coerce_payload(serialization.loads(run.row.payload))
     return await call_function(definition.fn, (ctx, payload), {})
+
+
+async def _flushed(run: ExecutionRun) -> bool:
+    """Write a step the run deferred (see ``ExecutionRun.run_step``); False if fenced off."""
+    try:
+        await run.flush_deferred()
+    except Unwind:
+        return False
+    return True

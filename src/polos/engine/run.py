@@ -100,6 +100,11 @@ class ExecutionRun:
         self.failure: BaseException | None = None
         #: The step this attempt parked on, when it left to wait.
         self.parked_on: str | None = None
+        #: A step done but not yet written (``run_step(defer=...)``): it rides in
+        #: this run's next child start, or is written before any other write or
+        #: step of the run. Lost with the process, like a step done and not yet
+        #: recorded: the run does it again.
+        self._deferred: StepRow | None = None
         self.recorded: dict[str, StepRow] = {s.step_key: s for s in claimed.steps}
         self.used_keys: set[str] = set()
         #: How many recorded keys the code has not reached yet (``replaying()``
@@ -184,6 +189,7 @@ class ExecutionRun:
         max_delay: float,
         *,
         shared_output: bool = False,
+        defer: Callable[[Any], bool] | None = None,
     ) -> Any:
         """``fn(*args, **kwargs)`` once, durably, retried up to ``max_retries`` times
         with backoff between ``base_delay`` and ``max_delay`` (``FatalError`` never is).
@@ -192,11 +198,18 @@ class ExecutionRun:
         this attempt and on every replay. ``shared_output``: the caller never
         mutates a replayed value, so one decoded by an earlier attempt on this
         worker may be returned (see :mod:`.decoded_outputs`).
+
+        ``defer``: when it says so of the value, the step's record waits to
+        commit in one transaction with the run's next child start (one write
+        instead of two). Only for a caller that knows it starts children next
+        with no user code in between: anything else the run does first (a
+        step, a wait, a publish, its end) writes the record before it.
         """
         name = function_name(fn)
         recorded = self._take_key(step_key, StepKind.RUN, name)
         if recorded is not None:
             return self._replay(recorded, shared_output)
+        await self.flush_deferred()  # fn is user code: nothing is deferred across it
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
         started = self.clock.now()
@@ -218,7 +231,10 @@ class ExecutionRun:
                     if span is not None:
                         span.set_attribute("polos.step.retries", retries)
                     await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
-            await self._record(step_key, StepKind.RUN, name, output, started_at=started)
+            if defer is not None and defer(value):
+                self._deferred = self._row(step_key, StepKind.RUN, name, output, None, started)
+            else:
+                await self._record(step_key, StepKind.RUN, name, output, started_at=started)
         return value
 
     async def value_step(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
@@ -260,6 +276,7 @@ class ExecutionRun:
                 }
             },
         )
+        await self.flush_deferred()
         await self.store.add_history(
             self.execution_id,
             self.attempt,
@@ -295,6 +312,7 @@ class ExecutionRun:
             if wake_at <= now:
                 await self._record(step_key, StepKind.WAIT, "", "null")
             else:
+                await self.flush_deferred()
                 parked = await self.store.begin_wait(
                     self.execution_id,
                     self.attempt,
@@ -318,6 +336,7 @@ class ExecutionRun:
         if self._take_key(step_key, StepKind.PUBLISH, "") is not None:
             return
         check_topic(topic)
+        await self.flush_deferred()
         now = self.clock.now()
         event = NewEvent(
             id=str(uuid.uuid4()),
@@ -369,6 +388,7 @@ class ExecutionRun:
         prepare: Callable[[], Awaitable[str | None]] | None,
         on_parked: Callable[[float | None], None] | None,
     ) -> Any:
+        await self.flush_deferred()  # before prepare, which may be user code
         data = None if prepare is None else await prepare()
         now = self.clock.now()
         wake_at = None if timeout is None else now + timeout
@@ -446,6 +466,7 @@ class ExecutionRun:
         if not unreached or asyncio.current_task() is not self.main_task or not self._alone():
             return
         self._reported.update(unreached)
+        await self.flush_deferred()
         log.warning(
             "replay mismatch: recorded steps not reached by this code",
             extra={
@@ -538,6 +559,7 @@ class ExecutionRun:
         eager = self.eager
         claim = None if eager is None else eager.reserve(children)
         taken: Sequence[Claimed] = ()
+        deferred, self._deferred = self._deferred, None
         try:
             started = await self.store.start_children(
                 self.execution_id,
@@ -550,11 +572,14 @@ class ExecutionRun:
                 state=self.state_if_changed(),
                 wake_at=None if timeout is None else now + timeout,
                 claim=claim,
+                steps=() if deferred is None else (deferred,),
             )
             taken = started.claimed
         finally:
             if eager is not None and claim is not None:
                 eager.started(claim, taken)
+        if started and deferred is not None:
+            self.recorded[deferred.step_key] = deferred
         return bool(started)
 
     # keys, replay, records and parking ------------------------------------------------
@@ -608,7 +633,19 @@ class ExecutionRun:
         *,
         started_at: float | None = None,
     ) -> None:
-        row = StepRow(
+        await self.flush_deferred()
+        await self._write(self._row(step_key, kind, name, output, error, started_at))
+
+    def _row(
+        self,
+        step_key: str,
+        kind: StepKind,
+        name: str,
+        output: str | None,
+        error: str | None,
+        started_at: float | None,
+    ) -> StepRow:
+        return StepRow(
             step_key,
             kind,
             name,
@@ -619,9 +656,17 @@ class ExecutionRun:
             state=self.state_if_changed(),
             started_at=started_at,
         )
+
+    async def _write(self, row: StepRow) -> None:
         if not await self.store.record_step(self.execution_id, self.attempt, row):
             self._refused()
-        self.recorded[step_key] = row
+        self.recorded[row.step_key] = row
+
+    async def flush_deferred(self) -> None:
+        """Write the deferred step, if any (see ``run_step``); refused: the run stops."""
+        row, self._deferred = self._deferred, None
+        if row is not None:
+            await self._write(row)
 
     async def _after_park(self, parked: bool, step_key: str) -> StepRow:
         """A wait was stored: return its outcome, or leave this attempt.

@@ -216,8 +216,14 @@ class Store(abc.ABC):
         state: str | None = None,
         wake_at: float | None = None,
         claim: EagerClaim | None = None,
+        steps: Sequence[StepRow] = (),
     ) -> Started:
         """Create child executions for a parent's step, in one transaction.
+
+        ``steps`` are earlier steps of the parent recorded in the same
+        transaction, under the same fence (a step the run deferred to ride
+        here, see ``ExecutionRun.run_step``): they commit with the children or
+        not at all.
 
         Returns whether the parent's fence let it in (the result's truth);
         with ``claim`` the children that may start at once are taken for

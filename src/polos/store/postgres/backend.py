@@ -482,19 +482,7 @@ class PostgresStore(Store):
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
-        row = (
-            execution_id,
-            step.step_key,
-            step.kind,
-            step.name,
-            step.output,
-            step.error,
-            attempt,
-            step.created_at,
-            step.state,
-            step.started_at,
-        )
-        return await self._step_records.submit(row)
+        return await self._step_records.submit(_step_params(execution_id, attempt, step))
 
     async def _record_steps(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         if len(rows) == 1:
@@ -647,6 +635,7 @@ class PostgresStore(Store):
         state: str | None = None,
         wake_at: float | None = None,
         claim: EagerClaim | None = None,
+        steps: Sequence[StepRow] = (),
     ) -> Started:
         # Group commit: runs starting children at the same moment share one
         # transaction; each is fenced by its own attempt, and one refused (a
@@ -663,6 +652,7 @@ class PostgresStore(Store):
                 state,
                 wake_at,
                 claim,
+                tuple(steps),
             )
         )
 
@@ -691,6 +681,8 @@ class PostgresStore(Store):
             return Started(True)
         if await conn.fetchval(_Q["fence"], c.parent_id, c.attempt) is None:
             return Started(False)
+        for step in c.steps:  # deferred steps of the parent: they commit with the children
+            await conn.fetchval(_Q["record_step"], *_step_params(c.parent_id, c.attempt, step))
         taken: list[Claimed] = []
         if c.claim is not None and c.claim.eligible:
             outcomes, taken = await self._insert_claimed_each(conn, c.children, c.claim, retrying)
@@ -1467,6 +1459,8 @@ class _ChildStart:
     wake_at: float | None
     #: The parent's worker, when it may start some of the children at once.
     claim: EagerClaim | None = None
+    #: Earlier steps of the parent recorded in the same transaction.
+    steps: tuple[StepRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1624,3 +1618,19 @@ async def _with_steps(conn: Conn, claimed: list[Claimed]) -> list[Claimed]:
     for step in await conn.fetch(_Q["steps_of_many"], list(by_id)):
         by_id[step["execution_id"]].steps.append(StepRow(*step))
     return claimed
+
+
+def _step_params(execution_id: str, attempt: int, step: StepRow) -> tuple[Any, ...]:
+    """``record_step``'s parameters, in order."""
+    return (
+        execution_id,
+        step.step_key,
+        step.kind,
+        step.name,
+        step.output,
+        step.error,
+        attempt,
+        step.created_at,
+        step.state,
+        step.started_at,
+    )

@@ -574,23 +574,7 @@ class SQLiteStore(Store):
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
-        changed = await self._one(
-            _Q["record_step"],
-            (
-                execution_id,
-                step.step_key,
-                step.kind,
-                step.name,
-                step.output,
-                step.error,
-                attempt,
-                step.created_at,
-                step.state,
-                step.started_at,
-                execution_id,
-                attempt,
-            ),
-        )
+        changed = await self._one(_Q["record_step"], _step_params(execution_id, attempt, step))
         return changed == 1
 
     def _park(
@@ -707,10 +691,13 @@ class SQLiteStore(Store):
         state: str | None = None,
         wake_at: float | None = None,
         claim: EagerClaim | None = None,
+        steps: Sequence[StepRow] = (),
     ) -> Started:
         def body(tx: _Tx) -> Started:
             if not tx.fenced(parent_id, attempt):
                 return Started(False)
+            for step in steps:
+                tx.q("record_step", _step_params(parent_id, attempt, step))
             taken = self._insert_taking(tx, children, claim).claimed
             if wait:
                 parked = self._park(
@@ -1295,3 +1282,21 @@ class SQLiteStore(Store):
             offset,
         )
         return [TraceSummary(*r) for r in await self._fetch(_S["list_traces"], params)]
+
+
+def _step_params(execution_id: str, attempt: int, step: StepRow) -> tuple[Any, ...]:
+    """``record_step``'s parameters: the row, then the fence (id, attempt)."""
+    return (
+        execution_id,
+        step.step_key,
+        step.kind,
+        step.name,
+        step.output,
+        step.error,
+        attempt,
+        step.created_at,
+        step.state,
+        step.started_at,
+        execution_id,
+        attempt,
+    )
