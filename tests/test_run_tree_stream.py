@@ -9,6 +9,7 @@ import pytest
 
 from polos import Polos, WorkflowContext, events, workflow
 from polos.events import StreamEvent
+from polos.runtime.client import store_of
 
 
 def double(n: int) -> int:
@@ -135,3 +136,52 @@ async def test_a_resume_event_published_as_polos_does_resumes_the_run(polos: Pol
     )
     assert seq > other  # the caller gets its own event's sequence id back
     assert await handle.result(timeout=20) == {"ok": True}
+
+
+@workflow(id="tree_two_forms")
+async def tree_two_forms(ctx: WorkflowContext) -> list[Any]:
+    first = await ctx.step.suspend("form_1", data={"form": 1})
+    second = await ctx.step.suspend("form_2", data={"form": 2})
+    return [first["data"], second["data"]]
+
+
+async def test_a_stream_from_now_skips_a_suspend_answered_but_not_yet_taken(
+    polos: Polos,
+) -> None:
+    """A consumer that resumes one suspend and at once streams for the next one
+    (Polos's example 09 does) must see the next one, not the one it answered,
+    even when the answer came before the run got from the announcement to its
+    wait (so nothing recorded the answer yet)."""
+    store = await store_of(polos)
+    gate = asyncio.Event()
+    parking = store.wait_for_event
+
+    async def slow_to_park(
+        execution_id: str, attempt: int, step_key: str, *a: Any, **k: Any
+    ) -> Any:
+        if step_key == "form_1":  # hold the run between its announcement and its wait
+            await gate.wait()
+        return await parking(execution_id, attempt, step_key, *a, **k)
+
+    store.wait_for_event = slow_to_park  # type: ignore[method-assign]
+    try:
+        handle = await tree_two_forms.invoke(polos)
+        stream = events.stream_workflow(polos, handle.root_workflow_id, handle.id)
+        await asyncio.wait_for(_until(stream, lambda e: e.event_type == "suspend_form_1"), 30)
+        await stream.aclose()
+        await polos.resume(handle.root_workflow_id, handle.id, "form_1", {"name": "Ada"})
+        stream = events.stream_workflow(polos, handle.root_workflow_id, handle.id)
+        first = asyncio.ensure_future(
+            _until(stream, lambda e: (e.event_type or "").startswith("suspend_"))
+        )
+        await asyncio.sleep(0.2)  # the stream has started from now
+        gate.set()
+        seen = await asyncio.wait_for(first, 30)
+        assert seen[-1].event_type == "suspend_form_2", _kinds(seen)
+        assert seen[-1].data["form"] == 2
+        await stream.aclose()
+        await polos.resume(handle.root_workflow_id, handle.id, "form_2", {"ok": True})
+        assert await handle.result(timeout=30) == [{"name": "Ada"}, {"ok": True}]
+    finally:
+        gate.set()
+        store.wait_for_event = parking  # type: ignore[method-assign]

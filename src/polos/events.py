@@ -39,7 +39,7 @@ from .runtime.client import store_of
 from .runtime.remote import remote_client
 from .store import FINAL_STATUSES, ExecutionRow, Status, StepKind, Store
 from .store.records import EventRow
-from .types import EventData, EventPayload, StreamEvent, workflow_topic
+from .types import EventData, EventPayload, StreamEvent, suspend_topic, workflow_topic
 
 _POLL = 0.25
 _PAGE = 100
@@ -207,11 +207,16 @@ class _TreeFollower:
             if run.status in FINAL_STATUSES:
                 continue
             keys = {step.step_key for step in await self.store.list_steps(run.id)}
-            pending.update(
-                f"suspend_{key[: -len(ANNOUNCE_SUFFIX)]}"
-                for key in keys
-                if key.endswith(ANNOUNCE_SUFFIX) and key[: -len(ANNOUNCE_SUFFIX)] not in keys
-            )
+            for key in keys:
+                suspend_key = key[: -len(ANNOUNCE_SUFFIX)]
+                if not key.endswith(ANNOUNCE_SUFFIX) or suspend_key in keys:
+                    continue
+                # Answered but not yet taken: the resume is published and the run is
+                # on its way to record it. Announcing it again would show a consumer
+                # that starts now (to wait for the next suspend) the one just answered.
+                if await self.store.topic_position(suspend_topic(self.root_id, suspend_key)):
+                    continue
+                pending.add(f"suspend_{suspend_key}")
         latest: dict[str, EventRow] = {}
         while self.after < position:  # one pass up to it; later reads go by sequence id
             rows = await self.store.read_events(self.topic, self.after, 500)
