@@ -250,6 +250,7 @@ async def test_group_commit_bisects_to_the_refused_record_but_not_on_an_outage()
 
     async def flush(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         flushed.append([row[0] for row in rows])
+        await asyncio.sleep(0)  # a real flush waits for the database: others queue meanwhile
         if any(row[0] == "down" for row in rows):
             raise StoreUnavailableError("down")
         if any(row[0] == "bad" for row in rows):
@@ -261,13 +262,24 @@ async def test_group_commit_bisects_to_the_refused_record_but_not_on_an_outage()
     names[9] = "bad"
     outcomes = await asyncio.gather(*(commit.submit((n,)) for n in names), return_exceptions=True)
     assert [type(o).__name__ for o in outcomes] == ["bool"] * 9 + ["ValueError"] + ["bool"] * 6
-    assert len(flushed) <= 1 + 2 * 4  # the batch, then two halves a level down to one
+    assert flushed[0] == ["first"], "nothing in flight: the first record goes at once, alone"
+    assert flushed[1] == names[1:], "the others queued meanwhile and went together"
+    assert len(flushed) <= 2 + 2 * 4  # then two halves a level down to one
 
     flushed.clear()
     names[9] = "down"
     outcomes = await asyncio.gather(*(commit.submit((n,)) for n in names), return_exceptions=True)
-    assert all(isinstance(o, StoreUnavailableError) for o in outcomes)
-    assert len(flushed) == 1, "an outage is not bisected: it would retry for each half"
+    assert outcomes[0] is True
+    assert all(isinstance(o, StoreUnavailableError) for o in outcomes[1:])
+    assert len(flushed) == 2, "an outage is not bisected: it would retry for each half"
+
+    flushed.clear()
+    outcomes = await asyncio.gather(
+        *(commit.submit((n,)) for n in ["down", "a", "b"]), return_exceptions=True
+    )
+    assert isinstance(outcomes[0], StoreUnavailableError)
+    assert outcomes[1:] == [True, True], "records queued behind a failed lone one still go"
+    assert flushed == [["down"], ["a", "b"]]
 
 
 async def test_a_record_the_database_refuses_fails_only_its_own_caller(
@@ -478,3 +490,68 @@ async def test_killed_connections_are_ridden_out(
     work.clear()
     await store.create_execution(new_execution())
     await asyncio.wait_for(work.wait(), 2)
+
+
+# the connection kept for one operation at a time ----------------------------------------------
+async def test_a_pool_of_one_serves_concurrent_operations(pg_url: str) -> None:
+    # One operation at a time runs on a connection kept out of the pool; with a
+    # pool of one that would leave nothing for a second operation at once.
+    store = PostgresStore(f"{pg_url}&pool_size=1")
+    await store.open()
+    try:
+        news = [new_execution() for _ in range(20)]
+        await asyncio.gather(
+            *(store.create_execution(n) for n in news), *(store.list_executions() for _ in news)
+        )
+        assert len(await store.list_executions()) == 20
+    finally:
+        await asyncio.wait_for(store.close(), 10)
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced(
+    store: PostgresStore, admin: asyncpg.Connection, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = pg_url.rsplit("application_name=", 1)[1]
+    await store.create_execution(new_execution())
+    for _ in range(3):
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1",
+            app,  # the pool's sessions, not the listener's
+        )
+        assert killed >= 1
+        await asyncio.sleep(0.3)  # the client has seen the connection close
+        await store.create_execution(new_execution())
+    assert len(await store.list_executions()) == 4
+    assert "stopped working" not in caplog.text, "a connection known closed is not an outage"
+
+
+async def test_a_transaction_left_open_does_not_reach_the_next_operation(
+    store: PostgresStore,
+) -> None:
+    async def leave_open(conn: Any, _retrying: bool) -> None:
+        await conn.execute("BEGIN")
+        await conn.execute("UPDATE executions SET status = 'failed'")
+
+    await store.create_execution(new_execution())
+    await store.db.run("leaving a transaction open", leave_open)
+    await store.create_execution(new_execution())  # would commit the update on that connection
+    statuses = [r.status for r in await store.list_executions()]
+    assert statuses == ["queued", "queued"], "rolled back, not committed by a later operation"
+
+
+async def test_closing_while_an_operation_runs_lets_it_finish(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    await store.open()
+    await store.create_execution(new_execution())
+    slow = asyncio.ensure_future(
+        store.db.run("sleeping", lambda conn, _r: conn.fetchval("SELECT pg_sleep(0.3)"))
+    )
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(store.close(), 10)
+    assert slow.done() and slow.exception() is None, "the pool waited for it"
+    await store.open()  # a store reopens on a new pool
+    try:
+        assert len(await store.list_executions()) == 1
+    finally:
+        await store.close()

@@ -61,6 +61,10 @@ class Database:
         self.description = config.description
         self.outages = Outages(config.description, retry_seconds)
         self._pool: Any = None  # asyncpg.Pool
+        # One pooled connection kept out of the pool (see :meth:`run`), with
+        # the pool it came from; ``_pinned_busy`` while an operation uses it.
+        self._pinned: tuple[Any, Conn] | None = None
+        self._pinned_busy = False
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +76,9 @@ class Database:
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
+        if not self._pinned_busy:
+            # (A busy one goes back when its operation ends: pool.close waits for it.)
+            await self._unpin()
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
@@ -92,6 +99,9 @@ class Database:
                     f"{self.description} is not open; use 'async with Polos()' or "
                     "await client.start()"
                 )
+            if not self._pinned_busy and self.config.pool_size > 1:
+                # (With a pool of one, a pinned connection would starve the pool.)
+                return await self._run_pinned(pool, body, retrying)
             conn = await pool.acquire()
             try:
                 return await body(conn, retrying)
@@ -103,6 +113,45 @@ class Database:
                     await pool.release(conn)
 
         return await self.outages.run(what, attempt)
+
+    async def _run_pinned(
+        self, pool: Any, body: Callable[[Conn, bool], Awaitable[T]], retrying: bool
+    ) -> T:
+        """``body`` on the pinned connection, pinning one first if there is none.
+
+        Most operations run one at a time (one step after another), and
+        asyncpg's acquire and release cost about as much Python time as the
+        statement itself; the pinned connection skips both. Operations that
+        find it busy use the pool as before. A pinned connection that fails in
+        any way, or that the server closed meanwhile, goes back to the pool
+        (which rolls back, or drops a broken connection) and is replaced at
+        the next operation, so a retry never reuses a broken one.
+        """
+        self._pinned_busy = True
+        try:
+            pinned = self._pinned
+            if pinned is not None and (pinned[0] is not pool or not _usable(pinned[1])):
+                await self._unpin()
+                pinned = None
+            if pinned is None:
+                pinned = self._pinned = (pool, await pool.acquire())
+            try:
+                result = await body(pinned[1], retrying)
+            except BaseException:
+                await self._unpin()
+                raise
+            if self._pool is not pool or not _usable(pinned[1]) or pinned[1].is_in_transaction():
+                # Closed meanwhile (even while pinning), or a transaction left open.
+                await self._unpin()
+            return result
+        finally:
+            self._pinned_busy = False
+
+    async def _unpin(self) -> None:
+        pinned, self._pinned = self._pinned, None
+        if pinned is not None:
+            with contextlib.suppress(Exception):
+                await pinned[0].release(pinned[1])
 
     async def connect_listener(self) -> Conn:
         """A connection of its own for LISTEN (a pooled one would be reset)."""
@@ -163,6 +212,15 @@ class Database:
                     "INSERT INTO polos_migrations VALUES ($1, $2, $3)", version, name, time.time()
                 )
                 log.info("%s: applied migration %s", self.description, name)
+
+
+def _usable(conn: Conn) -> bool:
+    """Whether a pinned connection still works: when the server closes it, the
+    pool takes it back at once and the handle we kept refuses every call."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 async def _keep_session(_conn: Conn) -> None:

@@ -5,7 +5,7 @@ event waits and event publishes. Under load many executions record a step in the
 as its own statement costs a round trip and a WAL flush apiece. Here the
 records queue up while one batch is in flight and go out together as the
 next batch: one statement, one commit. With a single caller nothing waits:
-its record goes out at once, as before.
+its record goes out at once, written from the caller's own task.
 
 One record must never fail another: a batch the database refuses (a value
 it cannot store) is split in halves and each half sent again, down to the
@@ -46,14 +46,30 @@ class GroupCommit(Generic[R, T]):
         self._max_batch = max_batch
         self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._draining = False
+        self._drainer: asyncio.Task[None] | None = None  # referenced while it runs
 
     async def submit(self, row: R) -> T:
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, fut))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await fut
+        if self._draining:
+            fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._pending.append((row, fut))
+            return await fut
+        # Nothing in flight: write this record from the caller's own task, as a
+        # batch of one (a drain task would cost a future, a task and an event
+        # loop turn for every lone record). Whatever queues up meanwhile is
+        # drained as before once it is written. A caller cancelled meanwhile
+        # cancels its own statement: the record is then written or not, as
+        # when a worker dies mid-write, and every write is idempotent.
+        self._draining = True
+        try:
+            [outcome] = await self._flush([row])
+        finally:
+            if self._pending:
+                self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            else:
+                self._draining = False
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def _drain(self) -> None:
         try:
