@@ -555,3 +555,37 @@ async def test_closing_while_an_operation_runs_lets_it_finish(pg_url: str) -> No
         assert len(await store.list_executions()) == 1
     finally:
         await store.close()
+
+
+async def test_connections_kept_for_concurrent_operations_are_reused(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Operations running at once each keep a connection out of the pool (up to
+    # pool_size - 1); later operations reuse those without acquiring any.
+    store = PostgresStore(f"{pg_url}&pool_size=4")
+    await store.open()
+    try:
+
+        async def slow(conn: Any, _retrying: bool) -> int:
+            return int(await conn.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)"))
+
+        first = await asyncio.gather(*(store.db.run("sleeping", slow) for _ in range(3)))
+        assert len(set(first)) == 3, "three at once ran on three connections"
+        acquired = 0
+        acquire = asyncpg.Pool.acquire
+
+        def counting_acquire(pool: asyncpg.Pool, *args: Any, **kwargs: Any) -> Any:
+            nonlocal acquired
+            acquired += 1
+            return acquire(pool, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Pool, "acquire", counting_acquire)
+        again = await asyncio.gather(*(store.db.run("sleeping", slow) for _ in range(3)))
+        assert acquired == 0, "the kept connections served them"
+        assert set(again) == set(first)
+        # More at once than can be kept: the rest go through the pool, and all finish.
+        more = await asyncio.gather(*(store.db.run("sleeping", slow) for _ in range(6)))
+        assert len(more) == 6 and acquired >= 1
+        assert len(set(more)) <= 4
+    finally:
+        await asyncio.wait_for(store.close(), 10)

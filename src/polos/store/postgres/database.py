@@ -61,10 +61,11 @@ class Database:
         self.description = config.description
         self.outages = Outages(config.description, retry_seconds)
         self._pool: Any = None  # asyncpg.Pool
-        # One pooled connection kept out of the pool (see :meth:`run`), with
-        # the pool it came from; ``_pinned_busy`` while an operation uses it.
-        self._pinned: tuple[Any, Conn] | None = None
-        self._pinned_busy = False
+        # Pooled connections kept out of the pool (see :meth:`_run_pinned`):
+        # the idle ones, each with the pool it came from (last used on top),
+        # and how many there are, idle or in use.
+        self._idle: list[tuple[Any, Conn]] = []
+        self._pinned = 0
 
     @property
     def is_open(self) -> bool:
@@ -76,9 +77,9 @@ class Database:
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
-        if not self._pinned_busy:
-            # (A busy one goes back when its operation ends: pool.close waits for it.)
-            await self._unpin()
+        # (One in use goes back when its operation ends: pool.close waits for it.)
+        while self._idle:
+            await self._unpin(*self._idle.pop())
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
@@ -99,8 +100,9 @@ class Database:
                     f"{self.description} is not open; use 'async with Polos()' or "
                     "await client.start()"
                 )
-            if not self._pinned_busy and self.config.pool_size > 1:
-                # (With a pool of one, a pinned connection would starve the pool.)
+            if self._idle or self._pinned < self.config.pool_size - 1:
+                # (One connection always stays in the pool: with a pool of one,
+                # a pinned connection would starve it.)
                 return await self._run_pinned(pool, body, retrying)
             conn = await pool.acquire()
             try:
@@ -117,41 +119,47 @@ class Database:
     async def _run_pinned(
         self, pool: Any, body: Callable[[Conn, bool], Awaitable[T]], retrying: bool
     ) -> T:
-        """``body`` on the pinned connection, pinning one first if there is none.
+        """``body`` on an idle pinned connection, pinning one more if there is none.
 
-        Most operations run one at a time (one step after another), and
         asyncpg's acquire and release cost about as much Python time as the
-        statement itself; the pinned connection skips both. Operations that
-        find it busy use the pool as before. A pinned connection that fails in
-        any way, or that the server closed meanwhile, goes back to the pool
-        (which rolls back, or drops a broken connection) and is replaced at
-        the next operation, so a retry never reuses a broken one.
+        statement itself (release even starts a task); a pinned connection
+        skips both. Up to ``pool_size - 1`` connections are pinned, as many
+        as operations ever ran at once; past that, operations use the pool as
+        before. A pinned connection that fails in any way, or that the server
+        closed meanwhile, goes back to the pool (which rolls back, or drops a
+        broken connection) and is replaced at a later operation, so a retry
+        never reuses a broken one.
         """
-        self._pinned_busy = True
-        try:
-            pinned = self._pinned
-            if pinned is not None and (pinned[0] is not pool or not _usable(pinned[1])):
-                await self._unpin()
-                pinned = None
-            if pinned is None:
-                pinned = self._pinned = (pool, await pool.acquire())
+        conn = None
+        while self._idle:
+            owner, candidate = self._idle.pop()
+            if owner is pool and _usable(candidate):
+                conn = candidate
+                break
+            await self._unpin(owner, candidate)
+        if conn is None:
+            self._pinned += 1
             try:
-                result = await body(pinned[1], retrying)
+                conn = await pool.acquire()
             except BaseException:
-                await self._unpin()
+                self._pinned -= 1
                 raise
-            if self._pool is not pool or not _usable(pinned[1]) or pinned[1].is_in_transaction():
-                # Closed meanwhile (even while pinning), or a transaction left open.
-                await self._unpin()
-            return result
-        finally:
-            self._pinned_busy = False
+        try:
+            result = await body(conn, retrying)
+        except BaseException:
+            await self._unpin(pool, conn)
+            raise
+        if self._pool is not pool or not _usable(conn) or conn.is_in_transaction():
+            # Closed meanwhile (even while pinning), or a transaction left open.
+            await self._unpin(pool, conn)
+        else:
+            self._idle.append((pool, conn))
+        return result
 
-    async def _unpin(self) -> None:
-        pinned, self._pinned = self._pinned, None
-        if pinned is not None:
-            with contextlib.suppress(Exception):
-                await pinned[0].release(pinned[1])
+    async def _unpin(self, pool: Any, conn: Conn) -> None:
+        self._pinned -= 1
+        with contextlib.suppress(Exception):
+            await pool.release(conn)
 
     async def connect_listener(self) -> Conn:
         """A connection of its own for LISTEN (a pooled one would be reset)."""
