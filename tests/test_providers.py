@@ -839,3 +839,31 @@ async def test_model_calls_go_over_aiohttp_when_installed(kind: str) -> None:
             assert isinstance(transport, AiohttpTransport)
         finally:
             await provider.aclose()
+
+
+@pytest.mark.parametrize("kind", ["openai-chat", "openai-responses"])
+async def test_openai_calls_on_one_client_each_send_their_own_request(kind: str) -> None:
+    """The adapters keep the SDK's request options per client and path and copy
+    them per call: each call still sends its own body, to the path under the
+    client's base URL (also after that URL changes), with the SDK's headers."""
+    with (
+        FakeOpenAIServer([Turn.reply("a"), Turn.reply("b")]) as first,
+        FakeOpenAIServer([Turn.reply("c")]) as second,
+    ):
+        provider = get_provider(kind, "m", first.base_url)
+        try:
+            assert (await provider.complete(ask("one"))).text == "a"
+            assert (await provider.complete(ask("two"))).text == "b"
+            client = provider._clients.get()  # type: ignore[attr-defined]
+            client.base_url = second.base_url
+            assert (await provider.complete(ask("three"))).text == "c"
+        finally:
+            await provider.aclose()
+    path = "/v1/chat/completions" if kind == "openai-chat" else "/v1/responses"
+    for server, texts in ((first, ["one", "two"]), (second, ["three"])):
+        assert [r.path for r in server.requests] == [path] * len(texts)
+        for request, text in zip(server.requests, texts, strict=True):
+            assert text in json.dumps(request.body)
+            assert request.headers["authorization"].startswith("Bearer ")
+            assert request.headers["content-type"] == "application/json"
+            assert request.headers["x-stainless-retry-count"] == "0"

@@ -19,6 +19,7 @@ would merge them.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -46,8 +47,48 @@ async def post(client: AsyncOpenAI, path: str, body: bytes) -> Any:
     """
     import httpx
 
-    response: httpx.Response = await client.post(path, cast_to=httpx.Response, content=body)
+    options = _request_options(client, path)
+    response: httpx.Response
+    if options is None:
+        response = await client.post(path, cast_to=httpx.Response, content=body)
+    else:
+        response = await client.request(
+            httpx.Response, options.model_copy(update={"content": body})
+        )
     return view(orjson.loads(response.content))
+
+
+#: Per client: its base URL when the options were made, and the options by path.
+_options: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _request_options(client: AsyncOpenAI, path: str) -> Any:
+    """The SDK's options for ``POST path`` on ``client`` (absolute URL, no body), made
+    once per client and path; ``None`` where the SDK has no such class (then ``post``).
+
+    ``post`` builds them afresh on every call (``FinalRequestOptions.construct``
+    deep-copies each field's default), and the client joins the path to its base
+    URL, parsing both again: ~0.1 ms of the ~0.6 ms the SDK and httpx take per
+    call on this machine. The SDK copies the options it is given before it
+    touches them (its idempotency key, headers), so one copy per call with the
+    body set is what it would have built.
+    """
+    base = client.base_url
+    known = _options.get(client)
+    if known is None or known[0] is not base:
+        known = (base, {})
+        _options[client] = known
+    options = known[1].get(path)
+    if options is None:
+        try:
+            from openai._models import FinalRequestOptions
+        except ImportError:  # pragma: no cover - the pinned SDK has it
+            return None
+        # A base URL with a query string: the SDK's own joining, on each call.
+        url = path if base.query else str(base).rstrip("/") + "/" + path.lstrip("/")
+        options = FinalRequestOptions.construct(method="post", url=url)
+        known[1][path] = options
+    return options
 
 
 class JsonView:
