@@ -15,7 +15,7 @@ import pytest
 
 from polos.store import Store
 
-from .kit import T0, children, claim_all, events_of, running
+from .kit import T0, children, claim_all, events_of, running, step
 
 
 async def test_siblings_ending_together_wake_their_parent_once(store: Store) -> None:
@@ -76,3 +76,45 @@ async def test_a_result_the_database_refuses_fails_only_its_own_caller(
     for i, c in enumerate(runs):
         row = await store.get_execution(c.execution.id)
         assert row is not None and row.status == ("running" if i == 2 else "completed"), i
+
+
+async def test_steps_and_ends_of_one_moment_are_each_fenced(store: Store) -> None:
+    # Step records and run ends arriving together (on PostgreSQL one batch, one
+    # statement): each stands or is refused on its own attempt.
+    runs = [await running(store, f"wf-{i}") for i in range(8)]
+    stale = {2, 5}  # a step and an end of a former attempt: refused, the others written
+
+    async def write(i: int) -> bool:
+        attempt = 2 if i in stale else 1
+        run_id = runs[i].execution.id
+        if i % 2:
+            return await store.complete_execution(run_id, attempt, f'"r{i}"', T0 + 2)
+        return await store.record_step(run_id, attempt, step(f"s{i}", attempt))
+
+    assert await asyncio.gather(*(write(i) for i in range(8))) == [i not in stale for i in range(8)]
+    for i, c in enumerate(runs):
+        row = await store.get_execution(c.execution.id)
+        steps = [s.step_key for s in await store.list_steps(c.execution.id)]
+        assert row is not None
+        if i % 2:
+            assert row.status == ("running" if i in stale else "completed"), i
+            assert row.result == (None if i in stale else f'"r{i}"'), i
+        else:
+            assert row.status == "running", i
+            assert steps == ([] if i in stale else [f"s{i}"]), i
+
+
+async def test_a_runs_last_step_and_its_end_together_both_land(store: Store) -> None:
+    runs = [await running(store, f"wf-{i}") for i in range(3)]
+    ids = [c.execution.id for c in runs]
+    outcomes = await asyncio.gather(
+        store.record_step(ids[0], 1, step("a", 1)),
+        store.record_step(ids[1], 1, step("b", 1)),  # a stray task's step ...
+        store.complete_execution(ids[1], 1, '"done"', T0 + 2),  # ... and its run's end
+        store.complete_execution(ids[2], 1, '"done"', T0 + 2),
+    )
+    assert outcomes == [True] * 4
+    assert [s.step_key for s in await store.list_steps(ids[1])] == ["b"]
+    for run_id in ids[1:]:
+        row = await store.get_execution(run_id)
+        assert row is not None and row.status == "completed"

@@ -88,8 +88,9 @@ class PostgresStore(Store):
         self._events_lock = self.config.lock_key("events")
         self._admission_lock = self.config.lock_key("admission")
         self._listener: Listener | None = None
-        self._step_records = GroupCommit(self._record_steps)
-        self._finishes = GroupCommit(self._finish_many)
+        # Step records and run ends share one queue: a batch holding both goes
+        # out as one statement (record_steps_and_finish), one commit.
+        self._writes = GroupCommit(self._write_many)
         self._parks = GroupCommit(self._park_many)
         self._creations = GroupCommit(self._create_many)
         self._eager_creations = GroupCommit(self._create_claimed_many)
@@ -482,7 +483,7 @@ class PostgresStore(Store):
 
     # steps, waits and outcomes ---------------------------------------------------
     async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
-        return await self._step_records.submit(_step_params(execution_id, attempt, step))
+        return await self._writes.submit((True, _step_params(execution_id, attempt, step)))
 
     async def _record_steps(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         if len(rows) == 1:
@@ -737,7 +738,50 @@ class PostgresStore(Store):
     ) -> bool:
         # Group commit: runs ending at the same moment share one statement and
         # one commit; each is still fenced by its own attempt (polos_finish).
-        return await self._finishes.submit((execution_id, attempt, str(status), value, state, now))
+        return await self._writes.submit(
+            (False, (execution_id, attempt, str(status), value, state, now))
+        )
+
+    async def _write_many(self, writes: Sequence[tuple[bool, tuple[Any, ...]]]) -> list[bool]:
+        """Step records (``True``, record_step's parameters) and run ends
+        (``False``, finish's), in one statement when the batch holds both."""
+        steps = [row for is_step, row in writes if is_step]
+        ends = [row for is_step, row in writes if not is_step]
+        if not ends:
+            return await self._record_steps(steps)
+        if not steps:
+            return await self._finish_many(ends)
+        if {row[0] for row in steps} & {row[0] for row in ends}:
+            # A run's step (a stray task's) and its own end: two statements, steps first.
+            recorded = await self._record_steps(steps)
+            ended = await self._finish_many(ends)
+        else:
+            recorded, ended = await self._record_steps_and_finish(steps, ends)
+        outcomes = iter(recorded), iter(ended)
+        return [next(outcomes[0] if is_step else outcomes[1]) for is_step, _ in writes]
+
+    async def _record_steps_and_finish(
+        self, steps: list[tuple[Any, ...]], ends: list[tuple[Any, ...]]
+    ) -> tuple[list[bool], list[bool]]:
+        # Ends in id order, as in _finish_many (a lock order shared by batches).
+        order = sorted(range(len(ends)), key=lambda i: ends[i][0])
+        step_columns = [list(column) for column in zip(*steps, strict=True)]
+        end_columns = [list(column) for column in zip(*(ends[i] for i in order), strict=True)]
+        records = await self._fetch(
+            "recording steps and finishing executions",
+            "record_steps_and_finish",
+            *step_columns,
+            *end_columns,
+            self.channel,
+        )
+        recorded = [False] * len(steps)
+        finished = [0] * len(ends)
+        for record in records:
+            if record["part"] == "s":
+                recorded[record["n"] - 1] = bool(record["outcome"])
+            else:
+                finished[order[record["n"] - 1]] = record["outcome"]
+        return recorded, self._finished(ends, finished)
 
     async def _finish_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         if len(rows) == 1:
@@ -755,6 +799,10 @@ class PostgresStore(Store):
             outcomes = [0] * len(rows)
             for record in records:
                 outcomes[order[record["n"] - 1]] = record["outcome"]
+        return self._finished(rows, outcomes)
+
+    def _finished(self, rows: Sequence[tuple[Any, ...]], outcomes: list[int]) -> list[bool]:
+        """Tell the hub what polos_finish did for each of ``rows``."""
         for (execution_id, _attempt, status, value, *_), outcome in zip(
             rows, outcomes, strict=True
         ):

@@ -701,6 +701,44 @@ SELECT i.execution_id, i.step_key,
 FROM input i
 ORDER BY i.n
 
+-- name: record_steps_and_finish
+-- record_steps ($1-$10) and finish_many ($11-$16, channel $17) in one
+-- statement and one commit: a group commit batch holding step records of
+-- some runs and the ends of others (never one run in both halves, so the
+-- two never touch the same execution row). Each step is fenced by FOR SHARE
+-- and each end by its own attempt, as in the two statements. One row per
+-- input: part 's' or 'f', n its 1-based position in that half, outcome 1
+-- for a step recorded (0 fenced off) or polos_finish's result.
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::int[], $8::float8[], $9::text[], $10::float8[]) WITH ORDINALITY
+        AS t(execution_id, step_key, kind, name, output, error, attempt, created_at, state,
+             started_at, n)
+), fenced AS (
+    SELECT i.* FROM input i
+    JOIN executions e ON e.id = i.execution_id AND e.attempt = i.attempt AND e.status = 'running'
+    FOR SHARE OF e
+), recorded AS (
+    INSERT INTO steps (
+        execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+    )
+    SELECT execution_id, step_key, kind, name, output, error, attempt, created_at, state,
+        started_at
+    FROM fenced
+    ON CONFLICT DO NOTHING
+    RETURNING execution_id, step_key
+)
+SELECT 's' AS part, i.n,
+       (EXISTS (SELECT 1 FROM recorded r
+                WHERE r.execution_id = i.execution_id AND r.step_key = i.step_key)
+        OR EXISTS (SELECT 1 FROM steps s WHERE s.execution_id = i.execution_id
+                   AND s.step_key = i.step_key AND s.attempt = i.attempt))::int AS outcome
+FROM input i
+UNION ALL
+SELECT 'f', f.n, polos_finish(f.id, f.attempt, f.status, f.value, f.state, f.now, $17)
+FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::float8[])
+     WITH ORDINALITY AS f(id, attempt, status, value, state, now, n)
+
 -- name: insert_api_key
 INSERT INTO api_keys (key_id, project_id, name, key_hash, created_at, revoked_at)
 VALUES ($1, $2, $3, $4, $5, $6)
