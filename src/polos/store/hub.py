@@ -2,16 +2,22 @@
 
 A client and a worker in the same process (``Polos``) must not wait for a poll
 to notice each other: the store fires these signals right after it commits,
-and the PostgreSQL backend also fires them when a NOTIFY arrives from another
-process. A lost signal costs latency only, because every waiter also polls.
+and fires them too when another process says it committed such a transition
+(PostgreSQL: a NOTIFY, see ``postgres/listener.py``; SQLite: a datagram on a
+Unix socket, see ``sqlite/wake.py``; both carry the payloads of
+:func:`dispatch`). A lost signal costs latency only, because every waiter
+also polls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+
+log = logging.getLogger("polos.store")
 
 _hubs: dict[str, Hub] = {}
 
@@ -107,6 +113,28 @@ class Hub:
         for listener in list(self._cancel_listeners):
             listener(execution_id)
         self.execution_finished(execution_id)
+
+
+def dispatch(hub: Hub, payload: str) -> None:
+    """Fire the signal a wake-up from another process stands for.
+
+    The payloads, shared by PostgreSQL's NOTIFY and SQLite's wake sockets:
+    ``q`` work queued, ``t`` a timer set, ``e`` events published,
+    ``f:<id>`` an execution finished, ``c:<id>`` an execution cancelled.
+    """
+    kind, _, execution_id = payload.partition(":")
+    if kind == "q":
+        hub.work_queued()
+    elif kind == "t":
+        hub.timer_set()
+    elif kind == "e":
+        hub.events_published()
+    elif kind == "f" and execution_id:
+        hub.execution_finished(execution_id)
+    elif kind == "c" and execution_id:
+        hub.execution_cancelled(execution_id)  # also resolves the finished futures
+    else:
+        log.debug("ignoring wake-up %r", payload)
 
 
 def _set_all(events: weakref.WeakSet[asyncio.Event]) -> None:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..hub import Hub
+from ..hub import Hub, dispatch
 from ..outage_log import OutageLog
 from .resilience import is_transient, jittered
 
@@ -32,23 +32,6 @@ _HEALTH_CHECK_EVERY = 10.0  # an idle socket to a vanished host is only noticed 
 _HEALTH_CHECK_TIMEOUT = 5.0
 _FIRST_DELAY = 0.1
 _MAX_DELAY = 5.0
-
-
-def dispatch(hub: Hub, payload: str) -> None:
-    """Fire the hub signal a notification payload stands for."""
-    kind, _, execution_id = payload.partition(":")
-    if kind == "q":
-        hub.work_queued()
-    elif kind == "t":
-        hub.timer_set()
-    elif kind == "e":
-        hub.events_published()
-    elif kind == "f" and execution_id:
-        hub.execution_finished(execution_id)
-    elif kind == "c" and execution_id:
-        hub.execution_cancelled(execution_id)  # also resolves the finished futures
-    else:
-        log.debug("ignoring notification %r", payload)
 
 
 class Listener:

@@ -55,6 +55,7 @@ from ..sql import load_migrations, load_queries
 from ..vocabulary import HistoryEvent, ResumedBy, Status, StepKind, WaitKind
 from .checkpoint import Checkpointer
 from .faults import Faults
+from .wake import Wake
 
 log = logging.getLogger("polos.store.sqlite")
 T = TypeVar("T")
@@ -232,6 +233,19 @@ class _Tx:
         return rows
 
 
+def _payloads(tx: _Tx) -> list[str]:
+    """What other processes are told of ``tx`` (see :func:`..hub.dispatch`)."""
+    told = [f"c:{execution_id}" for execution_id in tx.cancelled]
+    told.extend(f"f:{execution_id}" for execution_id in tx.finished)
+    if tx.queued:
+        told.append("q")
+    if tx.events:
+        told.append("e")
+    if tx.timers:
+        told.append("t")
+    return told
+
+
 def _r(tx: _Tx, name: str, params: Sequence[Any] | Mapping[str, Any]) -> sqlite3.Cursor:
     """Run one of retention's queries in ``tx``."""
     return tx.conn.execute(_R[name], params)
@@ -249,6 +263,8 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._faults = Faults(self.description)
         self._checkpointer: Checkpointer | None = None
+        #: Tells other processes on this file of our transitions (see :mod:`.wake`).
+        self._wake: Wake | None = None
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -271,8 +287,12 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = Checkpointer(self.path)
             self._checkpointer.start()
+            self._wake = Wake.open(self.path, self.hub)
 
     async def close(self) -> None:
+        if self._wake is not None:
+            self._wake.close()
+            self._wake = None
         if self._checkpointer is not None:
             await self._checkpointer.stop()
             self._checkpointer = None
@@ -365,6 +385,8 @@ class SQLiteStore(Store):
             hub.events_published()
         if tx.timers:
             hub.timer_set()
+        if self._wake is not None:
+            self._wake.send(_payloads(tx))
 
     async def _one(self, query: str, params: Sequence[Any]) -> int:
         """One autocommit write statement; returns the number of rows it changed."""
