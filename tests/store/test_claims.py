@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter
 
 import orjson
+import pytest
 
 from polos.store import Store, WorkerRow
 
@@ -133,6 +134,48 @@ async def test_a_heartbeat_renews_the_leases_still_held_and_names_the_lost_ones(
     [worker] = await store.list_workers()
     assert worker.heartbeat_at == T0 + 10
     assert await store.heartbeat("w1", [], T0 + 11, 60.0) == set()
+
+
+async def test_a_lease_locked_by_another_transaction_does_not_hold_back_the_others(
+    store: Store, database_url: str
+) -> None:
+    """PostgreSQL: a heartbeat skips a run whose row a transaction in flight has
+    locked (a step being recorded), renews every other lease at once, and
+    renews the skipped one when the lock goes. Waiting on that lock inside the
+    one UPDATE would keep every lease renewed so far locked and uncommitted:
+    each transaction touching those runs queued behind it, or deadlocked."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite runs one writing transaction at a time: no row locks")
+    import asyncpg
+
+    await store.register_worker(WorkerRow("w1", "host", 123, T0, T0))
+    busy = (await running(store, "busy")).execution
+    free = (await running(store, "free")).execution
+    dsn, schema = database_url.split("?schema=")
+    holder = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", busy.id)
+        beat = asyncio.ensure_future(
+            store.heartbeat("w1", [(busy.id, 1), (free.id, 1)], T0 + 10, 60.0)
+        )
+        for _ in range(300):
+            row = await store.get_execution(free.id)
+            if row is not None and row.lease_expires_at == T0 + 70:
+                break
+            await asyncio.sleep(0.01)
+        assert row is not None and row.lease_expires_at == T0 + 70, (
+            "the free run's lease waited for another run's lock"
+        )
+        assert not beat.done(), "the busy run's lease was given up instead of renewed"
+        await tx.rollback()
+        lost = await asyncio.wait_for(beat, 30)
+    finally:
+        await holder.close()
+    assert lost == set()
+    row = await store.get_execution(busy.id)
+    assert row is not None and row.lease_expires_at == T0 + 70
 
 
 async def test_a_stale_attempt_cannot_renew_its_lease(store: Store) -> None:

@@ -16,6 +16,7 @@ write is written so that sending it twice is harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -61,6 +62,10 @@ from .group_commit import GroupCommit
 from .listener import Listener
 
 log = logging.getLogger("polos.store.postgres")
+
+#: Pauses before each pass of a heartbeat over leases that were locked (see
+#: ``heartbeat``): at once, then twice more before waiting for the locks.
+_HEARTBEAT_RETRY_PAUSES = (0.0, 0.01, 0.05)
 
 _Q = load_queries(__package__ or "polos.store.postgres")
 #: Retention's queries (purges, per-workflow retention, leases), kept apart.
@@ -437,12 +442,38 @@ class PostgresStore(Store):
         now: float,
         lease_seconds: float,
     ) -> set[str]:
-        ids = [execution_id for execution_id, _ in leases]
-        attempts = [attempt for _, attempt in leases]
+        until = now + lease_seconds
+        attempt_of = dict(leases)
+        ids, lost = list(attempt_of), set[str]()
+        # Leases locked by a transaction in flight are skipped and asked again a
+        # little later (those transactions last milliseconds), and only what is
+        # still busy after that is waited for, a few rows in id order: see the
+        # heartbeat query for the convoy and the deadlocks this avoids.
+        for pause in _HEARTBEAT_RETRY_PAUSES:
+            if pause:
+                await asyncio.sleep(pause)
+            rows = await self._fetch(
+                "sending a heartbeat",
+                "heartbeat",
+                worker_id,
+                now,
+                until,
+                ids,
+                [attempt_of[execution_id] for execution_id in ids],
+            )
+            lost.update(row["id"] for row in rows if row["lost"])
+            ids = [row["id"] for row in rows if not row["lost"]]
+            if not ids:
+                return lost
         rows = await self._fetch(
-            "sending a heartbeat", "heartbeat", worker_id, now, now + lease_seconds, ids, attempts
+            "sending a heartbeat",
+            "heartbeat_waiting",
+            worker_id,
+            ids,
+            [attempt_of[execution_id] for execution_id in ids],
+            until,
         )
-        return {row[0] for row in rows}
+        return lost | {row["id"] for row in rows}
 
     async def release_execution(self, execution_id: str, attempt: int, now: float) -> bool:
         row = await self._fetchrow(

@@ -278,16 +278,52 @@ SELECT STEP_COLUMNS FROM steps WHERE execution_id = ANY($1::text[])
 
 -- name: heartbeat
 -- Renews only the leases the worker still runs, so an execution whose task
--- died inside a live worker is recovered when its lease runs out.
+-- died inside a live worker is recovered when its lease runs out. A row
+-- another transaction holds locked right now (a step being recorded for that
+-- run, a batch finishing it) is skipped, not waited for: a heartbeat renewing
+-- a thousand leases that waited on each lock kept every lease it had renewed
+-- so far locked meanwhile, so each transaction touching one of those runs
+-- queued behind it, and where lock orders differed they deadlocked until the
+-- detector broke the tie a second later. Every lease not renewed comes back,
+-- with whether it is lost (no longer this worker's running attempt, as last
+-- committed) or only busy (the caller renews it again: heartbeat_waiting).
 WITH alive AS (
     UPDATE workers SET heartbeat_at = $2 WHERE worker_id = $1
+), free AS (
+    SELECT e.id FROM executions e
+    JOIN unnest($4::text[], $5::int[]) AS held(id, attempt)
+      ON e.id = held.id AND e.attempt = held.attempt
+    WHERE e.status = 'running' AND e.owner = $1
+    FOR UPDATE OF e SKIP LOCKED
 ), renewed AS (
     UPDATE executions e SET lease_expires_at = $3
-    FROM unnest($4::text[], $5::int[]) AS held(id, attempt)
-    WHERE e.id = held.id AND e.attempt = held.attempt AND e.status = 'running' AND e.owner = $1
+    FROM free WHERE e.id = free.id
     RETURNING e.id
 )
-SELECT held.id FROM unnest($4::text[]) AS held(id)
+SELECT held.id, NOT EXISTS (
+    SELECT 1 FROM executions e
+    WHERE e.id = held.id AND e.attempt = held.attempt AND e.status = 'running' AND e.owner = $1
+) AS lost
+FROM unnest($4::text[], $5::int[]) AS held(id, attempt)
+WHERE held.id NOT IN (SELECT id FROM renewed)
+
+-- name: heartbeat_waiting
+-- The leases heartbeat found busy: waits for their locks, taken in id order
+-- (as batches of finishes take theirs) so it cannot deadlock with them.
+-- Returns the ids lost meanwhile.
+WITH locked AS (
+    SELECT e.id FROM executions e
+    JOIN unnest($2::text[], $3::int[]) AS held(id, attempt)
+      ON e.id = held.id AND e.attempt = held.attempt
+    WHERE e.status = 'running' AND e.owner = $1
+    ORDER BY e.id
+    FOR UPDATE OF e
+), renewed AS (
+    UPDATE executions e SET lease_expires_at = $4
+    FROM locked WHERE e.id = locked.id
+    RETURNING e.id
+)
+SELECT held.id FROM unnest($2::text[]) AS held(id)
 WHERE held.id NOT IN (SELECT id FROM renewed)
 
 -- name: release_execution
