@@ -59,16 +59,26 @@ async def published_schemas(store: Store, workflow_ids: Sequence[str]) -> dict[s
     wanted = set(workflow_ids)
     found: dict[str, str] = {}
     for served in await store.served_workflows():
-        if served.workflow_id not in wanted or not served.definition:
-            continue
-        try:
-            described = json.loads(served.definition)
-        except ValueError:
-            continue
-        schema = described.get("input_schema") if isinstance(described, dict) else None
-        if isinstance(schema, dict):
-            found[served.workflow_id] = json.dumps(schema, sort_keys=True)
+        if served.workflow_id in wanted and served.definition:
+            schema = _input_schema(served.definition)
+            if schema is not None:
+                found[served.workflow_id] = schema
     return found
+
+
+@lru_cache(maxsize=256)
+def _input_schema(definition: str) -> str | None:
+    """The input schema inside a published definition, as canonical JSON text.
+
+    Cached by the definition's text: every run request reads the published
+    definitions again (a worker may have published a new one since), but one
+    seen before is not parsed again."""
+    try:
+        described = json.loads(definition)
+    except ValueError:
+        return None
+    schema = described.get("input_schema") if isinstance(described, dict) else None
+    return json.dumps(schema, sort_keys=True) if isinstance(schema, dict) else None
 
 
 def mismatch(workflow_id: str, schema: str, payload: Any, index: int = 0) -> Mismatch | None:
