@@ -12,7 +12,7 @@ CASE_INFO: dict[str, tuple[str, str, str]] = {
     "sqlite_insert": ("raw SQLite INSERT (stdlib sqlite3, autocommit)", "per_insert_us", "us"),
     "postgres_insert": ("raw PostgreSQL INSERT (asyncpg, autocommit)", "per_insert_us", "us"),
     "polos_steps": ("Polos: one trivial async def step (N in one run)", "per_step_us", "us"),
-    "polos_steps_plain": ("Polos: one trivial plain def step (thread)", "per_step_us", "us"),
+    "polos_steps_plain": ("Polos: one trivial plain def step (adaptive)", "per_step_us", "us"),
     "polos_steps_inline": ("Polos: one plain def step, @step(inline=True)", "per_step_us", "us"),
     "dbos_steps_sync": ("DBOS sync: one trivial step", "per_step_us", "us"),
     "dbos_steps_async": ("DBOS async: one trivial step", "per_step_us", "us"),

@@ -74,7 +74,9 @@ async def polos_steps(target: Target, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def polos_steps_plain(target: Target, params: dict[str, Any]) -> dict[str, Any]:
-    """The same with a plain ``def`` step (run on a step thread)."""
+    """The same with a plain ``def`` step: on a step thread, then on the loop once
+    seen to be quick (the warm-up run's first calls; ``POLOS_STEP_AUTO_INLINE=0``
+    measures the threads alone)."""
     return await _steps(target, params, sequential_plain)
 
 

@@ -18,13 +18,21 @@ async def call_function(
 
     A plain function marked inline (``@step(inline=True)``) runs on the loop
     itself: nothing else runs meanwhile, so that is for short functions only.
+    One marked ``inline=False`` always runs on a step thread; an unmarked one
+    runs on the loop once it has been seen to be quick (see :mod:`.step_threads`).
     """
     if inspect.iscoroutinefunction(fn) or getattr(fn, "__polos_async__", False):
         return await fn(*args, **kwargs)
-    if getattr(fn, "__polos_inline__", False):
+    inline = getattr(fn, "__polos_inline__", None)
+    if inline:
         result = fn(*args, **kwargs)
     else:
-        result = await step_threads.STEP_THREADS.call(fn, args, kwargs)
+        threads = step_threads.STEP_THREADS
+        record = threads.inline_record(fn) if inline is None else None
+        if record is not None:
+            result = threads.call_inline(record, fn, args, kwargs)
+        else:
+            result = await threads.call(fn, args, kwargs, adapt=inline is None)
     if inspect.isawaitable(result):
         result = await result
     return result

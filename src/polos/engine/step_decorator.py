@@ -29,12 +29,13 @@ class StepFunction(Generic[P, R]):
         max_retries: int,
         retry_delay: float | str,
         max_delay: float | str,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> None:
         self.fn = fn
-        # A plain function run on the event loop itself instead of a step thread:
-        # no hand-off, but nothing else runs until it returns.
-        self.inline = bool(inline)
+        # True: a plain function run on the event loop itself instead of a step
+        # thread (no hand-off, but nothing else runs until it returns). False:
+        # always on a step thread. None: on a thread until seen to be quick.
+        self.inline = None if inline is None else bool(inline)
         self.key: str = key or str(getattr(fn, "__name__", "step"))
         if not isinstance(self.key, str) or not self.key:
             raise TypeError(f"a step key must be a non-empty string, got {self.key!r}")
@@ -71,8 +72,8 @@ class StepFunction(Generic[P, R]):
         # The key is fixed now, at call time, so that it follows call order
         # even when several calls are gathered.
         call = functools.partial(self.fn, *args, **kwargs)
-        if self.inline:
-            call.__polos_inline__ = True  # type: ignore[attr-defined]
+        if self.inline is not None:
+            call.__polos_inline__ = self.inline  # type: ignore[attr-defined]
         return run.run_step(key, call, (), {}, self.max_retries, self.retry_delay, self.max_delay)
 
 
@@ -106,7 +107,7 @@ def step(
     max_retries: int = 2,
     retry_delay: float | str = 1.0,
     max_delay: float | str = 10.0,
-    inline: bool = False,
+    inline: bool | None = None,
 ) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
 
 
@@ -118,13 +119,18 @@ def step(
     max_retries: int = 2,
     retry_delay: float | str = 1.0,
     max_delay: float | str = 10.0,
-    inline: bool = False,
+    inline: bool | None = None,
 ) -> Any:
     """Decorate a function as a step: ``@step`` or ``@step(max_retries=5)``.
 
-    ``inline=True`` runs a plain (``def``) function on the event loop instead
-    of a step thread: cheaper, but every other run waits until it returns, so
-    only for functions that take microseconds (no I/O, no sleeps).
+    A plain (``def``) function runs on a step thread, and on the event loop
+    itself once it has returned quickly several times in a row (an inline call
+    that turns out slow, or raises, sends it back to the threads for good).
+    ``inline=True`` runs it on the loop from the first call: cheaper, but every
+    other run waits until it returns, so only for functions that take
+    microseconds (no I/O, no sleeps). ``inline=False`` keeps it on a thread
+    always, for a function that is usually quick but may block, or that needs
+    a thread other than the loop's.
     """
 
     def wrap(f: Callable[P, R]) -> StepFunction[P, R]:

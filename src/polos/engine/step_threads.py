@@ -20,6 +20,41 @@ millisecond after their first call.
 The pool is shared by every event loop of the process, grows when no thread
 is idle (up to ``MAX_THREADS``, queueing beyond that, like the default
 executor), and threads idle for ``IDLE_EXIT_S`` leave.
+
+Adaptive inline. Even the short wait costs a thread wake-up and two GIL
+hand-overs, several times a trivial function's own time. So a Python
+function (recognised by its code object, as above) that has returned
+normally in a thread ``PROMOTE_AFTER`` times in a row, each time within
+``FAST_S``, and was never seen to outlast ``SYNC_WAIT_S`` there, is from
+then on called on the event loop itself, in a copy of the caller's context
+variables (what the thread would have seen). A function seen to outlast
+``SYNC_WAIT_S`` in a thread never runs inline.
+
+An inline call that takes longer than ``SYNC_WAIT_S``, or raises, is a
+strike: the function goes back to the threads and must earn its place again
+with twice as long a run of quick calls. The third strike keeps it on the
+threads for the rest of the process, and so does any slow call in a thread
+meanwhile: a function that has turned slow holds the loop once, one that is
+sometimes slow at most ``MAX_STRIKES`` times. Strikes rather than a single
+verdict because a trivial function is sometimes measured slow for reasons of
+its own: on a busy machine the loop's thread is preempted in the middle of
+it every few ten thousand calls, and a garbage collection may start in it.
+``FORGIVE_AFTER`` quick inline calls in a row forgive one strike, so such
+accidents do not add up to the third. A call raising counts because a
+function may fail only because it is on the loop's thread (``asyncio.run``
+in it, a ``threading.local`` or an SQLite connection made on a pool thread);
+the exception goes to the caller exactly as from a thread, and a retry runs
+in a thread.
+
+Functions that need a thread without an event loop (``asyncio.run``,
+``loop.run_until_complete``) or that wait for the loop to do something are
+not promoted: starting an event loop takes longer than ``FAST_S``, and the
+loop does nothing while it waits on the thread for ``SYNC_WAIT_S``. Builtins
+and other callables without a code object are never promoted.
+``@step(inline=False)`` (``adapt=False`` for ``call``) keeps a function on
+the threads; ``POLOS_STEP_AUTO_INLINE=0`` in the environment does so for
+every function of the process (read when the pool is made: at import, and in
+a forked child).
 """
 
 from __future__ import annotations
@@ -33,7 +68,7 @@ import threading
 import time
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
-from types import MethodType
+from types import CodeType, MethodType
 from typing import Any
 
 #: How long the event loop waits, blocked, for a plain function to return
@@ -42,8 +77,35 @@ SYNC_WAIT_S = 0.0005
 MAX_THREADS = 64
 IDLE_EXIT_S = 30.0
 #: Functions (by code object) seen to outlast SYNC_WAIT_S; bounded so that
-#: generated functions cannot grow it forever.
+#: generated functions cannot grow it forever. Also the bound of the tables
+#: of adaptive inline.
 _SLOW_LIMIT = 4096
+#: A thread call within this counts towards running the function inline.
+FAST_S = 0.0001
+#: Consecutive fast, normal returns in a thread before a function runs inline
+#: (doubled for each strike it has).
+PROMOTE_AFTER = 8
+#: Slow or raising inline calls after which a function stays on the threads.
+MAX_STRIKES = 3
+#: Quick inline calls in a row that forgive one strike.
+FORGIVE_AFTER = 1000
+AUTO_INLINE_ENV = "POLOS_STEP_AUTO_INLINE"
+
+
+class _Record:
+    """What the pool has seen of one function, for adaptive inline."""
+
+    __slots__ = ("clean", "streak", "strikes")
+
+    def __init__(self) -> None:
+        self.streak = 0  # quick thread calls in a row
+        self.strikes = 0
+        self.clean = 0  # quick inline calls in a row
+
+
+def _auto_inline_from_env() -> bool:
+    raw = os.environ.get(AUTO_INLINE_ENV, "").strip().lower()
+    return raw not in ("0", "false", "no", "off")
 
 
 class _Call:
@@ -119,6 +181,16 @@ class StepThreads:
         self._threads = 0
         self._max = max_threads
         self._slow: set[object] = set()
+        # Adaptive inline: what was seen of each function, the functions
+        # promoted to the loop, and those that never will be. Lookups and
+        # counts need no lock (the worst race between loops loses a count);
+        # the lock orders promotion against strikes and bars, so a barred
+        # function is never promoted by a call that looked before the bar.
+        self.auto_inline = _auto_inline_from_env()
+        self._records: dict[object, _Record] = {}
+        self._inline: dict[object, _Record] = {}
+        self._never: set[object] = set()
+        self._adapt_lock = threading.Lock()
 
     def _submit(self, call: _Call) -> None:
         with self._lock:
@@ -153,19 +225,62 @@ class StepThreads:
                 # A submit counted on this thread just before the timeout: serve it.
                 call = self._queue.get()
 
-    async def call(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    def inline_record(self, fn: Callable[..., Any]) -> _Record | None:
+        """What was seen of ``fn`` when it has been promoted to run on the loop."""
+        return self._inline.get(_code_of(fn))
+
+    def call_inline(
+        self,
+        record: _Record,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> Any:
-        """``fn(*args, **kwargs)`` on a pool thread, without holding the loop for long."""
-        call = _Call(fn, args, kwargs)
+        """``fn(*args, **kwargs)`` on the calling (loop) thread, for a promoted ``fn``.
+
+        Too slow or raising: a strike, and ``fn`` goes back to the threads.
+        """
+        context = contextvars.copy_context()
+        started = time.perf_counter()
+        try:
+            value = context.run(fn, *args, **kwargs)
+        except BaseException:
+            self._strike(_code_of(fn), record)
+            raise
+        if time.perf_counter() - started > SYNC_WAIT_S:
+            self._strike(_code_of(fn), record)
+        elif record.strikes:
+            record.clean += 1
+            if record.clean >= FORGIVE_AFTER:
+                record.clean = 0
+                record.strikes -= 1
+        return value
+
+    async def call(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapt: bool = True,
+    ) -> Any:
+        """``fn(*args, **kwargs)`` on a pool thread, without holding the loop for long.
+
+        ``adapt``: a promoted function runs on the loop instead, and this call
+        counts towards promoting ``fn``; without it, ``fn`` always runs in a thread.
+        """
         key = _code_of(fn)
+        if adapt:
+            record = self._inline.get(key)
+            if record is not None:
+                return self.call_inline(record, fn, args, kwargs)
+        call = _Call(fn, args, kwargs)
         self._submit(call)
         if key not in self._slow and call.done.acquire(timeout=SYNC_WAIT_S):
-            self._learn(key, call.elapsed)
+            self._learn(key, call, adapt)
             return call.outcome()
         with call.mutex:
             if call.done.acquire(blocking=False):
-                self._learn(key, call.elapsed)
+                self._learn(key, call, adapt)
                 return call.outcome()
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             call.future = future
@@ -173,16 +288,69 @@ class StepThreads:
             return await future
         finally:
             if call.elapsed:  # zero when the wait was cancelled before the function returned
-                self._learn(key, call.elapsed)
+                self._learn(key, call, adapt)
 
-    def _learn(self, key: object, elapsed: float) -> None:
-        """Remember whether ``key``'s function outlasts the window, for its next call."""
+    def _learn(self, key: object, call: _Call, adapt: bool) -> None:
+        """Remember whether ``key``'s function outlasts the window, for its next call,
+        and whether it is quick enough to run on the loop."""
+        elapsed = call.elapsed
         if elapsed > SYNC_WAIT_S:
             if len(self._slow) >= _SLOW_LIMIT:
                 self._slow.clear()
             self._slow.add(key)
-        elif self._slow:
+            if type(key) is CodeType and key not in self._never:
+                self._bar(key)
+            return
+        if self._slow:
             self._slow.discard(key)
+        if not adapt or not self.auto_inline or type(key) is not CodeType:
+            return
+        record = self._records.get(key)
+        if record is None:
+            if key in self._never:
+                return
+            if len(self._records) >= _SLOW_LIMIT:
+                self._records.clear()  # forgets progress only, never a bar
+            record = self._records[key] = _Record()
+        if elapsed >= FAST_S or call.error is not None:
+            record.streak = 0
+            return
+        record.streak += 1
+        if record.streak < PROMOTE_AFTER << record.strikes:
+            return
+        with self._adapt_lock:
+            # A full table of barred functions stops all promotions, so that
+            # forgetting a bar can never let a function hold the loop again.
+            if key in self._never or len(self._never) >= _SLOW_LIMIT:
+                return
+            record.streak = record.clean = 0
+            if len(self._inline) >= _SLOW_LIMIT:
+                self._inline.clear()
+            self._inline[key] = record
+
+    def _strike(self, key: object, record: _Record) -> None:
+        """A promoted function was slow or raised on the loop: back to the threads."""
+        with self._adapt_lock:
+            if self._inline.get(key) is not record:
+                return  # a call on another loop has already struck it
+            del self._inline[key]
+            record.strikes += 1
+            record.streak = record.clean = 0
+            if record.strikes >= MAX_STRIKES:
+                self._never_again(key)
+            else:
+                self._records[key] = record
+
+    def _bar(self, key: object) -> None:
+        """Never run ``key``'s function on the loop again in this process."""
+        with self._adapt_lock:
+            self._inline.pop(key, None)
+            self._never_again(key)
+        self._records.pop(key, None)
+
+    def _never_again(self, key: object) -> None:
+        if len(self._never) < _SLOW_LIMIT:
+            self._never.add(key)
 
 
 def _code_of(fn: Callable[..., Any]) -> object:
