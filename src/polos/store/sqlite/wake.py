@@ -113,7 +113,7 @@ class Wake:
         # The file goes on close, or when the process exits without closing
         # the store (a worker's store stays open until then); SIGKILL leaves
         # it for the next sender to remove.
-        self._remove_file = weakref.finalize(self, _unlink, path)
+        self._remove_file = weakref.finalize(self, _unlink, path, os.getpid())
 
     @classmethod
     def open(cls, database_path: str, hub: Hub) -> Wake | None:
@@ -222,7 +222,9 @@ class Wake:
             dispatch(self._hub, payload)
 
 
-def _unlink(path: str) -> None:
+def _unlink(path: str, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked child exiting: the socket is still its parent's
     with contextlib.suppress(OSError):
         os.unlink(path)
 
