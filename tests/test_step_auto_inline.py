@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from polos import Polos, WorkflowContext, WorkflowFailedError, step, workflow
-from polos.engine.step_threads import MAX_STRIKES, PROMOTE_AFTER
+from polos.engine.step_threads import FORGIVE_AFTER, MAX_STRIKES, PROMOTE_AFTER
 
 EVENTS: list[str] = []
 SLOW_ARGS: set[int] = set()
@@ -77,6 +77,18 @@ def turns_slow(i: int) -> int:
     if i in SLOW_ARGS:
         time.sleep(0.05)
     return threading.get_ident()
+
+
+def forgiven(i: int) -> int:
+    if i in SLOW_ARGS:
+        time.sleep(0.05)
+    return threading.get_ident()
+
+
+@workflow(id="auto_inline_forgiven")
+async def forgiving(ctx: WorkflowContext, args: list[int]) -> dict[str, Any]:
+    idents = [await ctx.step.run(f"s{k}", forgiven, i) for k, i in enumerate(args)]
+    return {"loop": threading.get_ident(), "idents": idents}
 
 
 @workflow(id="auto_inline_sometimes_slow")
@@ -156,6 +168,7 @@ async def polos(sqlite_url: str) -> AsyncIterator[Polos]:
             hops,
             sometimes,
             turning,
+            forgiving,
             pinned_steps,
             checked_steps,
             checked_thread_steps,
@@ -230,6 +243,22 @@ async def test_a_promoted_function_that_stays_slow_holds_the_loop_once(polos: Po
     loop, idents = result["loop"], result["idents"]
     assert idents[29] == loop and idents[30] == loop
     assert loop not in idents[31:], "seen slow in a thread after the strike: never inline again"
+
+
+async def test_many_quick_inline_calls_forgive_a_strike(polos: Polos) -> None:
+    SLOW_ARGS.clear()
+    SLOW_ARGS.add(-1)
+    once = PROMOTE_AFTER << 1  # the streak needed after one strike
+    quick = list(range(once + 2 + FORGIVE_AFTER))
+    result = await forgiving.run(polos, [*range(30), -1, *quick, -1, *range(once + 4)], timeout=60)
+    loop, idents = result["loop"], result["idents"]
+    assert idents[30] == loop, "the first slow call ran inline (strike 1)"
+    second = 31 + len(quick)
+    assert idents[second] == loop, "the second slow call ran inline too"
+    after = idents[second + 1 :]
+    # Forgiven: this is strike 1 again, not 2, so the short streak brings it back.
+    assert loop not in after[:once]
+    assert after[-1] == loop, "one strike forgiven: back after the one-strike streak"
 
 
 async def test_inline_false_always_runs_on_a_thread(polos: Polos) -> None:
