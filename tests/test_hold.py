@@ -90,3 +90,49 @@ async def test_cancelling_a_held_run(database_url: str) -> None:
         assert (await handle.get()).status == "cancelled"
         await polos.stop()  # returns promptly: nothing is left holding
         assert time.monotonic() - began < 5
+
+
+@workflow(id="hold_kid")
+async def hold_kid(ctx: WorkflowContext, n: int) -> int:
+    return n * 10
+
+
+@workflow(id="hold_parent_of_kids")
+async def hold_parent_of_kids(ctx: WorkflowContext) -> list[int]:
+    BODY_RUNS.append(ctx.execution_id)
+    got = []
+    for i in range(3):
+        got.append(await ctx.step.invoke_and_wait(f"kid_{i}", hold_kid, i))
+    return [*got, ctx.attempt]
+
+
+async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url: str) -> None:
+    """Each child's completion ends the held parent's wait; on SQLite it also
+    claims the parent for this worker in that transaction (no requeue, no claim
+    loop): the parent's history then says so, and the claim loop never takes it."""
+    BODY_RUNS.clear()
+    async with Polos(
+        database_url=database_url, workflows=[hold_parent_of_kids, hold_kid], hold_seconds=5
+    ) as polos:
+        claims: list[list[str]] = []
+        store = polos.store
+        claim = store.claim
+
+        async def counting_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+            taken = await claim(*args, **kwargs)
+            claims.append([c.execution.id for c in taken])
+            return taken
+
+        store.claim = counting_claim  # type: ignore[method-assign]
+        handle = await hold_parent_of_kids.invoke(polos)
+        assert await handle.result(timeout=10) == [0, 10, 20, 4]
+        info = await handle.get()
+    assert [handle.id] == BODY_RUNS, "held throughout: the body ran once"
+    claimed = [e for e in info.history if e.event == "claimed"]
+    assert len(claimed) == 4
+    taken_by_loop = [c for batch in claims for c in batch if c == handle.id]
+    if database_url.startswith("sqlite"):
+        assert taken_by_loop == [], "every resume came with its child's completion"
+        assert all((e.detail or {}).get("eager") is True for e in claimed[1:])
+    else:
+        assert len(taken_by_loop) == 3

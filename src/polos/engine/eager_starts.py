@@ -22,3 +22,11 @@ class EagerStarts(Protocol):
 
     def started(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
         """Free ``claim``'s slots and run ``claimed`` (what the store took) here."""
+
+    def resume_claim(self, parent_execution_id: str | None) -> EagerClaim | None:
+        """The claim for a parent this worker holds in memory, for the completion
+        of its child to take it at once if that ends the parent's wait (None: the
+        parent is not held here, so it is requeued and claimed as usual)."""
+
+    def resumed(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
+        """Hand what the store took for ``claim`` (``resume_claim``) to its held run."""

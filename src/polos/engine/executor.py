@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from .. import serialization
 from ..errors import NonDeterminismError, StoreError
+from ..store.records import Claimed
 from .calls import call_function
 from .context import WorkflowContext
 from .run import ExecutionRun, current_run
@@ -63,9 +65,28 @@ async def execute(run: ExecutionRun) -> None:
             )
             return
         run.stop(StopReason.COMPLETED)
-        await store.complete_execution(
-            run.execution_id, run.attempt, output, clock.now(), state=run.state_now()
-        )
+        eager = run.eager
+        resume = None if eager is None else eager.resume_claim(run.row.parent_execution_id)
+        if eager is None or resume is None:
+            await store.complete_execution(
+                run.execution_id, run.attempt, output, clock.now(), state=run.state_now()
+            )
+        else:
+            # A parent held in memory by this worker, whose wait this completion
+            # may end: claimed in the same transaction (see Store.complete_and_resume).
+            taken: Sequence[Claimed] = ()
+            try:
+                done = await store.complete_and_resume(
+                    run.execution_id,
+                    run.attempt,
+                    output,
+                    clock.now(),
+                    state=run.state_now(),
+                    resume=resume,
+                )
+                taken = done.claimed
+            finally:
+                eager.resumed(resume, taken)
     except BaseException as exc:
         failure = exc
         raise

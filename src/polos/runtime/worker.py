@@ -402,6 +402,39 @@ class Worker:
         if len(claimed) < len(claim.eligible):
             self._slot_free.set()  # slots held for nothing: the claim loop may use them
 
+    def resume_claim(self, parent_execution_id: str | None) -> EagerClaim | None:
+        """A claim for ``parent_execution_id`` if this worker holds it in memory.
+
+        Its child's completion may then claim it in the same transaction when
+        that ends its wait (see ``Store.complete_and_resume``): no requeue, no
+        claim loop turn. The held coroutine takes no new slot."""
+        if parent_execution_id is None or self._stopping:
+            return None
+        hold = self._holds.get(parent_execution_id)
+        if hold is None or hold.done():
+            return None
+        return EagerClaim(
+            self.worker_id,
+            self.clock.now(),
+            self.lease_seconds,
+            (parent_execution_id,),
+            self.deployment_id,
+        )
+
+    def resumed(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
+        """Give each run taken for ``claim`` to its held coroutine; one no longer
+        held (its hold ran out meanwhile) goes back to the queue, for the claim
+        loop to take with its steps."""
+        lease_until = time.monotonic() + claim.now + claim.lease_seconds - self.clock.now()
+        for item in claimed:
+            hold = self._holds.get(item.execution.id)
+            if hold is None or hold.done() or self._stopping:
+                task = asyncio.create_task(self._hand_back(item))
+                self._notifications.add(task)
+                task.add_done_callback(self._notifications.discard)
+            else:
+                self._launch(item, lease_until)
+
     async def _hand_back(self, claimed: Claimed) -> None:
         execution = claimed.execution
         try:

@@ -243,6 +243,27 @@ class Store(abc.ABC):
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
     ) -> bool: ...
 
+    async def complete_and_resume(
+        self,
+        execution_id: str,
+        attempt: int,
+        result: str,
+        now: float,
+        *,
+        state: str | None = None,
+        resume: EagerClaim,
+    ) -> Started:
+        """``complete_execution``; when that requeues a parent in ``resume.eligible``
+        (its last child ended), the parent may be claimed for ``resume.worker_id``
+        in the same transaction, as a claim would (not on a queue with limits:
+        admission decides those), and comes back without its steps (its worker
+        holds it in memory). The truth of the result is the completion's.
+
+        This default takes nothing: the parent is requeued and claimed as usual."""
+        return Started(
+            await self.complete_execution(execution_id, attempt, result, now, state=state)
+        )
+
     @abc.abstractmethod
     async def fail_execution(
         self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None

@@ -88,6 +88,8 @@ class _Tx:
         self.cancelled: list[str] = []
         self.events = False
         self.timers = False
+        #: Runs whose wait this transaction resolved (requeued), in order.
+        self.requeued: list[str] = []
 
     def q(self, name: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(_Q[name], params)
@@ -124,6 +126,7 @@ class _Tx:
         self.history(execution_id, now, HistoryEvent.RESUMED, attempt, detail)
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
+        self.requeued.append(execution_id)
 
     def insert_executions(
         self, news: Sequence[NewExecution], inserted_ids: set[str] | None = None
@@ -746,6 +749,30 @@ class SQLiteStore(Store):
             "complete_execution", HistoryEvent.COMPLETED, execution_id, attempt, result, now, state
         )
 
+    async def complete_and_resume(
+        self,
+        execution_id: str,
+        attempt: int,
+        result: str,
+        now: float,
+        *,
+        state: str | None = None,
+        resume: EagerClaim,
+    ) -> Started:
+        taken: list[Claimed] = []
+        accepted = await self._finish(
+            "complete_execution",
+            HistoryEvent.COMPLETED,
+            execution_id,
+            attempt,
+            result,
+            now,
+            state,
+            resume,
+            taken,
+        )
+        return Started(accepted, taken)
+
     async def fail_execution(
         self, execution_id: str, attempt: int, error: str, now: float, *, state: str | None = None
     ) -> bool:
@@ -762,6 +789,8 @@ class SQLiteStore(Store):
         value: str,
         now: float,
         state: str | None,
+        resume: EagerClaim | None = None,
+        taken: list[Claimed] | None = None,
     ) -> bool:
         def body(tx: _Tx) -> bool:
             if not tx.q(query, (value, state, now, now, execution_id, attempt)).rowcount:
@@ -769,11 +798,37 @@ class SQLiteStore(Store):
             tx.history(execution_id, now, event, attempt)
             if event == HistoryEvent.COMPLETED:
                 tx.completed[execution_id] = value
+            queued_before = tx.queued
             # Fire-and-forget children outlive their parent; only a wait ties them.
             tx.ended(execution_id, now)
+            if resume is not None and taken is not None and tx.requeued:
+                taken[:] = self._resume_taking(tx, resume, queued_before)
             return True
 
         return await self._tx(body)
+
+    def _resume_taking(self, tx: _Tx, claim: EagerClaim, queued_before: bool) -> list[Claimed]:
+        """Claim for ``claim.worker_id`` the runs of ``claim.eligible`` this
+        transaction requeued, as a claim would; not on a queue with limits."""
+        ids = [i for i in tx.requeued if i in claim.eligible]
+        if not ids:
+            return []
+        limited = {row[0] for row in tx.q("limited_queues")}
+        if limited:
+            ids = [i for i in ids if tx.q("queue_of", (i,)).fetchone()[0] not in limited]
+            if not ids:
+                return []
+        now = claim.now
+        lease = (claim.worker_id, now + claim.lease_seconds, now, now, now, claim.deployment_id)
+        rows = tx.q("claim_ids", (*lease, _json(ids))).fetchall()
+        detail = _json({"owner": claim.worker_id, "eager": True})
+        tx.conn.executemany(
+            _Q["insert_history"],
+            [(row[0], now, HistoryEvent.CLAIMED, row[6], detail) for row in rows],
+        )
+        if len(rows) == len(tx.requeued):  # nothing left for a claim loop
+            tx.queued = queued_before
+        return [Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]) for row in rows]
 
     async def add_history(
         self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float

@@ -49,6 +49,9 @@ SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?,
 WHERE id IN (SELECT value FROM json_each(?)) AND status = 'queued'
 RETURNING EXECUTION_COLUMNS, event_cursor
 
+-- name: queue_of
+SELECT queue_name FROM executions WHERE id = ?
+
 -- name: assign_queues
 UPDATE executions
 SET queue_name = COALESCE((SELECT value FROM json_each(?) WHERE key = workflow_id), workflow_id)
