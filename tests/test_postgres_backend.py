@@ -589,3 +589,43 @@ async def test_connections_kept_for_concurrent_operations_are_reused(
         assert len(set(more)) <= 4
     finally:
         await asyncio.wait_for(store.close(), 10)
+
+
+async def test_kept_connections_go_back_to_the_pool_when_idle_or_used_long(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept connections must not escape the pool's own limits for good: one
+    # idle for a while, or used many times, is given back (the pool then
+    # closes idle ones and replaces worn ones as it does for its own).
+    from polos.store.postgres import database
+
+    monkeypatch.setattr(database, "_KEPT_IDLE_S", 0.2)
+    monkeypatch.setattr(database, "_KEPT_MAX_USES", 5)
+    store = PostgresStore(f"{pg_url}&pool_size=4")
+    await store.open()
+    acquired = 0
+    acquire = asyncpg.Pool.acquire
+
+    def counting_acquire(pool: asyncpg.Pool, *args: Any, **kwargs: Any) -> Any:
+        nonlocal acquired
+        acquired += 1
+        return acquire(pool, *args, **kwargs)
+
+    async def slow(conn: Any, _retrying: bool) -> int:
+        return int(await conn.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)"))
+
+    try:
+        monkeypatch.setattr(asyncpg.Pool, "acquire", counting_acquire)
+        await asyncio.gather(*(store.db.run("sleeping", slow) for _ in range(3)))
+        assert acquired == 3, "three at once were kept"
+        pool = store.db._pool
+        idle_in_pool = pool.get_idle_size()
+        await asyncio.sleep(1.2)  # past the idle limit and the once-a-second check
+        await store.list_executions()
+        assert pool.get_idle_size() >= idle_in_pool + 2, "the idle kept ones went back"
+        acquired = 0
+        for _ in range(12):  # one at a time: one kept connection, worn out after 5 uses
+            await store.list_executions()
+        assert acquired == 2, "a worn kept connection was given back and another taken"
+    finally:
+        await asyncio.wait_for(store.close(), 10)

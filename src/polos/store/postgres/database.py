@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -31,6 +32,12 @@ Record = Any  # asyncpg.Record
 _CONNECT_TIMEOUT = 10.0
 _COMMAND_TIMEOUT = 30.0
 _CLOSE_TIMEOUT = 5.0
+#: A kept connection (see ``Database._run_pinned``) idle this long, or used
+#: this many times, goes back to the pool, so that the pool's own limits (it
+#: closes connections idle for 5 minutes, and replaces one after 50,000
+#: queries) apply to kept connections too, just later.
+_KEPT_IDLE_S = 60.0
+_KEPT_MAX_USES = 10_000
 _MIGRATION = re.compile(r"^(\d+)_\w+\.sql$")
 # A migration that meets objects it was about to create: someone else's tables.
 _CLASHES = (
@@ -55,6 +62,16 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+@dataclass(slots=True)
+class _Kept:
+    """A connection kept out of its pool while idle, and how it has been used."""
+
+    pool: Any  # asyncpg.Pool
+    conn: Conn
+    uses: int
+    last_used: float
+
+
 class Database:
     def __init__(self, config: PostgresConfig, retry_seconds: float) -> None:
         self.config = config
@@ -62,10 +79,10 @@ class Database:
         self.outages = Outages(config.description, retry_seconds)
         self._pool: Any = None  # asyncpg.Pool
         # Pooled connections kept out of the pool (see :meth:`_run_pinned`):
-        # the idle ones, each with the pool it came from (last used on top),
-        # and how many there are, idle or in use.
-        self._idle: list[tuple[Any, Conn]] = []
+        # the idle ones (last used on top), and how many there are, idle or in use.
+        self._idle: list[_Kept] = []
         self._pinned = 0
+        self._next_trim = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -79,7 +96,8 @@ class Database:
         pool, self._pool = self._pool, None
         # (One in use goes back when its operation ends: pool.close waits for it.)
         while self._idle:
-            await self._unpin(*self._idle.pop())
+            kept = self._idle.pop()
+            await self._unpin(kept.pool, kept.conn)
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
@@ -130,13 +148,16 @@ class Database:
         broken connection) and is replaced at a later operation, so a retry
         never reuses a broken one.
         """
-        conn = None
+        now = time.monotonic()
+        if now >= self._next_trim:
+            await self._trim_idle(now)
+        conn, uses = None, 0
         while self._idle:
-            owner, candidate = self._idle.pop()
-            if owner is pool and _usable(candidate):
-                conn = candidate
+            kept = self._idle.pop()
+            if kept.pool is pool and _usable(kept.conn) and kept.uses < _KEPT_MAX_USES:
+                conn, uses = kept.conn, kept.uses
                 break
-            await self._unpin(owner, candidate)
+            await self._unpin(kept.pool, kept.conn)
         if conn is None:
             self._pinned += 1
             try:
@@ -153,8 +174,16 @@ class Database:
             # Closed meanwhile (even while pinning), or a transaction left open.
             await self._unpin(pool, conn)
         else:
-            self._idle.append((pool, conn))
+            self._idle.append(_Kept(pool, conn, uses + 1, time.monotonic()))
         return result
+
+    async def _trim_idle(self, now: float) -> None:
+        """Give back kept connections idle for ``_KEPT_IDLE_S`` (checked once a second):
+        a burst of concurrent operations must not keep its connections forever."""
+        self._next_trim = now + 1.0
+        while self._idle and self._idle[0].last_used < now - _KEPT_IDLE_S:
+            kept = self._idle.pop(0)  # the least recently used come first
+            await self._unpin(kept.pool, kept.conn)
 
     async def _unpin(self, pool: Any, conn: Conn) -> None:
         self._pinned -= 1
