@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,8 +41,17 @@ def sockets_in(folder: str) -> list[str]:
     return sorted(name for name in os.listdir(folder) if name.endswith(".sock"))
 
 
-async def test_a_client_process_wakes_a_sleepy_worker(tmp_path: Path) -> None:
-    db = tmp_path / "polos.db"
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A folder with a short path, so that the wake folder goes beside the
+    database (pytest's own folders can be too long for a socket path, as on CI)."""
+    folder = Path(tempfile.mkdtemp(prefix="pw", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_client_process_wakes_a_sleepy_worker(tmp_path: Path, short_dir: Path) -> None:
+    db = short_dir / "polos.db"
     async with PolosClient(database_url=url_of(db)) as client:
         worker = WorkerProcess(url_of(db), tmp_path / "steps.log", **SLEEPY)
         try:
