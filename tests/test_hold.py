@@ -107,9 +107,9 @@ async def hold_parent_of_kids(ctx: WorkflowContext) -> list[int]:
 
 
 async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url: str) -> None:
-    """Each child's completion ends the held parent's wait; on SQLite it also
-    claims the parent for this worker in that transaction (no requeue, no claim
-    loop): the parent's history then says so, and the claim loop never takes it."""
+    """Each child's completion ends the held parent's wait and claims the parent
+    for this worker in that transaction (no requeue, no claim loop), on both
+    backends: the parent's history then says so, and the claim loop never takes it."""
     BODY_RUNS.clear()
     async with Polos(
         database_url=database_url, workflows=[hold_parent_of_kids, hold_kid], hold_seconds=5
@@ -131,8 +131,6 @@ async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url
     claimed = [e for e in info.history if e.event == "claimed"]
     assert len(claimed) == 4
     taken_by_loop = [c for batch in claims for c in batch if c == handle.id]
-    if database_url.startswith("sqlite"):
-        assert taken_by_loop == [], "every resume came with its child's completion"
-        assert all((e.detail or {}).get("eager") is True for e in claimed[1:])
-    else:
-        assert len(taken_by_loop) == 3
+    assert taken_by_loop == [], "every resume came with its child's completion"
+    assert all((e.detail or {}).get("eager") is True for e in claimed[1:])
+    assert [e.attempt for e in claimed] == [1, 2, 3, 4]

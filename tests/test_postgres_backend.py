@@ -25,7 +25,7 @@ import pytest
 
 from conftest import PG_DSN, drop_schema, new_database_url, require_postgres
 from polos import StoreUnavailableError
-from polos.store import NewExecution, StepRow, store_from_url
+from polos.store import EagerClaim, NewExecution, StepRow, store_from_url
 from polos.store.hub import Hub
 from polos.store.postgres import PostgresStore
 from polos.store.postgres.config import parse_url
@@ -430,6 +430,91 @@ async def test_an_idempotency_key_returns_the_first_execution(store: PostgresSto
     assert await store.create_execution(first) == first.id
     assert await store.create_executions([again, unrelated]) == [first.id, unrelated.id]
     assert len(await store.list_executions()) == 2
+
+
+# a held parent claimed back by its child's completion ----------------------------------------------
+async def _parent_waiting_on_a_kid(store: PostgresStore) -> tuple[str, str]:
+    """A parent (attempt 1) waiting on one child, which worker w runs: their ids."""
+    parent = new_execution()
+    await store.create_execution(parent)
+    await claim_one(store, "w")
+    kid = NewExecution(
+        str(uuid.uuid4()),
+        "kid",
+        "{}",
+        time.time(),
+        parent_execution_id=parent.id,
+        root_execution_id=parent.id,
+        root_workflow_id="wf",
+        step_key="tool",
+        child_index=0,
+    )
+    assert await store.start_children(
+        parent.id, 1, "tool", [kid], wait=True, output=None, now=time.time()
+    )
+    [claimed] = await store.claim("w", ["kid"], 1, time.time(), 30)
+    assert claimed.execution.id == kid.id
+    return parent.id, kid.id
+
+
+async def test_a_resume_whose_reply_was_lost_hands_back_the_parent_it_took(
+    store: PostgresStore,
+) -> None:
+    parent_id, kid_id = await _parent_waiting_on_a_kid(store)
+    plan = {"left": 1}
+    store.db._pool = _LossyPool(store.db._pool, plan)
+    now = time.time()
+    done = await store.complete_and_resume(
+        kid_id, 1, '"ok"', now, resume=EagerClaim("w", now, 30.0, {parent_id})
+    )
+    assert plan["left"] == 0, "the first reply was lost"
+    assert done, "the retry finds the completion committed by the first try"
+    [taken] = done.claimed
+    assert (taken.execution.id, taken.execution.attempt) == (parent_id, 2)
+    history = [(h.event, h.attempt) for h in await store.list_history(parent_id)]
+    assert history[-2:] == [("resumed", 1), ("claimed", 2)], "claimed once, not twice"
+    assert await store.claim("w2", ["wf"], 5, time.time(), 30) == []
+
+
+async def test_a_parent_taken_back_by_its_kid_wakes_no_other_worker(
+    pg_url: str, admin: asyncpg.Connection
+) -> None:
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    b.hub = Hub()  # another process's: only NOTIFY reaches it
+    await a.open()
+    await b.open()
+    markers = iter(range(100))
+
+    async def caught_up() -> None:
+        """Every notification committed so far has reached b (commit order)."""
+        marker = f"marker-{next(markers)}"
+        arrived = b.hub.finished_future(marker)
+        await admin.execute("SELECT pg_notify($1, $2)", a.channel, f"f:{marker}")
+        await asyncio.wait_for(arrived, 2)
+
+    try:
+        for holder in ("this worker", "nobody"):
+            parent_id, kid_id = await _parent_waiting_on_a_kid(a)
+            await caught_up()
+            work = b.hub.work_event()
+            finished = b.hub.finished_future(kid_id)
+            now = time.time()
+            eligible = {parent_id} if holder == "this worker" else {"someone-else"}
+            done = await a.complete_and_resume(
+                kid_id, 1, '"ok"', now, resume=EagerClaim("w", now, 30.0, eligible)
+            )
+            await asyncio.wait_for(finished, 2)  # "f:" is still sent for waiters elsewhere
+            await caught_up()
+            if holder == "this worker":
+                assert [c.execution.id for c in done.claimed] == [parent_id]
+                assert not work.is_set(), "nothing was queued: no worker is woken"
+            else:
+                assert done.claimed == []
+                assert work.is_set(), "the requeued parent wakes the other workers"
+                assert (await claim_one(b, "w2")).execution.id == parent_id
+    finally:
+        await a.close()
+        await b.close()
 
 
 # NOTIFY and connection loss ---------------------------------------------------------------------

@@ -78,3 +78,18 @@ async def crash_event_waiter(ctx: WorkflowContext, input: dict[str, str]) -> obj
 async def fc_limited(ctx: WorkflowContext, input: dict[str, float]) -> str:
     await ctx.step.run("work", traced(ctx.execution_id, "work", float(input["seconds"])))
     return "ok"
+
+
+@workflow(id="crash_resumed_parent")
+async def crash_resumed_parent(ctx: WorkflowContext, input: dict[str, float]) -> int:
+    """Waits on one quick child (its worker holds it meanwhile), then a slow step:
+    a worker killed in that step dies holding a parent its child's completion claimed."""
+    eid = ctx.execution_id
+    await ctx.step.run("before", traced(eid, "before", 0.0))
+    done = await ctx.step.invoke_and_wait(
+        "kid", "crash_many_steps", {"steps": 1, "step_seconds": 0.0}
+    )
+    # Slow on the attempt its child's completion claimed (2), quick after a take-over.
+    slow = float(input["slow"]) if ctx.attempt <= 2 else 0.0
+    await ctx.step.run("after", traced(eid, "after", slow))
+    return int(done)

@@ -4,8 +4,8 @@ Method: ``complete_and_resume`` (see ``Store.complete_and_resume``). It is
 ``complete_execution``; a store may also claim, in that transaction, the
 parent whose wait it ended, for the worker that holds the parent in memory,
 as a claim would (same lease, attempt, history), except on a queue with
-limits. The SQLite store does; a store that does not (PostgreSQL, for now)
-requeues the parent for an ordinary claim, and that must hold there too.
+limits. Both stores do (SQLite in its transaction, PostgreSQL in
+polos_finish_resume); a parent they leave requeues for an ordinary claim.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import orjson
 
 from polos.store import EagerClaim, Store
 from polos.store.records import QueueRow
-from polos.store.sqlite import SQLiteStore
 
 from .kit import T0, children, running
 
@@ -43,22 +42,21 @@ async def test_the_last_childs_completion_takes_the_held_parent(store: Store) ->
     assert recorded is not None and recorded.output is not None
     assert [o["result"] for o in orjson.loads(recorded.output)] == ["a", "b"]
     history = await store.list_history(pid)
-    if isinstance(store, SQLiteStore):
-        [taken] = last.claimed
-        assert taken.steps == [], "its worker holds it: no steps are loaded"
-        parent_row = await store.get_execution(pid)
-        assert taken.execution == parent_row
-        assert parent_row is not None
-        assert (parent_row.status, parent_row.owner, parent_row.attempt) == ("running", "w1", 2)
-        assert parent_row.lease_expires_at == T0 + 35
-        assert [(h.event, h.attempt) for h in history][-2:] == [("resumed", 1), ("claimed", 2)]
-        assert orjson.loads(history[-1].detail or "{}") == {"owner": "w1", "eager": True}
-        assert await store.claim("w2", ["parent"], 10, T0 + 6, 30.0) == []
-    else:
-        assert last.claimed == []
-        assert [h.event for h in history][-1] == "resumed"
-        [again] = await store.claim("w1", ["parent"], 10, T0 + 6, 30.0)
-        assert (again.execution.id, again.execution.attempt) == (pid, 2)
+    [taken] = last.claimed
+    assert taken.steps == [], "its worker holds it: no steps are loaded"
+    parent_row = await store.get_execution(pid)
+    assert taken.execution == parent_row
+    assert taken.event_cursor == parent.event_cursor
+    assert parent_row is not None
+    assert (parent_row.status, parent_row.owner, parent_row.attempt) == ("running", "w1", 2)
+    assert parent_row.lease_expires_at == T0 + 35
+    assert [(h.event, h.attempt) for h in history][-2:] == [("resumed", 1), ("claimed", 2)]
+    assert history[-1].at == T0 + 5
+    assert orjson.loads(history[-1].detail or "{}") == {"owner": "w1", "eager": True}
+    assert await store.claim("w2", ["parent"], 10, T0 + 6, 30.0) == []
+    # The resumed parent is fenced like any claimed run: its new attempt only.
+    assert not await store.complete_execution(pid, 1, '"stale"', T0 + 7)
+    assert await store.complete_execution(pid, 2, '"done"', T0 + 7)
 
 
 async def test_a_parent_not_in_the_claim_is_requeued(store: Store) -> None:
@@ -100,3 +98,16 @@ async def test_a_fenced_completion_takes_nothing(store: Store) -> None:
     assert not done and done.claimed == []
     row = await store.get_execution(pid)
     assert row is not None and row.status == "waiting"
+
+
+async def test_a_parent_cancelled_meanwhile_is_not_taken(store: Store) -> None:
+    parent = await running(store, "parent")
+    pid = parent.execution.id
+    [kid] = children(parent, "one", 1)
+    assert await store.start_children(pid, 1, "one", [kid], wait=True, output=None, now=T0 + 1)
+    await store.claim("w1", ["kid"], 10, T0 + 2, 30.0)
+    await store.cancel_execution(pid, T0 + 3)
+    done = await store.complete_and_resume(kid.id, 1, '"a"', T0 + 4, resume=resume(pid))
+    assert not done and done.claimed == [], "the cancel ended the child too"
+    row = await store.get_execution(pid)
+    assert row is not None and (row.status, row.owner, row.attempt) == ("cancelled", None, 1)

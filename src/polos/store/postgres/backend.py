@@ -758,6 +758,58 @@ class PostgresStore(Store):
     ) -> bool:
         return await self._finish(Status.FAILED, execution_id, attempt, error, now, state)
 
+    async def complete_and_resume(
+        self,
+        execution_id: str,
+        attempt: int,
+        result: str,
+        now: float,
+        *,
+        state: str | None = None,
+        resume: EagerClaim,
+    ) -> Started:
+        # Its own statement, outside the group commit: polos_finish_resume
+        # finishes the run and claims the parent it requeues, in one transaction.
+        eligible = list(resume.eligible)
+        detail = _json({"owner": resume.worker_id, "eager": True})
+        args = (
+            execution_id,
+            attempt,
+            str(Status.COMPLETED),
+            result,
+            state,
+            now,
+            self.channel,
+            eligible,
+            resume.worker_id,
+            resume.now,
+            resume.now + resume.lease_seconds,
+            detail,
+            resume.deployment_id,
+        )
+
+        async def body(conn: Conn, retrying: bool) -> tuple[int, list[Claimed]]:
+            row = await conn.fetchrow(_Q["finish_resume"], *args)
+            outcome: int = row["outcome"]
+            if row["id"] is not None:
+                return outcome, [Claimed(_execution(row), event_cursor=row["event_cursor"])]
+            if retrying and outcome == 1:
+                # The first try may have committed before the connection
+                # dropped: start what it took rather than leave it to its lease.
+                earlier = await conn.fetch(
+                    _Q["resumed_earlier"], eligible, resume.worker_id, resume.now, detail
+                )
+                taken = [Claimed(_execution(r), event_cursor=r["event_cursor"]) for r in earlier]
+                return outcome, taken
+            return outcome, []
+
+        outcome, taken = await self.db.run("finishing an execution", body)
+        if outcome:
+            self.hub.execution_completed(execution_id, result)
+        if outcome == 2 and not taken:  # its parent is queued again, for any worker
+            self.hub.work_queued()
+        return Started(bool(outcome), taken)
+
     async def _finish(
         self,
         status: Status,

@@ -465,6 +465,26 @@ SELECT f.n, polos_finish(f.id, f.attempt, f.status, f.value, f.state, f.now, $7)
 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
      WITH ORDINALITY AS f(id, attempt, status, value, state, now, n)
 
+-- name: finish_resume
+-- finish, for a worker holding the run's parent in memory: the parent whose
+-- wait this ending resolves may be claimed for it in the same transaction
+-- (polos_finish_resume; see Store.complete_and_resume). The taken parent's
+-- columns come from the function's result, not from a fresh read: this
+-- statement's snapshot predates the function's writes. All NULL when
+-- nothing was taken.
+SELECT EXECUTION_COLUMNS, event_cursor, r.outcome
+FROM polos_finish_resume($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r,
+     LATERAL (SELECT (r.taken).*) AS t
+
+-- name: resumed_earlier
+-- After a dropped connection: the parent of $1 an earlier try of this very
+-- finish_resume claimed for worker $2 (its "claimed" entry at $3, detail $4).
+SELECT EXECUTION_COLUMNS, event_cursor FROM executions e
+WHERE e.id = ANY($1::text[]) AND e.status = 'running' AND e.owner = $2
+  AND EXISTS (SELECT 1 FROM history h
+              WHERE h.execution_id = e.id AND h.event = 'claimed' AND h.attempt = e.attempt
+                AND h.at = $3 AND h.detail = $4)
+
 -- name: fence
 -- Inside a multi-statement transaction: hold the running execution still.
 SELECT 1 FROM executions WHERE id = $1 AND attempt = $2 AND status = 'running' FOR UPDATE
