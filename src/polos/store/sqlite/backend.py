@@ -90,6 +90,10 @@ class _Tx:
         self.timers = False
         #: Runs whose wait this transaction resolved (requeued), in order.
         self.requeued: list[str] = []
+        #: Who takes a waiting run of ``take.eligible`` whose wait ends here
+        #: (complete_and_resume), and the runs so taken, in order.
+        self.take: EagerClaim | None = None
+        self.taken: list[Claimed] = []
 
     def q(self, name: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(_Q[name], params)
@@ -124,6 +128,19 @@ class _Tx:
         self.insert_step(execution_id, key, how.step_kind, how.output, how.error, attempt, now)
         detail = {"step_key": key, "by": how.by}
         self.history(execution_id, now, HistoryEvent.RESUMED, attempt, detail)
+        take = self.take
+        if take is not None and execution_id in take.eligible:
+            # Requeued and claimed in one write of the row: it never shows as
+            # queued, so no claim loop is woken for it.
+            t = take.now
+            lease = (take.worker_id, t + take.lease_seconds, t, t, t, take.deployment_id)
+            rows = self.q("resume_claim", (*lease, execution_id)).fetchall()
+            if rows:
+                row = rows[0]
+                claimed = {"owner": take.worker_id, "eager": True}
+                self.history(execution_id, t, HistoryEvent.CLAIMED, row[6], claimed)
+                self.taken.append(Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]))
+                return
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
         self.requeued.append(execution_id)
@@ -136,33 +153,8 @@ class _Tx:
         The ids really inserted are added to ``inserted_ids``."""
         ids = []
         for n in news:
-            inserted = self.q(
-                "insert_execution",
-                (
-                    n.id,
-                    n.workflow_id,
-                    n.payload,
-                    n.created_at,
-                    n.created_at,
-                    n.parent_execution_id,
-                    n.root_execution_id,
-                    n.root_workflow_id,
-                    n.step_key,
-                    n.session_id,
-                    n.user_id,
-                    n.child_index,
-                    n.run_timeout_seconds,
-                    n.state,  # the initial state...
-                    n.state,  # ...is also the current one until the run saves another
-                    n.queue_name,
-                    n.concurrency_key,
-                    n.priority,
-                    n.idempotency_key,
-                    n.schedule_id,
-                    n.deployment_id,
-                    n.trace_context,
-                ),
-            ).rowcount
+            params = _new_params(n, n.created_at, n.deployment_id)
+            inserted = self.q("insert_execution", params).rowcount
             if inserted:
                 self.history(n.id, n.created_at, HistoryEvent.CREATED, 0)
                 self.queued = True
@@ -174,6 +166,30 @@ class _Tx:
                     self.q("execution_by_idempotency_key", (n.idempotency_key,)).fetchone()[0]
                 )
         return ids
+
+    def insert_claimed(self, n: NewExecution, claim: EagerClaim) -> Claimed | None:
+        """Insert ``n`` running for ``claim.worker_id``, as a claim would leave
+        it; None when its idempotency key was used before (nothing inserted)."""
+        now = claim.now
+        deployment_id = n.deployment_id if n.deployment_id is not None else claim.deployment_id
+        timeout = n.run_timeout_seconds
+        rows = self.q(
+            "insert_claimed_execution",
+            (
+                *_new_params(n, now, deployment_id),
+                claim.worker_id,
+                now + claim.lease_seconds,
+                max(now, n.created_at),
+                None if timeout is None else now + timeout,
+            ),
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        self.history(n.id, n.created_at, HistoryEvent.CREATED, 0)
+        detail = {"owner": claim.worker_id, "eager": True}
+        self.history(n.id, now, HistoryEvent.CLAIMED, row[6], detail)
+        return Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1])
 
     def ended(self, execution_id: str, now: float) -> None:
         """An execution just finished: if its parent waits on its batch, count it down."""
@@ -429,32 +445,32 @@ class SQLiteStore(Store):
             for wf in {n.workflow_id for n in news if n.id in claim.eligible}
             if tx.q("queued_of_workflow", (wf,)).fetchone() is not None
         }
-        queued_before = tx.queued
-        inserted: set[str] = set()
-        ids = tx.insert_executions(news, inserted)
-        takeable = [n for n in news if n.id in inserted and n.id in claim.eligible]
-        if not takeable:
-            return Created(ids)
         limited = {row[0] for row in tx.q("limited_queues")}
-        take = [
+        take = {
             n.id
-            for n in takeable
-            if n.queue_name and n.queue_name not in limited and n.workflow_id not in waiting
-        ]
+            for n in news
+            if n.id in claim.eligible
+            and n.queue_name
+            and n.queue_name not in limited
+            and n.workflow_id not in waiting
+        }
         if not take:
-            return Created(ids)
-        now = claim.now
-        lease = (claim.worker_id, now + claim.lease_seconds, now, now, now, claim.deployment_id)
-        rows = tx.q("claim_ids", (*lease, _json(take))).fetchall()
-        detail = _json({"owner": claim.worker_id, "eager": True})
-        tx.conn.executemany(
-            _Q["insert_history"],
-            [(row[0], now, HistoryEvent.CLAIMED, row[6], detail) for row in rows],
-        )
-        by_id = {row[0]: Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]) for row in rows}
-        # Nothing left for a claim loop when every new run was taken.
-        tx.queued = queued_before or len(by_id) < len(inserted)
-        return Created(ids, [by_id[i] for i in take if i in by_id])
+            return Created(tx.insert_executions(news))
+        # Each one taken is inserted running (never queued: nothing for a claim
+        # loop); the others are inserted queued, as without a claim.
+        ids: list[str] = []
+        taken: list[Claimed] = []
+        for n in news:
+            if n.id not in take:
+                ids.extend(tx.insert_executions((n,)))
+                continue
+            claimed = tx.insert_claimed(n, claim)
+            if claimed is not None:
+                ids.append(n.id)
+                taken.append(claimed)
+            else:
+                ids.append(tx.q("execution_by_idempotency_key", (n.idempotency_key,)).fetchone()[0])
+        return Created(ids, taken)
 
     # claiming and leases -------------------------------------------------------
     async def claim(
@@ -798,37 +814,16 @@ class SQLiteStore(Store):
             tx.history(execution_id, now, event, attempt)
             if event == HistoryEvent.COMPLETED:
                 tx.completed[execution_id] = value
-            queued_before = tx.queued
+            # The parent whose wait this ends is claimed for ``resume`` as it
+            # is requeued (_Tx.resolve_wait), unless its queue has limits.
+            tx.take = resume
             # Fire-and-forget children outlive their parent; only a wait ties them.
             tx.ended(execution_id, now)
-            if resume is not None and taken is not None and tx.requeued:
-                taken[:] = self._resume_taking(tx, resume, queued_before)
+            if taken is not None:
+                taken[:] = tx.taken
             return True
 
         return await self._tx(body)
-
-    def _resume_taking(self, tx: _Tx, claim: EagerClaim, queued_before: bool) -> list[Claimed]:
-        """Claim for ``claim.worker_id`` the runs of ``claim.eligible`` this
-        transaction requeued, as a claim would; not on a queue with limits."""
-        ids = [i for i in tx.requeued if i in claim.eligible]
-        if not ids:
-            return []
-        limited = {row[0] for row in tx.q("limited_queues")}
-        if limited:
-            ids = [i for i in ids if tx.q("queue_of", (i,)).fetchone()[0] not in limited]
-            if not ids:
-                return []
-        now = claim.now
-        lease = (claim.worker_id, now + claim.lease_seconds, now, now, now, claim.deployment_id)
-        rows = tx.q("claim_ids", (*lease, _json(ids))).fetchall()
-        detail = _json({"owner": claim.worker_id, "eager": True})
-        tx.conn.executemany(
-            _Q["insert_history"],
-            [(row[0], now, HistoryEvent.CLAIMED, row[6], detail) for row in rows],
-        )
-        if len(rows) == len(tx.requeued):  # nothing left for a claim loop
-            tx.queued = queued_before
-        return [Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]) for row in rows]
 
     async def add_history(
         self, execution_id: str, attempt: int, event: HistoryEvent, detail: str | None, now: float
@@ -1376,4 +1371,32 @@ def _step_params(execution_id: str, attempt: int, step: StepRow) -> tuple[Any, .
         step.started_at,
         execution_id,
         attempt,
+    )
+
+
+def _new_params(n: NewExecution, updated_at: float, deployment_id: str | None) -> tuple[Any, ...]:
+    """``insert_execution``'s parameters (the first ones of ``insert_claimed_execution``)."""
+    return (
+        n.id,
+        n.workflow_id,
+        n.payload,
+        n.created_at,
+        updated_at,
+        n.parent_execution_id,
+        n.root_execution_id,
+        n.root_workflow_id,
+        n.step_key,
+        n.session_id,
+        n.user_id,
+        n.child_index,
+        n.run_timeout_seconds,
+        n.state,  # the initial state...
+        n.state,  # ...is also the current one until the run saves another
+        n.queue_name,
+        n.concurrency_key,
+        n.priority,
+        n.idempotency_key,
+        n.schedule_id,
+        deployment_id,
+        n.trace_context,
     )

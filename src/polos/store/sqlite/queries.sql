@@ -12,6 +12,20 @@ INSERT INTO executions (
           (SELECT COALESCE(MAX(seq), 0) FROM events))
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 
+-- name: insert_claimed_execution
+-- A new run taken at once (eager start): inserted running, as claim_ids would
+-- leave it, without passing through 'queued' (one write of the row and its indexes).
+INSERT INTO executions (
+    id, workflow_id, status, payload, attempt, created_at, updated_at,
+    parent_execution_id, root_execution_id, root_workflow_id, step_key, session_id, user_id,
+    child_index, run_timeout_seconds, initial_state, state,
+    queue_name, concurrency_key, priority, idempotency_key, schedule_id, deployment_id,
+    trace_context, event_cursor, owner, lease_expires_at, started_at, deadline_at
+) VALUES (?, ?, 'running', ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+          (SELECT COALESCE(MAX(seq), 0) FROM events), ?, ?, ?, ?)
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING EXECUTION_COLUMNS, event_cursor
+
 -- name: queued_of_workflow
 -- Whether a run of this workflow is queued (eager start then leaves new ones queued too).
 SELECT 1 FROM executions WHERE workflow_id = ? AND status = 'queued' LIMIT 1
@@ -189,6 +203,23 @@ UPDATE executions
 SET status = 'queued', wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, wait_topic = NULL,
     wait_cursor = NULL, wait_data = NULL, pending_children = 0, updated_at = ?
 WHERE id = ? AND status = 'waiting'
+
+-- name: resume_claim
+-- A waiting run whose wait just ended, claimed at once for the worker holding
+-- it (complete_and_resume): resolve_wait and claim_ids in one write of the row;
+-- not on a queue with limits (admission decides those) nor an unassigned one.
+UPDATE executions
+SET status = 'running', wait_step_key = NULL, wait_kind = NULL, wake_at = NULL, wait_topic = NULL,
+    wait_cursor = NULL, wait_data = NULL, pending_children = 0,
+    owner = ?, attempt = attempt + 1, lease_expires_at = ?,
+    started_at = COALESCE(started_at, MAX(?, created_at)), updated_at = ?,
+    deadline_at = COALESCE(deadline_at, ? + run_timeout_seconds),
+    deployment_id = COALESCE(deployment_id, ?),
+    event_cursor = COALESCE(event_cursor, (SELECT COALESCE(MAX(seq), 0) FROM events))
+WHERE id = ? AND status = 'waiting' AND queue_name <> ''
+  AND queue_name NOT IN (SELECT name FROM queues
+                         WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL)
+RETURNING EXECUTION_COLUMNS, event_cursor
 
 -- name: insert_step
 INSERT INTO steps (execution_id, step_key, kind, name, output, error, attempt, created_at)
