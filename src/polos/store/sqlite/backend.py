@@ -126,8 +126,7 @@ class _Tx:
     ) -> None:
         """Record the waiting step's outcome and requeue the execution."""
         self.insert_step(execution_id, key, how.step_kind, how.output, how.error, attempt, now)
-        detail = {"step_key": key, "by": how.by}
-        self.history(execution_id, now, HistoryEvent.RESUMED, attempt, detail)
+        resumed = _json({"step_key": key, "by": how.by})
         take = self.take
         if take is not None and execution_id in take.eligible:
             # Requeued and claimed in one write of the row: it never shows as
@@ -137,10 +136,17 @@ class _Tx:
             rows = self.q("resume_claim", (*lease, execution_id)).fetchall()
             if rows:
                 row = rows[0]
-                claimed = {"owner": take.worker_id, "eager": True}
-                self.history(execution_id, t, HistoryEvent.CLAIMED, row[6], claimed)
+                claimed = _json({"owner": take.worker_id, "eager": True})
+                self.conn.executemany(
+                    _Q["insert_history"],
+                    (
+                        (execution_id, now, HistoryEvent.RESUMED, attempt, resumed),
+                        (execution_id, t, HistoryEvent.CLAIMED, row[6], claimed),
+                    ),
+                )
                 self.taken.append(Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]))
                 return
+        self.q("insert_history", (execution_id, now, HistoryEvent.RESUMED, attempt, resumed))
         self.q("resolve_wait", (now, execution_id))
         self.queued = True
         self.requeued.append(execution_id)
@@ -186,22 +192,25 @@ class _Tx:
         if not rows:
             return None
         row = rows[0]
-        self.history(n.id, n.created_at, HistoryEvent.CREATED, 0)
-        detail = {"owner": claim.worker_id, "eager": True}
-        self.history(n.id, now, HistoryEvent.CLAIMED, row[6], detail)
+        detail = _json({"owner": claim.worker_id, "eager": True})
+        self.conn.executemany(
+            _Q["insert_history"],
+            (
+                (n.id, n.created_at, HistoryEvent.CREATED, 0, None),
+                (n.id, now, HistoryEvent.CLAIMED, row[6], detail),
+            ),
+        )
         return Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1])
 
     def ended(self, execution_id: str, now: float) -> None:
         """An execution just finished: if its parent waits on its batch, count it down."""
         self.finished.append(execution_id)
-        parent, key = self.q("child_link", (execution_id,)).fetchone() or (None, None)
-        if parent is None or key is None:
+        row = self.q("count_down_parent_of", (execution_id,)).fetchone()
+        if row is None or row[2] > 0:
             return
-        row = self.q("count_down_parent", (parent, key)).fetchone()
-        if row is None or row[0] > 0:
-            return
+        parent, key, _, attempt = row
         children = self.q("children_of_step", (parent, key)).fetchall()
-        self.resolve_wait(parent, key, row[1], now, resolutions.by_children(children))
+        self.resolve_wait(parent, key, attempt, now, resolutions.by_children(children))
 
     def end_tree(
         self, root_id: str, status: Status, error: str | None, now: float, event: HistoryEvent
@@ -737,8 +746,8 @@ class SQLiteStore(Store):
         def body(tx: _Tx) -> Started:
             if not tx.fenced(parent_id, attempt):
                 return Started(False)
-            for step in steps:
-                tx.q("record_step", _step_params(parent_id, attempt, step))
+            for step in steps:  # fenced above
+                tx.q("insert_fenced_step", _step_params(parent_id, attempt, step)[:-2])
             taken = self._insert_taking(tx, children, claim).claimed
             if wait:
                 parked = self._park(

@@ -252,13 +252,21 @@ SET status = ?, error = COALESCE(?, error), owner = NULL, lease_expires_at = NUL
     wait_data = NULL, pending_children = 0, completed_at = ?, updated_at = ?
 WHERE id = ? AND status IN ('queued', 'running', 'waiting')
 
--- name: child_link
-SELECT parent_execution_id, step_key FROM executions WHERE id = ?
-
--- name: count_down_parent
+-- name: count_down_parent_of
+-- The parent of the run ?1, if it waits on that run's batch, counts one child
+-- fewer (one statement: the link is read in it).
 UPDATE executions SET pending_children = pending_children - 1
-WHERE id = ? AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key = ?
-RETURNING pending_children, attempt
+WHERE id = (SELECT parent_execution_id FROM executions WHERE id = ?1)
+  AND status = 'waiting' AND wait_kind = 'children'
+  AND wait_step_key = (SELECT step_key FROM executions WHERE id = ?1)
+RETURNING id, wait_step_key, pending_children, attempt
+
+-- name: insert_fenced_step
+-- record_step for a transaction that checked the fence already.
+INSERT INTO steps (
+    execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: children_of_step
 SELECT id, workflow_id, status, result, error FROM executions
