@@ -476,6 +476,38 @@ async def test_a_resume_whose_reply_was_lost_hands_back_the_parent_it_took(
     assert await store.claim("w2", ["wf"], 5, time.time(), 30) == []
 
 
+async def test_resumes_share_a_group_commit_with_other_writes(store: PostgresStore) -> None:
+    pairs = [await _parent_waiting_on_a_kid(store) for _ in range(3)]
+    plain = new_execution("solo")
+    await store.create_execution(plain)
+    [solo] = await store.claim("w", ["solo"], 1, time.time(), 30)
+    batches: list[int] = []
+    flush = store._finish_resume_many
+
+    async def counted(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        batches.append(len(rows))
+        return await flush(rows)
+
+    store._finish_resume_many = counted  # type: ignore[method-assign]
+    now = time.time()
+    done = await asyncio.gather(
+        *(
+            store.complete_and_resume(
+                kid_id, 1, '"ok"', now, resume=EagerClaim("w", now, 30.0, {parent_id})
+            )
+            for parent_id, kid_id in pairs
+        ),
+        store.complete_execution(solo.execution.id, 1, '"solo"', now),
+        store.record_step(solo.execution.id, 1, step("late", 1)),
+    )
+    assert max(batches) >= 2, "the ends queued behind the first went out together"
+    for (parent_id, _), started in zip(pairs, done[:3], strict=True):
+        assert [(c.execution.id, c.execution.attempt) for c in started.claimed] == [(parent_id, 2)]
+    assert done[3] is True
+    assert (await store.get_execution(solo.execution.id)).status == "completed"  # type: ignore[union-attr]
+    assert await store.claim("w2", ["wf"], 5, time.time(), 30) == []
+
+
 async def test_a_parent_taken_back_by_its_kid_wakes_no_other_worker(
     pg_url: str, admin: asyncpg.Connection
 ) -> None:

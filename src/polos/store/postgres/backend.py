@@ -75,6 +75,9 @@ _S = span_queries(__package__ or "polos.store.postgres")
 _COUNT_TIMEOUT = 600.0
 _EXECUTION_WIDTH = len(ExecutionRow.__dataclass_fields__)
 _SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
+#: The fields of a run's end in the group commit of writes (finish's
+#: parameters); complete_and_resume adds its claim and the list to fill.
+_END_WIDTH = 6
 
 
 def _json(value: Any) -> str:
@@ -768,47 +771,17 @@ class PostgresStore(Store):
         state: str | None = None,
         resume: EagerClaim,
     ) -> Started:
-        # Its own statement, outside the group commit: polos_finish_resume
-        # finishes the run and claims the parent it requeues, in one transaction.
-        eligible = list(resume.eligible)
-        detail = _json({"owner": resume.worker_id, "eager": True})
-        args = (
-            execution_id,
-            attempt,
-            str(Status.COMPLETED),
-            result,
-            state,
-            now,
-            self.channel,
-            eligible,
-            resume.worker_id,
-            resume.now,
-            resume.now + resume.lease_seconds,
-            detail,
-            resume.deployment_id,
+        # In the group commit of run ends, with the claim for the worker that
+        # holds the parent: polos_finish_resume finishes the run and claims the
+        # parent it requeues, in one transaction; "taken" receives the parent.
+        taken: list[Claimed] = []
+        accepted = await self._writes.submit(
+            (
+                False,
+                (execution_id, attempt, str(Status.COMPLETED), result, state, now, resume, taken),
+            )
         )
-
-        async def body(conn: Conn, retrying: bool) -> tuple[int, list[Claimed]]:
-            row = await conn.fetchrow(_Q["finish_resume"], *args)
-            outcome: int = row["outcome"]
-            if row["id"] is not None:
-                return outcome, [Claimed(_execution(row), event_cursor=row["event_cursor"])]
-            if retrying and outcome == 1:
-                # The first try may have committed before the connection
-                # dropped: start what it took rather than leave it to its lease.
-                earlier = await conn.fetch(
-                    _Q["resumed_earlier"], eligible, resume.worker_id, resume.now, detail
-                )
-                taken = [Claimed(_execution(r), event_cursor=r["event_cursor"]) for r in earlier]
-                return outcome, taken
-            return outcome, []
-
-        outcome, taken = await self.db.run("finishing an execution", body)
-        if outcome:
-            self.hub.execution_completed(execution_id, result)
-        if outcome == 2 and not taken:  # its parent is queued again, for any worker
-            self.hub.work_queued()
-        return Started(bool(outcome), taken)
+        return Started(accepted, taken)
 
     async def _finish(
         self,
@@ -834,8 +807,11 @@ class PostgresStore(Store):
             return await self._record_steps(steps)
         if not steps:
             return await self._finish_many(ends)
-        if {row[0] for row in steps} & {row[0] for row in ends}:
-            # A run's step (a stray task's) and its own end: two statements, steps first.
+        if {row[0] for row in steps} & {row[0] for row in ends} or any(
+            len(row) > _END_WIDTH for row in ends
+        ):
+            # A run's step (a stray task's) and its own end: two statements, steps
+            # first; so too with an end that claims a parent (finish_resume_many).
             recorded = await self._record_steps(steps)
             ended = await self._finish_many(ends)
         else:
@@ -867,6 +843,8 @@ class PostgresStore(Store):
         return recorded, self._finished(ends, finished)
 
     async def _finish_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        if any(len(row) > _END_WIDTH for row in rows):
+            return await self._finish_resume_many(rows)
         if len(rows) == 1:
             outcomes = [
                 await self._fetchval("finishing an execution", "finish", *rows[0], self.channel)
@@ -884,16 +862,76 @@ class PostgresStore(Store):
                 outcomes[order[record["n"] - 1]] = record["outcome"]
         return self._finished(rows, outcomes)
 
+    async def _finish_resume_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """``_finish_many`` where some rows also carry an ``EagerClaim`` for the
+        run's parent and a list to receive the parent if it is taken (see
+        ``complete_and_resume``); one statement for all, in id order."""
+        order = sorted(range(len(rows)), key=lambda i: rows[i][0])
+        claims: list[EagerClaim | None] = [
+            row[_END_WIDTH] if len(row) > _END_WIDTH else None for row in rows
+        ]
+        details = [
+            None if c is None else _json({"owner": c.worker_id, "eager": True}) for c in claims
+        ]
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        for i in order:
+            row, claim = rows[i], claims[i]
+            values = (
+                *row[:_END_WIDTH],
+                _json(sorted(claim.eligible)) if claim is not None else "[]",
+                None if claim is None else claim.worker_id,
+                None if claim is None else claim.now,
+                None if claim is None else claim.now + claim.lease_seconds,
+                details[i],
+                None if claim is None else claim.deployment_id,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+
+        async def body(conn: Conn, retrying: bool) -> tuple[list[int], dict[int, list[Claimed]]]:
+            records = await conn.fetch(_Q["finish_resume_many"], *columns, self.channel)
+            outcomes = [0] * len(rows)
+            taken: dict[int, list[Claimed]] = {}
+            for record in records:
+                i = order[record["n"] - 1]
+                outcomes[i] = record["outcome"]
+                if record["id"] is not None:
+                    taken[i] = [Claimed(_execution(record), event_cursor=record["event_cursor"])]
+            if retrying:
+                # The first try may have committed before the connection dropped:
+                # start what it took rather than leave it to its lease's expiry.
+                for i, claim in enumerate(claims):
+                    if claim is None or outcomes[i] != 1 or i in taken:
+                        continue
+                    earlier = await conn.fetch(
+                        _Q["resumed_earlier"],
+                        list(claim.eligible),
+                        claim.worker_id,
+                        claim.now,
+                        details[i],
+                    )
+                    taken[i] = [
+                        Claimed(_execution(r), event_cursor=r["event_cursor"]) for r in earlier
+                    ]
+            return outcomes, taken
+
+        outcomes, taken = await self.db.run("finishing executions", body)
+        for i, row in enumerate(rows):
+            if len(row) > _END_WIDTH:
+                row[_END_WIDTH + 1][:] = taken.get(i, [])
+        return self._finished(rows, outcomes)
+
     def _finished(self, rows: Sequence[tuple[Any, ...]], outcomes: list[int]) -> list[bool]:
         """Tell the hub what polos_finish did for each of ``rows``."""
-        for (execution_id, _attempt, status, value, *_), outcome in zip(
-            rows, outcomes, strict=True
-        ):
+        for row, outcome in zip(rows, outcomes, strict=True):
+            execution_id, _attempt, status, value = row[:4]
             if outcome and status == Status.COMPLETED:
                 self.hub.execution_completed(execution_id, value)
             elif outcome:
                 self.hub.execution_finished(execution_id)
-            if outcome == 2:  # the last child of a batch: its parent is queued again
+            # The last child of a batch: its parent is queued again, unless this
+            # very statement claimed it for the worker holding it.
+            if outcome == 2 and not (len(row) > _END_WIDTH and row[_END_WIDTH + 1]):
                 self.hub.work_queued()
         return [bool(outcome) for outcome in outcomes]
 

@@ -465,20 +465,30 @@ SELECT f.n, polos_finish(f.id, f.attempt, f.status, f.value, f.state, f.now, $7)
 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
      WITH ORDINALITY AS f(id, attempt, status, value, state, now, n)
 
--- name: finish_resume
--- finish, for a worker holding the run's parent in memory: the parent whose
--- wait this ending resolves may be claimed for it in the same transaction
--- (polos_finish_resume; see Store.complete_and_resume). The taken parent's
--- columns come from the function's result, not from a fresh read: this
--- statement's snapshot predates the function's writes. All NULL when
--- nothing was taken.
-SELECT EXECUTION_COLUMNS, event_cursor, r.outcome
-FROM polos_finish_resume($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r,
+-- name: finish_resume_many
+-- finish_many, where a run ending may come with the claim of a worker that
+-- holds its parent in memory ($7: a JSON array of such parents, [] for
+-- none): the parent whose wait that ending resolves is then claimed for the
+-- worker in the same transaction (polos_finish_resume; see
+-- Store.complete_and_resume). Each call runs in input order with fresh
+-- snapshots, as in finish_many. The taken parent's columns come from the
+-- function's result, not from a fresh read: this statement's snapshot
+-- predates the function's writes; all NULL when nothing was taken.
+SELECT EXECUTION_COLUMNS, event_cursor, r.outcome, f.f_n AS n
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float8[],
+            $7::text[], $8::text[], $9::float8[], $10::float8[], $11::text[], $12::text[])
+     WITH ORDINALITY AS f(f_id, f_attempt, f_status, f_value, f_state, f_now, f_parents,
+                          f_owner, f_claim_now, f_lease_until, f_detail, f_deployment, f_n),
+     LATERAL polos_finish_resume(
+         f.f_id, f.f_attempt, f.f_status, f.f_value, f.f_state, f.f_now, $13,
+         ARRAY(SELECT json_array_elements_text(f.f_parents::json)), f.f_owner, f.f_claim_now,
+         f.f_lease_until, f.f_detail, f.f_deployment) AS r,
      LATERAL (SELECT (r.taken).*) AS t
+ORDER BY f.f_n
 
 -- name: resumed_earlier
 -- After a dropped connection: the parent of $1 an earlier try of this very
--- finish_resume claimed for worker $2 (its "claimed" entry at $3, detail $4).
+-- finish_resume_many claimed for worker $2 (its "claimed" entry at $3, detail $4).
 SELECT EXECUTION_COLUMNS, event_cursor FROM executions e
 WHERE e.id = ANY($1::text[]) AND e.status = 'running' AND e.owner = $2
   AND EXISTS (SELECT 1 FROM history h
