@@ -41,6 +41,20 @@ def sockets_in(folder: str) -> list[str]:
     return sorted(name for name in os.listdir(folder) if name.endswith(".sock"))
 
 
+async def test_the_wake_folder_stays_while_a_store_is_open_and_goes_with_the_last(
+    short_dir: Path,
+) -> None:
+    db = short_dir / "polos.db"
+    folder = f"{db.resolve()}-wake"
+    async with PolosClient(database_url=url_of(db)):
+        async with PolosClient(database_url=url_of(db)):
+            assert len(sockets_in(folder)) == 2
+        assert len(sockets_in(folder)) == 1  # still there for the store left open
+    assert not os.path.exists(folder)
+    async with PolosClient(database_url=url_of(db)):  # and made again when needed
+        assert len(sockets_in(folder)) == 1
+
+
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
     """A folder with a short path, so that the wake folder goes beside the
@@ -63,9 +77,13 @@ async def test_a_client_process_wakes_a_sleepy_worker(tmp_path: Path, short_dir:
             assert result["status"] == "completed"
         finally:
             worker.stop()
-        # The worker removed its socket on its way out; ours goes on close.
+        # The worker removed its socket on its way out; ours goes on close,
+        # and the last one out takes the folder with it.
         assert len(sockets_in(folder)) == 1
-    assert sockets_in(folder) == []
+    assert not os.path.exists(folder)
+    assert sorted(os.listdir(short_dir)) == sorted(
+        name for name in os.listdir(short_dir) if name.startswith("polos.db")
+    )
 
 
 async def test_an_event_from_another_process_resumes_a_waiting_run(tmp_path: Path) -> None:
@@ -169,6 +187,5 @@ async def test_a_path_too_long_for_a_socket_uses_the_temporary_directory(
             assert (await handle.result(client, timeout=PROMPT))["status"] == "completed"
         finally:
             worker.stop()
-    assert sockets_in(folder) == []
-    os.rmdir(folder)
+    assert not os.path.exists(folder)
     assert not os.path.exists(f"{db}-wake")

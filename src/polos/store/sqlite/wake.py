@@ -11,7 +11,8 @@ PostgreSQL's (``q``, ``t``, ``e``, ``f:<id>``, ``c:<id>``, see
 :func:`~..hub.dispatch`); the payloads of one commit travel in one datagram,
 one per line.
 
-The folder is ``<database file>-wake/`` beside the file; when a socket path
+The folder is ``<database file>-wake/`` beside the file (the last store to
+close removes it again); when a socket path
 there would be too long for ``AF_UNIX`` (about 107 bytes) or the folder
 cannot be made, it is ``polos-<hash of the file's real path>`` under the
 temporary directory (private to the user). Processes that pick different
@@ -113,7 +114,7 @@ class Wake:
         # The file goes on close, or when the process exits without closing
         # the store (a worker's store stays open until then); SIGKILL leaves
         # it for the next sender to remove.
-        self._remove_file = weakref.finalize(self, _unlink, path, os.getpid())
+        self._remove_file = weakref.finalize(self, _unlink, path, folder, os.getpid())
 
     @classmethod
     def open(cls, database_path: str, hub: Hub) -> Wake | None:
@@ -137,7 +138,14 @@ class Wake:
         wake = cls(folder, path, sock, hub)
         try:
             sock.setblocking(False)
-            sock.bind(path)
+            try:
+                sock.bind(path)
+            except FileNotFoundError:
+                # The last other process left and removed the empty folder
+                # between our making it and binding: make it again, once.
+                if wake_folder(database_path) != folder:
+                    raise
+                sock.bind(path)
             wake._loop = asyncio.get_running_loop()
             wake._loop.add_reader(sock.fileno(), wake._readable)
         except (OSError, NotImplementedError, RuntimeError) as exc:
@@ -222,11 +230,16 @@ class Wake:
             dispatch(self._hub, payload)
 
 
-def _unlink(path: str, owner: int) -> None:
+def _unlink(path: str, folder: str, owner: int) -> None:
     if os.getpid() != owner:
         return  # a forked child exiting: the socket is still its parent's
     with contextlib.suppress(OSError):
         os.unlink(path)
+    # The last socket out removes the folder, so that closing every store
+    # leaves only the database files behind. rmdir refuses while another
+    # process's socket is there; one binding meanwhile makes it again.
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
 
 
 def _datagrams(payloads: Sequence[str]) -> Iterator[bytes]:
