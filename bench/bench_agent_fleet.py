@@ -13,6 +13,11 @@ ratio to the ideal (goal <= 1.3x), whether every run answered correctly (the
 final answer carries the sum of its tool results, as the fake saw them),
 the worker's peak memory (VmHWM) and LLM calls per second.
 
+First (unless ``--no-plain``) the floor: the same model calls made by
+fleet_plain_client.py, a process with the openai SDK and no engine; each
+case then also prints its wall time over that floor, which is what
+durability adds on top of the provider SDK's own cost.
+
 Then the same with the worker SIGKILLed once half the model calls were made,
 and a new worker started: every run must finish correctly, and no model call
 that was recorded as a step before the kill may reach the fake again (the
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
@@ -229,6 +235,29 @@ async def one_case(args: argparse.Namespace, folder: str, kill: bool) -> dict[st
     return result
 
 
+async def plain_case(args: argparse.Namespace) -> dict[str, Any]:
+    """The same model calls from a process with no engine (fleet_plain_client.py)."""
+    model = FleetModel(tools=args.tools)
+    turns = [model.answer] * (args.runs * (args.tools + 1) * 2)
+    with FakeOpenAIServer(turns, latency=args.latency) as fake:
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        fake_cpu = time.process_time()  # this process does little but serve the fake
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "fleet_plain_client.py"),
+            fake.base_url,
+            str(args.runs),
+            str(args.tools),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await child.communicate()
+        fake_cpu = time.process_time() - fake_cpu
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    result["fake_cpu_s"] = fake_cpu
+    result["llm_calls"] = model.total - (args.tools + 1)  # less the warm-up's
+    return result
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -273,15 +302,34 @@ async def main() -> None:
     parser.add_argument("--lease", type=float, default=30.0)
     parser.add_argument("--database-url", default=None, help="postgresql://... (default SQLite)")
     parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL case")
+    parser.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="skip the floor: the same model calls from a process with no engine",
+    )
     args = parser.parse_args()
     print(
         f"{args.runs} agent runs x {args.tools} tool calls, model latency {args.latency * 1000:.0f} ms, "
         f"{'PostgreSQL' if args.database_url else 'SQLite'}, one worker "
         f"({args.slots or 4 * args.runs} slots)"
     )
+    plain: dict[str, Any] | None = None
+    if not args.no_plain:
+        plain = await plain_case(args)
+        ideal = (args.tools + 1) * args.latency
+        print(
+            f"-- floor: the same model calls, openai SDK alone in one process, nothing recorded\n"
+            f"   wall {plain['wall_s']:.2f} s ({plain['wall_s'] / ideal:.2f}x the ideal); "
+            f"CPU {plain['cpu_s']:.2f} s (the fake's process {plain['fake_cpu_s']:.2f} s); "
+            f"{plain['llm_calls'] / plain['wall_s']:.0f} LLM calls/s; "
+            f"answers right {plain['right']}/{args.runs}"
+        )
     with tempfile.TemporaryDirectory() as folder:
         for kill in (False,) if args.no_kill else (False, True):
-            report(args, await one_case(args, folder, kill))
+            result = await one_case(args, folder, kill)
+            report(args, result)
+            if plain is not None:
+                print(f"   wall / the no-engine floor: {result['wall_s'] / plain['wall_s']:.2f}x")
 
 
 if __name__ == "__main__":
