@@ -41,6 +41,7 @@ from ..store import Claimed, EagerClaim, NewExecution, ServedWorkflow, Store, Wo
 from ..store.deployments import ANY_DEPLOYMENT
 from ..store.retention import PurgeCount
 from .client import PolosClient
+from .gc_freeze import freeze_once
 from .liveness import HOSTNAME, provably_dead
 from .settings import DEFAULT_DEPLOYMENT_ID, send_logs_to_file
 from .worker_resources import close_worker_resources
@@ -223,6 +224,8 @@ class Worker:
         ]
         if self._sweeps_retention:
             self._loops.append(asyncio.create_task(self._retention_loop(), name="polos-retention"))
+        # The process's import-time objects, out of every later full collection.
+        freeze_once()
         log.info(
             "worker started",
             extra=fields(
