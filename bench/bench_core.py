@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workflows", type=int, default=500, help="3-step workflows per throughput run"
     )
+    parser.add_argument(
+        "--callers",
+        type=int,
+        default=50,
+        help="concurrent callers submitting runs in the concurrent throughput cases",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the table shows medians")
     parser.add_argument(
         "--inner", type=int, default=3, help="timed N-step runs per process (their median counts)"
@@ -60,12 +66,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def plan(backend: str, with_dbos: bool) -> list[str]:
-    """The cases of one round, interleaved so that drift hits every engine alike."""
+    """The cases of one round, interleaved so that drift hits every engine alike.
+
+    The raw INSERT runs before and after the Polos steps cases (the ratios
+    take the mean of the two), and the concurrent throughput cases of both
+    engines run back to back, as do the one-after-another ones."""
     reference = "sqlite_insert" if backend == "sqlite" else "postgres_insert"
     dbos_steps = ["dbos_steps_sync", "dbos_steps_async"] if with_dbos else []
     dbos_tp = ["dbos_throughput_sync", "dbos_throughput_async"] if with_dbos else []
+    dbos_ctp = (
+        ["dbos_throughput_concurrent", "dbos_throughput_sync_concurrent"] if with_dbos else []
+    )
     polos_steps = ["polos_steps", "polos_steps_plain", "polos_steps_inline"]
-    return [reference, *polos_steps, *dbos_steps, "polos_throughput", *dbos_tp, "polos_replay"]
+    return [
+        reference,
+        *polos_steps,
+        f"{reference}_after",
+        *dbos_steps,
+        "polos_throughput",
+        *dbos_tp,
+        "polos_throughput_concurrent",
+        *dbos_ctp,
+        "polos_replay",
+    ]
 
 
 def run_child(case: str, target: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +111,12 @@ def run_child(case: str, target: dict[str, Any], params: dict[str, Any]) -> dict
 def run_rounds(
     args: argparse.Namespace, factory: TargetFactory, cases: list[str]
 ) -> tuple[Rounds, dict[str, str]]:
-    params = {"steps": args.steps, "workflows": args.workflows, "inner": args.inner}
+    params = {
+        "steps": args.steps,
+        "workflows": args.workflows,
+        "inner": args.inner,
+        "callers": args.callers,
+    }
     rounds: Rounds = {case: [] for case in cases}
     errors: dict[str, str] = {}
     for i in range(args.repeats):
@@ -198,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"polos from {source['path']} at {source.get('commit')}{dirty}")
     print(
         f"N={args.steps} steps (median of {args.inner} runs per process), "
-        f"M={args.workflows} workflows, {args.repeats} round(s)\n",
+        f"M={args.workflows} workflows ({args.callers} concurrent callers in the concurrent "
+        f"cases), {args.repeats} round(s)\n",
         flush=True,
     )
     try:
@@ -224,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                 "workflows": args.workflows,
                 "repeats": args.repeats,
                 "inner": args.inner,
+                "callers": args.callers,
             },
             "machine": info,
             "summary": summary,

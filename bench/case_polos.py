@@ -8,6 +8,7 @@ the public API.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections import Counter
@@ -110,6 +111,28 @@ async def polos_throughput(target: Target, params: dict[str, Any]) -> dict[str, 
         total = time.perf_counter() - started
     assert results == [i + 3 for i in range(m)], results[:5]
     return {"workflows_per_s": m / total, "total_s": total}
+
+
+async def polos_throughput_concurrent(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """M 3-step workflows submitted by ``callers`` concurrent callers (each its
+    own ``invoke``, as many clients submitting at once would), run by this one
+    process's embedded worker; M / wall time until every result is read."""
+    m, callers = int(params["workflows"]), int(params.get("callers", 50))
+    async with Polos(database_url=polos_url(target), workflows=[three_steps]) as polos:
+        await three_steps.run(polos, 0)
+        gate = asyncio.Semaphore(callers)
+
+        async def one(i: int) -> int:
+            async with gate:
+                handle = await three_steps.invoke(polos, i)
+            result: int = await polos.wait_for_result(handle.id)
+            return result
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one(i) for i in range(m)))
+        total = time.perf_counter() - started
+    assert results == [i + 3 for i in range(m)], results[:5]
+    return {"workflows_per_s": m / total, "total_s": total, "callers": callers}
 
 
 class CountingStore:

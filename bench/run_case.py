@@ -19,16 +19,20 @@ from typing import Any
 CASES: dict[str, tuple[str, str]] = {
     "sqlite_insert": ("case_reference", "sqlite_insert"),
     "postgres_insert": ("case_reference", "postgres_insert"),
+    "sqlite_insert_after": ("case_reference", "sqlite_insert"),
+    "postgres_insert_after": ("case_reference", "postgres_insert"),
     "polos_steps": ("case_polos", "polos_steps"),
     "polos_steps_plain": ("case_polos", "polos_steps_plain"),
     "polos_steps_inline": ("case_polos", "polos_steps_inline"),
     "polos_throughput": ("case_polos", "polos_throughput"),
+    "polos_throughput_concurrent": ("case_polos", "polos_throughput_concurrent"),
     "polos_replay": ("case_polos", "polos_replay"),
     "dbos_steps_sync": ("case_dbos", "dbos_steps_sync"),
     "dbos_steps_async": ("case_dbos", "dbos_steps_async"),
     "dbos_throughput_sync": ("case_dbos", "dbos_throughput_sync"),
     "dbos_throughput_async": ("case_dbos", "dbos_throughput_async"),
     "dbos_throughput_concurrent": ("case_dbos", "dbos_throughput_concurrent"),
+    "dbos_throughput_sync_concurrent": ("case_dbos", "dbos_throughput_sync_concurrent"),
 }
 
 RESULT_PREFIX = "BENCH-RESULT "
