@@ -7,8 +7,9 @@ resumes of an N-turn run: O(N^2) decoding per run. A worker that replays the
 same run again can reuse what it decoded last time.
 
 Safety rests on one check, not on invalidation: an entry is used only when
-the recorded output text is the very text it was decoded from. Decoding is a
-pure function of that text, so an equal text gives an equal value; a step
+the recorded output text is the very text it was decoded from (and, for a
+caller that shapes the decoded value, by the same shaping function). Decoding
+is a pure function of that text, so an equal text gives an equal value; a step
 that was reset and recorded again with another output (a retry, a fork, a
 replay from a step) simply misses. The key's execution id keeps runs apart.
 
@@ -21,6 +22,7 @@ size, whole runs evicted least recently used first.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from .. import serialization
@@ -36,7 +38,8 @@ class _RunOutputs:
     __slots__ = ("chars", "entries")
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[str, Any]] = {}
+        #: step key -> (output text, shaping function or None, value)
+        self.entries: dict[str, tuple[str, Any, Any]] = {}
         self.chars = 0
 
 
@@ -48,25 +51,32 @@ class DecodedOutputs:
         self.chars = 0
         self._runs: OrderedDict[str, _RunOutputs] = OrderedDict()
 
-    def decode(self, execution_id: str, row: StepRow) -> Any:
-        """``serialization.loads(row.output)``, reused when this exact text was decoded before."""
+    def decode(
+        self, execution_id: str, row: StepRow, shape: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """``serialization.loads(row.output)`` (passed through ``shape`` if given: a
+        pure function, such as pydantic models made of the decoded JSON), reused
+        when this exact text was decoded, and shaped by the same function, before."""
         text = row.output
         if text is None or len(text) > self.max_chars:
-            return serialization.loads(text)
+            value = serialization.loads(text)
+            return value if shape is None else shape(value)
         outputs = self._runs.get(execution_id)
         if outputs is not None:
             self._runs.move_to_end(execution_id)
             hit = outputs.entries.get(row.step_key)
             # ``is`` first: the same row object replays on a held run; ``==`` is a memcmp.
-            if hit is not None and (hit[0] is text or hit[0] == text):
-                return hit[1]
+            if hit is not None and hit[1] is shape and (hit[0] is text or hit[0] == text):
+                return hit[2]
         value = serialization.loads(text)  # raises before anything is kept
+        if shape is not None:
+            value = shape(value)
         if outputs is None:
             outputs = self._runs[execution_id] = _RunOutputs()
         old = outputs.entries.get(row.step_key)
         if old is not None:
             self._resize(outputs, -len(old[0]))
-        outputs.entries[row.step_key] = (text, value)
+        outputs.entries[row.step_key] = (text, shape, value)
         self._resize(outputs, len(text))
         self._evict(keep=execution_id)
         return value

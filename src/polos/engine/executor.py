@@ -98,6 +98,7 @@ async def execute(run: ExecutionRun) -> None:
         if span is not None:
             span.set_attribute("polos.outcome", str(run.stop_reason or "stopped"))
             span.end(failure)
+        run.let_go()  # a context copied during the attempt may outlive it: keep it small
 
 
 async def _call(run: ExecutionRun) -> Any:

@@ -518,21 +518,23 @@ class ExecutionRun:
         timeout: float | None,
         *,
         shared_output: bool = False,
+        shape: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Start the children ``prepare`` makes and park until the last one ends;
-        returns every child's outcome, in input order (replayed and
-        ``shared_output``: perhaps as decoded before, see :meth:`run_step`)."""
+        returns every child's outcome, in input order, passed through ``shape``
+        if given (a pure function of the decoded outcomes). Replayed and
+        ``shared_output``: perhaps as decoded and shaped before, see :meth:`run_step`."""
         recorded = self._take_key(step_key, StepKind.CHILDREN, "")
         if recorded is not None:
-            return self._replay(recorded, shared_output)
+            return self._replay(recorded, shared_output, shape)
         with _Spanned(self._span(StepKind.CHILDREN, step_key)):
             children = self._traced(await prepare())
             if not children:
                 await self._record(step_key, StepKind.CHILDREN, "", "[]")
-                value: Any = []
+                value: Any = [] if shape is None else shape([])
             else:
                 parked = await self._start_children(step_key, children, wait=True, timeout=timeout)
-                value = self._replay(await self._after_park(parked, step_key))
+                value = self._replay(await self._after_park(parked, step_key), False, shape)
         return value
 
     def _traced(self, children: Sequence[NewExecution]) -> Sequence[NewExecution]:
@@ -613,15 +615,18 @@ class ExecutionRun:
             raise Stopped(self.stop_reason)
         return recorded
 
-    def _replay(self, recorded: StepRow, shared: bool = False) -> Any:
+    def _replay(
+        self, recorded: StepRow, shared: bool = False, shape: Callable[[Any], Any] | None = None
+    ) -> Any:
         if recorded.state is not None:
             self.state = self.definition.initial_state(serialization.loads(recorded.state))
             self._state_json = recorded.state
         if recorded.error is not None:
             raise step_error_from_record(recorded)
         if shared and self.decoded is not None:
-            return self.decoded.decode(self.execution_id, recorded)
-        return serialization.loads(recorded.output)
+            return self.decoded.decode(self.execution_id, recorded, shape)
+        value = serialization.loads(recorded.output)
+        return value if shape is None else shape(value)
 
     async def _record(
         self,
@@ -707,6 +712,29 @@ class ExecutionRun:
     def _refused(self) -> NoReturn:
         self.stop(StopReason.FENCED)
         raise Stopped(_FENCED)
+
+    def let_go(self) -> None:
+        """Drop what only a live attempt needs, once it is over (its outcome stays).
+
+        A context copied while the run ran (``current_run`` is set in it) can
+        outlive the attempt by minutes: an HTTP client's cancelled 600-second
+        timeout stays in the event loop's timer heap, with its context, until it
+        would have fired, and asyncio purges cancelled timers only past 100 of
+        them. Each such context kept this object and with it every recorded step
+        (2N rows for an agent on its N-th tool call): tens of attempts' rows live
+        at once, walked by every full collection. What stays is what the
+        worker's log line reads."""
+        self.recorded = {}
+        self.used_keys = set()
+        self.ahead = set()
+        self.tasks = set()
+        self.main_task = None
+        self.topic_positions = {}
+        self.topic_locks = {}
+        self.decorated_step_counts = {}
+        self._deferred = None
+        self.state = None
+        self._state_json = None
 
     # stopping -------------------------------------------------------------------
     def stop(self, reason: StopReason) -> None:

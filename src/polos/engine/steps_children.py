@@ -129,10 +129,20 @@ class ChildSteps:
         decoded by an earlier attempt (see ``polos.engine.decoded_outputs``)."""
         run = self._run
         seconds = None if timeout is None else parse_duration(timeout)
-        outcomes = await run.wait_for_children(
-            step_key, _children(run, step_key, items), seconds, shared_output=shared_results
+        outcomes: list[BatchStepResult] = await run.wait_for_children(
+            step_key,
+            _children(run, step_key, items),
+            seconds,
+            shared_output=shared_results,
+            shape=_outcomes,
         )
-        return [BatchStepResult.model_validate(r) for r in outcomes]
+        # Shared (shared_results): the models are; the list is the caller's own.
+        return list(outcomes) if shared_results else outcomes
+
+
+def _outcomes(decoded: list[Any]) -> list[BatchStepResult]:
+    """The children's recorded outcomes as models (made once per worker when shared)."""
+    return [BatchStepResult.model_validate(r) for r in decoded]
 
 
 def _result_of(step_key: str, outcome: BatchStepResult) -> Any:
