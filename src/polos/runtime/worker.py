@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -56,6 +57,9 @@ DEFAULT_MAX_CONCURRENT = 100
 DEFAULT_RETENTION_SWEEP_SECONDS = 600.0
 #: Between two purge batches of a sweep: the database goes to the runs first.
 _SWEEP_PAUSE = 0.05
+#: How many runs this worker parked (and let go of) it remembers, most recent
+#: first: a child's completion here may take one back in its own transaction.
+_PARKED_REMEMBERED = 4096
 #: The shortest hold on the sweep's lease: longer than any batch, so a short
 #: interval never lets a second worker start while the first is mid-batch.
 _SWEEP_LEASE_SECONDS = 60.0
@@ -168,6 +172,8 @@ class Worker:
         self.hold_seconds = hold_seconds
         # Parked runs kept in memory, waiting to be claimed again by this worker.
         self._holds: dict[str, asyncio.Future[Claimed | None]] = {}
+        #: Runs that parked here and were let go (not held): ids, oldest first.
+        self._parked: OrderedDict[str, None] = OrderedDict()
         self.definitions: dict[str, WorkflowDefinition] = {}
         self._runs: dict[str, ExecutionRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -406,16 +412,34 @@ class Worker:
             self._slot_free.set()  # slots held for nothing: the claim loop may use them
 
     def resume_claim(self, parent_execution_id: str | None) -> EagerClaim | None:
-        """A claim for ``parent_execution_id`` if this worker holds it in memory.
+        """A claim for ``parent_execution_id`` if this worker holds it in memory,
+        or if it parked here and was let go (the store then returns it with its
+        steps, to replay; only a store with ``resumes_with_steps``, and only
+        into the slot the completing child gives up).
 
         Its child's completion may then claim it in the same transaction when
         that ends its wait (see ``Store.complete_and_resume``): no requeue, no
-        claim loop turn. The held coroutine takes no new slot."""
+        claim loop turn. A held coroutine takes no new slot."""
         if parent_execution_id is None or self._stopping:
             return None
         hold = self._holds.get(parent_execution_id)
         if hold is None or hold.done():
-            return None
+            if (
+                parent_execution_id not in self._parked
+                or not self.store.resumes_with_steps
+                # The completing child's slot is still counted: it is the one offered.
+                or self.max_concurrent_workflows - len(self._tasks) - self._reserved < 0
+            ):
+                return None
+            self._reserved += 1  # until resumed(): the claim loop must not fill it
+            return EagerClaim(
+                self.worker_id,
+                self.clock.now(),
+                self.lease_seconds,
+                (parent_execution_id,),
+                self.deployment_id,
+                replays=(parent_execution_id,),
+            )
         return EagerClaim(
             self.worker_id,
             self.clock.now(),
@@ -425,18 +449,25 @@ class Worker:
         )
 
     def resumed(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
-        """Give each run taken for ``claim`` to its held coroutine; one no longer
+        """Give each run taken for ``claim`` to its held coroutine, or start it
+        (one of ``claim.replays``: it replays from its steps); one no longer
         held (its hold ran out meanwhile) goes back to the queue, for the claim
         loop to take with its steps."""
+        self._reserved -= len(claim.replays)
         lease_until = time.monotonic() + claim.now + claim.lease_seconds - self.clock.now()
         for item in claimed:
-            hold = self._holds.get(item.execution.id)
-            if hold is None or hold.done() or self._stopping:
+            execution_id = item.execution.id
+            hold = self._holds.get(execution_id)
+            if execution_id in claim.replays and not self._stopping:
+                self._launch(item, lease_until)
+            elif hold is None or hold.done() or self._stopping:
                 task = asyncio.create_task(self._hand_back(item))
                 self._notifications.add(task)
                 task.add_done_callback(self._notifications.discard)
             else:
                 self._launch(item, lease_until)
+        if claim.replays and len(claimed) < len(claim.replays):
+            self._slot_free.set()  # the slot held for it: the claim loop may use it
 
     async def _hand_back(self, claimed: Claimed) -> None:
         execution = claimed.execution
@@ -473,6 +504,7 @@ class Worker:
 
     def _launch(self, claimed: Claimed, lease_until: float) -> None:
         execution = claimed.execution
+        self._parked.pop(execution.id, None)
         hold = self._holds.get(execution.id)
         if hold is not None and not hold.done():
             held = self._runs.get(execution.id)
@@ -522,6 +554,10 @@ class Worker:
         finally:
             self._runs.pop(run.execution_id, None)
             self._tasks.pop(run.execution_id, None)
+            if run.stop_reason is StopReason.SUSPENDED:
+                self._parked[run.execution_id] = None
+                if len(self._parked) > _PARKED_REMEMBERED:
+                    self._parked.popitem(last=False)
             self._slot_free.set()
             _log_outcome(run, time.monotonic() - started)
 

@@ -54,6 +54,10 @@ class Store(abc.ABC):
     hub: Hub
     #: Short human-readable name of the database, for logs and errors.
     description: str
+    #: Whether ``complete_and_resume`` takes the runs of ``resume.replays`` (waiting
+    #: runs the worker does not hold) and returns them with their recorded steps.
+    #: A store without it is never asked to (they are requeued and claimed).
+    resumes_with_steps: bool = False
 
     # lifecycle ------------------------------------------------------------
     @abc.abstractmethod
@@ -257,7 +261,9 @@ class Store(abc.ABC):
         (its last child ended), the parent may be claimed for ``resume.worker_id``
         in the same transaction, as a claim would (not on a queue with limits:
         admission decides those), and comes back without its steps (its worker
-        holds it in memory). The truth of the result is the completion's.
+        holds it in memory), or, if it is one of ``resume.replays`` (a store with
+        ``resumes_with_steps``), with every step recorded, read in that
+        transaction (its worker replays it). The truth of the result is the completion's.
 
         This default takes nothing: the parent is requeued and claimed as usual."""
         return Started(

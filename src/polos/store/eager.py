@@ -42,6 +42,10 @@ class EagerClaim:
     eligible: Collection[str]
     #: Stamped on an unpinned run it takes (the worker's deployment), as a claim does.
     deployment_id: str | None = None
+    #: Of a resume's ``eligible`` (``complete_and_resume``), the runs the worker does
+    #: not hold in memory: taken, they come back with their recorded steps, to replay.
+    #: Only for a store whose ``resumes_with_steps`` says it loads them.
+    replays: Collection[str] = ()
 
 
 @dataclass(slots=True)

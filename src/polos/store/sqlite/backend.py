@@ -144,7 +144,12 @@ class _Tx:
                         (execution_id, t, HistoryEvent.CLAIMED, row[6], claimed),
                     ),
                 )
-                self.taken.append(Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1]))
+                taken = Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1])
+                if execution_id in take.replays:
+                    # Not held by its worker: it replays, so it comes with every
+                    # step recorded, read in this transaction (the one just above too).
+                    taken.steps.extend(StepRow(*r) for r in self.q("list_steps", (execution_id,)))
+                self.taken.append(taken)
                 return
         self.q("insert_history", (execution_id, now, HistoryEvent.RESUMED, attempt, resumed))
         self.q("resolve_wait", (now, execution_id))
@@ -280,6 +285,8 @@ def _r(tx: _Tx, name: str, params: Sequence[Any] | Mapping[str, Any]) -> sqlite3
 
 
 class SQLiteStore(Store):
+    resumes_with_steps = True
+
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
