@@ -1,7 +1,7 @@
 """The engine's overhead per agent tool call, as their number grows.
 
     .venv/bin/python bench/bench_agent_tools.py [--database-url URL] [--sizes 10,200,1000]
-        [--fake-process] [--held-only]
+        [--fake-process] [--held-only | --replay-only]
 
 An agent against the fake OpenAI server makes N tool calls, one per model
 turn (each a durable child workflow), then answers. The figure is the
@@ -22,7 +22,8 @@ loaded machine it moves far less than the wall time, which also holds the
 waits for a core and for the GIL while the in-process fake works.
 ``--fake-process`` runs the fake in a process of its own instead of a thread
 (on a loaded machine each call then also waits for the scheduler to run the
-other process). ``--held-only`` skips the replaying cases.
+other process). ``--held-only`` skips the replaying cases, ``--replay-only``
+the held ones.
 """
 
 from __future__ import annotations
@@ -112,11 +113,25 @@ class FakeInProcess:
         self._process.join()
 
 
+class _CountOnly(list):  # type: ignore[type-arg]
+    """A fake's record of its requests that keeps their number, not their bodies.
+
+    The fake in a thread of this process would otherwise keep every request's
+    parsed JSON: ~N^2 message dicts for an N-call run (a million at N=1,000),
+    which the worker's full garbage collections then walk as if they were its
+    own. A model server's memory is not the worker's."""
+
+    def append(self, item: object) -> None:
+        super().append(None)
+
+
 async def one_run(url: str, calls: int, hold_seconds: float, own_process: bool = False) -> Case:
     turns = [Turn.call("ping", {"n": i}) for i in range(calls)] + [Turn.reply("done")]
     server: FakeOpenAIServer | FakeInProcess = (
         FakeInProcess(turns) if own_process else FakeOpenAIServer(turns)
     )
+    if isinstance(server, FakeOpenAIServer):
+        server.requests = _CountOnly()
     with server:
         pinger.provider_base_url, pinger._provider = server.base_url, None
         async with Polos(
@@ -187,7 +202,9 @@ async def main() -> None:
         action="store_true",
         help="run the fake model server in a process of its own (default: a thread of this one)",
     )
-    parser.add_argument("--held-only", action="store_true", help="skip the replaying cases")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--held-only", action="store_true", help="skip the replaying cases")
+    only.add_argument("--replay-only", action="store_true", help="skip the held cases")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     backend = "postgres" if args.database_url else "sqlite"
@@ -195,7 +212,8 @@ async def main() -> None:
     rows: list[Case] = []
     with tempfile.TemporaryDirectory() as tmp:
         await one_run(f"sqlite:///{tmp}/warm-up.db", 3, 10.0)  # first-use costs, untimed
-        for held in (True,) if args.held_only else (True, False):
+        modes = (True,) if args.held_only else (False,) if args.replay_only else (True, False)
+        for held in modes:
             for n in sizes:
                 # Small N is noisy on a shared machine: the median of a few runs.
                 repeats = 5 if n <= 20 else 3 if n <= 200 else 1
