@@ -746,3 +746,57 @@ async def test_kept_connections_go_back_to_the_pool_when_idle_or_used_long(
         assert acquired == 2, "a worn kept connection was given back and another taken"
     finally:
         await asyncio.wait_for(store.close(), 10)
+
+
+async def test_the_listeners_loss_and_return_wake_every_waiter_on_a_runs_end(
+    store: PostgresStore, admin: asyncpg.Connection, pg_url: str
+) -> None:
+    # While the listener is up a waiter on a run's end sleeps on the signal
+    # (polling only as a safety net); a NOTIFY sent while it is down is lost,
+    # so its loss wakes every such waiter (to poll), and so does its return.
+    app = pg_url.rsplit("application_name=", 1)[1]
+    assert store.finishes_signalled
+    first = store.hub.finished_future("a-run")
+    other = store.hub.finished_future("another-run")
+    await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name LIKE $1",
+        f"{app}%",
+    )
+    await asyncio.wait_for(asyncio.gather(first, other), 5)
+    again = store.hub.finished_future("a-run")
+    if not store.finishes_signalled:  # not back yet: its return wakes this one
+        await asyncio.wait_for(again, 10)
+    for _ in range(200):
+        if store.finishes_signalled:
+            break
+        await asyncio.sleep(0.05)
+    assert store.finishes_signalled, "the listener reconnected"
+
+
+async def test_a_waiter_is_woken_by_a_run_ended_in_another_process(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polos import PolosClient
+    from polos.runtime import client as client_module
+
+    # No safety-net poll within the test: only the end's NOTIFY can wake the waiter.
+    monkeypatch.setattr(client_module, "_POLL_SIGNALLED", 3600.0)
+
+    elsewhere, here = PostgresStore(pg_url), PostgresStore(pg_url)
+    elsewhere.hub = Hub()  # another process's: only its NOTIFY reaches this one
+    await elsewhere.open()
+    await here.open()
+    try:
+        async with PolosClient(store=here) as client:
+            new = new_execution()
+            await elsewhere.create_execution(new)
+            await claim_one(elsewhere, "w")
+            waiting = asyncio.ensure_future(client.wait_for_result(new.id, timeout=30))
+            await asyncio.sleep(0.2)  # the waiter reads its run (not ended), then sleeps
+            assert not waiting.done()
+            await elsewhere.complete_execution(new.id, 1, '"done"', time.time())
+            assert await asyncio.wait_for(waiting, 30) == "done"
+    finally:
+        await elsewhere.close()
+        await here.close()

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
     from ..engine.definition import WorkflowDefinition
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+#: A waiter's safety-net poll while the store signals every run's end
+#: (``Store.finishes_signalled``): thousands of runs awaited at once must not
+#: read their rows back every quarter second.
+_POLL_SIGNALLED = 5.0
 
 
 class LocalStarter(Protocol):
@@ -406,7 +410,7 @@ class PolosClient:
                     raise ExecutionNotFoundError(execution_id)
                 if row.status in FINAL_STATUSES:
                     return _outcome(row.id, row.status, row.result, row.error)
-                wait = poll
+                wait = _POLL_SIGNALLED if store.finishes_signalled else poll
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:

@@ -54,6 +54,15 @@ class Store(abc.ABC):
     hub: Hub
     #: Short human-readable name of the database, for logs and errors.
     description: str
+
+    @property
+    def finishes_signalled(self) -> bool:
+        """Whether every run's end, in any process, reaches this process's
+        ``hub`` as a signal right now (PostgreSQL: while its LISTEN connection
+        is up). A waiter then polls only as a safety net; when it is lost or
+        back, the store wakes every waiter on ``hub`` to read its run again."""
+        return False
+
     #: Whether ``complete_and_resume`` takes the runs of ``resume.replays`` (waiting
     #: runs the worker does not hold) and returns them with their recorded steps.
     #: A store without it is never asked to (they are requeued and claimed).

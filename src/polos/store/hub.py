@@ -89,6 +89,15 @@ class Hub:
             if not fut.done():
                 fut.get_loop().call_soon_threadsafe(_resolve, fut)
 
+    def wake_finished_waiters(self) -> None:
+        """Wake every waiter on a run's end, to read its run again (the signals
+        of ends may have been missed, or may stop coming)."""
+        waiting, self._finished = self._finished, {}
+        for futs in waiting.values():
+            for fut in futs:
+                if not fut.done():
+                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
+
     # results of completed executions --------------------------------------
     def execution_completed(self, execution_id: str, result: str) -> None:
         """A run this process completed (committed): keep a short result, so a

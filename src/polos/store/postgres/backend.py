@@ -105,6 +105,9 @@ class PostgresStore(Store):
         self._child_starts = GroupCommit(self._start_children_many)
         self._event_waits = GroupCommit(self._wait_for_events)
         self._publishes = GroupCommit(self._publish_many)
+        # Reads of single runs asked for while one is in flight share the next
+        # statement (nothing to commit: just one round trip instead of many).
+        self._reads: GroupCommit[str, ExecutionRow | None] = GroupCommit(self._get_many)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -125,6 +128,14 @@ class PostgresStore(Store):
     def listening(self) -> bool:
         """Whether the NOTIFY listener is connected right now (for tests and operators)."""
         return self._listener is not None and self._listener.listening
+
+    @property
+    def finishes_signalled(self) -> bool:
+        # Every end of a run (polos_finish, polos_finish_resume, polos_end_tree)
+        # sends 'f:<id>' or 'c:<id>' in its transaction; while the listener is
+        # connected each one reaches the hub. Its loss and return wake every
+        # waiter (listener.py), so none sleeps through a NOTIFY it missed.
+        return self.listening
 
     # plumbing ----------------------------------------------------------------
     async def _fetchval(self, what: str, query: str, *args: Any) -> Any:
@@ -1381,8 +1392,15 @@ class PostgresStore(Store):
 
     # reading ---------------------------------------------------------------------------
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
-        row = await self._fetchrow("reading an execution", "get_execution", execution_id)
-        return _execution(row) if row else None
+        return await self._reads.submit(execution_id)
+
+    async def _get_many(self, ids: Sequence[str]) -> list[ExecutionRow | None]:
+        if len(ids) == 1:
+            row = await self._fetchrow("reading an execution", "get_execution", ids[0])
+            return [_execution(row) if row else None]
+        rows = await self._fetch("reading executions", "get_executions", list(set(ids)))
+        found = {row["id"]: _execution(row) for row in rows}
+        return [found.get(execution_id) for execution_id in ids]
 
     async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
         if not prefix:

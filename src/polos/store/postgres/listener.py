@@ -98,9 +98,13 @@ class Listener:
                 log.debug("%s: the notification listener is back", self._description)
                 self._hub.work_queued()
                 self._hub.timer_set()
+                self._hub.wake_finished_waiters()  # ends missed while it was down
             await self._watch(conn, lost)
         finally:
             self._listening.clear()
+            # Waiters that slept on the signal read their run again and poll
+            # (PostgresStore.finishes_signalled is now False).
+            self._hub.wake_finished_waiters()
             conn.terminate()
 
     async def _watch(self, conn: Any, lost: asyncio.Event) -> None:

@@ -683,6 +683,11 @@ FROM workers ORDER BY started_at
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
 
+-- name: get_executions
+-- get_execution for many ids at once (reads asked for in the same moment,
+-- e.g. many callers waiting for their runs' results): one round trip.
+SELECT EXECUTION_COLUMNS FROM executions WHERE id = ANY($1::text[])
+
 -- name: find_execution_ids
 -- In any collation a string sorts at or after its own prefix, so the primary key
 -- is read from $1 on; starts_with keeps the test exact (no LIKE wildcards).

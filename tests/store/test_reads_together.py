@@ -1,0 +1,27 @@
+"""Contract: many runs read at the same moment (e.g. many callers waiting for
+their results). On PostgreSQL reads asked for while one is in flight share
+one statement; each caller must still get its own run, or None."""
+
+from __future__ import annotations
+
+import asyncio
+
+from polos.store import Store
+
+from .kit import T0, new_execution, running
+
+
+async def test_runs_read_together_each_get_their_own(store: Store) -> None:
+    queued = [new_execution() for _ in range(6)]
+    for new in queued:
+        await store.create_execution(new)
+    taken = await running(store, "busy")
+    await store.complete_execution(taken.execution.id, 1, '"done"', T0 + 3)
+    ids = [n.id for n in queued] + [taken.execution.id, "no-such-run", queued[0].id]
+
+    rows = await asyncio.gather(*(store.get_execution(i) for i in ids))
+
+    assert [None if r is None else r.id for r in rows] == [*ids[:7], None, ids[0]]
+    assert [r.status for r in rows if r is not None] == ["queued"] * 6 + ["completed", "queued"]
+    finished = rows[6]
+    assert finished is not None and finished.result == '"done"'
