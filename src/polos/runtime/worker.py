@@ -65,6 +65,10 @@ _PARKED_REMEMBERED = 4096
 _SWEEP_LEASE_SECONDS = 60.0
 
 
+#: Database connections a worker opens at start (see ``Worker._warm_store``).
+_WARM_CONNECTIONS = 4
+
+
 def _serve_deployments(given: Iterable[str] | None) -> tuple[str, ...]:
     """``serve_deployments=``, else ``POLOS_SERVE_DEPLOYMENTS`` (comma-separated)."""
     if given is None:
@@ -204,6 +208,7 @@ class Worker:
             return
         self._resolve_definitions()
         await self.client.start()
+        await self._warm_store()
         self.tracer = tracer_from_env()
         now = self.clock.now()
         await self.store.register_worker(
@@ -287,6 +292,17 @@ class Worker:
             await wait_for_signal()
         finally:
             await self.stop()
+
+    async def _warm_store(self) -> None:
+        """Open now the database connections the first runs would wait for.
+
+        A PostgreSQL store opens one connection at start; a worker's first
+        run then waited for three more (its own operations, the claim, timer
+        and trigger loops' first turns at once), each a connect and a login in
+        the middle of the run. SQLite has nothing to open."""
+        warm = getattr(getattr(self.store, "db", None), "warm", None)
+        if warm is not None:
+            await warm(_WARM_CONNECTIONS)
 
     def _resolve_definitions(self) -> None:
         if not self._explicit:

@@ -92,6 +92,32 @@ class Database:
         if self._pool is None:
             self._pool = await self.outages.run("connecting", self._open_pool)
 
+    async def warm(self, connections: int) -> None:
+        """Open pooled connections now, up to ``connections`` kept ones in all.
+
+        A worker about to serve calls this: its first run would otherwise wait
+        for each connection its concurrent operations need (the run, the claim
+        and timer loops) to be opened, a TCP connect and a login apiece, in the
+        middle of the run. Opened concurrently, kept as :meth:`_run_pinned`
+        keeps them (idle ones go back to the pool after ``_KEPT_IDLE_S``).
+        Best effort: a connection that fails to open is left for later."""
+        pool = self._pool
+        want = min(connections, self.config.pool_size - 1) - self._pinned
+        if pool is None or want <= 0:
+            return
+        self._pinned += want
+        opened = await asyncio.gather(
+            *(pool.acquire() for _ in range(want)), return_exceptions=True
+        )
+        now = time.monotonic()
+        for conn in opened:
+            if isinstance(conn, BaseException):
+                self._pinned -= 1
+            elif self._pool is not pool:  # closed meanwhile
+                await self._unpin(pool, conn)
+            else:
+                self._idle.append(_Kept(pool, conn, 0, now))
+
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         # (One in use goes back when its operation ends: pool.close waits for it.)
