@@ -21,8 +21,10 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+import asyncpg
 import orjson
 
 from .. import payloads, resolutions, retries
@@ -532,7 +534,7 @@ class PostgresStore(Store):
 
     async def _record_steps(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         if len(rows) == 1:
-            return [bool(await self._fetchval("recording a step", "record_step", *rows[0]))]
+            return [await self.db.run("recording a step", partial(_record_one, rows[0]))]
         columns = [list(column) for column in zip(*rows, strict=True)]
         records = await self._fetch("recording steps", "record_steps", *columns)
         return [bool(r["ok"]) for r in records]
@@ -1687,6 +1689,18 @@ async def _admission(conn: Conn, queues: dict[str, QueueRow], now: float) -> Adm
 def _execution(row: Record) -> ExecutionRow:
     # Queries select EXECUTION_COLUMNS first, in ExecutionRow's field order.
     return ExecutionRow(*tuple(row)[:_EXECUTION_WIDTH])
+
+
+async def _record_one(params: tuple[Any, ...], conn: Conn, retrying: bool) -> bool:
+    """One step record: the plain insert, else record_step's full answer
+    (already recorded by this attempt, or fenced off), as one statement would."""
+    if not retrying:
+        try:
+            if await conn.fetchval(_Q["record_step_insert"], *params) is not None:
+                return True
+        except asyncpg.exceptions.UniqueViolationError:
+            pass  # nothing written; record_step says whether it is this attempt's
+    return bool(await conn.fetchval(_Q["record_step"], *params))
 
 
 def _step(fields: Sequence[Any], execution_id: str) -> StepRow:

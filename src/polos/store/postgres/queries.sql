@@ -399,6 +399,21 @@ WITH recorded AS (
 SELECT EXISTS (SELECT 1 FROM recorded)
        OR EXISTS (SELECT 1 FROM steps WHERE execution_id = $1 AND step_key = $2 AND attempt = $7)
 
+-- name: record_step_insert
+-- record_step's common case, cheaper for the server: a plain INSERT (no
+-- ON CONFLICT, no CTE), same FOR SHARE fencing. One row if recorded, none
+-- if fenced off; a step already recorded raises unique_violation (nothing
+-- written). In either of those cases the caller sends record_step, which
+-- tells whether this attempt's step is already there.
+INSERT INTO steps (
+    execution_id, step_key, kind, name, output, error, attempt, created_at, state, started_at
+)
+SELECT e.id, $2, $3, $4, $5, $6, e.attempt, $8, $9, $10
+FROM executions e
+WHERE e.id = $1 AND e.attempt = $7 AND e.status = 'running'
+FOR SHARE
+RETURNING 1
+
 -- name: begin_wait
 -- Parks on a timer, an event (topic, cursor), a suspend (data) or children
 -- (pending count); state, when given, is the workflow state to show.
