@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any
 
 from . import step_threads
@@ -46,6 +46,10 @@ def function_name(fn: Callable[..., Any]) -> str:
         # The common case, read without a failing attribute lookup: this runs on
         # every step, replayed ones included, where it is most of the cost.
         inner = fn.__dict__.get("__polos_step_fn__", fn)
+    elif type(fn) is MethodType and type(fn.__func__) is FunctionType:
+        # A bound method (the agent loop's LLM step): its attributes are its
+        # function's, and a missing one raised and caught cost ~1 us per replay.
+        inner = fn.__func__.__dict__.get("__polos_step_fn__", fn)
     else:
         inner = getattr(fn, "__polos_step_fn__", fn)
     return getattr(inner, "__qualname__", None) or type(inner).__qualname__
