@@ -183,9 +183,9 @@ class ChatStreamAccumulator:
 def _usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    result = Usage.of(usage.prompt_tokens, usage.completion_tokens)
+    inp, out = usage.prompt_tokens or 0, usage.completion_tokens or 0
     total = getattr(usage, "total_tokens", None)
-    return result.model_copy(update={"total_tokens": total}) if total else result
+    return Usage(input_tokens=inp, output_tokens=out, total_tokens=total or inp + out)
 
 
 def _finish_reason(raw: str | None, has_calls: bool) -> FinishReason:
