@@ -106,17 +106,22 @@ class Database:
         if pool is None or want <= 0:
             return
         self._pinned += want
-        opened = await asyncio.gather(
-            *(pool.acquire() for _ in range(want)), return_exceptions=True
-        )
-        now = time.monotonic()
-        for conn in opened:
-            if isinstance(conn, BaseException):
-                self._pinned -= 1
-            elif self._pool is not pool:  # closed meanwhile
+
+        async def open_one() -> None:
+            try:
+                conn = await pool.acquire()
+            except Exception:
+                self._pinned -= 1  # best effort: opened later, when needed
+                return
+            except BaseException:
+                self._pinned -= 1  # a cancelled start keeps nothing
+                raise
+            if self._pool is not pool:  # closed meanwhile
                 await self._unpin(pool, conn)
             else:
-                self._idle.append(_Kept(pool, conn, 0, now))
+                self._idle.append(_Kept(pool, conn, 0, time.monotonic()))
+
+        await asyncio.gather(*(open_one() for _ in range(want)))
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
