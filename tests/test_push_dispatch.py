@@ -268,3 +268,31 @@ async def test_steps_of_an_unknown_run(database_url: str) -> None:
         r = await s.http.post("/internal/executions/nope/complete", json={"worker_id": "w"})
         assert r.status_code == 404
         assert isinstance(r.json()["error"], str)
+
+
+async def test_a_run_pushed_during_the_held_runs_read_is_still_cancelled(
+    database_url: str,
+) -> None:
+    """The dispatcher now and then reads which runs SDK workers hold; a run it
+    pushes while that read is under way is not in the answer, and must not be
+    forgotten (its worker would never hear of its cancellation)."""
+    async with stand_in(running=1) as fake, serving(database_url) as s:
+        store: Store = s.state.store
+        read_started, let_read_end = asyncio.Event(), asyncio.Event()
+        real_read = store.runs_held_by
+
+        async def slow_read(owners: Any) -> Any:
+            held = await real_read(owners)
+            read_started.set()
+            await let_read_end.wait()
+            return held
+
+        await _register(s, fake, ["px_one"])
+        store.runs_held_by = slow_read  # type: ignore[method-assign]
+        await asyncio.wait_for(read_started.wait(), 30)  # a read holding nothing yet
+        run_id = await _run(s, "px_one")
+        await soon(lambda: [p["execution_id"] for p in fake.pushed] == [run_id])
+        let_read_end.set()
+        store.runs_held_by = real_read  # type: ignore[method-assign]
+        assert (await s.http.post(f"/api/v1/executions/{run_id}/cancel")).status_code == 200
+        await soon(lambda: fake.cancels == [run_id])

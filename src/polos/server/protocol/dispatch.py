@@ -373,15 +373,24 @@ class Dispatcher:
         """Learn from the database which runs each SDK worker holds (also those another
         server process pushed), and tell workers of the runs cancelled meanwhile."""
         # Only the SDK workers' runs, on the owner index: our own workers' are not read.
+        read_at = time.monotonic()
         running = await self.store.runs_held_by([w.worker_id for w in workers])
         held = {r.execution_id: r.owner for r in running}
+        attempts = {r.execution_id: r.attempt for r in running}
         for execution_id, worker_id in list(self._held.items()):
             if execution_id not in held and execution_id not in self._cancel_sent:
                 row = await self.store.get_execution(execution_id)
                 if row is not None and row.status == Status.CANCELLED:
                     await self._send_cancel(worker_id, execution_id)
+        # Runs this process claimed while the read was under way are not in it:
+        # dropping them would lose their lease renewals and their cancellation.
+        for execution_id, worker_id in self._held.items():
+            if execution_id not in held and self._since.get(execution_id, read_at) > read_at:
+                held[execution_id] = worker_id
+                if execution_id in self._attempts:
+                    attempts[execution_id] = self._attempts[execution_id]
         self._held = held
-        self._attempts = {r.execution_id: r.attempt for r in running}
+        self._attempts = attempts
         self._cancel_sent &= set(self._held)
         now = time.monotonic()
         self._since = {k: self._since.get(k, now) for k in self._held}
