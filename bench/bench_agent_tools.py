@@ -16,6 +16,13 @@ tool call on SQLite, <= 5 ms on PostgreSQL, and flat: N=1,000 within 1.5x of
 N=10. PostgreSQL (``--database-url postgresql://...``) gets a fresh schema per
 case, dropped afterwards.
 
+The replaying rows cannot be flat: the k-th resume replays the k-1 turns
+before it (their steps from the store, the loop's code between them again),
+so the overhead per tool call grows with N by design of replay (about 70 us
+per replayed turn on SQLite at the end of issue 17; see docs/durability.md,
+"When a run replays, and what a replay costs"). At N=10 a replaying call
+costs about what a held one does.
+
 ``cpu ms/call`` is the CPU time of the event loop's thread per tool call (the
 run, the SQLite store, the model client; not the fake's thread): on a shared,
 loaded machine it moves far less than the wall time, which also holds the
