@@ -148,7 +148,9 @@ class _Tx:
                 if execution_id in take.replays:
                     # Not held by its worker: it replays, so it comes with every
                     # step recorded, read in this transaction (the one just above too).
-                    taken.steps.extend(StepRow(*r) for r in self.q("list_steps", (execution_id,)))
+                    # (As a claim reads them: unordered, the run indexes them by key.)
+                    read = self.q("steps_of_many", (_json([execution_id]),))
+                    taken.steps.extend(StepRow(*r) for r in read)
                 self.taken.append(taken)
                 return
         self.q("insert_history", (execution_id, now, HistoryEvent.RESUMED, attempt, resumed))
