@@ -1,6 +1,6 @@
 """Contract: many runs read at the same moment (e.g. many callers waiting for
 their results). On PostgreSQL reads asked for while one is in flight share
-one statement; each caller must still get its own run, or None."""
+one statement; each caller must still get its own run (or step), or None."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 
 from polos.store import Store
 
-from .kit import T0, new_execution, running
+from .kit import T0, new_execution, running, step
 
 
 async def test_runs_read_together_each_get_their_own(store: Store) -> None:
@@ -25,3 +25,22 @@ async def test_runs_read_together_each_get_their_own(store: Store) -> None:
     assert [r.status for r in rows if r is not None] == ["queued"] * 6 + ["completed", "queued"]
     finished = rows[6]
     assert finished is not None and finished.result == '"done"'
+
+
+async def test_steps_read_together_each_get_their_own(store: Store) -> None:
+    runs = [(await running(store, f"q{i}")).execution.id for i in range(3)]
+    for i, eid in enumerate(runs):
+        for key in ("a", "b"):
+            assert await store.record_step(eid, 1, step(key, 1, f'"{key}{i}"'))
+    asked = [(eid, key) for eid in runs for key in ("b", "a")]
+    asked += [(runs[0], "missing"), ("no-such-run", "a"), (runs[2], "b")]
+
+    rows = await asyncio.gather(*(store.get_step(eid, key) for eid, key in asked))
+
+    got = [None if r is None else (r.execution_id, r.step_key, r.output) for r in rows]
+    assert got == [
+        *[(eid, key, f'"{key}{i}"') for i, eid in enumerate(runs) for key in ("b", "a")],
+        None,
+        None,
+        (runs[2], "b", '"b2"'),
+    ]

@@ -110,6 +110,9 @@ class PostgresStore(Store):
         # Reads of single runs asked for while one is in flight share the next
         # statement (nothing to commit: just one round trip instead of many).
         self._reads: GroupCommit[str, ExecutionRow | None] = GroupCommit(self._get_many)
+        self._step_reads: GroupCommit[tuple[str, str], StepRow | None] = GroupCommit(
+            self._get_steps_many
+        )
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -1417,8 +1420,21 @@ class PostgresStore(Store):
         return [StepRow(*row) for row in rows]
 
     async def get_step(self, execution_id: str, step_key: str) -> StepRow | None:
-        rows = await self._fetch("reading a step", "get_step", execution_id, step_key)
-        return StepRow(*rows[0]) if rows else None
+        return await self._step_reads.submit((execution_id, step_key))
+
+    async def _get_steps_many(self, keys: Sequence[tuple[str, str]]) -> list[StepRow | None]:
+        if len(keys) == 1:
+            rows = await self._fetch("reading a step", "get_step", *keys[0])
+            return [StepRow(*rows[0]) if rows else None]
+        wanted = list(set(keys))
+        rows = await self._fetch(
+            "reading steps",
+            "get_steps",
+            [execution_id for execution_id, _ in wanted],
+            [step_key for _, step_key in wanted],
+        )
+        found = {(row["execution_id"], row["step_key"]): StepRow(*row) for row in rows}
+        return [found.get(key) for key in keys]
 
     async def list_history(self, execution_id: str) -> list[HistoryRow]:
         rows = await self._fetch("reading the history", "list_history", execution_id)

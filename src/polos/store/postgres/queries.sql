@@ -734,6 +734,12 @@ ORDER BY created_at
 -- name: get_step
 SELECT STEP_COLUMNS FROM steps WHERE execution_id = $1 AND step_key = $2
 
+-- name: get_steps
+-- get_step for many (run, key) pairs at once (held runs taken back together
+-- each read the step that ended their wait): one round trip.
+SELECT STEP_COLUMNS FROM steps
+WHERE (execution_id, step_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+
 -- name: upsert_workflows
 INSERT INTO workflows (workflow_id, queue_name, workflow_type, deployment_id, definition, updated_at, created_at)
 SELECT w, q, k, d, f, $6, $6
