@@ -636,15 +636,24 @@ class Worker:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                runs = [run for run in self._runs.values() if not run.holding]
+                # Each run with the claim it held when the heartbeat left: a run
+                # that parks while the heartbeat is on its way is no longer
+                # "running" when the database reads it, so it comes back lost,
+                # yet it may be held here, or already taken back under a new
+                # claim (a new row) with a lease of its own. Stopping it then
+                # stranded it until that lease ran out, and made its model call
+                # again after.
+                runs = [(run, run.row) for run in self._runs.values() if not run.holding]
                 renewed_until = time.monotonic() + self.lease_seconds
                 lost = await self.store.heartbeat(
                     self.worker_id,
-                    [(run.execution_id, run.attempt) for run in runs],
+                    [(run.execution_id, run.attempt) for run, _ in runs],
                     self.clock.now(),
                     self.lease_seconds,
                 )
-                for run in runs:
+                for run, claim in runs:
+                    if run.holding or run.row is not claim:
+                        continue  # parked meanwhile: not what this heartbeat was about
                     if run.execution_id in lost:
                         run.stop(StopReason.LEASE_LOST)
                     else:
