@@ -329,7 +329,11 @@ async def main() -> None:
             result = await one_case(args, folder, kill)
             report(args, result)
             if plain is not None:
-                print(f"   wall / the no-engine floor: {result['wall_s'] / plain['wall_s']:.2f}x")
+                over = result["wall_s"] / plain["wall_s"]
+                print(
+                    f"   wall / the no-engine floor: {over:.2f}x (what durability adds; "
+                    f"<= {RATIO_GOAL}x: {verdict(over <= RATIO_GOAL)})"
+                )
 
 
 if __name__ == "__main__":
