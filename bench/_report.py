@@ -168,6 +168,20 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
             _best_dbos(rounds, "any_throughput", i),
         )
 
+    def best_tp_vs_dbos(i: int) -> float | None:
+        # Each engine submitted the way that is fastest for it on this database
+        # (SQLite takes one writer at a time: callers one after another win
+        # there; PostgreSQL batches concurrent callers' commits).
+        polos = [
+            v
+            for v in (
+                _metric(rounds, "polos_throughput", i),
+                _metric(rounds, "polos_throughput_concurrent", i),
+            )
+            if v is not None
+        ]
+        return div(max(polos), _best_dbos(rounds, "any_throughput", i)) if polos else None
+
     def replay_speedup(i: int) -> float | None:
         return div(_metric(rounds, "polos_steps", i), _metric(rounds, "polos_replay", i))
 
@@ -204,10 +218,16 @@ def ratios(rounds: Rounds, backend: str) -> list[Ratio]:
             None,
         ),
         Ratio(
-            "3-step wf/s, concurrent callers / fastest DBOS",
-            _paired(rounds, concurrent_tp_vs_dbos),
+            "3-step wf/s, each at its fastest: Polos / DBOS",
+            _paired(rounds, best_tp_vs_dbos),
             f">= {throughput_target:g}x",
             lambda v: v >= throughput_target,
+        ),
+        Ratio(
+            "3-step wf/s, concurrent callers / fastest DBOS",
+            _paired(rounds, concurrent_tp_vs_dbos),
+            "(context)",
+            None,
         ),
         Ratio(
             "3-step wf/s, one invoke after another / DBOS",
