@@ -439,6 +439,7 @@ class Worker:
         if parent_execution_id is None or self._stopping:
             return None
         hold = self._holds.get(parent_execution_id)
+        replays: tuple[str, ...] = ()
         if hold is None or hold.done():
             if (
                 parent_execution_id not in self._parked
@@ -448,20 +449,14 @@ class Worker:
             ):
                 return None
             self._reserved += 1  # until resumed(): the claim loop must not fill it
-            return EagerClaim(
-                self.worker_id,
-                self.clock.now(),
-                self.lease_seconds,
-                (parent_execution_id,),
-                self.deployment_id,
-                replays=(parent_execution_id,),
-            )
+            replays = (parent_execution_id,)
         return EagerClaim(
             self.worker_id,
             self.clock.now(),
             self.lease_seconds,
             (parent_execution_id,),
             self.deployment_id,
+            replays=replays,
         )
 
     def resumed(self, claim: EagerClaim, claimed: Sequence[Claimed]) -> None:
