@@ -26,8 +26,10 @@ import pytest
 from conftest import PG_DSN, drop_schema, new_database_url, require_postgres
 from polos import StoreUnavailableError
 from polos.store import EagerClaim, NewExecution, StepRow, store_from_url
+from polos.store.eager import Started
 from polos.store.hub import Hub
 from polos.store.postgres import PostgresStore
+from polos.store.postgres.backend import _ChildStart
 from polos.store.postgres.config import parse_url
 from polos.store.postgres.database import migrations
 from polos.store.postgres.group_commit import GroupCommit
@@ -422,6 +424,83 @@ async def test_writes_whose_reply_was_lost_are_retried_without_doubling(
     assert events == ["created", "claimed", "step_retry", "completed"]
     assert len(await store.list_steps(new.id)) == 1
     assert (await store.get_execution(new.id)).status == "completed"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["answered", "reply-lost"])
+async def test_one_batch_of_child_starts_gives_each_parent_its_own_outcome(
+    store: PostgresStore, lost: bool
+) -> None:
+    # One batch (one call of polos_start_children): a parent taking its child
+    # at once, a zombie, a parent refused for a child id that exists, and one
+    # starting children without waiting (a deferred step with them). With the
+    # reply lost, the retry finds what the first try committed.
+    parents = [new_execution() for _ in range(4)]
+    await store.create_executions(parents)
+    assert len(await store.claim("w", ["wf"], 4, time.time(), 30)) == 4
+    taker, zombie, refused, starter = (p.id for p in parents)
+    now = time.time()
+
+    def kid(
+        parent: str, key: str, execution_id: str | None = None, workflow_id: str = "kid"
+    ) -> NewExecution:
+        return NewExecution(
+            execution_id or str(uuid.uuid4()),
+            workflow_id,
+            "{}",
+            now,
+            parent_execution_id=parent,
+            root_execution_id=parent,
+            step_key=key,
+            child_index=0,
+            queue_name="kid",
+        )
+
+    taken, fenced, clash, queued = (
+        kid(taker, "t"),
+        kid(zombie, "t"),
+        kid(refused, "t", execution_id=starter),
+        kid(starter, "h", workflow_id="other"),  # a queued "kid" would keep taken's turn
+    )
+    starts = [
+        _ChildStart(taker, 1, "t", (taken,), True, None, now, None, None,
+                    EagerClaim("w", now, 30.0, {taken.id})),
+        _ChildStart(zombie, 2, "t", (fenced,), True, None, now, None, None),
+        _ChildStart(refused, 1, "t", (clash,), True, None, now, None, None),
+        _ChildStart(starter, 1, "h", (queued,), False, '"handles"', now, None, None,
+                    steps=(step("llm", 1, '"answer"'),)),
+    ]  # fmt: skip
+    plan = {"left": int(lost)}
+    store.db._pool = _LossyPool(store.db._pool, plan)
+    outcomes = await store._start_children_many(starts)
+    assert plan["left"] == 0
+    first, second, third, fourth = outcomes
+    assert isinstance(first, Started) and first
+    # The first try's child is running for w; after a lost reply its lease
+    # expires and it is claimed again (the retry cannot tell it apart).
+    assert [c.execution.id for c in first.claimed] == ([] if lost else [taken.id])
+    assert isinstance(second, Started) and not second and second.claimed == []
+    assert isinstance(third, ValueError) and starter in str(third)
+    assert isinstance(fourth, Started) and fourth and fourth.claimed == []
+
+    rows = {r.id: r for r in await store.list_executions(limit=50)}
+    assert (rows[taker].status, rows[taker].pending_children) == ("waiting", 1)
+    assert (rows[taken.id].status, rows[taken.id].owner, rows[taken.id].attempt) == (
+        "running",
+        "w",
+        1,
+    )
+    assert rows[zombie].status == rows[refused].status == "running"
+    assert fenced.id not in rows and rows[starter].workflow_id == "wf"
+    assert await store.list_steps(zombie) == await store.list_steps(refused) == []
+    assert rows[starter].status == "running" and rows[queued.id].status == "queued"
+    assert [(s.step_key, s.output) for s in await store.list_steps(starter)] == [
+        ("h", '"handles"'),
+        ("llm", '"answer"'),
+    ]
+    history = [h.event for h in await store.list_history(taker)]
+    assert history == ["created", "claimed", "waiting"], "each written once"
+    assert [h.event for h in await store.list_history(taken.id)] == ["created", "claimed"]
+    assert [h.event for h in await store.list_history(queued.id)] == ["created"]
 
 
 async def test_an_idempotency_key_returns_the_first_execution(store: PostgresStore) -> None:

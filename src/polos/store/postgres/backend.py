@@ -57,7 +57,7 @@ from ..records import (
 from ..retention import PurgeCount, check_statuses
 from ..spans import SpanRow, TraceSummary, astuple_span, span_queries
 from ..sql import load_queries
-from ..vocabulary import HistoryEvent, Status, StepKind, WaitKind
+from ..vocabulary import HistoryEvent, Status, WaitKind
 from .config import parse_url
 from .database import Conn, Database, Record
 from .group_commit import GroupCommit
@@ -80,6 +80,8 @@ _SCHEDULE_WIDTH = len(ScheduleRow.__dataclass_fields__)
 #: The fields of a run's end in the group commit of writes (finish's
 #: parameters); complete_and_resume adds its claim and the list to fill.
 _END_WIDTH = 6
+#: polos_start_children's outcome for a parent refused by a child id that exists.
+_REFUSED = 2
 
 
 def _json(value: Any) -> str:
@@ -707,65 +709,49 @@ class PostgresStore(Store):
             )
         )
 
-    async def _start_children_many(self, starts: Sequence[_ChildStart]) -> list[Started]:
-        async def body(conn: Conn, retrying: bool) -> list[Started]:
-            async with conn.transaction():
-                outcomes = [Started(False)] * len(starts)
-                for i in _lock_order([start.parent_id for start in starts]):
-                    outcomes[i] = await self._start_children_in(conn, starts[i], retrying)
-                return outcomes
+    async def _start_children_many(
+        self, starts: Sequence[_ChildStart]
+    ) -> list[Started | Exception]:
+        # One statement for the whole batch (polos_start_children), one round
+        # trip and one commit: each parent fenced by its own attempt, in id
+        # order (a lock order shared by batches), then its deferred steps, its
+        # children and its park or invoke step; a parent refused for a child
+        # id that exists gets the error alone, nothing of it written.
+        if len({start.parent_id for start in starts}) != len(starts):
+            # One run starting children twice at once (gathered calls): one by
+            # one, so the first to ask wins, as it always has.
+            return [(await self._start_children_many([start]))[0] for start in starts]
+        order = _lock_order([start.parent_id for start in starts])
+        params = _child_start_params([starts[i] for i in order])
+
+        async def body(conn: Conn, retrying: bool) -> list[Started | Exception]:
+            try:
+                rows = await conn.fetch(_Q["start_children"], *params, self.channel, retrying)
+            except asyncpg.exceptions.UniqueViolationError as exc:
+                if (exc.table_name, exc.column_name) != ("executions", "id") or not exc.detail:
+                    raise
+                # A child id inserted meanwhile by another transaction: the
+                # call wrote nothing (the group commit splits the batch then).
+                raise _exists(exc.detail) from None
+            outcomes: list[Started | Exception] = [Started(False) for _ in starts]
+            taken: list[list[Claimed]] = [[] for _ in starts]
+            for row in rows:
+                i = order[row["n"] - 1]
+                if row["id"] is not None:  # a child the parent's worker took at once
+                    taken[i].append(Claimed(_execution(row), event_cursor=row["event_cursor"]))
+                elif row["outcome"] == _REFUSED:  # nothing of that parent written
+                    outcomes[i] = _exists(row["refused"])
+                else:
+                    outcomes[i] = Started(bool(row["outcome"]), taken[i])
+            return outcomes
 
         outcomes = await self.db.run("starting child executions", body)
         if any(
-            ok and len(start.children) > len(ok.claimed)
+            isinstance(ok, Started) and ok and len(start.children) > len(ok.claimed)
             for start, ok in zip(starts, outcomes, strict=True)
         ):
             self.hub.work_queued()
         return outcomes
-
-    async def _start_children_in(self, conn: Conn, c: _ChildStart, retrying: bool) -> Started:
-        """One parent's children inside the batch's transaction, and its park
-        (``wait``) or its invoke step's record."""
-        if retrying and await _earlier_wait(conn, c.parent_id, c.attempt, c.step_key):
-            # Its children were taken (if any) by the first try: their leases
-            # expire and they are claimed again.
-            return Started(True)
-        if await conn.fetchval(_Q["fence"], c.parent_id, c.attempt) is None:
-            return Started(False)
-        for step in c.steps:  # deferred steps of the parent: they commit with the children
-            await conn.fetchval(_Q["record_step"], *_step_params(c.parent_id, c.attempt, step))
-        taken: list[Claimed] = []
-        if c.claim is not None and c.claim.eligible:
-            outcomes, taken = await self._insert_claimed_each(conn, c.children, c.claim, retrying)
-            refused = next((o for o in outcomes if isinstance(o, Exception)), None)
-            if refused is not None:
-                raise refused
-        else:
-            await self._insert_executions(conn, c.children, retrying)
-        if c.wait:
-            parked = await self._park(
-                conn,
-                c.parent_id,
-                c.attempt,
-                c.step_key,
-                WaitKind.CHILDREN,
-                c.wake_at,
-                c.now,
-                pending=len(c.children),
-                state=c.state,
-            )
-            return Started(parked, taken)
-        await conn.execute(
-            _Q["insert_step"],
-            c.parent_id,
-            c.step_key,
-            StepKind.INVOKE,
-            c.output,
-            None,
-            c.attempt,
-            c.now,
-        )
-        return Started(True, taken)
 
     async def complete_execution(
         self, execution_id: str, attempt: int, result: str, now: float, *, state: str | None = None
@@ -1751,13 +1737,79 @@ async def _ids_inserted(
         elif key is not None:
             outcomes.append(found.get(key, execution_id))
         else:
-            outcomes.append(
-                ValueError(
-                    f"an execution with id {execution_id!r} already exists: "
-                    "leave the id out to get a fresh one, or pass an idempotency key"
-                )
-            )
+            outcomes.append(_exists(execution_id))
     return outcomes
+
+
+def _exists(execution_id: str) -> ValueError:
+    """The error refusing a new run whose id exists (without an idempotency key)."""
+    return ValueError(
+        f"an execution with id {execution_id!r} already exists: "
+        "leave the id out to get a fresh one, or pass an idempotency key"
+    )
+
+
+def _child_start_params(starts: Sequence[_ChildStart]) -> list[list[Any]]:
+    """``start_children``'s arrays but the last two parameters: one entry per
+    parent, then their deferred steps (each with its parent's 1-based
+    position) and their children, parent after parent."""
+    parents: list[tuple[Any, ...]] = []
+    steps: list[tuple[Any, ...]] = []
+    news: list[NewExecution] = []
+    eager: list[bool] = []
+    for position, c in enumerate(starts, 1):
+        claim = c.claim if c.claim is not None and c.claim.eligible else None
+        wait_detail = _json(
+            {"step_key": c.step_key, "kind": WaitKind.CHILDREN, "wake_at": c.wake_at, "topic": None}
+        )
+        parents.append(
+            (
+                c.parent_id,
+                c.attempt,
+                c.step_key,
+                c.wait,
+                c.output,
+                c.now,
+                c.state,
+                c.wake_at,
+                wait_detail if c.wait else None,
+                claim.worker_id if claim else None,
+                claim.now if claim else None,
+                claim.now + claim.lease_seconds if claim else None,
+                _json({"owner": claim.worker_id, "eager": True}) if claim else None,
+                claim.deployment_id if claim else None,
+                len(c.children),
+            )
+        )
+        steps.extend(
+            (
+                position,
+                s.step_key,
+                s.kind,
+                s.name,
+                s.output,
+                s.error,
+                s.created_at,
+                s.state,
+                s.started_at,
+            )
+            for s in c.steps
+        )
+        news.extend(c.children)
+        eager.extend(claim is not None and new.id in claim.eligible for new in c.children)
+    return [
+        *_columns(parents, 15),
+        *_columns(steps, 9),
+        *_execution_arrays(news),
+        eager,
+    ]
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """``rows`` as ``width`` parallel lists (empty ones when there is no row)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _execution_arrays(news: Sequence[NewExecution]) -> list[list[Any]]:

@@ -501,6 +501,26 @@ FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float
      LATERAL (SELECT (r.taken).*) AS t
 ORDER BY f.f_n
 
+-- name: start_children
+-- start_children for many parents in one call (group commit): see
+-- polos_start_children. One row per parent (n, outcome, refused; the
+-- execution columns all NULL), then one per child it took at once.
+SELECT EXECUTION_COLUMNS, event_cursor, r.o_n AS n, r.o_outcome AS outcome,
+       r.o_refused AS refused
+FROM polos_start_children(
+         $1::text[], $2::int[], $3::text[], $4::boolean[], $5::text[], $6::float8[],
+         $7::text[], $8::float8[], $9::text[], $10::text[], $11::float8[], $12::float8[],
+         $13::text[], $14::text[], $15::int[], $16::int[],
+         $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::float8[],
+         $23::text[], $24::float8[],
+         $25::text[], $26::text[], $27::text[], $28::float8[], $29::text[], $30::text[],
+         $31::text[], $32::text[], $33::text[], $34::text[], $35::int[], $36::float8[],
+         $37::text[], $38::text[], $39::text[], $40::int[], $41::text[], $42::text[],
+         $43::text[], $44::text[], $45::boolean[], $46::text, $47::boolean)
+     WITH ORDINALITY AS r(o_n, o_outcome, o_refused, o_taken, k),
+     LATERAL (SELECT (r.o_taken).*) AS t
+ORDER BY r.k
+
 -- name: resumed_earlier
 -- After a dropped connection: the parent of $1 an earlier try of this very
 -- finish_resume_many claimed for worker $2 (its "claimed" entry at $3, detail $4).
