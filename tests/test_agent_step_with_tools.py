@@ -70,7 +70,8 @@ async def _tool_starts_blocked(database_url: str) -> AsyncIterator[None]:
     SQLite has one write lock, held here: the step and the children wait
     alike. On PostgreSQL only the children's insert waits (a trigger takes an
     advisory lock held here), so a step written apart from its children
-    would be committed, and seen, before the kill.
+    would be committed, and seen, before the kill. What waits when the
+    block ends is ended with it (the write dies with the worker).
     """
     if database_url.startswith("sqlite:///"):
         conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
@@ -99,8 +100,17 @@ async def _tool_starts_blocked(database_url: str) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            # Unlocked first: the dead worker's transaction waits on the lock
-            # while holding the table, and ends (uncommitted) once it has it.
+            # The dead worker's start of children is one statement, waiting on
+            # the lock: let through, it would commit (the server notices a
+            # client gone only when it next writes to it), as if the worker had
+            # died just after the commit. This test wants the write lost with
+            # the process, so that session ends first; then the lock goes.
+            await pg.execute(
+                """SELECT pg_terminate_backend(pid) FROM pg_locks
+                   WHERE locktype = 'advisory' AND NOT granted
+                     AND ((classid::bigint << 32) | objid::bigint) = $1""",
+                key,
+            )
             await pg.execute("SELECT pg_advisory_unlock($1)", key)
             await pg.execute(f'DROP TRIGGER hold_children ON "{schema}".executions')
     finally:
