@@ -300,9 +300,7 @@ class Worker:
         run then waited for three more (its own operations, the claim, timer
         and trigger loops' first turns at once), each a connect and a login in
         the middle of the run. SQLite has nothing to open."""
-        warm = getattr(getattr(self.store, "db", None), "warm", None)
-        if warm is not None:
-            await warm(_WARM_CONNECTIONS)
+        await self.store.warm(_WARM_CONNECTIONS)
 
     def _resolve_definitions(self) -> None:
         if not self._explicit:

@@ -76,6 +76,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    async def warm(self, connections: int) -> None:
+        """Open now, best effort, up to ``connections`` database connections that
+        concurrent operations will need (a worker about to serve calls this, so
+        its first run does not wait for connects and logins). Stores without
+        connections to open do nothing."""
+        return
+
     # submitting -----------------------------------------------------------
     @abc.abstractmethod
     async def create_execution(self, new: NewExecution) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("polos.store")
 
@@ -85,18 +85,14 @@ class Hub:
                 del self._finished[execution_id]
 
     def execution_finished(self, execution_id: str) -> None:
-        for fut in self._finished.pop(execution_id, ()):
-            if not fut.done():
-                fut.get_loop().call_soon_threadsafe(_resolve, fut)
+        _wake(self._finished.pop(execution_id, ()))
 
     def wake_finished_waiters(self) -> None:
         """Wake every waiter on a run's end, to read its run again (the signals
         of ends may have been missed, or may stop coming)."""
         waiting, self._finished = self._finished, {}
         for futs in waiting.values():
-            for fut in futs:
-                if not fut.done():
-                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
+            _wake(futs)
 
     # results of completed executions --------------------------------------
     def execution_completed(self, execution_id: str, result: str) -> None:
@@ -154,3 +150,10 @@ def _set_all(events: weakref.WeakSet[asyncio.Event]) -> None:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _wake(futs: Iterable[asyncio.Future[None]]) -> None:
+    """Resolve each of ``futs`` on its own loop (a waiter may be in another thread's loop)."""
+    for fut in futs:
+        if not fut.done():
+            fut.get_loop().call_soon_threadsafe(_resolve, fut)

@@ -144,6 +144,9 @@ class PostgresStore(Store):
         # waiter (listener.py), so none sleeps through a NOTIFY it missed.
         return self.listening
 
+    async def warm(self, connections: int) -> None:
+        await self.db.warm(connections)
+
     # plumbing ----------------------------------------------------------------
     async def _fetchval(self, what: str, query: str, *args: Any) -> Any:
         return await self.db.run(what, lambda conn, _r: conn.fetchval(_Q[query], *args))
