@@ -12,6 +12,7 @@ an event published and a wait parked can never miss each other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ...errors import SchemaConflictError, StoreUnavailableError
+from ...errors import SchemaConflictError, StoreError, StoreUnavailableError
 from .. import payloads, resolutions, retries
 from ..admission import Admission, admission_time, queues_served, rate_windows
 from ..api_keys import ApiKeyRow
@@ -55,6 +56,7 @@ from ..sql import load_migrations, load_queries
 from ..vocabulary import HistoryEvent, ResumedBy, Status, StepKind, WaitKind
 from .checkpoint import Checkpointer
 from .faults import Faults
+from .turn_batch import Pending, TurnBatch
 from .wake import Wake
 
 log = logging.getLogger("polos.store.sqlite")
@@ -70,6 +72,10 @@ _S = span_queries(__package__ or "polos.store.sqlite")
 for _word in (HistoryEvent, ResumedBy, Status, StepKind, WaitKind):
     sqlite3.register_adapter(_word, str)
 _BUSY_TIMEOUT_S = 0.005
+
+
+#: A write transaction's body: runs inside BEGIN ... COMMIT, returns the caller's value.
+Body = Callable[["_Tx"], Any]
 
 
 def _json(value: Any) -> str:
@@ -281,6 +287,16 @@ def _payloads(tx: _Tx) -> list[str]:
     return told
 
 
+def _settle_all(batch: list[Pending[Body]], exc: BaseException) -> None:
+    for _, fut in batch:
+        if fut.done():
+            continue
+        if isinstance(exc, asyncio.CancelledError):
+            fut.cancel()
+        else:
+            fut.set_exception(exc)
+
+
 def _r(tx: _Tx, name: str, params: Sequence[Any] | Mapping[str, Any]) -> sqlite3.Cursor:
     """Run one of retention's queries in ``tx``."""
     return tx.conn.execute(_R[name], params)
@@ -302,6 +318,7 @@ class SQLiteStore(Store):
         self._checkpointer: Checkpointer | None = None
         #: Tells other processes on this file of our transitions (see :mod:`.wake`).
         self._wake: Wake | None = None
+        self._batch: TurnBatch[Body] = TurnBatch(self._commit_together)
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -327,6 +344,7 @@ class SQLiteStore(Store):
             self._wake = Wake.open(self.path, self.hub)
 
     async def close(self) -> None:
+        await self._batch.drain()
         if self._wake is not None:
             self._wake.close()
             self._wake = None
@@ -384,7 +402,16 @@ class SQLiteStore(Store):
         return await self._faults.run(fn)
 
     async def _tx(self, body: Callable[[_Tx], T]) -> T:
-        """Run ``body`` in one write transaction, then fire the signals it earned."""
+        """Run ``body`` in one write transaction, then fire the signals it earned.
+
+        While other runs are moving in the same loop turn, the transaction
+        goes out with theirs (see :mod:`.turn_batch`)."""
+        if self._batch.wanted():
+            out: T = await self._batch.submit(body)
+            return out
+        return await self._tx_alone(body)
+
+    async def _tx_alone(self, body: Callable[[_Tx], T]) -> T:
         conn = self._db
 
         def run() -> tuple[T, _Tx]:
@@ -406,7 +433,68 @@ class SQLiteStore(Store):
         self._signal(tx)
         return out
 
+    async def _commit_together(self, batch: list[Pending[Body]]) -> None:
+        """One transaction for the bodies of a turn (see :mod:`.turn_batch`)."""
+
+        def run() -> list[tuple[asyncio.Future[Any], Any, _Tx]]:
+            conn = self._db
+            done = []
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for body, fut in batch:
+                    if not fut.done():  # a caller cancelled while it waited is skipped
+                        tx = _Tx(conn)
+                        done.append((fut, body(tx), tx))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return done
+
+        try:
+            done = await self._retry(run)
+        except StoreError as exc:  # the database itself, after retrying: everyone's
+            _settle_all(batch, exc)
+            return
+        except Exception as exc:
+            # One body refused (a constraint, a bad value) and nothing was
+            # written: each body again in its own transaction, so that only its
+            # caller gets the error.
+            if len(batch) == 1:
+                _settle_all(batch, exc)
+                return
+            for body, fut in batch:
+                if fut.done():
+                    continue
+                try:
+                    out = await self._tx_alone(body)
+                except Exception as alone:
+                    if not fut.done():
+                        fut.set_exception(alone)
+                else:
+                    if not fut.done():
+                        fut.set_result(out)
+            return
+        except BaseException as exc:  # cancelled: no caller may wait for ever
+            _settle_all(batch, exc)
+            raise
+        told: list[str] = []
+        for fut, out, tx in done:
+            self._signal_here(tx)
+            told.extend(_payloads(tx))
+            if not fut.done():
+                fut.set_result(out)
+        if self._wake is not None:
+            self._wake.send(told)
+
     def _signal(self, tx: _Tx) -> None:
+        self._signal_here(tx)
+        if self._wake is not None:
+            self._wake.send(_payloads(tx))
+
+    def _signal_here(self, tx: _Tx) -> None:
+        """Wake this process's waiters for what ``tx`` committed."""
         hub = self.hub
         for execution_id in tx.cancelled:
             hub.execution_cancelled(execution_id)
@@ -422,8 +510,6 @@ class SQLiteStore(Store):
             hub.events_published()
         if tx.timers:
             hub.timer_set()
-        if self._wake is not None:
-            self._wake.send(_payloads(tx))
 
     async def _one(self, query: str, params: Sequence[Any]) -> int:
         """One autocommit write statement; returns the number of rows it changed."""
