@@ -209,7 +209,8 @@ class ExecutionRun:
         recorded = self._take_key(step_key, StepKind.RUN, name)
         if recorded is not None:
             return self._replay(recorded, shared_output)
-        await self.flush_deferred()  # fn is user code: nothing is deferred across it
+        if self._deferred is not None:  # fn is user code: nothing is deferred across it
+            await self.flush_deferred()
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         retries = self._durable_retries_done(step_key)
         started = self.clock.now()
@@ -231,10 +232,14 @@ class ExecutionRun:
                     if span is not None:
                         span.set_attribute("polos.step.retries", retries)
                     await self._pause_to_retry(step_key, retries, policy.delay(exc, retries), exc)
+            row = self._row(step_key, StepKind.RUN, name, output, None, started)
             if defer is not None and defer(value):
-                self._deferred = self._row(step_key, StepKind.RUN, name, output, None, started)
+                self._deferred = row
             else:
-                await self._record(step_key, StepKind.RUN, name, output, started_at=started)
+                # _record's work, one frame fewer to resume on the write's reply.
+                if self._deferred is not None:  # another branch's, meanwhile
+                    await self.flush_deferred()
+                await self._write(row)
         return value
 
     async def value_step(self, step_key: str, kind: StepKind, make: Callable[[], Any]) -> Any:
@@ -638,7 +643,8 @@ class ExecutionRun:
         *,
         started_at: float | None = None,
     ) -> None:
-        await self.flush_deferred()
+        if self._deferred is not None:  # (checked here: a coroutine apiece costs every step)
+            await self.flush_deferred()
         await self._write(self._row(step_key, kind, name, output, error, started_at))
 
     def _row(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -102,7 +102,7 @@ class PostgresStore(Store):
         self._listener: Listener | None = None
         # Step records and run ends share one queue: a batch holding both goes
         # out as one statement (record_steps_and_finish), one commit.
-        self._writes = GroupCommit(self._write_many)
+        self._writes = GroupCommit(self._write_many, flush_one=self._write_one)
         self._parks = GroupCommit(self._park_many)
         self._creations = GroupCommit(self._create_many)
         self._eager_creations = GroupCommit(self._create_claimed_many)
@@ -537,8 +537,12 @@ class PostgresStore(Store):
         return count
 
     # steps, waits and outcomes ---------------------------------------------------
-    async def record_step(self, execution_id: str, attempt: int, step: StepRow) -> bool:
-        return await self._writes.submit((True, _step_params(execution_id, attempt, step)))
+    def record_step(
+        self, execution_id: str, attempt: int, step: StepRow
+    ) -> Coroutine[Any, Any, bool]:
+        # The queue's coroutine itself, not one awaiting it: every frame of a
+        # step's await chain is resumed again when its statement's reply comes.
+        return self._writes.submit((True, _step_params(execution_id, attempt, step)))
 
     async def _record_steps(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         if len(rows) == 1:
@@ -802,6 +806,17 @@ class PostgresStore(Store):
         return await self._writes.submit(
             (False, (execution_id, attempt, str(status), value, state, now))
         )
+
+    def _write_one(self, write: tuple[bool, tuple[Any, ...]]) -> Coroutine[Any, Any, bool]:
+        """``_write_many`` of a lone write (a step's record, most often)."""
+        is_step, row = write
+        if is_step:
+            return self.db.run("recording a step", partial(_record_one, row))
+        return self._finish_one(row)
+
+    async def _finish_one(self, row: tuple[Any, ...]) -> bool:
+        [ended] = await self._finish_many([row])
+        return ended
 
     async def _write_many(self, writes: Sequence[tuple[bool, tuple[Any, ...]]]) -> list[bool]:
         """Step records (``True``, record_step's parameters) and run ends

@@ -21,7 +21,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
 from ...errors import SchemaConflictError, StoreUnavailableError
 from .config import PostgresConfig
-from .resilience import Outages
+from .resilience import Outages, is_transient
 
 log = logging.getLogger("polos.store.postgres")
 T = TypeVar("T")
@@ -64,10 +64,16 @@ def migrations() -> list[tuple[int, str, str]]:
 
 @dataclass(slots=True)
 class _Kept:
-    """A connection kept out of its pool while idle, and how it has been used."""
+    """A connection kept out of its pool while idle, and how it has been used.
+
+    ``conn`` is the pool's proxy (released through it); ``direct`` the
+    connection behind it, which operations use: the proxy costs a Python call
+    per method (three per operation), for a check that a kept connection,
+    released only through :meth:`Database._unpin`, never needs."""
 
     pool: Any  # asyncpg.Pool
     conn: Conn
+    direct: Conn
     uses: int
     last_used: float
 
@@ -119,7 +125,7 @@ class Database:
             if self._pool is not pool:  # closed meanwhile
                 await self._unpin(pool, conn)
             else:
-                self._idle.append(_Kept(pool, conn, 0, time.monotonic()))
+                self._idle.append(_Kept(pool, conn, _direct(conn), 0, time.monotonic()))
 
         await asyncio.gather(*(open_one() for _ in range(want)))
 
@@ -141,6 +147,38 @@ class Database:
 
         ``retrying`` is true when an earlier try failed: it may have committed.
         """
+        # The common case first, without the retry loop's closure and frames
+        # (a step's record pays for every Python call here): an idle kept
+        # connection, no trim due. A failure goes on as the loop's first.
+        pool = self._pool
+        if self._idle and pool is not None:
+            now = time.monotonic()
+            kept = self._idle[-1]
+            if now < self._next_trim and kept.pool is pool and kept.uses < _KEPT_MAX_USES:
+                self._idle.pop()
+                conn = kept.direct
+                if _usable(conn):
+                    try:
+                        result = await body(conn, False)
+                    except Exception as exc:
+                        await self._unpin(pool, kept.conn)
+                        if not is_transient(exc):
+                            raise
+                        return await self.outages.run(what, self._attempt(body), after=exc)
+                    except BaseException:
+                        await self._unpin(pool, kept.conn)
+                        raise
+                    if not self._keep(pool, kept, now):
+                        await self._unpin(pool, kept.conn)
+                    self.outages.log.succeeded()
+                    return result
+                await self._unpin(pool, kept.conn)
+        return await self.outages.run(what, self._attempt(body))
+
+    def _attempt(
+        self, body: Callable[[Conn, bool], Awaitable[T]]
+    ) -> Callable[[bool], Awaitable[T]]:
+        """One try of ``body`` for :meth:`run`'s retry loop."""
 
         async def attempt(retrying: bool) -> T:
             pool = self._pool
@@ -163,7 +201,7 @@ class Database:
                 with contextlib.suppress(Exception):
                     await pool.release(conn)
 
-        return await self.outages.run(what, attempt)
+        return attempt
 
     async def _run_pinned(
         self, pool: Any, body: Callable[[Conn, bool], Awaitable[T]], retrying: bool
@@ -182,31 +220,41 @@ class Database:
         now = time.monotonic()
         if now >= self._next_trim:
             await self._trim_idle(now)
-        conn, uses = None, 0
+        found = None
         while self._idle:
             kept = self._idle.pop()
-            if kept.pool is pool and _usable(kept.conn) and kept.uses < _KEPT_MAX_USES:
-                conn, uses = kept.conn, kept.uses
+            if kept.pool is pool and _usable(kept.direct) and kept.uses < _KEPT_MAX_USES:
+                found = kept
                 break
             await self._unpin(kept.pool, kept.conn)
-        if conn is None:
+        if found is None:
             self._pinned += 1
             try:
                 conn = await pool.acquire()
             except BaseException:
                 self._pinned -= 1
                 raise
+            found = _Kept(pool, conn, _direct(conn), 0, now)
         try:
-            result = await body(conn, retrying)
+            result = await body(found.direct, retrying)
         except BaseException:
-            await self._unpin(pool, conn)
+            await self._unpin(pool, found.conn)
             raise
+        if not self._keep(pool, found, time.monotonic()):
+            await self._unpin(pool, found.conn)
+        return result
+
+    def _keep(self, pool: Any, kept: _Kept, now: float) -> bool:
+        """Put ``kept`` back with the idle ones after an operation, unless it
+        must go back to the pool (which the caller then does)."""
+        conn = kept.direct
         if self._pool is not pool or not _usable(conn) or conn.is_in_transaction():
             # Closed meanwhile (even while pinning), or a transaction left open.
-            await self._unpin(pool, conn)
-        else:
-            self._idle.append(_Kept(pool, conn, uses + 1, time.monotonic()))
-        return result
+            return False
+        kept.uses += 1
+        kept.last_used = now
+        self._idle.append(kept)
+        return True
 
     async def _trim_idle(self, now: float) -> None:
         """Give back kept connections idle for ``_KEPT_IDLE_S`` (checked once a second):
@@ -280,6 +328,13 @@ class Database:
                     "INSERT INTO polos_migrations VALUES ($1, $2, $3)", version, name, time.time()
                 )
                 log.info("%s: applied migration %s", self.description, name)
+
+
+def _direct(conn: Conn) -> Conn:
+    """The connection behind asyncpg's pool proxy (anything else as it is)."""
+    if isinstance(conn, asyncpg.pool.PoolConnectionProxy):
+        return getattr(conn, "_con", None) or conn
+    return conn
 
 
 def _usable(conn: Conn) -> bool:

@@ -41,8 +41,12 @@ class GroupCommit(Generic[R, T]):
         self,
         flush: Callable[[Sequence[R]], Awaitable[Sequence[T | Exception]]],
         max_batch: int = 500,
+        flush_one: Callable[[R], Awaitable[T]] | None = None,
     ) -> None:
         self._flush = flush
+        # A lone record's own write (what ``flush`` of a batch of one does, or
+        # raises in place of returning an exception), spared the lists.
+        self._flush_one = flush_one
         self._max_batch = max_batch
         self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._draining = False
@@ -61,6 +65,8 @@ class GroupCommit(Generic[R, T]):
         # when a worker dies mid-write, and every write is idempotent.
         self._draining = True
         try:
+            if self._flush_one is not None:
+                return await self._flush_one(row)
             [outcome] = await self._flush([row])
         finally:
             if self._pending:

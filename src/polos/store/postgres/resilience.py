@@ -79,13 +79,25 @@ class Outages:
         self.retry_seconds = retry_seconds
         self.log = OutageLog(description, log)
 
-    async def run(self, what: str, attempt: Callable[[bool], Awaitable[T]]) -> T:
-        """Run ``attempt(retrying)`` until it succeeds or the outage outlasts the budget."""
+    async def run(
+        self,
+        what: str,
+        attempt: Callable[[bool], Awaitable[T]],
+        after: Exception | None = None,
+    ) -> T:
+        """Run ``attempt(retrying)`` until it succeeds or the outage outlasts the budget.
+
+        ``after``: a transient failure of a first try made elsewhere; the
+        first try here is then already a retry."""
         delay = _FIRST_DELAY
         give_up_at: float | None = None
         retrying = False
+        pending = after
         while True:
             try:
+                if pending is not None:
+                    first, pending = pending, None
+                    raise first  # handled below, as a failure of this loop's own
                 result = await attempt(retrying)
             except Exception as exc:
                 if not is_transient(exc):
