@@ -597,9 +597,6 @@ WHERE topic = $1 AND ($2::double precision IS NULL OR seq < COALESCE(
 SELECT topic, count(*), max(seq), max(created_at) FROM events
 GROUP BY topic ORDER BY max(seq) DESC LIMIT $1
 
--- name: last_event_seq
-SELECT COALESCE(max(seq), 0) FROM events
-
 -- name: notify
 SELECT pg_notify($1, $2)
 

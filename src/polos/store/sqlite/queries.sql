@@ -277,9 +277,6 @@ ORDER BY child_index
 SELECT id, run_timeout_seconds, attempt FROM executions
 WHERE deadline_at <= ? AND status IN ('queued', 'running', 'waiting')
 
--- name: last_event_seq
-SELECT COALESCE(MAX(seq), 0) FROM events
-
 -- name: insert_event
 INSERT INTO events (id, topic, event_type, data, created_at) VALUES (?, ?, ?, ?, ?)
 RETURNING seq, id, topic, event_type, data, created_at
