@@ -287,6 +287,22 @@ def _payloads(tx: _Tx) -> list[str]:
     return told
 
 
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
+    """``work()`` between ``BEGIN IMMEDIATE`` and ``COMMIT``, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        out = work()
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full) may or may not have ended the
+        # transaction; one left open would make every later BEGIN fail,
+        # and the store would never recover once space was freed.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return out
+
+
 def _settle_all(batch: list[Pending[Body]], exc: BaseException) -> None:
     for _, fut in batch:
         if fut.done():
@@ -416,18 +432,7 @@ class SQLiteStore(Store):
 
         def run() -> tuple[T, _Tx]:
             tx = _Tx(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = body(tx)
-                conn.execute("COMMIT")
-            except BaseException:
-                # A failed COMMIT (disk full) may or may not have ended the
-                # transaction; one left open would make every later BEGIN fail,
-                # and the store would never recover once space was freed.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return out, tx
+            return _in_transaction(conn, lambda: body(tx)), tx
 
         out, tx = await self._retry(run)
         self._signal(tx)
@@ -438,19 +443,16 @@ class SQLiteStore(Store):
 
         def run() -> list[tuple[asyncio.Future[Any], Any, _Tx]]:
             conn = self._db
-            done = []
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+
+            def bodies() -> list[tuple[asyncio.Future[Any], Any, _Tx]]:
+                done = []
                 for body, fut in batch:
                     if not fut.done():  # a caller cancelled while it waited is skipped
                         tx = _Tx(conn)
                         done.append((fut, body(tx), tx))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return done
+                return done
+
+            return _in_transaction(conn, bodies)
 
         try:
             done = await self._retry(run)
