@@ -109,7 +109,8 @@ async def hold_parent_of_kids(ctx: WorkflowContext) -> list[int]:
 async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url: str) -> None:
     """Each child's completion ends the held parent's wait and claims the parent
     for this worker in that transaction (no requeue, no claim loop), on both
-    backends: the parent's history then says so, and the claim loop never takes it."""
+    backends: the parent's history then says so, the claim loop never takes it,
+    and the wait's outcome comes with that claim (the parent reads nothing back)."""
     BODY_RUNS.clear()
     async with Polos(
         database_url=database_url, workflows=[hold_parent_of_kids, hold_kid], hold_seconds=5
@@ -124,6 +125,14 @@ async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url
             return taken
 
         store.claim = counting_claim  # type: ignore[method-assign]
+        read_back: list[tuple[str, str]] = []
+        get_step = store.get_step
+
+        async def counting_get_step(execution_id: str, step_key: str):  # type: ignore[no-untyped-def]
+            read_back.append((execution_id, step_key))
+            return await get_step(execution_id, step_key)
+
+        store.get_step = counting_get_step  # type: ignore[method-assign]
         handle = await hold_parent_of_kids.invoke(polos)
         assert await handle.result(timeout=10) == [0, 10, 20, 4]
         info = await handle.get()
@@ -134,3 +143,5 @@ async def test_a_held_parent_is_taken_back_by_its_childs_completion(database_url
     assert taken_by_loop == [], "every resume came with its child's completion"
     assert all((e.detail or {}).get("eager") is True for e in claimed[1:])
     assert [e.attempt for e in claimed] == [1, 2, 3, 4]
+    parent_reads = [key for execution_id, key in read_back if execution_id == handle.id]
+    assert parent_reads == [], "each wait's outcome came with the completion that ended it"

@@ -4,7 +4,7 @@ Method: ``complete_and_resume`` (see ``Store.complete_and_resume``). It is
 ``complete_execution``; a store may also claim, in that transaction, the
 parent whose wait it ended, for the worker that holds the parent in memory,
 as a claim would (same lease, attempt, history), except on a queue with
-limits. Both stores do (SQLite in its transaction, PostgreSQL in
+limits; the parent comes with the outcome of that wait, as stored. Both stores do (SQLite in its transaction, PostgreSQL in
 polos_finish_resume); a parent they leave requeues for an ordinary claim.
 """
 
@@ -43,7 +43,9 @@ async def test_the_last_childs_completion_takes_the_held_parent(store: Store) ->
     assert [o["result"] for o in orjson.loads(recorded.output)] == ["a", "b"]
     history = await store.list_history(pid)
     [taken] = last.claimed
-    assert taken.steps == [], "its worker holds it: no steps are loaded"
+    # Its worker holds it: of its steps only the outcome of the wait this ended
+    # comes with it, exactly as stored, so the worker need not read it back.
+    assert taken.steps == [recorded]
     parent_row = await store.get_execution(pid)
     assert taken.execution == parent_row
     assert taken.event_cursor == parent.event_cursor

@@ -698,7 +698,11 @@ class ExecutionRun:
             if claimed is not None:
                 self.row, self.attempt = claimed.execution, claimed.execution.attempt
                 self.event_cursor = claimed.event_cursor
-                step = await self.store.get_step(self.execution_id, step_key)
+                # The store may hand the wait's outcome over with the claim that
+                # resumed it (see Store.complete_and_resume); else it is read.
+                step = _outcome_of(claimed, step_key) or await self.store.get_step(
+                    self.execution_id, step_key
+                )
                 if step is None:  # requeued for another reason: start over by replay
                     await self.store.release_execution(
                         self.execution_id, self.attempt, self.clock.now()
@@ -754,6 +758,13 @@ class ExecutionRun:
         for task in self.tasks:
             if task is not me and not task.done():
                 task.cancel()
+
+
+def _outcome_of(claimed: Claimed, step_key: str) -> StepRow | None:
+    for step in claimed.steps:
+        if step.step_key == step_key:
+            return step
+    return None
 
 
 def _retry_key(step_key: str, retry: int) -> str:

@@ -276,10 +276,12 @@ class Store(abc.ABC):
         """``complete_execution``; when that requeues a parent in ``resume.eligible``
         (its last child ended), the parent may be claimed for ``resume.worker_id``
         in the same transaction, as a claim would (not on a queue with limits:
-        admission decides those), and comes back without its steps (its worker
-        holds it in memory), or, if it is one of ``resume.replays`` (a store with
-        ``resumes_with_steps``), with every step recorded, read in that
-        transaction (its worker replays it). The truth of the result is the completion's.
+        admission decides those), and comes back with no steps but, optionally, the
+        outcome of the wait this ended, as stored (its worker holds it in memory
+        and would otherwise read that one step back), or, if it is one of
+        ``resume.replays`` (a store with ``resumes_with_steps``), with every step
+        recorded, read in that transaction (its worker replays it). The truth of
+        the result is the completion's.
 
         This default takes nothing: the parent is requeued and claimed as usual."""
         return Started(

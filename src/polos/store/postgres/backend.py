@@ -916,7 +916,10 @@ class PostgresStore(Store):
                 i = order[record["n"] - 1]
                 outcomes[i] = record["outcome"]
                 if record["id"] is not None:
-                    taken[i] = [Claimed(_execution(record), event_cursor=record["event_cursor"])]
+                    parent = Claimed(_execution(record), event_cursor=record["event_cursor"])
+                    if record["ts_key"] is not None:  # its wait's outcome, as stored
+                        parent.steps.append(_taken_step(record))
+                    taken[i] = [parent]
             if retrying:
                 # The first try may have committed before the connection dropped:
                 # start what it took rather than leave it to its lease's expiry.
@@ -1728,6 +1731,22 @@ def _step(fields: Sequence[Any], execution_id: str) -> StepRow:
     step_key, kind, name, output, error, attempt, created_at, state, started_at = fields
     return StepRow(
         step_key, kind, name, output, error, attempt, created_at, execution_id, state, started_at
+    )
+
+
+def _taken_step(record: Any) -> StepRow:
+    """The wait outcome ``finish_resume_many`` returns with a parent it took (ts_*)."""
+    return StepRow(
+        record["ts_key"],
+        record["ts_kind"],
+        record["ts_name"],
+        record["ts_output"],
+        record["ts_error"],
+        record["ts_attempt"],
+        record["ts_at"],
+        record["id"],
+        record["ts_state"],
+        record["ts_started"],
     )
 
 

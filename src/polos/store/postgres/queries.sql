@@ -488,8 +488,14 @@ FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float
 -- Store.complete_and_resume). Each call runs in input order with fresh
 -- snapshots, as in finish_many. The taken parent's columns come from the
 -- function's result, not from a fresh read: this statement's snapshot
--- predates the function's writes; all NULL when nothing was taken.
-SELECT EXECUTION_COLUMNS, event_cursor, r.outcome, f.f_n AS n
+-- predates the function's writes; all NULL when nothing was taken. So do
+-- the taken parent's wait outcome (ts_*, see migration 0026).
+SELECT EXECUTION_COLUMNS, event_cursor, r.outcome, f.f_n AS n,
+       (r.taken_step).step_key AS ts_key, (r.taken_step).kind AS ts_kind,
+       (r.taken_step).name AS ts_name, (r.taken_step).output AS ts_output,
+       (r.taken_step).error AS ts_error, (r.taken_step).attempt AS ts_attempt,
+       (r.taken_step).created_at AS ts_at, (r.taken_step).state AS ts_state,
+       (r.taken_step).started_at AS ts_started
 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::float8[],
             $7::text[], $8::text[], $9::float8[], $10::float8[], $11::text[], $12::text[])
      WITH ORDINALITY AS f(f_id, f_attempt, f_status, f_value, f_state, f_now, f_parents,

@@ -124,14 +124,18 @@ class _Tx:
         error: str | None,
         attempt: int,
         now: float,
-    ) -> None:
-        self.q("insert_step", (execution_id, key, kind, output, error, attempt, now))
+    ) -> bool:
+        """Insert the step; False when its key was recorded already (nothing written)."""
+        cursor = self.q("insert_step", (execution_id, key, kind, output, error, attempt, now))
+        return cursor.rowcount > 0
 
     def resolve_wait(
         self, execution_id: str, key: str, attempt: int, now: float, how: resolutions.Resolution
     ) -> None:
         """Record the waiting step's outcome and requeue the execution."""
-        self.insert_step(execution_id, key, how.step_kind, how.output, how.error, attempt, now)
+        written = self.insert_step(
+            execution_id, key, how.step_kind, how.output, how.error, attempt, now
+        )
         resumed = _json({"step_key": key, "by": how.by})
         take = self.take
         if take is not None and execution_id in take.eligible:
@@ -157,6 +161,21 @@ class _Tx:
                     # (As a claim reads them: unordered, the run indexes them by key.)
                     read = self.q("steps_of_many", (_json([execution_id]),))
                     taken.steps.extend(StepRow(*r) for r in read)
+                elif written:
+                    # Held in memory: it reads only this outcome, and here it is as
+                    # stored, so its coroutine carries on without reading it back.
+                    taken.steps.append(
+                        StepRow(
+                            key,
+                            how.step_kind,
+                            "",
+                            how.output,
+                            how.error,
+                            attempt,
+                            now,
+                            execution_id,
+                        )
+                    )
                 self.taken.append(taken)
                 return
         self.q("insert_history", (execution_id, now, HistoryEvent.RESUMED, attempt, resumed))
