@@ -28,6 +28,15 @@ median over rounds is compared with the goals:
 * K processes vs 1: I/O-bound steps >= 0.7 x K (capacity adds up);
   trivial steps >= 0.9x (this bench's own floor: on a machine whose CPU is
   already full, more processes must at least not cost throughput).
+
+Each case also prints what one workflow cost: the database's commits
+(``xact_commit`` of pg_stat_database, so the bench wants the database to
+itself), and CPU time split between the worker processes, this process (the
+client) and the rest of the machine (mostly the database server), from the
+first submission to the last completion, read from /proc (Linux only). They show where added
+processes spend: each process's group commit batches only the runs it holds,
+so K processes make smaller batches, more commits and more statements per
+workflow than one.
 """
 
 from __future__ import annotations
@@ -37,13 +46,16 @@ import asyncio
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -88,9 +100,52 @@ async def submit(client: PolosClient, workflows: int, how: str, callers: int) ->
     await asyncio.gather(*(one(i) for i in range(workflows)))
 
 
+@dataclass
+class Cost:
+    """What one case's workflows cost, per workflow (see the module's docstring)."""
+
+    commits: float
+    worker_cpu_ms: float
+    client_cpu_ms: float
+    other_cpu_ms: float
+
+
+def _machine_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _workers_cpu_s(procs: list[WorkerProcess]) -> float:
+    """CPU seconds the (live) worker processes have used so far (/proc/PID/stat)."""
+    total = 0
+    for worker in procs:
+        with open(f"/proc/{worker.proc.pid}/stat") as stat:
+            # Fields after the command's closing parenthesis; utime, stime are 14, 15.
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _commits(admin: Any) -> int:
+    # Counters reach pg_stat_database when a backend's stats are flushed (at
+    # most a second late): the caller waits before the second reading.
+    value = await admin.fetchval(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return int(value)
+
+
 async def run_case(
     dsn: str, workers: int, workflows: int, step_seconds: float, slots: int, how: str, callers: int
-) -> float:
+) -> tuple[float, Cost]:
     schema = f"scale_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(dsn)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
@@ -102,6 +157,9 @@ async def run_case(
         procs = await asyncio.to_thread(workers_for, workers, url, step_seconds, slots, workdir)
         try:
             async with PolosClient(database_url=url) as client:
+                await asyncio.sleep(1.0)  # the workers' start-up out of the counters
+                commits, machine = await _commits(admin), _machine_cpu_s()
+                mine, worker_cpu = _own_cpu_s(), _workers_cpu_s(procs)
                 start = time.perf_counter()
                 await submit(client, workflows, how, callers)
                 while True:
@@ -111,9 +169,23 @@ async def run_case(
                     if done >= workflows:
                         break
                     await asyncio.sleep(0.02)
-                return workflows / (time.perf_counter() - start)
+                rate = workflows / (time.perf_counter() - start)
+                machine = _machine_cpu_s() - machine
+                mine = _own_cpu_s() - mine
+                worker_cpu = _workers_cpu_s(procs) - worker_cpu
         finally:
             await stop_workers(procs)
+        await asyncio.sleep(1.0)
+        commits = await _commits(admin) - commits
+        per = 1000 / workflows
+        cost = Cost(
+            commits=commits / workflows,
+            worker_cpu_ms=worker_cpu * per,
+            client_cpu_ms=mine * per,
+            # Clock ticks are coarse: clamp, it is an estimate.
+            other_cpu_ms=max(0.0, machine - worker_cpu - mine) * per,
+        )
+        return rate, cost
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
@@ -170,10 +242,11 @@ def main() -> None:
     args = parser.parse_args()
     with_dbos = not args.no_dbos and importlib.util.find_spec("dbos") is not None
     rounds: list[dict[str, float]] = []
+    costs: dict[str, list[Cost]] = {str(k): [] for k in PROCESSES}
     for r in range(args.repeats):
         rates: dict[str, float] = {}
         for k in PROCESSES:
-            rates[str(k)] = asyncio.run(
+            rates[str(k)], cost = asyncio.run(
                 run_case(
                     args.database_url,
                     k,
@@ -184,6 +257,7 @@ def main() -> None:
                     args.callers,
                 )
             )
+            costs[str(k)].append(cost)
             print(
                 f"  round {r + 1}/{args.repeats}: {k} worker process(es) {rates[str(k)]:>8.0f} wf/s"
             )
@@ -193,10 +267,15 @@ def main() -> None:
                 f"  round {r + 1}/{args.repeats}: DBOS, one process      {rates['dbos']:>8.0f} wf/s"
             )
         rounds.append(rates)
-    report(rounds, args, with_dbos)
+    report(rounds, costs, args, with_dbos)
 
 
-def report(rounds: list[dict[str, float]], args: argparse.Namespace, with_dbos: bool) -> None:
+def report(
+    rounds: list[dict[str, float]],
+    costs: dict[str, list[Cost]],
+    args: argparse.Namespace,
+    with_dbos: bool,
+) -> None:
     def median(key: str) -> float:
         return statistics.median(r[key] for r in rounds)
 
@@ -219,6 +298,21 @@ def report(rounds: list[dict[str, float]], args: argparse.Namespace, with_dbos: 
         print(
             f"{k:<18}{rate:>14.0f}{scale:>14.2f}x{f'>= {goal:.1f}x':>12}  {verdict(scale >= goal)}"
         )
+    print(
+        f"\nper workflow (median over rounds){'commits':>14}{'worker CPU':>13}"
+        f"{'client CPU':>13}{'rest (DB) CPU':>16}"
+    )
+    for k in PROCESSES:
+        mine = costs[str(k)]
+
+        def mid(field: str, mine: list[Cost] = mine) -> float:
+            return statistics.median(getattr(c, field) for c in mine)
+
+        print(
+            f"{k} worker process(es){'':<13}{mid('commits'):>14.2f}"
+            f"{mid('worker_cpu_ms'):>10.2f} ms{mid('client_cpu_ms'):>10.2f} ms"
+            f"{mid('other_cpu_ms'):>13.2f} ms"
+        )
     if with_dbos:
         vs = ratio("1", "dbos")
         print(f"\nDBOS, one process: {median('dbos'):.0f} wf/s")
@@ -227,6 +321,7 @@ def report(rounds: list[dict[str, float]], args: argparse.Namespace, with_dbos: 
             f"{verdict(vs >= DBOS_GOAL)}"
         )
     print("\nrounds: " + json.dumps(rounds))
+    print("costs: " + json.dumps({k: [asdict(c) for c in v] for k, v in costs.items()}))
 
 
 if __name__ == "__main__":
