@@ -221,6 +221,34 @@ async def test_unknown_workflow_ids_are_refused(polos: Polos) -> None:
         await handle.cancel(client)
 
 
+async def test_a_served_workflow_is_looked_up_once_per_client(polos: Polos) -> None:
+    """A client submitting runs of a workflow it does not define asks the
+    database whether some worker served it; a yes is kept (a served workflow
+    is never forgotten), a no is asked again (a worker may serve it later)."""
+    from polos import WorkflowNotFoundError
+
+    async with PolosClient(database_url=polos.database_url) as client:
+        store = client.store
+        asked: list[list[str]] = []
+        known_workflows = store.known_workflows
+
+        async def counting(workflow_ids):  # type: ignore[no-untyped-def]
+            asked.append(list(workflow_ids))
+            return await known_workflows(workflow_ids)
+
+        store.known_workflows = counting  # type: ignore[method-assign]
+        for _ in range(2):
+            with pytest.raises(WorkflowNotFoundError, match="kids_later"):
+                await client.invoke("kids_later", {})
+        assert asked == [["kids_later"], ["kids_later"]], "a no is never kept"
+        await store.register_workflows([ServedWorkflow("kids_later", "kids_later")], 0.0)
+        handles = [await client.invoke("kids_later", {"n": i}) for i in range(3)]
+        assert asked == [["kids_later"]] * 3, "once served, it is not asked for again"
+        assert [(await client.get_execution(h.id)).status for h in handles] == ["queued"] * 3
+        for handle in handles:
+            await handle.cancel(client)
+
+
 @workflow(id="kids_slow_child")
 async def kids_slow_child(ctx: WorkflowContext) -> str:
     await ctx.step.wait_for("slow", seconds=1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, get_type_hints
 
@@ -181,13 +182,26 @@ def queue_name_of(workflow_id: str) -> str:
     return found.queue.name if found is not None else ""
 
 
+#: Per store, ids a worker is known to have served on its database. A database
+#: never forgets a served workflow (its row is never deleted), so an id found
+#: once is not asked for again: a client or server submitting runs of
+#: workflows it does not define paid a round trip per submission for it.
+_served: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
 async def check_known(store: Any, workflow_ids: Sequence[str]) -> None:
     """Refuse ids that neither this process defines nor any worker ever served on
     this database: such a run would wait forever for a worker that does not exist."""
-    unknown = sorted({w for w in workflow_ids if w not in _registry})
+    served = _served.get(store)
+    unknown = sorted(
+        {w for w in workflow_ids if w not in _registry and (served is None or w not in served)}
+    )
     if not unknown:
         return
-    missing = set(unknown) - await store.known_workflows(unknown)
+    found = await store.known_workflows(unknown)
+    if found:
+        _served.setdefault(store, set()).update(found)
+    missing = set(unknown) - found
     if missing:
         known = sorted(set(_registry) | set(await store.all_workflows()))
         raise WorkflowNotFoundError(min(missing), known)
