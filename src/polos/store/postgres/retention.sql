@@ -14,8 +14,9 @@ WITH roots AS (
     WHERE r.parent_execution_id IS NULL AND r.status IN ('completed', 'failed', 'cancelled')
       AND r.completed_at < $1 AND r.status = ANY($2::text[])
       AND ($3::text IS NULL OR r.workflow_id = $3) AND NOT (r.workflow_id = ANY($4::text[]))
+      -- Descendants only (the root is checked on r), as executions_root holds them.
       AND NOT EXISTS (
-          SELECT 1 FROM executions d WHERE d.root_execution_id = r.id
+          SELECT 1 FROM executions d WHERE d.root_execution_id = r.id AND d.id <> d.root_execution_id
             AND (d.status NOT IN ('completed', 'failed', 'cancelled')
                  OR d.completed_at IS NULL OR d.completed_at >= $1))
     ORDER BY r.completed_at
@@ -57,8 +58,9 @@ WITH roots AS (
     WHERE r.parent_execution_id IS NULL AND r.status IN ('completed', 'failed', 'cancelled')
       AND r.completed_at < $1 AND r.status = ANY($2::text[])
       AND ($3::text IS NULL OR r.workflow_id = $3) AND NOT (r.workflow_id = ANY($4::text[]))
+      -- Descendants only (the root is checked on r), as executions_root holds them.
       AND NOT EXISTS (
-          SELECT 1 FROM executions d WHERE d.root_execution_id = r.id
+          SELECT 1 FROM executions d WHERE d.root_execution_id = r.id AND d.id <> d.root_execution_id
             AND (d.status NOT IN ('completed', 'failed', 'cancelled')
                  OR d.completed_at IS NULL OR d.completed_at >= $1))
 )
