@@ -9,11 +9,12 @@ it never touches a queued, running or waiting run, nor a tree with one.
 from __future__ import annotations
 
 import math
+import uuid
 
 import pytest
 
 from polos.store import StepRow, Store
-from polos.store.records import ServedWorkflow
+from polos.store.records import NewExecution, ServedWorkflow
 from polos.store.spans import SpanRow
 
 from .kit import T0, children, claim_all, event, new_execution, running, step
@@ -113,6 +114,29 @@ async def test_children_go_with_their_root_and_an_unfinished_child_keeps_the_tre
     assert await exists(store, pid, first, second) == [False, False, False]
     assert await store.list_steps(first) == []
     assert await store.list_run_tree(pid) == []
+
+
+async def test_a_root_naming_itself_as_root_is_one_run(store: Store) -> None:
+    """The engine gives each top-level run its own id as root_execution_id: the
+    tree, the dry run's count and the purge each take that root once."""
+    pid = str(uuid.uuid4())
+    await store.create_execution(NewExecution(pid, "parent", "{}", T0, root_execution_id=pid))
+    [parent] = await store.claim("w1", ["parent"], 1, T0 + 0.5, 30.0)
+    kids = children(parent, "spawn", 2)
+    assert await store.start_children(pid, 1, "spawn", kids, wait=False, output="[]", now=T0 + 1)
+    await claim_all(store, "kid")
+    for kid in kids:
+        assert await store.complete_execution(kid.id, 1, "1", T0 + 2)
+    assert await store.complete_execution(pid, 1, '"ok"', T0 + 3)
+    assert sorted(r.id for r in await store.list_run_tree(pid)) == sorted(
+        [pid, *(k.id for k in kids)]
+    )
+
+    dry = await store.purge_finished(CUTOFF, statuses=ALL, dry_run=True)
+    assert (dry.trees, dry.executions) == (1, 3)
+    gone = await store.purge_finished(CUTOFF, statuses=ALL)
+    assert (gone.trees, gone.executions) == (1, 3)
+    assert await exists(store, pid, *(k.id for k in kids)) == [False, False, False]
 
 
 async def test_purge_filters_by_status_and_workflow_and_goes_in_batches(store: Store) -> None:

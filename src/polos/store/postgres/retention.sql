@@ -23,10 +23,11 @@ WITH roots AS (
     LIMIT $5
     FOR UPDATE OF r SKIP LOCKED
 ), tree AS (
+    -- A root names itself as its root: it comes from roots, once.
     SELECT id, id AS root FROM roots
     UNION ALL
     SELECT d.id, d.root_execution_id FROM executions d
-    WHERE d.root_execution_id IN (SELECT id FROM roots)
+    WHERE d.root_execution_id IN (SELECT id FROM roots) AND d.id <> d.root_execution_id
 ), topics AS (
     SELECT 'workflow/' || workflow_id || '/' || id AS topic FROM roots
     UNION ALL
@@ -66,7 +67,8 @@ WITH roots AS (
 )
 SELECT (SELECT count(*) FROM roots),
     (SELECT count(*) FROM roots)
-    + (SELECT count(*) FROM executions d WHERE d.root_execution_id IN (SELECT id FROM roots))
+    + (SELECT count(*) FROM executions d
+       WHERE d.root_execution_id IN (SELECT id FROM roots) AND d.id <> d.root_execution_id)
 
 -- name: set_retention
 UPDATE workflows w SET retention_seconds = v.seconds

@@ -11,16 +11,18 @@ WHERE r.parent_execution_id IS NULL AND r.status IN ('completed', 'failed', 'can
   AND r.status IN (SELECT value FROM json_each(:statuses))
   AND (:workflow_id IS NULL OR r.workflow_id = :workflow_id)
   AND r.workflow_id NOT IN (SELECT value FROM json_each(:excluded))
+  -- Descendants only (the root is checked on r), as executions_root holds them.
   AND NOT EXISTS (
-      SELECT 1 FROM executions d WHERE d.root_execution_id = r.id
+      SELECT 1 FROM executions d WHERE d.root_execution_id = r.id AND d.id <> d.root_execution_id
         AND (d.status NOT IN ('completed', 'failed', 'cancelled')
              OR d.completed_at IS NULL OR d.completed_at >= :before))
 ORDER BY r.completed_at
 LIMIT :limit
 
 -- name: tree_members
+-- The runs under the roots ? (the roots themselves come from purgeable_roots).
 SELECT id, root_execution_id FROM executions
-WHERE root_execution_id IN (SELECT value FROM json_each(?))
+WHERE root_execution_id IN (SELECT value FROM json_each(?)) AND id <> root_execution_id
 
 -- name: suspend_steps
 SELECT execution_id, step_key FROM steps
