@@ -29,14 +29,14 @@ median over rounds is compared with the goals:
   trivial steps >= 0.9x (this bench's own floor: on a machine whose CPU is
   already full, more processes must at least not cost throughput).
 
-Each case also prints what one workflow cost: the database's commits
-(``xact_commit`` of pg_stat_database, so the bench wants the database to
-itself), and CPU time split between the worker processes, this process (the
+Each case also prints what one workflow cost: the database's transactions
+(``xact_commit`` of pg_stat_database: read-only ones too, one per statement
+outside a transaction; so the bench wants the database to itself), and CPU time split between the worker processes, this process (the
 client) and the rest of the machine (mostly the database server), from the
 first submission to the last completion, read from /proc (Linux only). They show where added
 processes spend: each process's group commit batches only the runs it holds,
-so K processes make smaller batches, more commits and more statements per
-workflow than one.
+so K processes make smaller batches, more transactions and more statements
+per workflow than one.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def report(
             f"{k:<18}{rate:>14.0f}{scale:>14.2f}x{f'>= {goal:.1f}x':>12}  {verdict(scale >= goal)}"
         )
     print(
-        f"\nper workflow (median over rounds){'commits':>14}{'worker CPU':>13}"
+        f"\nper workflow (median over rounds){'transactions':>14}{'worker CPU':>13}"
         f"{'client CPU':>13}{'rest (DB) CPU':>16}"
     )
     for k in PROCESSES:
