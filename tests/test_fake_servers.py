@@ -390,3 +390,40 @@ async def test_busy_seconds_counts_each_answer_to_its_last_streamed_byte() -> No
         took = time.monotonic() - started
     # Two latencies and three chunk delays at least; never more than the caller waited.
     assert 0.2 + 0.15 <= fake.busy_seconds <= took
+
+
+def test_an_idle_keep_alive_connection_stays_open_past_five_seconds() -> None:
+    """Model APIs keep an idle connection open longer than clients do (aiohttp
+    keeps one 15 s): a fake closing it after 5 s could close it just as a busy
+    client reused it, which a client without retries reported as a failure."""
+
+    def ask(conn: socket.socket, body: bytes) -> bytes:
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: fake\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        conn.sendall(head + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(65536)
+            assert chunk, "the server closed the connection"
+            answer += chunk
+        header, _, rest = answer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in header.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        while len(rest) < length:
+            chunk = conn.recv(65536)
+            assert chunk, "the server closed the connection mid-answer"
+            rest += chunk
+        return header.split(b"\r\n")[0]
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    with FakeOpenAIServer([Turn.reply("one"), Turn.reply("two")]) as server:
+        with socket.create_connection((server.host, server.port), timeout=10) as conn:
+            assert ask(conn, body).endswith(b"200 OK")
+            time.sleep(6.0)  # past uvicorn's default keep-alive of 5 s
+            assert ask(conn, body).endswith(b"200 OK")
+        assert [r.body["messages"][0]["content"] for r in server.requests] == ["hi", "hi"]

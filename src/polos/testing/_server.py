@@ -110,6 +110,11 @@ class FakeServer:
             lifespan="off",
             loop="asyncio",
             timeout_graceful_shutdown=1,
+            # Longer than any client keeps an idle connection (aiohttp 15 s,
+            # httpx 5 s), as model APIs do: with uvicorn's 5 s, a busy client
+            # could reuse a connection the server was closing at that moment
+            # ("Server disconnected"; a client without retries then failed).
+            timeout_keep_alive=75,
         )
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
