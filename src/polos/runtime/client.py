@@ -399,17 +399,22 @@ class PolosClient:
         store = await self._ready()
         deadline = None if timeout is None else time.monotonic() + timeout
         poll = _POLL_MIN
+        first = True
         while True:
             finished = store.hub.finished_future(execution_id)
             try:
                 kept = store.hub.completed_result(execution_id)
                 if kept is not None:  # completed by this process: no need to read it back
                     return serialization.loads(kept, strict=False)
-                row = await store.get_execution(execution_id)
-                if row is None:
-                    raise ExecutionNotFoundError(execution_id)
-                if row.status in FINAL_STATUSES:
-                    return _outcome(row.id, row.status, row.result, row.error)
+                # A run a worker here is executing cannot have ended unseen: its
+                # end wakes ``finished``. Later turns read, in case a signal is lost.
+                if not (first and store.hub.executing_here(execution_id)):
+                    row = await store.get_execution(execution_id)
+                    if row is None:
+                        raise ExecutionNotFoundError(execution_id)
+                    if row.status in FINAL_STATUSES:
+                        return _outcome(row.id, row.status, row.result, row.error)
+                first = False
                 wait = _POLL_SIGNALLED if store.finishes_signalled else poll
                 if deadline is not None:
                     remaining = deadline - time.monotonic()

@@ -544,6 +544,7 @@ class Worker:
         if self.channels:
             run.on_suspend = self._notify_channels
         self._runs[execution.id] = run
+        self.store.hub.execution_started_here(execution.id)
         self._tasks[execution.id] = asyncio.create_task(
             self._execute(run), name=f"polos-{execution.id}"
         )
@@ -563,6 +564,7 @@ class Worker:
         finally:
             self._runs.pop(run.execution_id, None)
             self._tasks.pop(run.execution_id, None)
+            self.store.hub.execution_left_here(run.execution_id)
             if run.stop_reason is StopReason.SUSPENDED:
                 self._parked[run.execution_id] = None
                 if len(self._parked) > _PARKED_REMEMBERED:

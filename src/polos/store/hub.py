@@ -35,6 +35,7 @@ class Hub:
         self._finished: dict[str, list[asyncio.Future[None]]] = {}
         self._cancel_listeners: list[Callable[[str], None]] = []
         self._results: OrderedDict[str, str] = OrderedDict()
+        self._executing: set[str] = set()
 
     @classmethod
     def for_database(cls, key: str) -> Hub:
@@ -93,6 +94,19 @@ class Hub:
         waiting, self._finished = self._finished, {}
         for futs in waiting.values():
             _wake(futs)
+
+    # runs a worker of this process is executing ------------------------------
+    def execution_started_here(self, execution_id: str) -> None:
+        self._executing.add(execution_id)
+
+    def execution_left_here(self, execution_id: str) -> None:
+        self._executing.discard(execution_id)
+
+    def executing_here(self, execution_id: str) -> bool:
+        """Whether a worker of this process runs (or holds) the execution now: it
+        has not finished, and its end will be signalled here, so a waiter need
+        not read it first."""
+        return execution_id in self._executing
 
     # results of completed executions --------------------------------------
     def execution_completed(self, execution_id: str, result: str) -> None:

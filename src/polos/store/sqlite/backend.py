@@ -234,10 +234,21 @@ class _Tx:
         )
         return Claimed(ExecutionRow(*row[:-1]), event_cursor=row[-1])
 
-    def ended(self, execution_id: str, now: float) -> None:
-        """An execution just finished: if its parent waits on its batch, count it down."""
+    def ended(
+        self, execution_id: str, now: float, link: tuple[str | None, str | None] | None = None
+    ) -> None:
+        """An execution just finished: if its parent waits on its batch, count it down.
+
+        ``link`` is the run's (parent, step key) when the caller has it; a run
+        without a parent then costs no statement here.
+        """
         self.finished.append(execution_id)
-        row = self.q("count_down_parent_of", (execution_id,)).fetchone()
+        if link is None:
+            row = self.q("count_down_parent_of", (execution_id,)).fetchone()
+        elif link[0] is None:
+            return
+        else:
+            row = self.q("count_down_parent", link).fetchone()
         if row is None or row[2] > 0:
             return
         parent, key, _, attempt = row
@@ -934,7 +945,8 @@ class SQLiteStore(Store):
         taken: list[Claimed] | None = None,
     ) -> bool:
         def body(tx: _Tx) -> bool:
-            if not tx.q(query, (value, state, now, now, execution_id, attempt)).rowcount:
+            link = tx.q(query, (value, state, now, now, execution_id, attempt)).fetchone()
+            if link is None:
                 return False
             tx.history(execution_id, now, event, attempt)
             if event == HistoryEvent.COMPLETED:
@@ -943,7 +955,7 @@ class SQLiteStore(Store):
             # is requeued (_Tx.resolve_wait), unless its queue has limits.
             tx.take = resume
             # Fire-and-forget children outlive their parent; only a wait ties them.
-            tx.ended(execution_id, now)
+            tx.ended(execution_id, now, link)
             if taken is not None:
                 taken[:] = tx.taken
             return True

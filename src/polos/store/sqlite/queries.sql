@@ -139,16 +139,20 @@ SET status = 'waiting', owner = NULL, lease_expires_at = NULL,
 WHERE id = ? AND attempt = ? AND status = 'running'
 
 -- name: complete_execution
+-- Returns the run's link to its parent, so that a top-level run's end need
+-- not look for a parent to count down.
 UPDATE executions
 SET status = 'completed', result = ?, state = COALESCE(?, state), owner = NULL,
     lease_expires_at = NULL, completed_at = ?, updated_at = ?
 WHERE id = ? AND attempt = ? AND status = 'running'
+RETURNING parent_execution_id, step_key
 
 -- name: fail_execution
 UPDATE executions
 SET status = 'failed', error = ?, state = COALESCE(?, state), owner = NULL,
     lease_expires_at = NULL, completed_at = ?, updated_at = ?
 WHERE id = ? AND attempt = ? AND status = 'running'
+RETURNING parent_execution_id, step_key
 
 -- name: release_execution
 UPDATE executions
@@ -259,6 +263,13 @@ UPDATE executions SET pending_children = pending_children - 1
 WHERE id = (SELECT parent_execution_id FROM executions WHERE id = ?1)
   AND status = 'waiting' AND wait_kind = 'children'
   AND wait_step_key = (SELECT step_key FROM executions WHERE id = ?1)
+RETURNING id, wait_step_key, pending_children, attempt
+
+-- name: count_down_parent
+-- The same, for a run whose link (?1 the parent, ?2 the step that started
+-- it) its end returned already.
+UPDATE executions SET pending_children = pending_children - 1
+WHERE id = ?1 AND status = 'waiting' AND wait_kind = 'children' AND wait_step_key = ?2
 RETURNING id, wait_step_key, pending_children, attempt
 
 -- name: insert_fenced_step

@@ -1,0 +1,113 @@
+"""What waiting for a run's result and ending a run read and write, counted.
+
+A run this process's worker executes signals its end here, so a waiter does
+not read it first; a run with no parent has none to count down when it ends.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from polos import Polos, WorkflowContext, WorkflowFailedError, workflow
+from polos.store import hub as hub_module
+
+
+async def slow_double(n: int) -> int:
+    return n * 2
+
+
+@workflow(id="reads_double")
+async def reads_double(ctx: WorkflowContext, n: int) -> int:
+    return await ctx.step.run("double", slow_double, n)
+
+
+@workflow(id="reads_long_result")
+async def reads_long_result(ctx: WorkflowContext) -> str:
+    await ctx.step.run("noop", slow_double, 1)
+    return "x" * (hub_module.RESULT_MAX_CHARS + 1)  # too long to be kept in memory
+
+
+@workflow(id="reads_fails")
+async def reads_fails(ctx: WorkflowContext) -> None:
+    await ctx.step.run("noop", slow_double, 1)
+    raise ValueError("no luck")
+
+
+@workflow(id="reads_parent")
+async def reads_parent(ctx: WorkflowContext) -> list[int]:
+    first = await ctx.step.invoke_and_wait("first", reads_double, 1)
+    second = await ctx.step.invoke_and_wait("second", reads_double, 2)
+    return [first, second]
+
+
+def _count_reads(polos: Polos) -> list[str]:
+    store: Any = polos.store
+    reads: list[str] = []
+    get_execution = store.get_execution
+
+    async def counting(execution_id: str) -> Any:
+        reads.append(execution_id)
+        return await get_execution(execution_id)
+
+    store.get_execution = counting
+    return reads
+
+
+async def test_waiting_for_a_run_this_worker_executes_reads_nothing(database_url: str) -> None:
+    async with Polos(database_url=database_url, workflows=[reads_double]) as polos:
+        await reads_double.run(polos, 0)  # warm
+        reads = _count_reads(polos)
+        assert [await reads_double.run(polos, n) for n in range(5)] == [0, 2, 4, 6, 8]
+    assert reads == [], "each run was started here, and its end came with its result"
+
+
+async def test_a_result_too_long_to_keep_or_a_failure_is_read_once(database_url: str) -> None:
+    """The shortcut skips only the first read: after the end's signal the waiter
+    reads the run, so long results and failures still arrive."""
+    async with Polos(
+        database_url=database_url, workflows=[reads_long_result, reads_fails]
+    ) as polos:
+        reads = _count_reads(polos)
+        handle = await reads_long_result.invoke(polos)
+        assert await handle.result(timeout=10) == "x" * (hub_module.RESULT_MAX_CHARS + 1)
+        assert reads == [handle.id]
+        failing = await reads_fails.invoke(polos)
+        with pytest.raises(WorkflowFailedError, match="no luck"):
+            await failing.result(timeout=10)
+        assert reads == [handle.id, failing.id]
+
+
+async def test_a_run_that_is_not_executing_here_is_read(database_url: str) -> None:
+    """A run no worker here executes (this one finished already, its result not
+    kept because it failed) is read at once, not left to a poll."""
+    async with Polos(database_url=database_url, workflows=[reads_fails]) as polos:
+        handle = await reads_fails.invoke(polos)
+        with pytest.raises(WorkflowFailedError):
+            await handle.result(timeout=10)
+        reads = _count_reads(polos)
+        with pytest.raises(WorkflowFailedError, match="no luck"):
+            await handle.result(timeout=10)
+        assert reads == [handle.id]
+
+
+async def test_ending_a_top_level_run_looks_for_no_parent(sqlite_url: str) -> None:
+    """SQLite: a run's end returns its link to a parent; a top-level run then
+    costs no count-down statement, while a child still counts its parent down."""
+    async with Polos(database_url=sqlite_url, workflows=[reads_double, reads_parent]) as polos:
+        await reads_double.run(polos, 0)  # warm
+        conn: sqlite3.Connection = polos.store._conn  # type: ignore[attr-defined]
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        try:
+            assert await reads_double.run(polos, 3) == 6
+            alone = [s for s in seen if "pending_children - 1" in s]
+            seen.clear()
+            assert await reads_parent.run(polos, timeout=10) == [2, 4]
+            with_parent = [s for s in seen if "pending_children - 1" in s]
+        finally:
+            conn.set_trace_callback(None)
+    assert alone == []
+    assert len(with_parent) == 2, "each child's end counted its parent down"
