@@ -860,7 +860,7 @@ async def test_a_waiter_is_woken_by_a_run_ended_in_another_process(
     from polos.runtime import client as client_module
 
     # No safety-net poll within the test: only the end's NOTIFY can wake the waiter.
-    monkeypatch.setattr(client_module, "_POLL_SIGNALLED", 3600.0)
+    monkeypatch.setattr(client_module, "_POLL_SAFETY", 3600.0)
 
     elsewhere, here = PostgresStore(pg_url), PostgresStore(pg_url)
     elsewhere.hub = Hub()  # another process's: only its NOTIFY reaches this one

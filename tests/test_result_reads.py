@@ -6,9 +6,12 @@ not read it first; a run with no parent has none to count down when it ends.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
+import orjson
 import pytest
 
 from polos import Polos, WorkflowContext, WorkflowFailedError, workflow
@@ -41,6 +44,11 @@ async def reads_parent(ctx: WorkflowContext) -> list[int]:
     first = await ctx.step.invoke_and_wait("first", reads_double, 1)
     second = await ctx.step.invoke_and_wait("second", reads_double, 2)
     return [first, second]
+
+
+@workflow(id="reads_remote")
+async def reads_remote(ctx: WorkflowContext, payload: dict[str, int]) -> int:
+    return payload["n"] * 2  # run by "another process" in the test: never here
 
 
 def _count_reads(polos: Polos) -> list[str]:
@@ -111,3 +119,49 @@ async def test_ending_a_top_level_run_looks_for_no_parent(sqlite_url: str) -> No
             conn.set_trace_callback(None)
     assert alone == []
     assert len(with_parent) == 2, "each child's end counted its parent down"
+
+
+async def test_waiters_on_runs_ended_elsewhere_share_one_poll(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs another process executes: each waiter reads its run once, then once
+    more when woken. On SQLite one poll for all waiters wakes them (the
+    other process's wake-ups may be lost; here there are none: it is this
+    process); on PostgreSQL the end's NOTIFY does. No waiter's own safety-net
+    poll may do it within the test."""
+    from polos import PolosClient
+    from polos.runtime import client as client_module
+    from polos.store import store_from_url
+    from polos.store.hub import Hub
+
+    monkeypatch.setattr(client_module, "_POLL_SAFETY", 3600.0)
+    here, elsewhere = store_from_url(database_url), store_from_url(database_url)
+    elsewhere.hub = Hub()  # another process's: its ends do not reach this one's hub
+    await elsewhere.open()
+    try:
+        async with PolosClient(store=here) as client:
+            handles = [await client.invoke("reads_remote", {"n": i}) for i in range(30)]
+            reads: list[str] = []
+            get_execution = here.get_execution
+
+            async def counting(execution_id: str) -> Any:
+                reads.append(execution_id)
+                return await get_execution(execution_id)
+
+            here.get_execution = counting  # type: ignore[method-assign]
+            waiting = [
+                asyncio.ensure_future(client.wait_for_result(h.id, timeout=60)) for h in handles
+            ]
+            await asyncio.sleep(0.6)  # waiting while the runs are queued
+            assert not any(w.done() for w in waiting)
+            now = time.time()
+            claimed = await elsewhere.claim("w-elsewhere", ["reads_remote"], 30, now, 30.0)
+            assert len(claimed) == 30
+            for c in claimed:
+                n = orjson.loads(c.execution.payload)["n"]
+                await elsewhere.complete_execution(c.execution.id, 1, str(n * 2), now)
+            results = await asyncio.wait_for(asyncio.gather(*waiting), 30)
+    finally:
+        await elsewhere.close()
+    assert results == [i * 2 for i in range(30)]
+    assert len(reads) <= 2 * len(handles), "one read before waiting, one after the end"

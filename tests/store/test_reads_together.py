@@ -44,3 +44,25 @@ async def test_steps_read_together_each_get_their_own(store: Store) -> None:
         None,
         (runs[2], "b", '"b2"'),
     ]
+
+
+async def test_ended_among_names_the_runs_that_ended(store: Store) -> None:
+    """One poll for many waiters: of the ids asked, those completed, failed or
+    cancelled; queued, running and unknown ones are not named."""
+    queued = new_execution()
+    await store.create_execution(queued)
+    done = await running(store, "done")
+    await store.complete_execution(done.execution.id, 1, '"ok"', T0 + 3)
+    failed = await running(store, "failed")
+    await store.fail_execution(failed.execution.id, 1, '{"message": "no"}', T0 + 3)
+    cancelled = new_execution("cancelled")
+    await store.create_execution(cancelled)
+    await store.cancel_execution(cancelled.id, T0 + 3)
+    still = await running(store, "still")
+    ids = [queued.id, done.execution.id, failed.execution.id, cancelled.id]
+    ids += [still.execution.id, "no-such-run"]
+
+    ended = await store.ended_among(ids)
+
+    assert sorted(ended) == sorted([done.execution.id, failed.execution.id, cancelled.id])
+    assert await store.ended_among([]) == []

@@ -39,17 +39,18 @@ from ..types import (
 )
 from .current import forbid_inside_workflow
 from .deployments import served_for
+from .finish_watch import watch_finishes
 from .models import ExecutionInfo, execution_info
 from .settings import resolve_settings
 
 if TYPE_CHECKING:
     from ..engine.definition import WorkflowDefinition
 
-_POLL_MIN, _POLL_MAX = 0.01, 0.25
-#: A waiter's safety-net poll while the store signals every run's end
-#: (``Store.finishes_signalled``): thousands of runs awaited at once must not
+#: A waiter's own safety-net poll: every run's end is signalled to it, by the
+#: store (``Store.finishes_signalled``) or by this process's one poll for all
+#: waiters (:mod:`.finish_watch`); thousands of runs awaited at once must not
 #: read their rows back every quarter second.
-_POLL_SIGNALLED = 5.0
+_POLL_SAFETY = 5.0
 
 
 class LocalStarter(Protocol):
@@ -398,7 +399,6 @@ class PolosClient:
         """Wait until the execution finishes; return its result or raise its error."""
         store = await self._ready()
         deadline = None if timeout is None else time.monotonic() + timeout
-        poll = _POLL_MIN
         first = True
         while True:
             finished = store.hub.finished_future(execution_id)
@@ -415,15 +415,16 @@ class PolosClient:
                     if row.status in FINAL_STATUSES:
                         return _outcome(row.id, row.status, row.result, row.error)
                 first = False
-                wait = _POLL_SIGNALLED if store.finishes_signalled else poll
+                if not store.finishes_signalled:
+                    watch_finishes(store)
+                wait = _POLL_SAFETY
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise WorkflowTimeoutError(execution_id, timeout or 0)
                     wait = min(wait, remaining)
-                # Woken at once by a worker in this process, else by the poll.
+                # Woken at once by a worker in this process, else by a signal or the poll.
                 await asyncio.wait([finished], timeout=wait)
-                poll = min(poll * 2, _POLL_MAX)
             finally:
                 store.hub.discard_future(execution_id, finished)
 

@@ -503,6 +503,11 @@ class Store(abc.ABC):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
 
     @abc.abstractmethod
+    async def ended_among(self, execution_ids: Sequence[str]) -> list[str]:
+        """Which of ``execution_ids`` have ended (completed, failed or cancelled),
+        in one query: the poll of every waiter of a process at once."""
+
+    @abc.abstractmethod
     async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Ids of the executions whose id starts with ``prefix`` (as typed: ``%`` and
         ``_`` are not wildcards), in id order, at most ``limit``: what a short id a

@@ -85,6 +85,10 @@ class Hub:
             if not waiters:
                 del self._finished[execution_id]
 
+    def awaited_ids(self) -> list[str]:
+        """The runs someone in this process waits to see end."""
+        return list(self._finished)
+
     def execution_finished(self, execution_id: str) -> None:
         _wake(self._finished.pop(execution_id, ()))
 

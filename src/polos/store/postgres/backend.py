@@ -1414,6 +1414,10 @@ class PostgresStore(Store):
         found = {row["id"]: _execution(row) for row in rows}
         return [found.get(execution_id) for execution_id in ids]
 
+    async def ended_among(self, execution_ids: Sequence[str]) -> list[str]:
+        rows = await self._fetch("polling for ended runs", "ended_among", list(execution_ids))
+        return [row[0] for row in rows]
+
     async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
         if not prefix:
             return []

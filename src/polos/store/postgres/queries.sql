@@ -726,6 +726,11 @@ SELECT EXECUTION_COLUMNS FROM executions WHERE id = $1
 -- e.g. many callers waiting for their runs' results): one round trip.
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ANY($1::text[])
 
+-- name: ended_among
+-- Which of the runs $1 have ended (one poll for many waiters).
+SELECT id FROM executions
+WHERE id = ANY($1::text[]) AND status IN ('completed', 'failed', 'cancelled')
+
 -- name: find_execution_ids
 -- In any collation a string sorts at or after its own prefix, so the primary key
 -- is read from $1 on; starts_with keeps the test exact (no LIKE wildcards).

@@ -1325,6 +1325,10 @@ class SQLiteStore(Store):
         rows = await self._fetch(_Q["get_execution"], (execution_id,))
         return ExecutionRow(*rows[0]) if rows else None
 
+    async def ended_among(self, execution_ids: Sequence[str]) -> list[str]:
+        rows = await self._fetch(_Q["ended_among"], (_json(list(execution_ids)),))
+        return [row[0] for row in rows]
+
     async def find_execution_ids(self, prefix: str, limit: int = 10) -> list[str]:
         if not prefix:
             return []

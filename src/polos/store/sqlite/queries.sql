@@ -384,6 +384,11 @@ FROM workers ORDER BY started_at
 -- name: get_execution
 SELECT EXECUTION_COLUMNS FROM executions WHERE id = ?
 
+-- name: ended_among
+-- Which of the runs ?1 (a JSON array) have ended (one poll for many waiters).
+SELECT id FROM executions
+WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('completed', 'failed', 'cancelled')
+
 -- name: find_execution_ids
 -- The ids from ?1 up to ?2 (?1 followed by the highest code point) on the primary
 -- key: a range, so only the matches are read; substr keeps the test exact.
