@@ -177,4 +177,24 @@ async def test_waiters_on_runs_ended_elsewhere_share_one_poll(
     finally:
         await elsewhere.close()
     assert results == [i * 2 for i in range(30)]
-    assert len(reads) <= 2 * len(handles), "one read before waiting, one after the end"
+    # Submitted by this process and not heard to end: not read before waiting;
+    # read once when woken by the end.
+    assert sorted(reads) == sorted(h.id for h in handles)
+
+
+async def test_a_run_found_by_its_idempotency_key_is_read_at_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id an idempotency key finds is an earlier run, perhaps long ended: it
+    is read before waiting, not taken for a run just submitted."""
+    from polos.runtime import client as client_module
+
+    monkeypatch.setattr(client_module, "_POLL_SAFETY", 3600.0)
+    async with Polos(database_url=database_url, workflows=[reads_fails]) as polos:
+        first = await reads_fails.invoke(polos, idempotency_key="once")
+        with pytest.raises(WorkflowFailedError):
+            await first.result(timeout=10)
+        again = await reads_fails.invoke(polos, idempotency_key="once")
+        assert again.id == first.id
+        with pytest.raises(WorkflowFailedError, match="no luck"):
+            await again.result(timeout=10)

@@ -243,10 +243,20 @@ class PolosClient:
             for new in news:
                 new.trace_context = caller
         local = self.local_worker
-        if local is not None:
-            ids = await local.create_executions(news)
-        else:
-            ids = await store.create_executions(news)
+        fresh = [n.id for n in news]
+        store.hub.expect_new(fresh)
+        try:
+            if local is not None:
+                ids = await local.create_executions(news)
+            else:
+                ids = await store.create_executions(news)
+        except BaseException:
+            store.hub.forget_new(fresh)
+            raise
+        # An idempotency key found an earlier run: the new id was never inserted.
+        store.hub.forget_new(
+            n.id for execution_id, n in zip(ids, news, strict=True) if execution_id != n.id
+        )
         return [
             handle_of(n, execution_id).bind(self) for execution_id, n in zip(ids, news, strict=True)
         ]
@@ -406,9 +416,14 @@ class PolosClient:
                 kept = store.hub.completed_result(execution_id)
                 if kept is not None:  # completed by this process: no need to read it back
                     return serialization.loads(kept, strict=False)
-                # A run a worker here is executing cannot have ended unseen: its
-                # end wakes ``finished``. Later turns read, in case a signal is lost.
-                if not (first and store.hub.executing_here(execution_id)):
+                # A run a worker here executes, or one this process just submitted
+                # whose end it has not heard of, has not ended: its end will wake
+                # ``finished``. Later turns read, in case a signal was lost.
+                hub = store.hub
+                if not (
+                    first
+                    and (hub.executing_here(execution_id) or hub.new_and_unended(execution_id))
+                ):
                     row = await store.get_execution(execution_id)
                     if row is None:
                         raise ExecutionNotFoundError(execution_id)

@@ -25,6 +25,8 @@ _hubs: dict[str, Hub] = {}
 #: at most this many, each at most this long (the memory stays small).
 RESULTS_KEPT = 1024
 RESULT_MAX_CHARS = 1024
+#: Runs submitted by this process and not yet seen to end, remembered at most.
+NEW_KEPT = 65536
 
 
 class Hub:
@@ -36,6 +38,7 @@ class Hub:
         self._cancel_listeners: list[Callable[[str], None]] = []
         self._results: OrderedDict[str, str] = OrderedDict()
         self._executing: set[str] = set()
+        self._new: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def for_database(cls, key: str) -> Hub:
@@ -90,14 +93,35 @@ class Hub:
         return list(self._finished)
 
     def execution_finished(self, execution_id: str) -> None:
+        self._new.pop(execution_id, None)
         _wake(self._finished.pop(execution_id, ()))
 
     def wake_finished_waiters(self) -> None:
         """Wake every waiter on a run's end, to read its run again (the signals
         of ends may have been missed, or may stop coming)."""
+        self._new.clear()  # which of them ended is not known any more
         waiting, self._finished = self._finished, {}
         for futs in waiting.values():
             _wake(futs)
+
+    # runs this process submitted ----------------------------------------------
+    def expect_new(self, execution_ids: Iterable[str]) -> None:
+        """Runs this process is about to insert: until their end is signalled here,
+        a waiter knows they have not ended without reading them. Noted before the
+        insert, so that an end signalled right after it cannot come first."""
+        new = self._new
+        for execution_id in execution_ids:
+            new[execution_id] = None
+        while len(new) > NEW_KEPT:
+            new.popitem(last=False)
+
+    def forget_new(self, execution_ids: Iterable[str]) -> None:
+        """Runs noted by ``expect_new`` that were not inserted after all."""
+        for execution_id in execution_ids:
+            self._new.pop(execution_id, None)
+
+    def new_and_unended(self, execution_id: str) -> bool:
+        return execution_id in self._new
 
     # runs a worker of this process is executing ------------------------------
     def execution_started_here(self, execution_id: str) -> None:
