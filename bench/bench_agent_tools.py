@@ -136,10 +136,23 @@ class _CountOnly(list):  # type: ignore[type-arg]
         super().append(None)
 
 
+#: The untimed run before each timed one: three tool calls, then an answer.
+WARM_TURNS = [Turn.call("ping", {"n": i}) for i in range(3)] + [Turn.reply("warm")]
+
+
 async def one_run(url: str, calls: int, hold_seconds: float, own_process: bool = False) -> Case:
+    """One timed agent run of ``calls`` tool calls, after an untimed one on the same
+    worker and database: the store's connections are open, its statements
+    prepared (PostgreSQL prepares each on each pooled connection's first use)
+    and the model client made, as on a worker that has been running a while.
+    Without it N=10 on PostgreSQL measured mostly first uses (7 ms per call
+    against 3.7-4.5 ms at N >= 200). The in-thread fake serves both runs, so
+    the timed one reuses the warm model client; a fake in its own process
+    serves the timed run only (the warm-up has its own fake, so the timed run
+    makes its model client, ~2 ms once)."""
     turns = [Turn.call("ping", {"n": i}) for i in range(calls)] + [Turn.reply("done")]
     server: FakeOpenAIServer | FakeInProcess = (
-        FakeInProcess(turns) if own_process else FakeOpenAIServer(turns)
+        FakeInProcess(turns) if own_process else FakeOpenAIServer(WARM_TURNS + turns)
     )
     if isinstance(server, FakeOpenAIServer):
         server.requests = _CountOnly()
@@ -147,33 +160,34 @@ async def one_run(url: str, calls: int, hold_seconds: float, own_process: bool =
         async with Polos(
             database_url=url, workflows=[pinger, ping], hold_seconds=hold_seconds
         ) as polos:
-            await _warm(polos)
-            pinger.provider_base_url, pinger._provider = server.base_url, None
+            if isinstance(server, FakeOpenAIServer):
+                pinger.provider_base_url, pinger._provider = server.base_url, None
+                await pinger.run(polos, "warm up", timeout=120)
+                busy_before, requests_before = server.busy_seconds, len(server.requests)
+            else:
+                await _warm_elsewhere(polos)
+                pinger.provider_base_url, pinger._provider = server.base_url, None
+                busy_before, requests_before = 0.0, 0
             start, cpu_start = time.perf_counter(), time.thread_time()
             result = await pinger.run(polos, "ping away", timeout=1800)
             wall = time.perf_counter() - start
             cpu = time.thread_time() - cpu_start
-    model = server.busy_seconds
+    model = server.busy_seconds - busy_before
     requests = server.request_count if isinstance(server, FakeInProcess) else len(server.requests)
-    assert requests == calls + 1, "a model call was made twice"
+    assert requests - requests_before == calls + 1, "a model call was made twice"
     assert len(result.tool_calls) == calls
     assert [int(c.result) for c in result.tool_calls] == list(range(calls))
     return Case(hold_seconds > 0, calls, wall, model, cpu)
 
 
-async def _warm(polos: Polos) -> None:
-    """A short agent run on this worker and database before the timed one, against
-    a fake of its own: the store's connections open and its statements are
-    prepared (PostgreSQL prepares each on each pooled connection's first use),
-    as on a worker that has been running for a while. Without it, N=10 on
-    PostgreSQL measured mostly first uses (7 ms per call, 3.7-4.5 ms at N >= 200)."""
-    turns = [Turn.call("ping", {"n": i}) for i in range(3)] + [Turn.reply("warm")]
-    with FakeOpenAIServer(turns) as warm:
+async def _warm_elsewhere(polos: Polos) -> None:
+    """The untimed run against a fake of its own (in this process)."""
+    with FakeOpenAIServer(WARM_TURNS) as warm:
         pinger.provider_base_url, pinger._provider = warm.base_url, None
         await pinger.run(polos, "warm up", timeout=120)
         if pinger._provider is not None:
             await pinger._provider.aclose()
-    pinger._provider = None  # the timed run gets a client of its own
+    pinger._provider = None  # the timed run makes a client for its own fake
 
 
 def fresh_schema(base: str) -> tuple[str, str]:
