@@ -575,13 +575,16 @@ class SQLiteStore(Store):
         """Insert ``news``, taking for ``claim`` those that may start at once."""
         if claim is None or not claim.eligible:
             return Created(tx.insert_executions(news))
-        # A run of the same workflow queued before this call was there first.
-        waiting = {
-            wf
-            for wf in {n.workflow_id for n in news if n.id in claim.eligible}
-            if tx.q("queued_of_workflow", (wf,)).fetchone() is not None
-        }
-        limited = {row[0] for row in tx.q("limited_queues")}
+        # A run of the same workflow queued before this call was there first;
+        # the queues with limits come with the first workflow's answer.
+        waiting: set[str] = set()
+        limited: set[str] = set()
+        for i, wf in enumerate(sorted({n.workflow_id for n in news if n.id in claim.eligible})):
+            queued, limited_names = tx.q("eager_blockers", (wf, i == 0)).fetchone()
+            if queued:
+                waiting.add(wf)
+            if limited_names is not None:
+                limited.update(orjson.loads(limited_names))
         take = {
             n.id
             for n in news
@@ -871,13 +874,10 @@ class SQLiteStore(Store):
         steps: Sequence[StepRow] = (),
     ) -> Started:
         def body(tx: _Tx) -> Started:
-            if not tx.fenced(parent_id, attempt):
-                return Started(False)
-            for step in steps:  # fenced above
-                tx.q("insert_fenced_step", _step_params(parent_id, attempt, step)[:-2])
-            taken = self._insert_taking(tx, children, claim).claimed
+            # The fence: a park only takes the parent's current attempt while it
+            # runs (so a wait needs no separate check); a start without one checks.
             if wait:
-                parked = self._park(
+                if not self._park(
                     tx,
                     parent_id,
                     attempt,
@@ -887,9 +887,15 @@ class SQLiteStore(Store):
                     now,
                     pending=len(children),
                     state=state,
-                )
-                return Started(parked, taken)
-            tx.insert_step(parent_id, step_key, StepKind.INVOKE, output, None, attempt, now)
+                ):
+                    return Started(False)
+            elif not tx.fenced(parent_id, attempt):
+                return Started(False)
+            for step in steps:  # fenced above
+                tx.q("insert_fenced_step", _step_params(parent_id, attempt, step)[:-2])
+            taken = self._insert_taking(tx, children, claim).claimed
+            if not wait:
+                tx.insert_step(parent_id, step_key, StepKind.INVOKE, output, None, attempt, now)
             return Started(True, taken)
 
         return await self._tx(body)

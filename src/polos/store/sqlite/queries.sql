@@ -26,9 +26,13 @@ INSERT INTO executions (
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING EXECUTION_COLUMNS, event_cursor
 
--- name: queued_of_workflow
--- Whether a run of this workflow is queued (eager start then leaves new ones queued too).
-SELECT 1 FROM executions WHERE workflow_id = ? AND status = 'queued' LIMIT 1
+-- name: eager_blockers
+-- Whether a run of workflow ?1 is queued (eager start then leaves new ones
+-- queued too) and, if ?2, the names of the queues with limits (a JSON array),
+-- in one statement.
+SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_id = ?1 AND status = 'queued'),
+       CASE WHEN ?2 THEN (SELECT json_group_array(name) FROM queues
+                          WHERE concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) END
 
 -- name: insert_history
 INSERT INTO history (execution_id, at, event, attempt, detail) VALUES (?, ?, ?, ?, ?)
