@@ -380,7 +380,9 @@ class Dispatcher:
         for execution_id, worker_id in list(self._held.items()):
             if execution_id not in held and execution_id not in self._cancel_sent:
                 row = await self.store.get_execution(execution_id)
-                if row is not None and row.status == Status.CANCELLED:
+                # The cancel signal may have come while the row was read.
+                cancelled = row is not None and row.status == Status.CANCELLED
+                if cancelled and self._take_cancel(execution_id):
                     await self._send_cancel(worker_id, execution_id)
         # Runs this process claimed while the read was under way are not in it:
         # dropping them would lose their lease renewals and their cancellation.
@@ -483,20 +485,29 @@ class Dispatcher:
     # cancellation ----------------------------------------------------------------------
     def _on_cancelled(self, execution_id: str) -> None:
         worker_id = self._held.get(execution_id)
-        if worker_id is not None and execution_id not in self._cancel_sent:
+        # On PostgreSQL the signal comes twice (in this process, then as its own
+        # NOTIFY's echo), perhaps before the first send has started: taken here,
+        # at once, so the worker is told once.
+        if worker_id is not None and self._take_cancel(execution_id):
             task = asyncio.get_running_loop().create_task(
                 self._send_cancel(worker_id, execution_id)
             )
             self._tasks.append(task)
             task.add_done_callback(self._forget_task)
 
+    def _take_cancel(self, execution_id: str) -> bool:
+        """Whether to announce ``execution_id``'s cancellation: only the first time."""
+        if execution_id in self._cancel_sent:
+            return False
+        self._cancel_sent.add(execution_id)
+        self._held.pop(execution_id, None)
+        return True
+
     def _forget_task(self, task: asyncio.Task[None]) -> None:
         with contextlib.suppress(ValueError):
             self._tasks.remove(task)
 
     async def _send_cancel(self, worker_id: str, execution_id: str) -> None:
-        self._cancel_sent.add(execution_id)
-        self._held.pop(execution_id, None)
         worker = next((w for w in await push_workers(self.store) if w.worker_id == worker_id), None)
         if worker is None or self._http is None:
             return
