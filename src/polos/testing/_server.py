@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import orjson
 from pydantic import JsonValue
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -183,8 +184,10 @@ class FakeServer:
         """Record ``request`` and pick its turn, or the error response to send."""
         raw = await request.body()
         try:
-            parsed: JsonValue = json.loads(raw) if raw else {}
-        except ValueError:
+            # orjson: a long conversation's request (160 KB at 1,000 tool calls)
+            # parses in half the time, and the fake shares the GIL with the test.
+            parsed: JsonValue = orjson.loads(raw) if raw else {}
+        except ValueError:  # orjson.JSONDecodeError is one
             parsed = None
         body: dict[str, JsonValue] = parsed if isinstance(parsed, dict) else {}
         recorded = RecordedRequest(
