@@ -22,13 +22,15 @@
       if (!wanted[key]) { streams[key].close(); delete streams[key]; }
     });
   }
-  // htmx drops a trigger while the part's last fetch is still out (the part
-  // carries the class htmx-request then): news arriving then is asked for again
-  // once that fetch is done.
+  // News arriving while the part cannot take a trigger is asked for again a
+  // little later: while its last fetch is still out (it carries htmx-request),
+  // and while a part just swapped in is not yet processed by htmx (it carries
+  // htmx-added until htmx attaches its trigger, about 20 ms after the swap; a
+  // trigger then was lost, and the page stayed on the older version).
   function refresh(id) {
     var target = document.getElementById(id);
     if (!target || !target.hasAttribute("data-live")) { return; }
-    if (target.classList.contains("htmx-request")) {
+    if (target.classList.contains("htmx-request") || target.classList.contains("htmx-added")) {
       setTimeout(function () { refresh(id); }, 100);
       return;
     }
