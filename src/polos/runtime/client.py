@@ -408,18 +408,18 @@ class PolosClient:
     async def wait_for_result(self, execution_id: str, timeout: float | None = 600.0) -> Any:
         """Wait until the execution finishes; return its result or raise its error."""
         store = await self._ready()
+        hub = store.hub
         deadline = None if timeout is None else time.monotonic() + timeout
         first = True
         while True:
-            finished = store.hub.finished_future(execution_id)
+            finished = hub.finished_future(execution_id)
             try:
-                kept = store.hub.completed_result(execution_id)
+                kept = hub.completed_result(execution_id)
                 if kept is not None:  # completed by this process: no need to read it back
                     return serialization.loads(kept, strict=False)
                 # A run a worker here executes, or one this process just submitted
                 # whose end it has not heard of, has not ended: its end will wake
                 # ``finished``. Later turns read, in case a signal was lost.
-                hub = store.hub
                 if not (
                     first
                     and (hub.executing_here(execution_id) or hub.new_and_unended(execution_id))
@@ -441,7 +441,7 @@ class PolosClient:
                 # Woken at once by a worker in this process, else by a signal or the poll.
                 await asyncio.wait([finished], timeout=wait)
             finally:
-                store.hub.discard_future(execution_id, finished)
+                hub.discard_future(execution_id, finished)
 
     # cancelling -------------------------------------------------------------------
     async def cancel_execution(self, execution_id: str) -> bool:
