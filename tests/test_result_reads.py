@@ -51,6 +51,20 @@ async def reads_remote(ctx: WorkflowContext, payload: dict[str, int]) -> int:
     return payload["n"] * 2  # run by "another process" in the test: never here
 
 
+def _count_wake_alls(polos: Polos) -> list[None]:
+    """Each time the store wakes every waiter to read its run again."""
+    hub: Any = polos.store.hub
+    wakes: list[None] = []
+    wake_all = hub.wake_finished_waiters
+
+    def counting() -> None:
+        wakes.append(None)
+        wake_all()
+
+    hub.wake_finished_waiters = counting
+    return wakes
+
+
 def _count_reads(polos: Polos) -> list[str]:
     store: Any = polos.store
     reads: list[str] = []
@@ -66,10 +80,13 @@ def _count_reads(polos: Polos) -> list[str]:
 
 async def test_waiting_for_a_run_this_worker_executes_reads_nothing(database_url: str) -> None:
     """A run started here at once (eager start) is not read before waiting.
-    One queued instead (a busy moment) is read, as any run executed elsewhere."""
+    One queued instead (a busy moment) is read, as any run executed elsewhere,
+    and so is the run awaited when the store says its end signals may have been
+    lost (PostgreSQL's listener reconnecting, on a loaded machine): one each."""
     async with Polos(database_url=database_url, workflows=[reads_double]) as polos:
         await reads_double.run(polos, 0)  # warm
         reads = _count_reads(polos)
+        signals_lost = _count_wake_alls(polos)
         handles = []
         for n in range(5):  # each waited for as soon as it is submitted, as run() does
             handles.append(await reads_double.invoke(polos, n))
@@ -82,7 +99,9 @@ async def test_waiting_for_a_run_this_worker_executes_reads_nothing(database_url
         if any(e.event == "claimed" and (e.detail or {}).get("eager") for e in info.history)
     }
     assert started_here, "the worker started the runs submitted beside it"
-    assert set(read_before_waiting) == {h.id for h in handles} - started_here
+    queued = {h.id for h in handles} - started_here
+    assert queued <= set(read_before_waiting)
+    assert len(set(read_before_waiting) - queued) <= len(signals_lost)
 
 
 async def test_a_result_too_long_to_keep_or_a_failure_is_read_once(database_url: str) -> None:
