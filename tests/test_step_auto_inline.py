@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from polos import Polos, WorkflowContext, WorkflowFailedError, step, workflow
+from polos.engine import step_threads
 from polos.engine.step_threads import FORGIVE_AFTER, MAX_STRIKES, PROMOTE_AFTER
 
 EVENTS: list[str] = []
@@ -156,6 +157,19 @@ async def flaky_steps(ctx: WorkflowContext, warmups: int) -> int:
     CALLED_ON.clear()
     result: int = await ctx.step.run("flaky", flaky, "flaky", max_retries=1, base_delay=0.01)
     return result
+
+
+@pytest.fixture(autouse=True)
+def _thresholds_for_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Widen what counts as quick and as slow, keeping their order.
+
+    With the shipped 0.1 ms and 0.5 ms, a trivial call preempted once on a
+    loaded CI machine breaks a streak of quick calls (or even bars the
+    function), and an assertion about where the last call ran fails for
+    reasons of the machine. The slow calls here sleep 50 ms, far beyond both.
+    """
+    monkeypatch.setattr(step_threads, "FAST_S", 0.005)
+    monkeypatch.setattr(step_threads, "SYNC_WAIT_S", 0.02)
 
 
 @pytest.fixture
