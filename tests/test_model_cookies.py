@@ -69,3 +69,28 @@ async def test_a_cookie_a_model_api_sets_is_not_sent_back(cookie_server: str) ->
         await provider.aclose()
     assert (first.text, second.text) == ("hello", "hello")
     assert _CookieSetter.cookies_received == [None, None]
+
+
+async def test_responses_are_not_searched_for_cookies(
+    cookie_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx hands every response to its client's Cookies, which wraps request
+    # and response for the jar even when the jar keeps nothing: a cost per call.
+    import httpx
+
+    searched: list[object] = []
+    original = httpx.Cookies.extract_cookies
+
+    def counting(self: httpx.Cookies, response: httpx.Response) -> None:
+        searched.append(response)
+        original(self, response)
+
+    monkeypatch.setattr(httpx.Cookies, "extract_cookies", counting)
+    provider = OpenAIChatProvider("m", api_key="k", base_url=cookie_server)
+    request = LLMRequest(messages=[Message(role="user", content="hi")])
+    try:
+        answer = await provider.complete(request)
+    finally:
+        await provider.aclose()
+    assert answer.text == "hello"
+    assert searched == []
