@@ -36,6 +36,7 @@ import server_workflows  # noqa: F401
 from browser import chromium
 from polos import Polos, PolosClient, schedules
 from polos.server.dashboard import trace as trace_view
+from polos.server.dashboard import trace_page
 from polos.store.api_keys import new_api_key
 from polos.testing import FakeOpenAIServer, FakeToolCall, Turn
 from server_kit import serving
@@ -556,6 +557,41 @@ async def test_the_trace_shows_the_ids_the_exported_spans_carry(
         assert "This tree has 2 runs: the trace shows the first 1 (the oldest, at most 1)" in page
         assert f'data-execution="{child_id}"' not in page
         assert 'data-step="kid"' in page  # the root's steps are all there
+
+
+async def test_a_run_ending_while_its_trace_is_read_leaves_the_part_live(
+    polos: Polos, database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trace part reads the run, then its tree. A run ending in between was
+    rendered with the older status and as final (no longer live): the page
+    said "running" for good."""
+    name = f"trace-race-{backend}"
+    handle = await polos.invoke("dash_gated_tree", {"name": name})
+
+    async def first_recorded() -> bool:
+        return await polos.client.store.get_step(handle.id, "first") is not None
+
+    await until(first_recorded, 10, "the step before the gate recorded")
+    real_load = trace_page.load_trace
+    ended: list[bool] = []
+
+    async def the_run_ends_first(*args: Any) -> Any:
+        if not ended:
+            ended.append(True)
+            dw.GATES.setdefault(name, asyncio.Event()).set()
+            await handle.result(timeout=30)
+        return await real_load(*args)
+
+    monkeypatch.setattr(trace_page, "load_trace", the_run_ends_first)
+    async with serving(database_url) as s:
+        part = (await s.http.get(f"/ui/runs/{handle.id}/trace")).text
+        assert ended and 'data-status="running"' in part, "read before the run ended"
+        assert f'data-live="/ui/live/runs/{handle.id}/trace"' in part, "stays live"
+        version = re.search(r"trace\?v=([^\"]+)\"", part)
+        assert version is not None
+        later = await s.http.get(f"/ui/runs/{handle.id}/trace?v={version.group(1)}")
+        assert later.status_code == 200, "the end is news: the part is sent again"
+        assert 'data-status="completed"' in later.text and "data-live" not in later.text
 
 
 async def test_a_running_trees_trace_grows_and_a_folded_row_stays_folded(

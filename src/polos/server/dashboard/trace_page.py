@@ -25,8 +25,16 @@ async def trace_context(request: Request, execution_id: str) -> dict[str, Any] |
     now = clock_now(state)
     trace = await load_trace(state.store, root, row.id, now)
     rows = trace.rows()
-    active = any(s.kind == "run" and s.status not in FINAL_STATUSES for s in rows)
+    # ``row`` was read before the tree: a run that ended in between is shown
+    # with the older status (the header, ``data-status``). So the part stays
+    # live while that status is not final, and the status is in the version:
+    # the next check sees the end and the page fetches the part again. (Live
+    # by the tree alone, such a part was rendered final and stayed "running".)
+    active = row.status not in FINAL_STATUSES or any(
+        s.kind == "run" and s.status not in FINAL_STATUSES for s in rows
+    )
     version = page_version(
+        row.status,
         trace.runs_total,
         [(s.execution_id, s.step_key, s.status, s.start, s.end) for s in rows],
     )
