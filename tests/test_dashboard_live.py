@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import httpx
+import pytest
 
 import server_workflows  # noqa: F401  (the srv_* workflows the worker serves)
 from polos import Polos
+from polos.server.dashboard import live
 from server_kit import Served, serving, until
 
 
@@ -84,3 +87,28 @@ async def test_a_run_page_hears_its_run_change(polos: Polos, database_url: str) 
             )
             after = await asyncio.wait_for(feed.changed(), 30)
             assert after != before
+
+
+async def test_a_live_part_outlives_an_error_while_checking_for_news(
+    polos: Polos, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_context = live.run_context
+    failures: list[int] = []
+
+    async def fails_twice(request: Any, execution_id: str) -> Any:
+        if len(failures) < 2:
+            failures.append(1)
+            raise RuntimeError("a bug in making the part")
+        return await real_context(request, execution_id)
+
+    monkeypatch.setattr(live, "run_context", fails_twice)
+    async with serving(database_url) as s:
+        started = await s.http.post(
+            "/api/v1/workflows/srv_wait/run", json={"payload": {"topic": "live-bug"}}
+        )
+        execution_id = started.json()["execution_id"]
+        async with s.http.stream("GET", f"/ui/live/runs/{execution_id}") as response:
+            feed = Feed(response)
+            # The watcher checks again (once a second) and the page hears the news.
+            version = await asyncio.wait_for(feed.changed(), 15)
+            assert len(failures) == 2 and version
