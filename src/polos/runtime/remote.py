@@ -51,6 +51,8 @@ from .settings import remote_api_url
 
 _POLL_MIN, _POLL_MAX = 0.02, 0.5
 _PAGE = 1000
+#: Seconds an idle pooled connection to the server is kept (httpx's default is 5).
+KEEPALIVE_EXPIRY = 4.0
 
 
 def wants_remote(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -140,7 +142,13 @@ class RemotePolosClient(PolosClient):
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
             self._http = httpx.AsyncClient(
-                base_url=self.api_url, headers=self._headers(), timeout=self.timeout
+                base_url=self.api_url,
+                headers=self._headers(),
+                timeout=self.timeout,
+                # Idle connections are dropped well before a server or proxy
+                # closes them (ours keeps them 75 s, common proxies 60 s), so a
+                # request never goes out on a connection being closed under it.
+                limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
             )
             self._http_loop = loop
         return self._http

@@ -13,6 +13,13 @@ from starlette.applications import Starlette
 
 from ..errors import ConfigurationError
 
+#: How long the server keeps an idle connection open. Longer than clients keep
+#: theirs (httpx: 5 s, Node: 4-5 s; our remote client: ``KEEPALIVE_EXPIRY``), so
+#: the client is the one that closes: with uvicorn's default of 5 s both sides
+#: gave up at the same moment, and a request sent on a connection the server
+#: was just closing failed with a read error ("the server is unreachable").
+KEEP_ALIVE_SECONDS = 75
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: any free port), or a clear error."""
@@ -67,6 +74,7 @@ class RunningServer:
             log_level=log_level,
             access_log=access_log,
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=max(1, round(shutdown_grace_seconds)),
         )
         self.server = uvicorn.Server(config)
