@@ -53,6 +53,7 @@ import httpx
 from pydantic_core import to_jsonable_python
 
 from ... import serialization
+from ...runtime.remote import KEEPALIVE_EXPIRY
 from ...store import Store, WorkerRow
 from ...store.records import Claimed, ExecutionRow
 from ...store.vocabulary import Status
@@ -188,7 +189,12 @@ class Dispatcher:
     async def start(self) -> None:
         if self._tasks:
             return
-        self._http = httpx.AsyncClient(timeout=self.settings.push_timeout)
+        # SDK workers serve with uvicorn's 5 s keep-alive: an idle connection is
+        # dropped here first, so a push never goes out on one being closed.
+        self._http = httpx.AsyncClient(
+            timeout=self.settings.push_timeout,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
+        )
         self._unsubscribe = self.store.hub.on_cancel(self._on_cancelled)
         self._tasks = [
             asyncio.create_task(self._dispatch_loop(), name="polos-push-dispatch"),
