@@ -72,12 +72,18 @@ async def test_pages_following_the_run_list_share_a_watcher_and_hear_of_changes(
         await until(lambda: _watching(s, "runs?workflow=srv_echo", None))
 
 
+async def _waiting_run(s: Served, topic: str) -> str:
+    """A run waiting for an event on ``topic``; its id."""
+    started = await s.http.post(
+        "/api/v1/workflows/srv_wait/run", json={"payload": {"topic": topic}}
+    )
+    assert started.status_code == 200, started.text
+    return str(started.json()["execution_id"])
+
+
 async def test_a_run_page_hears_its_run_change(polos: Polos, database_url: str) -> None:
     async with serving(database_url) as s:
-        started = await s.http.post(
-            "/api/v1/workflows/srv_wait/run", json={"payload": {"topic": "live-news"}}
-        )
-        execution_id = started.json()["execution_id"]
+        execution_id = await _waiting_run(s, "live-news")
         async with s.http.stream("GET", f"/ui/live/runs/{execution_id}") as response:
             feed = Feed(response)
             before = await feed.changed()
@@ -103,10 +109,7 @@ async def test_a_live_part_outlives_an_error_while_checking_for_news(
 
     monkeypatch.setattr(live, "run_context", fails_twice)
     async with serving(database_url) as s:
-        started = await s.http.post(
-            "/api/v1/workflows/srv_wait/run", json={"payload": {"topic": "live-bug"}}
-        )
-        execution_id = started.json()["execution_id"]
+        execution_id = await _waiting_run(s, "live-bug")
         async with s.http.stream("GET", f"/ui/live/runs/{execution_id}") as response:
             feed = Feed(response)
             # The watcher checks again (once a second) and the page hears the news.
