@@ -9,6 +9,8 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 import server_workflows  # noqa: F401
 from polos import Polos
 from server_kit import Served, serving, sse_frames, until
@@ -218,3 +220,32 @@ async def test_stream_bad_input(polos: Polos, database_url: str) -> None:
             r = await s.http.get("/api/v1/events/stream", params=params, headers=headers)
             assert r.status_code == status, (params, headers, r.text)
             assert r.json()["error"]
+
+
+async def test_a_topics_reader_outlives_an_unexpected_error(
+    polos: Polos, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one reader of a topic failing (a bug, not an outage) once must not
+    leave its followers waiting for good: it reads again and they get every event."""
+    async with serving(database_url) as s:
+        store = s.state.store
+        real_read = store.read_events
+        failures: list[int] = []
+
+        async def fails_once(*args: Any, **kwargs: Any) -> Any:
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("a bug while reading the topic")
+            return await real_read(*args, **kwargs)
+
+        monkeypatch.setattr(store, "read_events", fails_once)
+        async with s.http.stream("GET", "/api/v1/events/stream", params={"topic": "bug"}) as r:
+            reading = asyncio.create_task(sse_frames(r, 3))
+            await until(lambda: _failed(failures))
+            published = await _publish(s, "bug", 1, 2, 3)
+            received = await asyncio.wait_for(reading, 15)
+        assert [d["sequence_id"] for _, d in received] == published
+
+
+async def _failed(failures: list[int]) -> bool:
+    return bool(failures)

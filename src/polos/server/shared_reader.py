@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Generic, TypeVar
+
+log = logging.getLogger("polos.server")
+
+#: Seconds before a reader that failed unexpectedly reads again.
+RESTART_AFTER = 1.0
 
 
 class SharedReader:
@@ -21,10 +27,27 @@ class SharedReader:
     def __init__(self, name: str) -> None:
         self.followers = 0
         self._moved = asyncio.Event()
-        self._task = asyncio.create_task(self.read(), name=name)
+        self._task = asyncio.create_task(self._keep_reading(name), name=name)
 
     async def read(self) -> None:
         raise NotImplementedError
+
+    async def _keep_reading(self, name: str) -> None:
+        """``read``, started again after an unexpected error. A reader that died
+        would leave every follower of its key waiting, for good and without a
+        word (their streams go on sending keepalives). Logged once per reader."""
+        logged = False
+        while True:
+            try:
+                await self.read()
+                return
+            except Exception:
+                if not logged:
+                    log.warning(
+                        "%s failed; it reads again every %ss", name, RESTART_AFTER, exc_info=True
+                    )
+                    logged = True
+            await asyncio.sleep(RESTART_AFTER)
 
     def moved(self) -> asyncio.Event:
         """Set once the reader moves on after this call (take it before looking)."""

@@ -53,22 +53,12 @@ class Watcher(SharedReader):
 
     async def read(self) -> None:
         queued = self._store.hub.work_event()
-        failing = False
         while True:
             queued.clear()
             try:
                 version = await self._compute()
-                failing = False
             except (PolosError, OSError) as exc:  # the store's outage log says the rest
                 log.debug("live view %s waits: %s", self.key, exc)
-                version = self.version
-            except Exception:
-                # Anything else is a bug in making the part; the watcher must
-                # outlive it, or every page following the part stops hearing
-                # news, for good and without a word. Logged once per spell.
-                if not failing:
-                    log.warning("live view %s: checking for news failed", self.key, exc_info=True)
-                failing = True
                 version = self.version
             if version != self.version:
                 self.version = version
