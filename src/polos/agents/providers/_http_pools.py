@@ -47,13 +47,6 @@ def default_tls_context() -> ssl.SSLContext:
     return _tls
 
 
-class _NoCookies(http.cookiejar.CookieJar):
-    """A cookie jar that keeps nothing (for a client whose ``cookies`` is its own)."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-
 _cookieless_classes: dict[type, type] = {}
 
 
@@ -81,7 +74,7 @@ def cookieless(client_class: type[C], cookies_class: type[Any]) -> type[C]:
         class Cookieless(client_class):  # type: ignore[misc,valid-type]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
-                self._polos_cookies = Inert(_NoCookies())
+                self._polos_cookies = Inert(http.cookiejar.CookieJar())
 
             @property
             def cookies(self) -> Any:
