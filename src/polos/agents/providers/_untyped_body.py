@@ -73,8 +73,6 @@ def _request_options(client: AsyncOpenAI, path: str) -> Any:
     touches them (its idempotency key, headers), so one copy per call with the
     body set is what it would have built.
     """
-    import httpx
-
     base = client.base_url
     known = _options.get(client)
     if known is None or known[0] is not base:
@@ -82,6 +80,8 @@ def _request_options(client: AsyncOpenAI, path: str) -> Any:
         _options[client] = known
     options = known[1].get(path)
     if options is None:
+        import httpx
+
         try:
             from openai._models import FinalRequestOptions
         except ImportError:  # pragma: no cover - the pinned SDK has it
