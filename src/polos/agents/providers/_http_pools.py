@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import http.cookiejar
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -128,9 +129,22 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
     class Transport(AiohttpTransport):
         """httpx-aiohttp 0.2 reports every aiohttp connection error as a connect
         *timeout* (a refused connection read "Request timed out"): only a real
-        timeout stays one here; the rest are connection errors, as httpx has them."""
+        timeout stays one here; the rest are connection errors, as httpx has them.
+
+        Proxies: an httpx client given a transport ignores ``HTTP_PROXY``,
+        ``HTTPS_PROXY`` and ``NO_PROXY``, which the SDK's own client honours,
+        so this transport reads them, once per origin (aiohttp's own
+        ``trust_env`` reads the environment and ``~/.netrc`` again on every
+        request: ~0.2-0.4 ms of CPU per call)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._proxies: dict[str, httpx.Proxy | None] = {}
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            # The base reads self.proxy before its first await, so concurrent
+            # requests to other origins cannot swap it under this one.
+            self.proxy = self.proxy_for(request.url)
             try:
                 return await super().handle_async_request(request)
             except httpx.TimeoutException as exc:
@@ -144,9 +158,33 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
                 )
                 raise kind(f"{type(cause).__name__}: {cause}", request=request) from cause
 
+        def proxy_for(self, url: httpx.URL) -> httpx.Proxy | None:
+            """The proxy the environment names for ``url``, or ``None``."""
+            origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+            if origin not in self._proxies:
+                self._proxies[origin] = environment_proxy(url)
+            return self._proxies[origin]
+
+        def polos_session(self) -> aiohttp.ClientSession:
+            """The aiohttp session this transport sends on, made as the transport
+            makes it on its first request (``_direct_lane`` sends on it too)."""
+            if not isinstance(self.client, aiohttp.ClientSession):
+                self.client = self.get_client()
+            return self.client
+
     # max_connections 0: aiohttp opens as many connections as there are calls in
     # flight (a fleet of agents waiting on a slow model); its default queues past 100.
     return Transport(verify=default_tls_context(), limits=httpx.Limits(max_connections=0))
+
+
+def environment_proxy(url: httpx.URL) -> httpx.Proxy | None:
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` (or ``ALL_PROXY``) name for
+    ``url``, unless ``NO_PROXY`` exempts its host, as httpx reads them."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(url.host):
+        return None
+    return httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")
 
 
 class PooledTransport(httpx.AsyncBaseTransport):

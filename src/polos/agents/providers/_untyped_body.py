@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._direct_lane import DirectLane, lane_for
+
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
@@ -47,24 +49,27 @@ async def post(client: AsyncOpenAI, path: str, body: bytes) -> Any:
     """
     import httpx
 
-    options = _request_options(client, path)
-    response: httpx.Response
-    if options is None:
-        response = await client.post(path, cast_to=httpx.Response, content=body)
-    else:
-        response = await client.request(
-            httpx.Response, options.model_copy(update={"content": body})
-        )
+    route = _route(client, path)
+    if route is None:
+        response: httpx.Response = await client.post(path, cast_to=httpx.Response, content=body)
+        return view(orjson.loads(response.content))
+    options, lane = route
+    if lane is not None:  # straight onto aiohttp: see _direct_lane
+        return view(orjson.loads(await lane.post(body)))
+    response = await client.request(httpx.Response, options.model_copy(update={"content": body}))
     return view(orjson.loads(response.content))
 
 
-#: Per client: its base URL when the options were made, and the options by path.
-_options: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = weakref.WeakKeyDictionary()
+#: Per client: its base URL when the routes were made, and the route by path.
+_routes: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, tuple[Any, DirectLane | None]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _request_options(client: AsyncOpenAI, path: str) -> Any:
-    """The SDK's options for ``POST path`` on ``client`` (absolute URL, no body), made
-    once per client and path; ``None`` where the SDK has no such class (then ``post``).
+def _route(client: AsyncOpenAI, path: str) -> tuple[Any, DirectLane | None] | None:
+    """How ``POST path`` goes on ``client``: the SDK's request options (absolute URL,
+    no body) and, where it may be used, the direct lane; made once per client and
+    path. ``None`` where the SDK has no such options class (then ``post``).
 
     ``post`` builds them afresh on every call (``FinalRequestOptions.construct``
     deep-copies each field's default), and the client joins the path to its base
@@ -74,12 +79,12 @@ def _request_options(client: AsyncOpenAI, path: str) -> Any:
     body set is what it would have built.
     """
     base = client.base_url
-    known = _options.get(client)
+    known = _routes.get(client)
     if known is None or known[0] is not base:
         known = (base, {})
-        _options[client] = known
-    options = known[1].get(path)
-    if options is None:
+        _routes[client] = known
+    route = known[1].get(path)
+    if route is None:
         import httpx
 
         try:
@@ -92,8 +97,8 @@ def _request_options(client: AsyncOpenAI, path: str) -> Any:
         # parsing a string again was ~2% of the loop's CPU per tool call.
         url: Any = path if base.query else httpx.URL(str(base).rstrip("/") + "/" + path.lstrip("/"))
         options = FinalRequestOptions.construct(method="post", url=url)
-        known[1][path] = options
-    return options
+        route = known[1][path] = (options, lane_for(client, options))
+    return route
 
 
 class JsonView:
