@@ -794,6 +794,48 @@ async def test_the_conversation_skips_the_sdk_type_walk(
     assert body["seed"] == 7 and body["model"] == "fake-model"
 
 
+async def test_an_anthropic_call_skips_the_sdk_copy_of_the_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # anthropic's messages.create copies the whole body field by field before
+    # each call: the conversation, O(N) per call. A non-streamed call sends
+    # bytes we encode, so the SDK copies no body at all.
+    import anthropic._base_client as base
+
+    copied: list[Any] = []
+    real_copy = base.async_prepare_request_data
+
+    async def spy(data: Any, **options: Any) -> Any:
+        if options.get("location") == "body" and data is not None:
+            copied.append(data)
+        return await real_copy(data, **options)
+
+    monkeypatch.setattr(base, "async_prepare_request_data", spy)
+    conversation = [Message.system("You are terse."), Message.user("Hi")] + [
+        Message.assistant(f"answer {i}") if i % 2 else Message.user(f"question {i}")
+        for i in range(30)
+    ]
+    request = LLMRequest(messages=conversation, tools=[WEATHER], extra={"seed": 7})
+    async with serving("anthropic", [Turn.call("get_weather", {"city": "Oslo"})]) as h:
+        response = await h.provider.complete(request)
+    assert copied == []
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [
+        ("get_weather", {"city": "Oslo"})
+    ]
+    body = h.bodies[0]
+    assert body["system"] == "You are terse." and body["seed"] == 7
+    assert [m["content"] for m in body["messages"][-2:]] == ["question 28", "answer 29"]
+    assert h.server.requests[0].path == "/v1/messages"
+
+
+async def test_an_anthropic_call_too_long_to_wait_for_is_refused_before_sending() -> None:
+    # As messages.create does with the SDK's default timeout: stream instead.
+    async with serving("anthropic", [Turn.reply("never")]) as h:
+        with pytest.raises(ValueError, match="Streaming is required"):
+            await h.provider.complete(ask(max_output_tokens=500_000))
+    assert h.server.requests == []
+
+
 @pytest.mark.parametrize("kind", ["openai-chat", "openai-responses"])
 async def test_concurrent_calls_spread_over_small_connection_pools(
     kind: str, monkeypatch: pytest.MonkeyPatch

@@ -103,9 +103,10 @@ class DirectLane:
 def lane_for(client: Any, options: Any) -> DirectLane | None:
     """The direct lane for ``client`` and ``options`` (the SDK's options for one
     path, without a body), or ``None`` where the call must go through the SDK."""
-    from openai import AsyncOpenAI
-
-    if type(client) is not AsyncOpenAI:  # Azure and other subclasses build their own URLs
+    kind = type(client)
+    # Only openai's own class: Azure and other subclasses build their own URLs,
+    # and anthropic's client authenticates in more ways (its post goes through the SDK).
+    if kind.__qualname__ != "AsyncOpenAI" or kind.__module__.split(".")[0] != "openai":
         return None
     for private in ("_api_key_provider", "_workload_identity_auth", "_provider_runtime"):
         if getattr(client, private, None) is not None:

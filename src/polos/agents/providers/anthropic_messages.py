@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._http_pools import anthropic_http_client
 from ._sdk_errors import translated
+from ._untyped_body import json_body, post, raw
 from ._wire_cache import wire_items
 from ._wire_log import wire_messages
 from .base import PerLoopClient, request_model
@@ -17,7 +18,8 @@ from .types import FinishReason, LLMRequest, LLMResponse, Message, StreamChunk, 
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
-    from anthropic.types import Message as AnthropicMessage
+
+_PATH = "/v1/messages"
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 """Anthropic requires a limit on every call; this one suits every current model."""
@@ -80,9 +82,13 @@ class AnthropicProvider:
         model = request_model(request, self._model)
         params = self._params(request, model)
 
+        body = json_body(params)
+
         async def attempt() -> LLMResponse:
             with self._errors(model):
-                message = await self._clients.get().messages.create(**params)
+                client = self._clients.get()
+                _refuse_long_unstreamed(client, params["max_tokens"], model)
+                message = await post(client, _PATH, body)
             return _llm_response(message, model)
 
         return await call_with_retries(attempt, self._retry)
@@ -212,14 +218,26 @@ def _message_items(message: Message) -> list[dict[str, Any]]:
     return [{"role": message.role, "content": message.content}]
 
 
-def _llm_response(message: AnthropicMessage, model: str) -> LLMResponse:
+def _refuse_long_unstreamed(client: Any, max_tokens: int, model: str) -> None:
+    """What ``messages.create`` checks first: with the client's default timeout,
+    it refuses a non-streamed request that may outlast ten minutes (a ValueError
+    that says to stream), rather than let it time out."""
+    from anthropic._constants import DEFAULT_TIMEOUT, MODEL_NONSTREAMING_TOKENS
+
+    if client.timeout == DEFAULT_TIMEOUT:
+        client._calculate_nonstreaming_timeout(max_tokens, MODEL_NONSTREAMING_TOKENS.get(model))
+
+
+def _llm_response(message: Any, model: str) -> LLMResponse:
+    """The answer, from the SDK's ``Message`` (streamed) or its JSON read by
+    attribute (``post``: the same field names)."""
     texts: list[str] = []
     calls: list[ToolCall] = []
     for block in message.content:
         if block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use":
-            calls.append(ToolCall.from_raw(block.id, block.name, json.dumps(block.input)))
+            calls.append(ToolCall.from_raw(block.id, block.name, json.dumps(raw(block.input))))
     usage = message.usage
     # Anthropic counts cached prompt tokens apart; adding them back makes
     # input_tokens mean the same as OpenAI's prompt tokens.
