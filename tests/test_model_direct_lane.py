@@ -175,3 +175,19 @@ async def test_a_closed_provider_leaves_no_client_behind() -> None:
     del provider
     gc.collect()
     assert client() is None
+
+
+async def test_a_socks_proxy_in_the_environment_leaves_model_calls_direct() -> None:
+    # aiohttp speaks no SOCKS: a SOCKS ALL_PROXY (set for other tools) must
+    # not fail the model calls that went straight to the host before.
+    async with FakeOpenAIServer([Turn.reply("direct")]) as server:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+            env.delenv("NO_PROXY", raising=False)
+            env.delenv("no_proxy", raising=False)
+            provider = get_provider("openai-chat", "fake-model", server.base_url)
+            try:
+                assert (await provider.complete(ask())).text == "direct"
+            finally:
+                await provider.aclose()
+    assert len(server.requests) == 1

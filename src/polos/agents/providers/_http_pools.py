@@ -179,12 +179,20 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
 
 def environment_proxy(url: httpx.URL) -> httpx.Proxy | None:
     """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` (or ``ALL_PROXY``) name for
-    ``url``, unless ``NO_PROXY`` exempts its host, as httpx reads them."""
+    ``url``, unless ``NO_PROXY`` exempts its host, as httpx reads them.
+
+    Only an HTTP(S) proxy: aiohttp speaks no SOCKS, and model calls went
+    straight to the host before proxies were honoured at all, so a SOCKS
+    ``ALL_PROXY`` keeps them that way rather than failing them."""
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(url.scheme) or proxies.get("all")
     if not proxy or urllib.request.proxy_bypass(url.host):
         return None
-    return httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")
+    if "://" not in proxy:
+        proxy = f"http://{proxy}"
+    if not proxy.lower().startswith(("http://", "https://")):
+        return None
+    return httpx.Proxy(proxy)
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
