@@ -222,10 +222,14 @@ def _refuse_long_unstreamed(client: Any, max_tokens: int, model: str) -> None:
     """What ``messages.create`` checks first: with the client's default timeout,
     it refuses a non-streamed request that may outlast ten minutes (a ValueError
     that says to stream), rather than let it time out."""
-    from anthropic._constants import DEFAULT_TIMEOUT, MODEL_NONSTREAMING_TOKENS
+    try:
+        from anthropic._constants import DEFAULT_TIMEOUT, MODEL_NONSTREAMING_TOKENS
 
+        check = client._calculate_nonstreaming_timeout
+    except (ImportError, AttributeError):  # pragma: no cover - an SDK without the check
+        return
     if client.timeout == DEFAULT_TIMEOUT:
-        client._calculate_nonstreaming_timeout(max_tokens, MODEL_NONSTREAMING_TOKENS.get(model))
+        check(max_tokens, MODEL_NONSTREAMING_TOKENS.get(model))
 
 
 def _llm_response(message: Any, model: str) -> LLMResponse:
