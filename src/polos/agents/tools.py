@@ -157,22 +157,27 @@ def _input_model(fn: Callable[..., Any], tool_id: str | None) -> type[BaseModel]
 def _with_hooks(tool: Tool, fn: Callable[..., Any]) -> Callable[..., Any]:
     """The tool's workflow function: ``fn`` between the tool's on_start and on_end hooks."""
 
-    @functools.wraps(fn)
-    async def run_tool(ctx: WorkflowContext, *payload: Any) -> Any:
-        args: tuple[Any, ...] = (ctx, *payload)
-        value = payload[0] if payload else None
-        base = HookContext(
+    def hook_context(ctx: WorkflowContext, **update: Any) -> HookContext:
+        # Made only for a tool with hooks: a pydantic model per call is not free
+        # (a few per cent of a busy agent worker's CPU), and most tools have none.
+        return HookContext(
             workflow_id=tool.id,
             session_id=ctx.session_id,
             user_id=ctx.user_id,
             execution_id=ctx.execution_id,
+            **update,
         )
+
+    @functools.wraps(fn)
+    async def run_tool(ctx: WorkflowContext, *payload: Any) -> Any:
+        args: tuple[Any, ...] = (ctx, *payload)
+        value = payload[0] if payload else None
         if tool.on_start:
             outcome = await run_hooks(
                 ctx,
                 "on_start",
                 tool.on_start,
-                base.model_copy(update={"event": "on_start", "current_payload": _plain(value)}),
+                hook_context(ctx, event="on_start", current_payload=_plain(value)),
             )
             if outcome.failed:
                 raise HookFailedError(outcome.error_message or "on_start hook failed", "on_start")
@@ -189,12 +194,8 @@ def _with_hooks(tool: Tool, fn: Callable[..., Any]) -> Callable[..., Any]:
                 ctx,
                 "on_end",
                 tool.on_end,
-                base.model_copy(
-                    update={
-                        "event": "on_end",
-                        "current_payload": _plain(value),
-                        "current_output": result,
-                    }
+                hook_context(
+                    ctx, event="on_end", current_payload=_plain(value), current_output=result
                 ),
             )
             if outcome.failed:

@@ -36,10 +36,13 @@ _OWN_HEADERS = frozenset({"content-length", "host", "transfer-encoding"})
 class DirectLane:
     """``POST`` of an encoded body to one path of one client; see the module docstring."""
 
-    __slots__ = ("_client", "_options", "_request", "_transport", "_url")
+    __slots__ = ("_client", "_client_error", "_options", "_request", "_transport", "_url")
 
     def __init__(self, client: Any, request: Any, transport: Any) -> None:
-        from aiohttp import BasicAuth, ClientTimeout
+        from aiohttp import BasicAuth, ClientError, ClientTimeout
+
+        # Kept here: an import statement in post() is paid on every call.
+        self._client_error = ClientError
 
         # Weak: the lane is cached in a weak dictionary keyed by this client.
         self._client = weakref.ref(client)
@@ -66,8 +69,6 @@ class DirectLane:
 
     async def post(self, body: bytes) -> bytes:
         """The answer's body; a status other than 2xx raises the SDK's status error."""
-        import aiohttp
-
         session = self._transport.polos_session()
         try:
             async with session.request("POST", self._url, data=body, **self._options) as answer:
@@ -78,7 +79,7 @@ class DirectLane:
             from openai import APITimeoutError
 
             raise APITimeoutError(request=self._request) from exc
-        except aiohttp.ClientError as exc:
+        except self._client_error as exc:
             from openai import APIConnectionError
 
             raise APIConnectionError(
