@@ -794,12 +794,13 @@ async def test_the_conversation_skips_the_sdk_type_walk(
     assert body["seed"] == 7 and body["model"] == "fake-model"
 
 
+@pytest.mark.parametrize("streamed", [False, True])
 async def test_an_anthropic_call_skips_the_sdk_copy_of_the_body(
-    monkeypatch: pytest.MonkeyPatch,
+    streamed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # anthropic's messages.create copies the whole body field by field before
-    # each call: the conversation, O(N) per call. A non-streamed call sends
-    # bytes we encode, so the SDK copies no body at all.
+    # anthropic's messages.create and messages.stream copy the whole body field
+    # by field before each call: the conversation, O(N) per call. The adapter
+    # sends bytes it encodes, so the SDK copies no body at all.
     import anthropic._base_client as base
 
     copied: list[Any] = []
@@ -817,12 +818,16 @@ async def test_an_anthropic_call_skips_the_sdk_copy_of_the_body(
     ]
     request = LLMRequest(messages=conversation, tools=[WEATHER], extra={"seed": 7})
     async with serving("anthropic", [Turn.call("get_weather", {"city": "Oslo"})]) as h:
-        response = await h.provider.complete(request)
+        if streamed:
+            _, response = await collect(h.provider, request)
+        else:
+            response = await h.provider.complete(request)
     assert copied == []
     assert [(c.name, c.arguments) for c in response.tool_calls] == [
         ("get_weather", {"city": "Oslo"})
     ]
     body = h.bodies[0]
+    assert body.get("stream", False) is streamed
     assert body["system"] == "You are terse." and body["seed"] == 7
     assert [m["content"] for m in body["messages"][-2:]] == ["question 28", "answer 29"]
     assert h.server.requests[0].path == "/v1/messages"

@@ -95,12 +95,26 @@ class AnthropicProvider:
 
     def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk | LLMResponse]:
         model = request_model(request, self._model)
-        params = self._params(request, model)
+        body = json_body({**self._params(request, model), "stream": True})
 
         async def attempt() -> AsyncIterator[StreamChunk | LLMResponse]:
+            from anthropic import AsyncStream
+            from anthropic.lib.streaming import AsyncMessageStreamManager
+            from anthropic.types import Message as AnthropicMessage
+            from anthropic.types import RawMessageStreamEvent
+
             with self._errors(model):
-                # The SDK's stream helper assembles the final message for us.
-                async with self._clients.get().messages.stream(**params) as events:
+                # What messages.stream() sends, with a body we encode (see
+                # _untyped_body); the SDK's stream helper assembles the final
+                # message from the events, as it does there.
+                opened = self._clients.get().post(
+                    _PATH,
+                    cast_to=AnthropicMessage,
+                    content=body,
+                    stream=True,
+                    stream_cls=AsyncStream[RawMessageStreamEvent],
+                )
+                async with AsyncMessageStreamManager(opened) as events:
                     async for event in events:
                         if event.type == "text" and event.text:
                             yield StreamChunk(text=event.text)
