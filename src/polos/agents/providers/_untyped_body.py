@@ -55,15 +55,15 @@ async def post(client: Any, path: str, body: bytes) -> Any:
     parsed with orjson and read through :class:`JsonView`. Errors are the
     SDK's as before: a status error is raised before any parsing.
     """
-    http = _http_module(client)
     route = _route(client, path)
+    if route is not None and route[1] is not None:  # straight onto aiohttp: see _direct_lane
+        return view(orjson.loads(await route[1].post(body)))
+    http = _http_module(client)
     if route is None:
         response = await client.post(path, cast_to=http.Response, content=body)
-        return view(orjson.loads(response.content))
-    options, lane = route
-    if lane is not None:  # straight onto aiohttp: see _direct_lane
-        return view(orjson.loads(await lane.post(body)))
-    response = await client.request(http.Response, options.model_copy(update={"content": body}))
+    else:
+        options = route[0].model_copy(update={"content": body})
+        response = await client.request(http.Response, options)
     return view(orjson.loads(response.content))
 
 

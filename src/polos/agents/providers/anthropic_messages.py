@@ -81,7 +81,6 @@ class AnthropicProvider:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request_model(request, self._model)
         params = self._params(request, model)
-
         body = json_body(params)
 
         async def attempt() -> LLMResponse:
