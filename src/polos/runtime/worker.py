@@ -42,7 +42,7 @@ from ..store import Claimed, EagerClaim, NewExecution, ServedWorkflow, Store, Wo
 from ..store.deployments import ANY_DEPLOYMENT
 from ..store.retention import PurgeCount
 from .client import PolosClient
-from .gc_freeze import freeze_once
+from .collector import tune_once
 from .liveness import HOSTNAME, provably_dead
 from .settings import DEFAULT_DEPLOYMENT_ID, send_logs_to_file
 from .worker_resources import close_worker_resources
@@ -235,8 +235,8 @@ class Worker:
         ]
         if self._sweeps_retention:
             self._loops.append(asyncio.create_task(self._retention_loop(), name="polos-retention"))
-        # The process's import-time objects, out of every later full collection.
-        freeze_once()
+        # The import-time objects out of every later full collection; fewer young collections.
+        tune_once()
         log.info(
             "worker started",
             extra=fields(
