@@ -34,7 +34,7 @@ import agent_defs as defs
 import dashboard_workflows as dw
 import server_workflows  # noqa: F401
 from browser import chromium
-from polos import Polos, PolosClient, schedules
+from polos import Polos, PolosClient, WorkflowContext, schedules, workflow
 from polos.server.dashboard import trace as trace_view
 from polos.server.dashboard import trace_page
 from polos.store.api_keys import new_api_key
@@ -363,6 +363,28 @@ async def test_with_api_keys_a_person_signs_in_with_one(
         assert signed.status_code == 303 and signed.headers["location"] == "/"
         out = await s.http.post("/logout", headers={"Cookie": f"polos_api_key={key2}"})
         assert out.status_code == 303 and 'polos_api_key=""' in out.headers["set-cookie"]
+
+
+@workflow(id="dash_unserved")
+async def dash_unserved(ctx: WorkflowContext) -> None:
+    return None
+
+
+async def test_queues_page_lists_the_busiest_keys_and_counts_the_rest(database_url: str) -> None:
+    # A queue keyed per user: 23 keys with queued runs nobody serves ("u00" has two).
+    async with PolosClient(database_url=database_url) as client:
+        for i in range(23):
+            for _ in range(2 if i == 0 else 1):
+                await client.invoke(dash_unserved, queue="per_user", concurrency_key=f"u{i:02}")
+    async with serving(database_url) as s:
+        queues = (await s.http.get("/queues")).text
+    row = re.search(r"<tr><td>per_user</td>(.*?)</tr>", queues, re.DOTALL)
+    assert row is not None, queues
+    cells = re.findall(r"<td>(.*?)</td>", row[1], re.DOTALL)
+    assert cells[0].strip() == "24"  # queued: every key counted
+    listed = re.findall(r"\bu\d\d: ", cells[5])
+    assert len(listed) == 20 and "u00: 2 queued" in cells[5]
+    assert "and 3 more (the busiest 20 shown)" in cells[5]
 
 
 async def test_queues_schedules_events_and_workers_pages(polos: Polos, database_url: str) -> None:

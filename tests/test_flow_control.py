@@ -230,3 +230,34 @@ def test_bad_queue_definitions_are_clear_errors() -> None:
 
         @workflow(id="fc_bad_dict", queue={"name": "x", "limit": 3})
         async def bad(ctx: WorkflowContext) -> None: ...
+
+
+@workflow(id="qs_unserved")
+async def qs_unserved(ctx: WorkflowContext) -> None:
+    return None
+
+
+async def test_queue_stats_bounds_the_keys_listed_but_counts_them_all(database_url: str) -> None:
+    # Queued runs no worker serves: 7 keys, key "k0" with most runs, then "k1"...
+    async with PolosClient(database_url=database_url) as client:
+        for key, runs in [("k0", 4), ("k1", 3), ("k2", 2)] + [(f"z{i}", 1) for i in range(4)]:
+            for _ in range(runs):
+                await client.invoke(qs_unserved, queue="qs_keyed", concurrency_key=key)
+        await client.invoke(qs_unserved, queue="qs_plain")
+
+        everything = {s.name: s for s in await client.queue_stats()}
+        keyed = everything["qs_keyed"]
+        assert (keyed.queued, keyed.running, keyed.waiting, keyed.key_count) == (13, 0, 0, 7)
+        assert len(keyed.by_key) == 7 and keyed.by_key["z3"] == {"queued": 1}
+        assert everything["qs_plain"].by_key == {"": {"queued": 1}}
+
+        busiest = {s.name: s for s in await client.queue_stats(max_keys=2)}["qs_keyed"]
+        assert busiest.by_key == {"k0": {"queued": 4}, "k1": {"queued": 3}}
+        assert (busiest.queued, busiest.key_count) == (13, 7)  # totals over every key
+
+        counted = {s.name: s for s in await client.queue_stats(max_keys=0)}
+        assert counted["qs_keyed"].by_key == {} and counted["qs_keyed"].queued == 13
+        assert counted["qs_plain"].key_count == 1
+
+        with pytest.raises(ValueError, match="max_keys must be 0 or more"):
+            await client.queue_stats(max_keys=-1)

@@ -282,9 +282,15 @@ class PolosClient:
         return await self.wait_for_result(handle.id, timeout=timeout)
 
     # queues ---------------------------------------------------------------------------
-    async def queue_stats(self) -> list[QueueStats]:
+    async def queue_stats(self, max_keys: int | None = None) -> list[QueueStats]:
         """Per queue: its limits, and how many executions are queued, running and
-        waiting, in all and per concurrency key."""
+        waiting, in all and per concurrency key.
+
+        ``max_keys`` bounds ``by_key`` to that many keys per queue, those with
+        the most active executions (a queue keyed per user can have a million);
+        ``key_count`` still tells how many there are."""
+        if max_keys is not None and max_keys < 0:
+            raise ValueError(f"max_keys must be 0 or more (or None for every key), not {max_keys}")
         store = await self._ready()
         stats: dict[str, QueueStats] = {
             q.name: QueueStats(
@@ -295,11 +301,13 @@ class PolosClient:
             )
             for q in await store.list_queues()
         }
-        for count in await store.queue_counts():
+        for count in await store.queue_counts(max_keys):
             entry = stats.setdefault(count.queue_name, QueueStats(name=count.queue_name))
-            setattr(entry, count.status, getattr(entry, count.status) + count.count)
-            per_key = entry.by_key.setdefault(count.concurrency_key, {})
-            per_key[count.status] = per_key.get(count.status, 0) + count.count
+            if count.concurrency_key is None:
+                setattr(entry, count.status, count.count)
+                entry.key_count = count.key_count or 0
+            else:
+                entry.by_key.setdefault(count.concurrency_key, {})[count.status] = count.count
         return sorted(stats.values(), key=lambda s: s.name)
 
     # events and humans ---------------------------------------------------------------

@@ -205,8 +205,8 @@ class Polos:
         handles = await (await self._ready()).batch_agent_invoke(invocations)
         return [h.bind(self) for h in handles]
 
-    async def queue_stats(self) -> list[QueueStats]:
-        return await (await self._ready()).queue_stats()
+    async def queue_stats(self, max_keys: int | None = None) -> list[QueueStats]:
+        return await (await self._ready()).queue_stats(max_keys)
 
     async def list_suspended(self, workflow_id: str | None = None) -> list[SuspendInfo]:
         return await (await self._ready()).list_suspended(workflow_id)

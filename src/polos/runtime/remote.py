@@ -226,7 +226,7 @@ class RemotePolosClient(PolosClient):
         return handles
 
     # queues ---------------------------------------------------------------------------
-    async def queue_stats(self) -> list[QueueStats]:
+    async def queue_stats(self, max_keys: int | None = None) -> list[QueueStats]:
         raise ConfigurationError(self._no_database("queue_stats()"))
 
     # events and humans ---------------------------------------------------------------

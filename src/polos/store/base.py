@@ -380,8 +380,10 @@ class Store(abc.ABC):
     async def list_queues(self) -> list[QueueRow]: ...
 
     @abc.abstractmethod
-    async def queue_counts(self) -> list[QueueCount]:
-        """Active executions counted per queue, concurrency key and status."""
+    async def queue_counts(self, max_keys: int | None = None) -> list[QueueCount]:
+        """Active executions counted per queue and status, and per concurrency key
+        for at most ``max_keys`` keys of each queue (those with the most active
+        executions; all when None). One pass over the active executions."""
 
     # event triggers ------------------------------------------------------------
     @abc.abstractmethod

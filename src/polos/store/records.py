@@ -264,14 +264,21 @@ class QueueRow:
         return self.concurrency_limit is not None or self.rate_limit is not None
 
 
+#: ``queue_counts``'s key limit when every key is wanted (a LIMIT both databases take).
+ALL_KEYS = 2**62
+
+
 @dataclass(slots=True)
 class QueueCount:
-    """How many executions of one queue and concurrency key are in one status."""
+    """How many active executions of one queue are in one status: in all
+    (``concurrency_key`` None), or under one concurrency key (then ``key_count``
+    is how many keys of the queue have active executions)."""
 
     queue_name: str
-    concurrency_key: str
+    concurrency_key: str | None
     status: str
     count: int
+    key_count: int | None
 
 
 @dataclass(slots=True)

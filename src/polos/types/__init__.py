@@ -217,8 +217,11 @@ class QueueStats(BaseModel):
     queued: int = 0
     running: int = 0
     waiting: int = 0
-    #: concurrency key ('' for none) -> {status: count}
+    #: concurrency key ('' for none) -> {status: count}; with ``max_keys``, only
+    #: the keys with the most active executions
     by_key: dict[str, dict[str, int]] = {}
+    #: how many concurrency keys have active executions (``by_key`` may hold fewer)
+    key_count: int = 0
 
 
 def __getattr__(name: str) -> Any:

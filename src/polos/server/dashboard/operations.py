@@ -66,9 +66,15 @@ async def schedules_page(request: Request) -> Response:
     return page(request, "schedules.html", title="Schedules", schedules=rows, now=clock_now(state))
 
 
+#: Concurrency keys listed per queue on the Queues page: the busiest ones (a
+#: queue keyed per user may have a million).
+QUEUE_PAGE_KEYS = 20
+
+
 async def queues_page(request: Request) -> Response:
     state = server_state(request)
-    return page(request, "queues.html", title="Queues", queues=await state.client.queue_stats())
+    queues = await state.client.queue_stats(max_keys=QUEUE_PAGE_KEYS)
+    return page(request, "queues.html", title="Queues", queues=queues)
 
 
 async def workers_page(request: Request) -> Response:

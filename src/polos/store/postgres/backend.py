@@ -36,6 +36,7 @@ from ..eager import Created, EagerClaim, Started
 from ..hub import Hub
 from ..listing import list_query
 from ..records import (
+    ALL_KEYS,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -1284,8 +1285,10 @@ class PostgresStore(Store):
     async def list_queues(self) -> list[QueueRow]:
         return [QueueRow(*r) for r in await self._fetch("listing queues", "list_queues")]
 
-    async def queue_counts(self) -> list[QueueCount]:
-        return [QueueCount(*r) for r in await self._fetch("counting queues", "queue_counts")]
+    async def queue_counts(self, max_keys: int | None = None) -> list[QueueCount]:
+        limit = ALL_KEYS if max_keys is None else max_keys
+        rows = await self._fetch("counting queues", "queue_counts", limit)
+        return [QueueCount(*r) for r in rows]
 
     # event triggers ------------------------------------------------------------------------
     async def upsert_trigger(

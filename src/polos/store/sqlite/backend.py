@@ -32,6 +32,7 @@ from ..eager import Created, EagerClaim, Started
 from ..hub import Hub
 from ..listing import list_query
 from ..records import (
+    ALL_KEYS,
     Claimed,
     EventRow,
     ExecutionRow,
@@ -1221,8 +1222,9 @@ class SQLiteStore(Store):
     async def list_queues(self) -> list[QueueRow]:
         return [QueueRow(*r) for r in await self._fetch(_Q["list_queues"], ())]
 
-    async def queue_counts(self) -> list[QueueCount]:
-        return [QueueCount(*r) for r in await self._fetch(_Q["queue_counts"], ())]
+    async def queue_counts(self, max_keys: int | None = None) -> list[QueueCount]:
+        limit = ALL_KEYS if max_keys is None else max_keys
+        return [QueueCount(*r) for r in await self._fetch(_Q["queue_counts"], (limit,))]
 
     # event triggers ------------------------------------------------------------------------
     async def upsert_trigger(
