@@ -102,12 +102,23 @@ async def test_queue_counts_count_active_executions_per_queue_key_and_status(
     await store.begin_wait(c2.execution.id, 1, "nap", "timer", None, T0 + 2)
     [c3] = await store.claim("w", ["wf"], 1, T0 + 3, 30.0)
     await store.complete_execution(c3.execution.id, 1, "null", T0 + 4)
-    counts = sorted(
-        (c.queue_name, c.concurrency_key, c.status, c.count) for c in await store.queue_counts()
-    )
-    assert counts == [
-        ("q", "a", "running", 1),
-        ("q", "a", "waiting", 1),
-        ("r", "", "queued", 2),
+
+    def rows(counts: list[QueueCount]) -> list[tuple[object, ...]]:
+        return sorted(
+            (c.queue_name, c.concurrency_key or "<all>", c.status, c.count, c.key_count)
+            for c in counts
+        )
+
+    everything = [
+        ("q", "<all>", "running", 1, 1),  # totals per status, with the number of keys
+        ("q", "<all>", "waiting", 1, 1),
+        ("q", "a", "running", 1, 1),
+        ("q", "a", "waiting", 1, 1),
+        ("r", "", "queued", 2, 1),
+        ("r", "<all>", "queued", 2, 1),
     ]
+    assert rows(await store.queue_counts()) == everything
+    # Key "b" has no active run left: "a" and "" are their queues' only keys.
+    assert rows(await store.queue_counts(max_keys=1)) == everything
+    assert rows(await store.queue_counts(max_keys=0)) == [r for r in everything if r[1] == "<all>"]
     assert all(isinstance(c, QueueCount) for c in await store.queue_counts())
