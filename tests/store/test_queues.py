@@ -105,7 +105,13 @@ async def test_queue_counts_count_active_executions_per_queue_key_and_status(
 
     def rows(counts: list[QueueCount]) -> list[tuple[object, ...]]:
         return sorted(
-            (c.queue_name, c.concurrency_key or "<all>", c.status, c.count, c.key_count)
+            (
+                c.queue_name,
+                "<all>" if c.concurrency_key is None else c.concurrency_key,
+                c.status,
+                c.count,
+                c.key_count,
+            )
             for c in counts
         )
 
