@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
-from pydantic import BaseModel, ConfigDict, HttpUrl, computed_field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, computed_field
 
 from core_workflows import (
     CALLS,
@@ -403,3 +403,28 @@ async def test_unstorable_workflow_result_fails_the_run(polos: Polos) -> None:
     assert err.value.error["type"] == "SerializationError"
     assert "core_unstorable_result" in err.value.error["message"]
     assert "lock" in err.value.error["message"]
+
+
+class AllowExtra(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+class TagAliased(BaseModel):
+    """A field whose stored key is the serializer's own tag (absurd, but allowed)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    tag: str = Field(alias="__polos__")
+    when: datetime
+
+
+def test_models_with_extra_fields_or_a_tag_named_key_round_trip() -> None:
+    extra = AllowExtra(name="a", when=datetime(2026, 1, 2, tzinfo=UTC), tags={"x", "y"})
+    back = serialization.loads(serialization.dumps(extra))
+    assert type(back) is AllowExtra and back.model_extra == extra.model_extra
+    assert back.model_extra is not None and back.model_extra["tags"] == {"x", "y"}
+
+    aliased = TagAliased(tag="model", when=datetime(2026, 1, 2, tzinfo=UTC))
+    back = serialization.loads(serialization.dumps(aliased))
+    assert type(back) is TagAliased and back == aliased
+    assert type(back.when) is datetime

@@ -44,6 +44,14 @@ from .errors import PayloadTooLargeError, SerializationError
 TAG = "__polos__"
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _class_refs: dict[type, str] = {}
+#: Types stored as they are, tested inline so that the leaves of a value cost
+#: no call each: most of a step's output is strings, flags and nulls.
+_LEAVES = frozenset({str, bool, type(None)})
+#: What a JSON tree holds that may need decoding: everything else is a leaf.
+_BRANCHES = frozenset({list, dict})
+#: Per model class, its (attribute, stored key) pairs; None where a stored key
+#: would be the tag itself (then the general path wraps the data as a dict).
+_model_keys: dict[type, tuple[tuple[str, str], ...] | None] = {}
 
 
 def dumps(value: Any) -> str:
@@ -96,10 +104,10 @@ def to_tree(value: Any, lenient: bool = False) -> Any:
     if t is float:
         return value if math.isfinite(value) else {TAG: "float", "v": repr(value)}
     if t is list:
-        return [to_tree(v, lenient) for v in value]
+        return [v if type(v) in _LEAVES else to_tree(v, lenient) for v in value]
     if t is dict:
-        if all(type(k) is str for k in value) and TAG not in value:
-            return {k: to_tree(v, lenient) for k, v in value.items()}
+        if TAG not in value and all(type(k) is str for k in value):
+            return {k: v if type(v) in _LEAVES else to_tree(v, lenient) for k, v in value.items()}
         return {
             TAG: "dict",
             "v": [[to_tree(k, lenient), to_tree(v, lenient)] for k, v in value.items()],
@@ -134,6 +142,15 @@ def _model_tree(value: BaseModel) -> dict[str, Any]:
     try:
         # Attribute values rather than model_dump: a model held in an ``Any``
         # field (a child's result in a BatchStepResult) must stay a model.
+        if cls not in _model_keys:
+            _model_keys[cls] = _keys_of(cls)
+        keys = _model_keys[cls]
+        if keys is not None and not value.__pydantic_extra__:
+            tree: dict[str, Any] = {}
+            for name, key in keys:
+                v = getattr(value, name)
+                tree[key] = v if type(v) in _LEAVES else to_tree(v, True)
+            return {TAG: "model", "c": ref, "t": tree}
         data = {(f.alias or name): getattr(value, name) for name, f in cls.model_fields.items()}
         if value.model_extra:
             data.update(value.model_extra)
@@ -154,6 +171,11 @@ def _model_tree(value: BaseModel) -> dict[str, Any]:
             f"rebuilt: {type(exc).__name__}: {exc}"
         ) from None
     return {TAG: "model", "c": ref, "v": data}
+
+
+def _keys_of(cls: type[BaseModel]) -> tuple[tuple[str, str], ...] | None:
+    keys = tuple((name, f.alias or name) for name, f in cls.model_fields.items())
+    return None if any(key == TAG for _, key in keys) else keys
 
 
 def _to_tagged(value: Any, lenient: bool = False) -> Any:
@@ -254,13 +276,14 @@ def _find_class(ref: str) -> type:
 
 
 def from_tree(tree: Any, strict: bool = True) -> Any:
-    if type(tree) is list:
-        return [from_tree(v, strict) for v in tree]
-    if type(tree) is not dict:
+    t = type(tree)
+    if t is list:
+        return [from_tree(v, strict) if type(v) in _BRANCHES else v for v in tree]
+    if t is not dict:
         return tree
     tag = tree.get(TAG)
     if tag is None:
-        return {k: from_tree(v, strict) for k, v in tree.items()}
+        return {k: from_tree(v, strict) if type(v) in _BRANCHES else v for k, v in tree.items()}
     return _from_tagged(tag, tree, strict)
 
 
