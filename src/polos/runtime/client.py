@@ -304,10 +304,19 @@ class PolosClient:
         for count in await store.queue_counts(max_keys):
             entry = stats.setdefault(count.queue_name, QueueStats(name=count.queue_name))
             if count.concurrency_key is None:
-                setattr(entry, count.status, count.count)
+                entry.queued, entry.running, entry.waiting = (
+                    count.queued,
+                    count.running,
+                    count.waiting,
+                )
                 entry.key_count = count.key_count or 0
             else:
-                entry.by_key.setdefault(count.concurrency_key, {})[count.status] = count.count
+                statuses = (
+                    ("queued", count.queued),
+                    ("running", count.running),
+                    ("waiting", count.waiting),
+                )
+                entry.by_key[count.concurrency_key] = {s: n for s, n in statuses if n}
         return sorted(stats.values(), key=lambda s: s.name)
 
     # events and humans ---------------------------------------------------------------

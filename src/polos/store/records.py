@@ -270,14 +270,15 @@ ALL_KEYS = 2**62
 
 @dataclass(slots=True)
 class QueueCount:
-    """How many active executions of one queue are in one status: in all
-    (``concurrency_key`` None), or under one concurrency key (then ``key_count``
-    is how many keys of the queue have active executions)."""
+    """How many active executions of one queue are queued, running and waiting:
+    in all (``concurrency_key`` None; ``key_count`` is then how many keys of
+    the queue have active executions), or under one concurrency key."""
 
     queue_name: str
     concurrency_key: str | None
-    status: str
-    count: int
+    queued: int
+    running: int
+    waiting: int
     key_count: int | None
 
 

@@ -687,26 +687,29 @@ ON CONFLICT (name) DO UPDATE SET
 SELECT name, concurrency_limit, rate_limit, rate_period, updated_at FROM queues ORDER BY name
 
 -- name: queue_counts
--- One pass over the active runs, grouped by queue, key and status; from that,
--- each queue's totals per status with its number of keys (key NULL), then the
--- first parameter's number of keys of each queue, those with the most active runs.
-WITH counted AS MATERIALIZED (
-    SELECT queue_name, concurrency_key, status, count(*) AS n FROM executions
-    WHERE status IN ('queued', 'running', 'waiting')
-    GROUP BY queue_name, concurrency_key, status
-), keyed AS (
+-- One pass over the active runs, grouped per queue and key; from that, each
+-- queue's totals with its number of keys (key NULL), then the first
+-- parameter's number of keys of each queue, those with the most active runs
+-- (none, and no sort, when it is 0). The keys sort bytewise ("C"): a
+-- locale's collation made the sort of a hundred thousand keys twice as slow.
+WITH per_key AS MATERIALIZED (
     SELECT queue_name, concurrency_key,
-        row_number() OVER (PARTITION BY queue_name ORDER BY sum(n) DESC, concurrency_key) AS place,
-        count(*) OVER (PARTITION BY queue_name) AS key_count
-    FROM counted GROUP BY queue_name, concurrency_key
+        count(*) FILTER (WHERE status = 'queued') AS queued,
+        count(*) FILTER (WHERE status = 'running') AS running,
+        count(*) FILTER (WHERE status = 'waiting') AS waiting
+    FROM executions WHERE status IN ('queued', 'running', 'waiting')
+    GROUP BY queue_name, concurrency_key
 )
-SELECT c.queue_name, NULL, c.status, sum(c.n)::bigint, k.key_count
-FROM counted c JOIN keyed k USING (queue_name, concurrency_key)
-GROUP BY c.queue_name, c.status, k.key_count
+SELECT queue_name, NULL, sum(queued)::bigint, sum(running)::bigint, sum(waiting)::bigint, count(*)
+FROM per_key GROUP BY queue_name
 UNION ALL
-SELECT c.queue_name, c.concurrency_key, c.status, c.n, k.key_count
-FROM counted c JOIN keyed k USING (queue_name, concurrency_key)
-WHERE k.place <= $1
+SELECT queue_name, concurrency_key, queued, running, waiting, NULL FROM (
+    SELECT per_key.*, row_number() OVER (
+        PARTITION BY queue_name COLLATE "C"
+        ORDER BY queued + running + waiting DESC, concurrency_key COLLATE "C"
+    ) AS place
+    FROM per_key WHERE $1::bigint > 0
+) ranked WHERE place <= $1::bigint
 
 -- name: list_triggers
 SELECT workflow_id, topic, batch_size, batch_timeout_seconds, cursor, updated_at FROM triggers
