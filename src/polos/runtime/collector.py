@@ -18,11 +18,11 @@ done once per process and not at every start.
 
 **The young generation's threshold.** By default Python collects its youngest
 generation every 700 net allocations of container objects (CPython 3.11 to
-3.13), and every few of those an older one. A worker carrying many runs at once (a thousand agents,
-each with its conversation, its model request and its tool calls in flight)
-allocates millions of objects a second, most of them alive at any one moment:
-each collection finds little garbage, but the survivors move up and the older
-generations, walked in full, fill quickly. In the agent fleet benchmark the
+3.13), and every few of those an older one. A worker carrying many runs at
+once (a thousand agents, each with its conversation, its model request and its
+tool calls in flight) allocates millions of objects a second, most of them
+alive at any one moment: each collection finds little garbage, but the
+survivors move up and the older generations, walked in full, fill quickly. In the agent fleet benchmark the
 collector took 3.1 s of an 11 s run (a full collection every second, 160 ms
 each). Letting the youngest generation grow to :data:`YOUNG_THRESHOLD` before
 it is collected cut that to 0.6 s; the garbage collected late is a few

@@ -264,7 +264,7 @@ class QueueRow:
         return self.concurrency_limit is not None or self.rate_limit is not None
 
 
-#: ``queue_counts``'s key limit when every key is wanted (a LIMIT both databases take).
+#: ``queue_counts``'s key limit when every key is wanted (a bigint, as PostgreSQL compares it).
 ALL_KEYS = 2**62
 
 
