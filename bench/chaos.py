@@ -444,12 +444,12 @@ class Chaos:
         if self.pg_down:
             return None
         try:
-            counts = await asyncio.wait_for(self.store.queue_counts(), 10)
+            counts = await asyncio.wait_for(self.store.queue_counts(max_keys=0), 10)
         except Exception:
             return None
         active = Counter()
-        for c in counts:
-            active[c.status] += c.count
+        for c in counts:  # each queue's totals (no key is asked for)
+            active.update(queued=c.queued, running=c.running, waiting=c.waiting)
         r = self.report
         say(
             f"active {sum(active.values())} ({dict(active)}) of {total} submitted; "
