@@ -425,3 +425,27 @@ def test_init_writes_a_project_whose_tests_pass(tmp_path: Path) -> None:
     assert "2 passed" in tested.stdout
     again = cli("init", "shop", cwd=tmp_path)
     assert again.returncode == 1 and "flows.py" in again.stderr and "--force" in again.stderr
+
+
+@workflow(id="cli_keyed_unserved")
+async def cli_keyed_unserved(ctx: WorkflowContext) -> None:
+    return None
+
+
+def test_polos_queues_counts_runs_and_keys_and_json_lists_the_keys(
+    database_url: str, tmp_path: Path
+) -> None:
+    async def queue_runs() -> None:  # queued runs nobody serves, over three keys
+        async with PolosClient(database_url=database_url) as client:
+            for key in ["a", "a", "b", "c"]:
+                await client.invoke(cli_keyed_unserved, queue="cli_keyed", concurrency_key=key)
+
+    asyncio.run(queue_runs())
+    table = cli("queues", cwd=tmp_path, url=database_url)
+    assert table.returncode == 0, table.stderr
+    [row] = [line for line in table.stdout.splitlines() if "cli_keyed" in line]
+    assert re.findall(r"\d+", row) == ["4", "0", "0", "3"]  # queued, running, waiting, keys
+    listed = cli("queues", "--json", cwd=tmp_path, url=database_url)
+    [queue] = [q for q in json.loads(listed.stdout) if q["name"] == "cli_keyed"]
+    assert queue["key_count"] == 3
+    assert queue["by_key"] == {"a": {"queued": 2}, "b": {"queued": 1}, "c": {"queued": 1}}

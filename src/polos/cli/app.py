@@ -522,7 +522,7 @@ def queues(as_json: bool = AsJson, database_url: str | None = DatabaseUrl) -> No
     if as_json:
         _print_json([q.model_dump(mode="json") for q in stats])
         return
-    table = Table("queue", "limit", "rate", "queued", "running", "waiting")
+    table = Table("queue", "limit", "rate", "queued", "running", "waiting", "keys")
     for q in stats:
         rate = f"{q.rate_limit}/{q.rate_period:g}s" if q.rate_limit and q.rate_period else ""
         table.add_row(
@@ -532,6 +532,7 @@ def queues(as_json: bool = AsJson, database_url: str | None = DatabaseUrl) -> No
             str(q.queued),
             str(q.running),
             str(q.waiting),
+            str(q.key_count),  # concurrency keys with active runs ('' counts as one)
         )
     _print_table(table)
 
