@@ -14,8 +14,10 @@ seconds, and how many answers were right.
 The garbage collector is tuned as a Polos worker tunes it
 (``polos.runtime.collector``), so that both sides run under the same
 collector (for the SDK alone it made no difference beyond the noise: 17.5 to
-23.2 s at Python's defaults, 17.9 to 20.9 s tuned, three runs each). What this takes is what any Python program using
-the SDK pays for the same calls on one core, so it bounds what a durable worker can reach; the fleet's
+23.2 s at Python's defaults, 17.9 to 20.9 s tuned, three runs each).
+
+What this takes is what any Python program using the SDK pays for the same
+calls on one core, so it bounds what a durable worker can reach; the fleet's
 wall time over this one is what durability costs on top.
 """
 

@@ -516,7 +516,7 @@ def publish(
 
 @app.command()
 def queues(as_json: bool = AsJson, database_url: str | None = DatabaseUrl) -> None:
-    """Queues: limits, and queued / running / waiting counts."""
+    """Queues: limits, queued / running / waiting counts, and concurrency keys in use."""
     # The table shows no keys: count them, list none (a queue may have a million).
     stats = _with_client(database_url, lambda c: c.queue_stats(None if as_json else 0))
     if as_json:
